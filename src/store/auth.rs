@@ -1,0 +1,96 @@
+//! Operator users and API tokens. Tokens are stored as SHA-256 hashes only; the plain token
+//! is shown once, when it is created.
+
+use serde::Serialize;
+
+use super::{parse_col, with_db, Store, StoreError, StoreResult};
+use crate::domain::{Role, TenantId, TokenId, UserId};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OperatorUser {
+    pub id: UserId,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+}
+
+/// Who a valid token belongs to.
+#[derive(Debug, Clone)]
+pub struct TokenOwner {
+    pub token_id: TokenId,
+    pub tenant_id: TenantId,
+    pub user_id: Option<UserId>,
+    pub role: Role,
+}
+
+impl Store {
+    pub async fn insert_operator_user(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        email: &str,
+        role: Role,
+    ) -> StoreResult<UserId> {
+        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+            "INSERT INTO operator_users (tenant_id, name, email, role) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(tenant.0).bind(name).bind(email).bind(role.as_str())
+            .fetch_one(pool).await
+            .map_err(|e| StoreError::on_unique(e, "an operator with this email exists"))?);
+        Ok(UserId(id))
+    }
+
+    pub async fn operator_users(&self, tenant: TenantId) -> StoreResult<Vec<OperatorUser>> {
+        let rows: Vec<(i64, String, String, String)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT id, name, email, role FROM operator_users WHERE tenant_id = $1 ORDER BY id")
+            .bind(tenant.0).fetch_all(pool).await?);
+        rows.into_iter()
+            .map(|(id, name, email, role)| {
+                Ok(OperatorUser {
+                    id: UserId(id),
+                    name,
+                    email,
+                    role: parse_col(&role, "role")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn insert_token(
+        &self,
+        tenant: TenantId,
+        user: Option<UserId>,
+        role: Role,
+        label: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<TokenId> {
+        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+            "INSERT INTO api_tokens (tenant_id, user_id, role, label, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(tenant.0).bind(user.map(|u| u.0)).bind(role.as_str()).bind(label).bind(token_hash).bind(now)
+            .fetch_one(pool).await
+            .map_err(|e| StoreError::on_unique(e, "token already exists"))?);
+        Ok(TokenId(id))
+    }
+
+    /// The owner of an unrevoked token with this hash.
+    pub async fn token_owner(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>> {
+        let row: Option<(i64, i64, Option<i64>, String)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT id, tenant_id, user_id, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(token_hash).fetch_optional(pool).await?);
+        row.map(|(id, tenant, user, role)| {
+            Ok(TokenOwner {
+                token_id: TokenId(id),
+                tenant_id: TenantId(tenant),
+                user_id: user.map(UserId),
+                role: parse_col(&role, "role")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn revoke_token(&self, id: TokenId, now: i64) -> StoreResult<()> {
+        with_db!(self, pool => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
+            .bind(now).bind(id.0).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+}

@@ -1,0 +1,365 @@
+//! Conversations with their messages and tool calls, escalations to the human queue, and
+//! the per-tenant SMS opt-out list.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{json_col, parse_col, to_json, ts, with_db, Store, StoreError, StoreResult};
+use crate::domain::{
+    Channel, ConversationId, CustomerId, Direction, EscalationId, EscalationReason,
+    EscalationStatus, IdentityLevel, MessageId, PhoneE164, Priority, PropertyId, TenantId,
+    ToolCallId, UserId,
+};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub channel: Channel,
+    pub customer_id: Option<CustomerId>,
+    pub property_id: Option<PropertyId>,
+    pub identity_level: IdentityLevel,
+    /// `agent`, `queue`, or `csr:<user id>`.
+    pub owner: String,
+    /// Who is on the other end: a phone number, a portal session, an API caller id.
+    pub participant: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub direction: Direction,
+    /// `customer`, `agent`, `system`, or `csr:<user id>`.
+    pub author: String,
+    pub text: String,
+    pub external_id: Option<String>,
+    pub media: Vec<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolCall {
+    pub id: ToolCallId,
+    pub tool: String,
+    pub arguments: serde_json::Value,
+    pub result: serde_json::Value,
+    /// `allowed`, `refused`, or `error`.
+    pub decision: String,
+    pub rule: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Escalation {
+    pub id: EscalationId,
+    pub conversation_id: ConversationId,
+    pub customer_id: Option<CustomerId>,
+    pub reason: EscalationReason,
+    pub priority: Priority,
+    pub summary: String,
+    pub status: EscalationStatus,
+    pub assignee: Option<UserId>,
+    pub due_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub channel: Channel,
+    pub customer_id: Option<CustomerId>,
+    pub identity_level: IdentityLevel,
+    pub participant: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub direction: Direction,
+    pub author: String,
+    pub text: String,
+    pub external_id: Option<String>,
+    pub media: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEscalation {
+    pub conversation_id: ConversationId,
+    pub customer_id: Option<CustomerId>,
+    pub reason: EscalationReason,
+    pub priority: Priority,
+    pub summary: String,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConversationRow {
+    id: i64,
+    channel: String,
+    customer_id: Option<i64>,
+    property_id: Option<i64>,
+    identity_level: String,
+    owner: String,
+    participant: String,
+    status: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ConversationRow {
+    fn into_conversation(self) -> StoreResult<Conversation> {
+        Ok(Conversation {
+            id: ConversationId(self.id),
+            channel: parse_col(&self.channel, "conversation channel")?,
+            customer_id: self.customer_id.map(CustomerId),
+            property_id: self.property_id.map(PropertyId),
+            identity_level: parse_col(&self.identity_level, "identity level")?,
+            owner: self.owner,
+            participant: self.participant,
+            status: self.status,
+            created_at: ts(self.created_at),
+            updated_at: ts(self.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EscalationRow {
+    id: i64,
+    conversation_id: i64,
+    customer_id: Option<i64>,
+    reason: String,
+    priority: String,
+    summary: String,
+    status: String,
+    assignee: Option<i64>,
+    due_at: i64,
+    created_at: i64,
+    resolved_at: Option<i64>,
+    resolution: Option<String>,
+}
+
+impl EscalationRow {
+    fn into_escalation(self) -> StoreResult<Escalation> {
+        Ok(Escalation {
+            id: EscalationId(self.id),
+            conversation_id: ConversationId(self.conversation_id),
+            customer_id: self.customer_id.map(CustomerId),
+            reason: parse_col(&self.reason, "escalation reason")?,
+            priority: parse_col(&self.priority, "escalation priority")?,
+            summary: self.summary,
+            status: parse_col(&self.status, "escalation status")?,
+            assignee: self.assignee.map(UserId),
+            due_at: ts(self.due_at),
+            created_at: ts(self.created_at),
+            resolved_at: self.resolved_at.map(ts),
+            resolution: self.resolution,
+        })
+    }
+}
+
+const CONVERSATION_COLS: &str = "id, channel, customer_id, property_id, identity_level, owner, participant, status, created_at, updated_at";
+const ESCALATION_COLS: &str = "id, conversation_id, customer_id, reason, priority, summary, status, assignee, due_at, created_at, resolved_at, resolution";
+
+impl Store {
+    pub async fn insert_conversation(
+        &self,
+        tenant: TenantId,
+        c: &NewConversation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ConversationId> {
+        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+            "INSERT INTO conversations (tenant_id, channel, customer_id, identity_level, owner, participant, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'agent', $5, 'open', $6, $6) RETURNING id")
+            .bind(tenant.0).bind(c.channel.as_str()).bind(c.customer_id.map(|c| c.0)).bind(c.identity_level.as_str())
+            .bind(&c.participant).bind(now.timestamp())
+            .fetch_one(pool).await?);
+        Ok(ConversationId(id))
+    }
+
+    pub async fn conversation(
+        &self,
+        tenant: TenantId,
+        id: ConversationId,
+    ) -> StoreResult<Conversation> {
+        let sql = format!(
+            "SELECT {CONVERSATION_COLS} FROM conversations WHERE tenant_id = $1 AND id = $2"
+        );
+        let row: Option<ConversationRow> = with_db!(self, pool => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)?.into_conversation()
+    }
+
+    /// A customer's conversations: open ones first, then most recently active.
+    pub async fn conversations_of(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> StoreResult<Vec<Conversation>> {
+        let sql = format!(
+            "SELECT {CONVERSATION_COLS} FROM conversations WHERE tenant_id = $1 AND customer_id = $2 \
+             ORDER BY CASE WHEN status = 'open' THEN 0 ELSE 1 END, updated_at DESC, id DESC"
+        );
+        let rows: Vec<ConversationRow> = with_db!(self, pool => sqlx::query_as(&sql).bind(tenant.0).bind(customer.0).fetch_all(pool).await?);
+        rows.into_iter()
+            .map(ConversationRow::into_conversation)
+            .collect()
+    }
+
+    /// Append a message; a repeated `external_id` is a conflict (the delivery was a duplicate).
+    pub async fn insert_message(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        m: &NewMessage,
+        now: DateTime<Utc>,
+    ) -> StoreResult<MessageId> {
+        let id: i64 = with_db!(self, pool => {
+            let id = sqlx::query_scalar(
+                "INSERT INTO messages (tenant_id, conversation_id, direction, author, text, external_id, media, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+                .bind(tenant.0).bind(conversation.0).bind(m.direction.as_str()).bind(&m.author).bind(&m.text)
+                .bind(&m.external_id).bind(to_json(&m.media)).bind(now.timestamp())
+                .fetch_one(pool).await
+                .map_err(|e| StoreError::on_unique(e, "message already received"))?;
+            sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(pool).await?;
+            id
+        });
+        Ok(MessageId(id))
+    }
+
+    /// Messages of a conversation in order.
+    pub async fn messages(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<Message>> {
+        type Row = (i64, String, String, String, Option<String>, String, i64);
+        let rows: Vec<Row> = with_db!(self, pool => sqlx::query_as(
+            "SELECT id, direction, author, text, external_id, media, at FROM messages WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id")
+            .bind(tenant.0).bind(conversation.0).fetch_all(pool).await?);
+        rows.into_iter()
+            .map(|(id, direction, author, text, external_id, media, at)| {
+                Ok(Message {
+                    id: MessageId(id),
+                    direction: parse_col(&direction, "message direction")?,
+                    author,
+                    text,
+                    external_id,
+                    media: json_col(&media, "message media")?,
+                    at: ts(at),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn insert_tool_call(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        tool: &str,
+        arguments: &serde_json::Value,
+        result: &serde_json::Value,
+        decision: &str,
+        rule: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ToolCallId> {
+        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+            "INSERT INTO tool_calls (tenant_id, conversation_id, tool, arguments, result, decision, rule, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(tenant.0).bind(conversation.0).bind(tool).bind(to_json(arguments)).bind(to_json(result))
+            .bind(decision).bind(rule).bind(now.timestamp())
+            .fetch_one(pool).await?);
+        Ok(ToolCallId(id))
+    }
+
+    pub async fn tool_calls(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<ToolCall>> {
+        type Row = (i64, String, String, String, String, String, i64);
+        let rows: Vec<Row> = with_db!(self, pool => sqlx::query_as(
+            "SELECT id, tool, arguments, result, decision, rule, at FROM tool_calls WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id")
+            .bind(tenant.0).bind(conversation.0).fetch_all(pool).await?);
+        rows.into_iter()
+            .map(|(id, tool, args, result, decision, rule, at)| {
+                Ok(ToolCall {
+                    id: ToolCallId(id),
+                    tool,
+                    arguments: json_col(&args, "tool arguments")?,
+                    result: json_col(&result, "tool result")?,
+                    decision,
+                    rule,
+                    at: ts(at),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn insert_escalation(
+        &self,
+        tenant: TenantId,
+        e: &NewEscalation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EscalationId> {
+        let id: i64 = with_db!(self, pool => {
+            let id = sqlx::query_scalar(
+                "INSERT INTO escalations (tenant_id, conversation_id, customer_id, reason, priority, summary, status, due_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8) RETURNING id")
+                .bind(tenant.0).bind(e.conversation_id.0).bind(e.customer_id.map(|c| c.0)).bind(e.reason.as_str())
+                .bind(e.priority.as_str()).bind(&e.summary).bind(e.due_at.timestamp()).bind(now.timestamp())
+                .fetch_one(pool).await?;
+            sqlx::query("UPDATE conversations SET owner = 'queue', updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(now.timestamp()).bind(tenant.0).bind(e.conversation_id.0).execute(pool).await?;
+            id
+        });
+        Ok(EscalationId(id))
+    }
+
+    /// A customer's escalations: unresolved first, then by due time.
+    pub async fn escalations_of(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> StoreResult<Vec<Escalation>> {
+        let sql = format!(
+            "SELECT {ESCALATION_COLS} FROM escalations WHERE tenant_id = $1 AND customer_id = $2 \
+             ORDER BY CASE WHEN status = 'resolved' THEN 1 ELSE 0 END, due_at, id"
+        );
+        let rows: Vec<EscalationRow> = with_db!(self, pool => sqlx::query_as(&sql).bind(tenant.0).bind(customer.0).fetch_all(pool).await?);
+        rows.into_iter()
+            .map(EscalationRow::into_escalation)
+            .collect()
+    }
+
+    pub async fn opt_out(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneE164,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        with_db!(self, pool => sqlx::query("INSERT INTO opt_outs (tenant_id, phone, at) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, phone) DO NOTHING")
+            .bind(tenant.0).bind(phone.as_str()).bind(now.timestamp()).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn opt_in(&self, tenant: TenantId, phone: &PhoneE164) -> StoreResult<()> {
+        with_db!(self, pool => sqlx::query("DELETE FROM opt_outs WHERE tenant_id = $1 AND phone = $2")
+            .bind(tenant.0).bind(phone.as_str()).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// When the number opted out, if it has.
+    pub async fn opted_out(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneE164,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let at: Option<i64> = with_db!(self, pool => sqlx::query_scalar("SELECT at FROM opt_outs WHERE tenant_id = $1 AND phone = $2")
+            .bind(tenant.0).bind(phone.as_str()).fetch_optional(pool).await?);
+        Ok(at.map(ts))
+    }
+}

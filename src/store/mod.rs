@@ -1,0 +1,210 @@
+//! The system of record. One `Store` type is the only place that knows SQL; it runs on an
+//! embedded SQLite file or on PostgreSQL, chosen by the database URL.
+//!
+//! The SQL is written once in the dialect both engines accept (`$n` parameters, `RETURNING`,
+//! `ON CONFLICT`, BIGINT unix seconds for instants, JSON in TEXT) and dispatched per backend
+//! by [`with_db!`]; where the engines differ (transaction start, upserts, bulk loads) the
+//! backend is matched explicitly. Each engine has its own migrations folder.
+//!
+//! Invariants kept here rather than by callers:
+//! - every query filters on `tenant_id`;
+//! - a slot's `booked` never exceeds its `capacity` (a conditional `UPDATE`, atomic on both
+//!   engines, plus a CHECK constraint);
+//! - multi-row changes run in one transaction (SQLite ones start `IMMEDIATE`, so two writers
+//!   never deadlock on a read-to-write upgrade).
+
+mod auth;
+mod conversations;
+mod customers;
+mod records;
+mod schedule;
+mod tenants;
+
+pub use auth::*;
+pub use conversations::*;
+pub use customers::*;
+pub use records::*;
+pub use schedule::*;
+pub use tenants::*;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Errors the store reports. Callers map them to API errors; SQL text never leaves here
+/// except in logs.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("the window is full")]
+    WindowFull,
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url `{0}`: use sqlite:... or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// Map a unique-violation to `Conflict`, keep everything else.
+    pub(crate) fn on_unique(e: sqlx::Error, what: &'static str) -> StoreError {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Handle to the system of record; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) db: Backend,
+}
+
+/// Run the same body against whichever pool backs the store. The body is compiled once per
+/// engine, so it must only use SQL both accept.
+macro_rules! with_db {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.db {
+            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_db;
+
+/// Open a transaction on either engine and run the body with `$tx` bound to it; commits when
+/// the body returns `Ok`. SQLite transactions start IMMEDIATE (write lock up front).
+macro_rules! with_tx {
+    ($store:expr, $tx:ident => $body:expr) => {
+        match &$store.db {
+            $crate::store::Backend::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::store::Backend::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+pub(crate) use with_tx;
+
+pub(crate) fn ts(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+pub(crate) fn json_col<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> StoreResult<T> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+pub(crate) fn parse_col<T: FromStr>(raw: &str, what: &str) -> StoreResult<T> {
+    raw.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what}: `{raw}`")))
+}
+
+impl Store {
+    /// Connect (creating a SQLite file and its folder if needed) and apply migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Store> {
+        let store = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            if let Some(dir) = opts.get_filename().parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+                }
+            }
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let pool = SqlitePoolOptions::new()
+                // An in-memory database exists once per connection: keep exactly one.
+                .max_connections(if in_memory { 1 } else { max_connections.max(1) })
+                .min_connections(usize::from(in_memory) as u32)
+                .idle_timeout(if in_memory {
+                    None
+                } else {
+                    Some(Duration::from_secs(600))
+                })
+                .max_lifetime(if in_memory {
+                    None
+                } else {
+                    Some(Duration::from_secs(1800))
+                })
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await?;
+            SQLITE_MIGRATIONS.run(&pool).await?;
+            Store {
+                db: Backend::Sqlite(pool),
+            }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await?;
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+            Store {
+                db: Backend::Postgres(pool),
+            }
+        } else {
+            return Err(StoreError::UnsupportedUrl(
+                url.split(':').next().unwrap_or("").to_string(),
+            ));
+        };
+        Ok(store)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.db {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Readiness: one round trip to the database.
+    pub async fn ping(&self) -> StoreResult<()> {
+        with_db!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        with_db!(self, pool => pool.close().await)
+    }
+}
