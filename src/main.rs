@@ -1,1 +1,16 @@
-fn main() {}
+//! The `frontdesk` binary: parse the command line, set up logging, hand over to the library.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    frontdesk::telemetry::init();
+    let cli = frontdesk::cli::Cli::parse();
+    match frontdesk::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The command line: `serve` (the default), `migrate`, `seed`, `token create`. Flags and
+//! `FRONTDESK_*` variables feed the same typed settings as the config file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{shutdown_signal, Application};
+use crate::config::{RawSettings, Secret, Settings};
+use crate::domain::{CustomerId, Role};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "frontdesk",
+    version,
+    about = "The AI front desk for field-service companies"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// TOML config file (keys as in `config.example.toml`).
+    #[arg(long, env = "FRONTDESK_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    #[arg(long, env = "FRONTDESK_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Listen address, host:port.
+    #[arg(long, env = "FRONTDESK_BIND", global = true)]
+    pub bind: Option<String>,
+    /// Public base URL (used to check Twilio signatures behind a proxy).
+    #[arg(long, env = "FRONTDESK_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Pin "now" (RFC 3339) for demos and tests.
+    #[arg(long, env = "FRONTDESK_CLOCK", global = true)]
+    pub clock: Option<String>,
+    #[arg(long, env = "FRONTDESK_TWILIO_ACCOUNT_SID", global = true, hide = true)]
+    pub twilio_account_sid: Option<String>,
+    #[arg(long, env = "FRONTDESK_TWILIO_AUTH_TOKEN", global = true, hide = true)]
+    pub twilio_auth_token: Option<String>,
+    #[arg(long, env = "FRONTDESK_TWILIO_API_BASE", global = true, hide = true)]
+    pub twilio_api_base: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default command).
+    Serve {
+        /// Do not seed the demo world into an empty store.
+        #[arg(long)]
+        no_seed: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Seed the demo world, or a large generated tenant with `--customers`.
+    Seed {
+        /// Generate a tenant with this many customers (for benchmarks).
+        #[arg(long)]
+        customers: Option<usize>,
+        /// Slug of the generated tenant.
+        #[arg(long, default_value = "bench")]
+        tenant: String,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (it is stored hashed and cannot be shown again).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// admin, csr or integration.
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+        /// A portal customer token for this customer id instead of an operator token.
+        #[arg(long)]
+        customer: Option<CustomerId>,
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse::<Role>().map_err(|e| e.message)
+}
+
+impl GlobalArgs {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let from_flags = RawSettings {
+            database_url: self.database_url.clone(),
+            bind: self.bind.clone(),
+            public_url: self.public_url.clone(),
+            clock: self.clock.clone(),
+            twilio_account_sid: self.twilio_account_sid.clone(),
+            twilio_auth_token: self.twilio_auth_token.clone().map(Secret::new),
+            twilio_api_base: self.twilio_api_base.clone(),
+            ..RawSettings::default()
+        };
+        let from_file = match &self.config {
+            Some(path) => RawSettings::from_file(path)?,
+            None => RawSettings::default(),
+        };
+        from_flags.over(from_file).resolve()
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = cli.global.settings()?;
+    if let crate::clock::Clock::Fixed(t) = settings.clock {
+        tracing::warn!(now = %t, "clock pinned by FRONTDESK_CLOCK");
+    }
+    match cli.command.unwrap_or(Command::Serve { no_seed: false }) {
+        Command::Serve { no_seed } => {
+            if no_seed {
+                settings.seed_demo = false;
+            }
+            let app = Application::build(settings).await?;
+            tracing::info!(addr = %app.local_addr()?, store = app.state().store.backend_name(), "frontdesk listening");
+            app.run_until(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = Store::connect(&settings.database_url, 1).await?;
+            println!("migrations applied ({})", store.backend_name());
+            Ok(())
+        }
+        Command::Seed { .. } => anyhow::bail!("seeding is not available in this build"),
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    tenant,
+                    role,
+                    customer,
+                    label,
+                },
+        } => {
+            let store = Store::connect(&settings.database_url, 1).await?;
+            let t = store
+                .tenant_by_slug(&tenant)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no tenant with slug `{tenant}`"))?;
+            if customer.is_some() {
+                anyhow::bail!("portal customer tokens are not available in this build");
+            }
+            let role = role
+                .ok_or_else(|| anyhow::anyhow!("--role is required (admin, csr or integration)"))?;
+            let token = crate::auth::create_token(
+                &store,
+                t.id,
+                None,
+                role,
+                &label,
+                settings.clock.now().timestamp(),
+            )
+            .await?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}

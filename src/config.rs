@@ -1,0 +1,217 @@
+//! Settings, parsed once at start-up from (lowest first) built-in defaults, an optional TOML
+//! file, `FRONTDESK_*` environment variables and command-line flags. Everything after this
+//! module sees typed values; secrets are wrapped so they never print.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::clock::Clock;
+
+/// A string that must not end up in logs.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub bind: SocketAddr,
+    /// Public base URL Twilio and browsers use (no trailing slash).
+    pub public_url: String,
+    pub clock: Clock,
+    /// Seed the demo world when the store has no tenants.
+    pub seed_demo: bool,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub twilio: TwilioSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<Secret>,
+    pub api_base: String,
+}
+
+/// The raw, optional values from each source, merged field by field.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub database_url: Option<String>,
+    pub db_max_connections: Option<u32>,
+    pub bind: Option<String>,
+    pub public_url: Option<String>,
+    pub clock: Option<String>,
+    pub seed_demo: Option<bool>,
+    pub request_timeout_secs: Option<u64>,
+    pub body_limit_bytes: Option<usize>,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
+    pub twilio_api_base: Option<String>,
+}
+
+impl RawSettings {
+    /// Values in `self` win over `lower`.
+    pub fn over(self, lower: RawSettings) -> RawSettings {
+        RawSettings {
+            database_url: self.database_url.or(lower.database_url),
+            db_max_connections: self.db_max_connections.or(lower.db_max_connections),
+            bind: self.bind.or(lower.bind),
+            public_url: self.public_url.or(lower.public_url),
+            clock: self.clock.or(lower.clock),
+            seed_demo: self.seed_demo.or(lower.seed_demo),
+            request_timeout_secs: self.request_timeout_secs.or(lower.request_timeout_secs),
+            body_limit_bytes: self.body_limit_bytes.or(lower.body_limit_bytes),
+            twilio_account_sid: self.twilio_account_sid.or(lower.twilio_account_sid),
+            twilio_auth_token: self.twilio_auth_token.or(lower.twilio_auth_token),
+            twilio_api_base: self.twilio_api_base.or(lower.twilio_api_base),
+        }
+    }
+
+    pub fn from_file(path: &Path) -> anyhow::Result<RawSettings> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))
+    }
+
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let bind_raw = self.bind.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind: SocketAddr = bind_raw.parse().map_err(|_| {
+            anyhow::anyhow!("FRONTDESK_BIND must be host:port with an IP host, got `{bind_raw}`")
+        })?;
+        let clock = match self
+            .clock
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => Clock::parse(s).map_err(|e| anyhow::anyhow!("FRONTDESK_CLOCK: {e}"))?,
+            None => Clock::System,
+        };
+        let public_url = self
+            .public_url
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            anyhow::bail!(
+                "FRONTDESK_PUBLIC_URL must start with http:// or https://, got `{public_url}`"
+            );
+        }
+        Ok(Settings {
+            database_url: self
+                .database_url
+                .unwrap_or_else(|| default_database_url(Path::new("data"))),
+            db_max_connections: self.db_max_connections.unwrap_or(10),
+            bind,
+            public_url,
+            clock,
+            seed_demo: self.seed_demo.unwrap_or(true),
+            request_timeout: Duration::from_secs(self.request_timeout_secs.unwrap_or(30)),
+            body_limit_bytes: self.body_limit_bytes.unwrap_or(256 * 1024),
+            twilio: TwilioSettings {
+                account_sid: self.twilio_account_sid.filter(|s| !s.is_empty()),
+                auth_token: self.twilio_auth_token.filter(|s| !s.expose().is_empty()),
+                api_base: self
+                    .twilio_api_base
+                    .unwrap_or_else(|| "https://api.twilio.com".into())
+                    .trim_end_matches('/')
+                    .to_string(),
+            },
+        })
+    }
+}
+
+pub fn default_database_url(dir: &Path) -> String {
+    let path: PathBuf = dir.join("frontdesk.db");
+    format!("sqlite://{}", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_precedence() {
+        let s = RawSettings::default().resolve().expect("defaults");
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://data/frontdesk.db");
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.clock, Clock::System);
+
+        let file = RawSettings {
+            bind: Some("127.0.0.1:9000".into()),
+            public_url: Some("https://x.example/".into()),
+            ..Default::default()
+        };
+        let env = RawSettings {
+            bind: Some("0.0.0.0:7000".into()),
+            ..Default::default()
+        };
+        let s = env.over(file).resolve().expect("merged");
+        assert_eq!(s.bind.to_string(), "0.0.0.0:7000");
+        assert_eq!(s.public_url, "https://x.example");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (raw, needle) in [
+            (
+                RawSettings {
+                    bind: Some("localhost".into()),
+                    ..Default::default()
+                },
+                "FRONTDESK_BIND",
+            ),
+            (
+                RawSettings {
+                    clock: Some("yesterday".into()),
+                    ..Default::default()
+                },
+                "FRONTDESK_CLOCK",
+            ),
+            (
+                RawSettings {
+                    public_url: Some("ftp://x".into()),
+                    ..Default::default()
+                },
+                "FRONTDESK_PUBLIC_URL",
+            ),
+        ] {
+            let err = raw.resolve().expect_err("must fail").to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = RawSettings {
+            twilio_auth_token: Some(Secret::new("hunter2")),
+            ..Default::default()
+        }
+        .resolve()
+        .expect("ok");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

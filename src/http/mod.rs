@@ -1,0 +1,142 @@
+//! The HTTP surface: shared state, the router assembled from each area's own routes, and the
+//! middleware every request passes (tracing, metrics, timeout, body limit, JSON errors).
+//! Only this module and its children know axum.
+
+mod auth;
+mod health;
+mod operator;
+
+pub use auth::OperatorAuth;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v1/operator", operator::router())
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::bad_request(
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+            .into_response()
+        })
+        .layer(middleware::from_fn(json_errors))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(|m| m.as_str().to_string())
+                    .unwrap_or_default();
+                tracing::info_span!("http", method = %req.method(), route = %route)
+            }),
+        )
+        .with_state(state)
+}
+
+/// Count and time every request by its route template (never the raw path, which may hold ids).
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    state
+        .metrics
+        .observe_http(&method, &route, res.status().as_u16(), started.elapsed());
+    res
+}
+
+/// Responses produced by layers (body limit, timeout) come without a body; give them the
+/// same JSON error shape as everything else.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(res.status().is_client_error() || res.status().is_server_error()) {
+        return res;
+    }
+    let err = match res.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::REQUEST_TIMEOUT => {
+            ApiError::bad_request("request_timeout", "the request took too long")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::bad_request("unsupported_media_type", "unsupported content type")
+        }
+        // Responses that are deliberately not JSON (TwiML, Twilio 403s) keep their content type.
+        _ if res.headers().contains_key(header::CONTENT_TYPE) => return res,
+        StatusCode::FORBIDDEN => ApiError::Forbidden,
+        s if s.is_server_error() => ApiError::Internal(anyhow::anyhow!("layer returned {s}")),
+        _ => return res,
+    };
+    let mut out = err.into_response();
+    if res.status() != out.status() {
+        *out.status_mut() = res.status();
+    }
+    out
+}
+
+/// JSON body extractor whose rejections use the API error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(match rej.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                    ApiError::bad_request("unsupported_media_type", "send application/json")
+                }
+                _ => ApiError::bad_request("invalid_json", rej.body_text()),
+            }),
+        }
+    }
+}

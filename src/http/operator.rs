@@ -1,0 +1,120 @@
+//! The operator API: the tenant's settings and catalog, customer search and listing, and the
+//! one-screen customer record. Every handler is scoped to the token's tenant.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::{AppState, OperatorAuth};
+use crate::domain::CustomerId;
+use crate::error::{ApiError, ApiResult};
+use crate::record::customer_record;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tenant", get(tenant))
+        .route("/catalog", get(catalog))
+        .route("/customers", get(customers))
+        .route("/customers/{id}", get(customer))
+        .route("/customers/{id}/record", get(record))
+}
+
+async fn tenant(
+    State(state): State<AppState>,
+    OperatorAuth(who): OperatorAuth,
+) -> ApiResult<Json<Value>> {
+    let t = state
+        .store
+        .tenant(who.tenant_id)
+        .await
+        .map_err(ApiError::from_store("tenant"))?;
+    Ok(Json(json!({
+        "slug": t.slug,
+        "name": t.name,
+        "timezone": t.timezone,
+        "phone_numbers": t.phone_numbers,
+        "office_phone": t.office_phone,
+        "on_call_number": t.on_call_number,
+        "business_hours": t.business_hours,
+        "policy": t.policy,
+    })))
+}
+
+async fn catalog(
+    State(state): State<AppState>,
+    OperatorAuth(who): OperatorAuth,
+) -> ApiResult<Json<Value>> {
+    let services = state.store.services(who.tenant_id).await?;
+    Ok(Json(json!({ "services": services })))
+}
+
+fn parse_u32(
+    params: &HashMap<String, String>,
+    key: &str,
+    default: u32,
+    max: u32,
+) -> ApiResult<u32> {
+    match params.get(key) {
+        None => Ok(default),
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(v) if (1..=max).contains(&v) => Ok(v),
+            _ => Err(ApiError::bad_request(
+                "invalid_query",
+                format!("`{key}` must be a whole number from 1 to {max}"),
+            )),
+        },
+    }
+}
+
+async fn customers(
+    State(state): State<AppState>,
+    OperatorAuth(who): OperatorAuth,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let page = parse_u32(&params, "page", 1, 1_000_000)?;
+    let per_page = parse_u32(&params, "per_page", 50, 500)?;
+    let (items, total) = state
+        .store
+        .list_customers(who.tenant_id, page, per_page)
+        .await?;
+    Ok(Json(
+        json!({ "page": page, "per_page": per_page, "total": total, "customers": items }),
+    ))
+}
+
+async fn customer(
+    State(state): State<AppState>,
+    OperatorAuth(who): OperatorAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id: CustomerId = id.parse()?;
+    let c = state
+        .store
+        .customer(who.tenant_id, id)
+        .await
+        .map_err(ApiError::from_store("customer"))?;
+    let properties = state.store.properties(who.tenant_id, id).await?;
+    Ok(Json(json!({ "customer": c, "properties": properties })))
+}
+
+async fn record(
+    State(state): State<AppState>,
+    OperatorAuth(who): OperatorAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id: CustomerId = id.parse()?;
+    let tenant = state
+        .store
+        .tenant(who.tenant_id)
+        .await
+        .map_err(ApiError::from_store("tenant"))?;
+    let rec = customer_record(&state.store, &tenant, id, state.clock.now())
+        .await
+        .map_err(ApiError::from_store("customer"))?;
+    Ok(Json(
+        serde_json::to_value(rec).map_err(|e| ApiError::Internal(e.into()))?,
+    ))
+}
