@@ -62,6 +62,7 @@ impl ApiError {
             ApiError::NotFound("conversation") => "conversation_not_found",
             ApiError::NotFound("escalation") => "escalation_not_found",
             ApiError::NotFound("tenant") => "tenant_not_found",
+            ApiError::NotFound("route") => "route_not_found",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::WindowFull => "window_full",
