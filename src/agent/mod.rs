@@ -1,0 +1,3 @@
+//! The agent: the model boundary, the built-in model, tools under policy, and the turn runtime.
+
+pub mod model;
