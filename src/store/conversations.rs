@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{json_col, parse_col, to_json, ts, with_db, Store, StoreError, StoreResult};
+use super::{json_col, parse_col, to_json, ts, with_conn, with_db, Store, StoreError, StoreResult, Tx};
 use crate::domain::{
     Channel, ConversationId, CustomerId, Direction, EscalationId, EscalationReason,
     EscalationStatus, IdentityLevel, MessageId, PhoneE164, Priority, PropertyId, TenantId,
@@ -84,6 +84,18 @@ pub struct NewMessage {
     pub media: Vec<String>,
 }
 
+/// One tool call as the audit trail keeps it.
+#[derive(Debug, Clone)]
+pub struct NewToolCall {
+    pub tool: String,
+    pub arguments: serde_json::Value,
+    pub result: serde_json::Value,
+    /// `allowed`, `refused`, `needs_confirmation`, or `error`.
+    pub decision: String,
+    /// The policy rule that allowed or refused it.
+    pub rule: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewEscalation {
     pub conversation_id: ConversationId,
@@ -95,7 +107,7 @@ pub struct NewEscalation {
 }
 
 #[derive(sqlx::FromRow)]
-struct ConversationRow {
+pub(crate) struct ConversationRow {
     id: i64,
     channel: String,
     customer_id: Option<i64>,
@@ -109,7 +121,7 @@ struct ConversationRow {
 }
 
 impl ConversationRow {
-    fn into_conversation(self) -> StoreResult<Conversation> {
+    pub(crate) fn into_conversation(self) -> StoreResult<Conversation> {
         Ok(Conversation {
             id: ConversationId(self.id),
             channel: parse_col(&self.channel, "conversation channel")?,
@@ -208,26 +220,11 @@ impl Store {
     }
 
     /// Append a message; a repeated `external_id` is a conflict (the delivery was a duplicate).
-    pub async fn insert_message(
-        &self,
-        tenant: TenantId,
-        conversation: ConversationId,
-        m: &NewMessage,
-        now: DateTime<Utc>,
-    ) -> StoreResult<MessageId> {
-        let id: i64 = with_db!(self, pool => {
-            let id = sqlx::query_scalar(
-                "INSERT INTO messages (tenant_id, conversation_id, direction, author, text, external_id, media, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
-                .bind(tenant.0).bind(conversation.0).bind(m.direction.as_str()).bind(&m.author).bind(&m.text)
-                .bind(&m.external_id).bind(to_json(&m.media)).bind(now.timestamp())
-                .fetch_one(pool).await
-                .map_err(|e| StoreError::on_unique(e, "message already received"))?;
-            sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(pool).await?;
-            id
-        });
-        Ok(MessageId(id))
+    pub async fn insert_message(&self, tenant: TenantId, conversation: ConversationId, m: &NewMessage, now: DateTime<Utc>) -> StoreResult<MessageId> {
+        let mut tx = self.begin().await?;
+        let out = tx.insert_message(tenant, conversation, m, now).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Messages of a conversation in order.
@@ -255,24 +252,11 @@ impl Store {
             .collect()
     }
 
-    pub async fn insert_tool_call(
-        &self,
-        tenant: TenantId,
-        conversation: ConversationId,
-        tool: &str,
-        arguments: &serde_json::Value,
-        result: &serde_json::Value,
-        decision: &str,
-        rule: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<ToolCallId> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
-            "INSERT INTO tool_calls (tenant_id, conversation_id, tool, arguments, result, decision, rule, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
-            .bind(tenant.0).bind(conversation.0).bind(tool).bind(to_json(arguments)).bind(to_json(result))
-            .bind(decision).bind(rule).bind(now.timestamp())
-            .fetch_one(pool).await?);
-        Ok(ToolCallId(id))
+    pub async fn insert_tool_call(&self, tenant: TenantId, conversation: ConversationId, call: &NewToolCall, now: DateTime<Utc>) -> StoreResult<ToolCallId> {
+        let mut tx = self.begin().await?;
+        let out = tx.insert_tool_call(tenant, conversation, call, now).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     pub async fn tool_calls(
@@ -299,24 +283,12 @@ impl Store {
             .collect()
     }
 
-    pub async fn insert_escalation(
-        &self,
-        tenant: TenantId,
-        e: &NewEscalation,
-        now: DateTime<Utc>,
-    ) -> StoreResult<EscalationId> {
-        let id: i64 = with_db!(self, pool => {
-            let id = sqlx::query_scalar(
-                "INSERT INTO escalations (tenant_id, conversation_id, customer_id, reason, priority, summary, status, due_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8) RETURNING id")
-                .bind(tenant.0).bind(e.conversation_id.0).bind(e.customer_id.map(|c| c.0)).bind(e.reason.as_str())
-                .bind(e.priority.as_str()).bind(&e.summary).bind(e.due_at.timestamp()).bind(now.timestamp())
-                .fetch_one(pool).await?;
-            sqlx::query("UPDATE conversations SET owner = 'queue', updated_at = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(now.timestamp()).bind(tenant.0).bind(e.conversation_id.0).execute(pool).await?;
-            id
-        });
-        Ok(EscalationId(id))
+    /// Open an escalation and hand the conversation to the queue.
+    pub async fn insert_escalation(&self, tenant: TenantId, e: &NewEscalation, now: DateTime<Utc>) -> StoreResult<EscalationId> {
+        let mut tx = self.begin().await?;
+        let out = tx.insert_escalation(tenant, e, now).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// A customer's escalations: unresolved first, then by due time.
@@ -361,5 +333,66 @@ impl Store {
         let at: Option<i64> = with_db!(self, pool => sqlx::query_scalar("SELECT at FROM opt_outs WHERE tenant_id = $1 AND phone = $2")
             .bind(tenant.0).bind(phone.as_str()).fetch_optional(pool).await?);
         Ok(at.map(ts))
+    }
+}
+
+impl Tx {
+    /// Append a message; a repeated `external_id` is a conflict (the delivery was a duplicate).
+    pub async fn insert_message(
+        &mut self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        m: &NewMessage,
+        now: DateTime<Utc>,
+    ) -> StoreResult<MessageId> {
+        let id: i64 = with_conn!(self, pool => {
+            let id = sqlx::query_scalar(
+                "INSERT INTO messages (tenant_id, conversation_id, direction, author, text, external_id, media, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+                .bind(tenant.0).bind(conversation.0).bind(m.direction.as_str()).bind(&m.author).bind(&m.text)
+                .bind(&m.external_id).bind(to_json(&m.media)).bind(now.timestamp())
+                .fetch_one(&mut *pool).await
+                .map_err(|e| StoreError::on_unique(e, "message already received"))?;
+            sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(&mut *pool).await?;
+            id
+        });
+        Ok(MessageId(id))
+    }
+
+    pub async fn insert_tool_call(
+        &mut self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        call: &NewToolCall,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ToolCallId> {
+        let id: i64 = with_conn!(self, pool => sqlx::query_scalar(
+            "INSERT INTO tool_calls (tenant_id, conversation_id, tool, arguments, result, decision, rule, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(tenant.0).bind(conversation.0).bind(&call.tool).bind(to_json(&call.arguments)).bind(to_json(&call.result))
+            .bind(&call.decision).bind(&call.rule).bind(now.timestamp())
+            .fetch_one(&mut *pool).await?);
+        Ok(ToolCallId(id))
+    }
+
+    pub async fn insert_escalation(
+        &mut self,
+        tenant: TenantId,
+        e: &NewEscalation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EscalationId> {
+        let id: i64 = with_conn!(self, pool => {
+            let id = sqlx::query_scalar(
+                "INSERT INTO escalations (tenant_id, conversation_id, customer_id, reason, priority, summary, status, due_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8) RETURNING id")
+                .bind(tenant.0).bind(e.conversation_id.0).bind(e.customer_id.map(|c| c.0)).bind(e.reason.as_str())
+                .bind(e.priority.as_str()).bind(&e.summary).bind(e.due_at.timestamp()).bind(now.timestamp())
+                .fetch_one(&mut *pool).await?;
+            sqlx::query("UPDATE conversations SET owner = 'queue', updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(now.timestamp()).bind(tenant.0).bind(e.conversation_id.0).execute(&mut *pool).await?;
+            id
+        });
+        Ok(EscalationId(id))
     }
 }

@@ -19,6 +19,7 @@ mod customers;
 mod records;
 mod schedule;
 mod tenants;
+mod turns;
 
 pub use auth::*;
 pub use conversations::*;
@@ -26,6 +27,7 @@ pub use customers::*;
 pub use records::*;
 pub use schedule::*;
 pub use tenants::*;
+pub use turns::*;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -115,6 +117,48 @@ macro_rules! with_tx {
 }
 pub(crate) use with_tx;
 
+/// A transaction on either engine. Everything a turn writes goes through one of these, so a
+/// crash mid-turn leaves nothing half-written. Dropping it without `commit` rolls back.
+pub struct Tx {
+    pub(crate) inner: TxInner,
+}
+
+pub(crate) enum TxInner {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Run the body with `$c` bound to the transaction's connection (`&mut *$c` is an executor).
+macro_rules! with_conn {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match &mut $tx.inner {
+            $crate::store::TxInner::Sqlite(t) => {
+                let $c: &mut sqlx::SqliteConnection = &mut *t;
+                $body
+            }
+            $crate::store::TxInner::Postgres(t) => {
+                let $c: &mut sqlx::PgConnection = &mut *t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+impl Tx {
+    pub async fn commit(self) -> StoreResult<()> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.inner, TxInner::Postgres(_))
+    }
+}
+
 pub(crate) fn ts(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
@@ -187,6 +231,16 @@ impl Store {
             ));
         };
         Ok(store)
+    }
+
+    /// Start a transaction (SQLite: `BEGIN IMMEDIATE`, taking the write lock up front).
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        Ok(Tx {
+            inner: match &self.db {
+                Backend::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+                Backend::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+            },
+        })
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{json_col, parse_col, to_json, ts, with_db, with_tx, Store, StoreError, StoreResult};
+use super::{json_col, parse_col, to_json, ts, with_conn, with_db, with_tx, Store, StoreError, StoreResult, Tx};
 use crate::domain::{
     AppointmentId, AppointmentStatus, Cents, CustomerId, PricingRule, PropertyId, ServiceId,
     SlotId, TechnicianId, TenantId, ZoneId,
@@ -321,77 +321,27 @@ impl Store {
     }
 
     /// Book a visit: take a stop of the slot and create the appointment, atomically.
-    pub async fn book_appointment(
-        &self,
-        tenant: TenantId,
-        a: &NewAppointment,
-        now: DateTime<Utc>,
-    ) -> StoreResult<AppointmentId> {
-        let now = now.timestamp();
-        let id: i64 = with_tx!(self, tx => {
-            let (tech, start, end) = take_stop!(tx, tenant.0, a.slot_id.0);
-            sqlx::query_scalar(
-                "INSERT INTO appointments (tenant_id, customer_id, property_id, service_id, slot_id, technician_id, window_start, window_end, \
-                 status, price_cents, original_window_start, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $7, $11, $11) RETURNING id")
-                .bind(tenant.0).bind(a.customer_id.0).bind(a.property_id.0).bind(a.service_id.0).bind(a.slot_id.0)
-                .bind(tech).bind(start).bind(end).bind(a.status.as_str()).bind(a.price_cents.0).bind(now)
-                .fetch_one(&mut *tx)
-                .await?
-        });
-        Ok(AppointmentId(id))
+    pub async fn book_appointment(&self, tenant: TenantId, a: &NewAppointment, now: DateTime<Utc>) -> StoreResult<AppointmentId> {
+        let mut tx = self.begin().await?;
+        let out = tx.book_appointment(tenant, a, now).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
-    /// Move an appointment to another slot: take a stop there, free the old one, count the
-    /// reschedule and record who did it — all or nothing.
-    pub async fn reschedule_appointment(
-        &self,
-        tenant: TenantId,
-        id: AppointmentId,
-        new_slot: SlotId,
-        by: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let now = now.timestamp();
-        with_tx!(self, tx => {
-            let old: Option<(i64, String)> = sqlx::query_as("SELECT slot_id, status FROM appointments WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
-            let Some((old_slot, status)) = old else { return Err(StoreError::NotFound) };
-            if !parse_col::<AppointmentStatus>(&status, "appointment status")?.is_open() {
-                return Err(StoreError::Conflict("appointment is no longer open"));
-            }
-            if old_slot == new_slot.0 {
-                return Err(StoreError::Conflict("appointment is already in that window"));
-            }
-            let (tech, start, end) = take_stop!(tx, tenant.0, new_slot.0);
-            sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
-                .bind(tenant.0).bind(old_slot).execute(&mut *tx).await?;
-            sqlx::query(
-                "UPDATE appointments SET slot_id = $1, technician_id = $2, window_start = $3, window_end = $4, \
-                 reschedule_count = reschedule_count + 1, last_rescheduled_by = $5, updated_at = $6 WHERE tenant_id = $7 AND id = $8")
-                .bind(new_slot.0).bind(tech).bind(start).bind(end).bind(by).bind(now).bind(tenant.0).bind(id.0)
-                .execute(&mut *tx).await?;
-        });
-        Ok(())
+    /// Move an appointment to another slot; see [`Tx::reschedule_appointment`].
+    pub async fn reschedule_appointment(&self, tenant: TenantId, id: AppointmentId, new_slot: SlotId, by: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let out = tx.reschedule_appointment(tenant, id, new_slot, by, now).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Cancel an appointment and give its stop back.
-    pub async fn cancel_appointment(
-        &self,
-        tenant: TenantId,
-        id: AppointmentId,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        with_tx!(self, tx => {
-            let slot: Option<i64> = sqlx::query_scalar(
-                "UPDATE appointments SET status = 'cancelled', updated_at = $1 WHERE tenant_id = $2 AND id = $3 \
-                 AND status IN ('scheduled', 'confirmed') RETURNING slot_id")
-                .bind(now.timestamp()).bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
-            let Some(slot) = slot else { return Err(StoreError::NotFound) };
-            sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
-                .bind(tenant.0).bind(slot).execute(&mut *tx).await?;
-        });
-        Ok(())
+    pub async fn cancel_appointment(&self, tenant: TenantId, id: AppointmentId, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let out = tx.cancel_appointment(tenant, id, now).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     pub async fn appointment(
@@ -415,5 +365,81 @@ impl Store {
         rows.into_iter()
             .map(AppointmentRow::into_appointment)
             .collect()
+    }
+}
+
+impl Tx {
+    /// Book a visit: take a stop of the slot and create the appointment, atomically.
+    pub async fn book_appointment(
+        &mut self,
+        tenant: TenantId,
+        a: &NewAppointment,
+        now: DateTime<Utc>,
+    ) -> StoreResult<AppointmentId> {
+        let now = now.timestamp();
+        let id: i64 = with_conn!(self, tx => {
+            let (tech, start, end) = take_stop!(tx, tenant.0, a.slot_id.0);
+            sqlx::query_scalar(
+                "INSERT INTO appointments (tenant_id, customer_id, property_id, service_id, slot_id, technician_id, window_start, window_end, \
+                 status, price_cents, original_window_start, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $7, $11, $11) RETURNING id")
+                .bind(tenant.0).bind(a.customer_id.0).bind(a.property_id.0).bind(a.service_id.0).bind(a.slot_id.0)
+                .bind(tech).bind(start).bind(end).bind(a.status.as_str()).bind(a.price_cents.0).bind(now)
+                .fetch_one(&mut *tx)
+                .await?
+        });
+        Ok(AppointmentId(id))
+    }
+
+    /// Move an appointment to another slot: take a stop there, free the old one, count the
+    /// reschedule and record who did it — all or nothing.
+    pub async fn reschedule_appointment(
+        &mut self,
+        tenant: TenantId,
+        id: AppointmentId,
+        new_slot: SlotId,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let now = now.timestamp();
+        with_conn!(self, tx => {
+            let old: Option<(i64, String)> = sqlx::query_as("SELECT slot_id, status FROM appointments WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
+            let Some((old_slot, status)) = old else { return Err(StoreError::NotFound) };
+            if !parse_col::<AppointmentStatus>(&status, "appointment status")?.is_open() {
+                return Err(StoreError::Conflict("appointment is no longer open"));
+            }
+            if old_slot == new_slot.0 {
+                return Err(StoreError::Conflict("appointment is already in that window"));
+            }
+            let (tech, start, end) = take_stop!(tx, tenant.0, new_slot.0);
+            sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
+                .bind(tenant.0).bind(old_slot).execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE appointments SET slot_id = $1, technician_id = $2, window_start = $3, window_end = $4, \
+                 reschedule_count = reschedule_count + 1, last_rescheduled_by = $5, updated_at = $6 WHERE tenant_id = $7 AND id = $8")
+                .bind(new_slot.0).bind(tech).bind(start).bind(end).bind(by).bind(now).bind(tenant.0).bind(id.0)
+                .execute(&mut *tx).await?;
+        });
+        Ok(())
+    }
+
+    /// Cancel an appointment and give its stop back.
+    pub async fn cancel_appointment(
+        &mut self,
+        tenant: TenantId,
+        id: AppointmentId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        with_conn!(self, tx => {
+            let slot: Option<i64> = sqlx::query_scalar(
+                "UPDATE appointments SET status = 'cancelled', updated_at = $1 WHERE tenant_id = $2 AND id = $3 \
+                 AND status IN ('scheduled', 'confirmed') RETURNING slot_id")
+                .bind(now.timestamp()).bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
+            let Some(slot) = slot else { return Err(StoreError::NotFound) };
+            sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
+                .bind(tenant.0).bind(slot).execute(&mut *tx).await?;
+        });
+        Ok(())
     }
 }
