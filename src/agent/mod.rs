@@ -1,3 +1,12 @@
-//! The agent: the model boundary, the built-in model, tools under policy, and the turn runtime.
+//! The agent: the model boundary, the built-in model, tools under policy, escalation, and
+//! the turn runtime that ties them together.
 
+pub mod escalation;
 pub mod model;
+pub mod prompts;
+pub mod runtime;
+pub mod state;
+pub mod tools;
+
+pub use model::ToolSpec;
+pub use runtime::{Agent, Inbound, TurnOutcome};

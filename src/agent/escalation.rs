@@ -1,0 +1,158 @@
+//! Escalation to the human queue: reason, priority, an SLA due time from business hours, a
+//! summary written for the CSR, the acknowledgement the customer gets, and a page to the
+//! on-call number for emergencies.
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+
+use super::tools::ToolCtx;
+use crate::domain::{Channel, EscalationId, EscalationReason, IdentityLevel, Priority};
+use crate::store::{NewEscalation, NewOutbound, StoreError, Tenant};
+
+pub struct EscalationRequest {
+    pub reason: EscalationReason,
+    pub priority: Option<Priority>,
+    pub model_summary: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Escalated {
+    pub id: EscalationId,
+    pub reason: EscalationReason,
+    pub priority: Priority,
+    pub due_at: DateTime<Utc>,
+    /// "within 15 minutes", "by 8:15 AM tomorrow".
+    pub follow_up: String,
+    /// What the customer is told.
+    pub acknowledgement: String,
+}
+
+pub fn default_priority(reason: EscalationReason) -> Priority {
+    match reason {
+        EscalationReason::Emergency => Priority::Urgent,
+        EscalationReason::BillingDispute | EscalationReason::Cancellation | EscalationReason::ModelFailure => Priority::High,
+        _ => Priority::Normal,
+    }
+}
+
+/// When a CSR must have picked it up: urgent ones on the wall clock (on-call), the rest in
+/// business minutes (after hours, the clock starts at the next opening).
+pub fn due_at(tenant: &Tenant, priority: Priority, now: DateTime<Utc>) -> DateTime<Utc> {
+    let e = &tenant.policy.escalation;
+    let minutes = match priority {
+        Priority::Urgent => return now + Duration::minutes(e.sla_urgent_minutes),
+        Priority::High => e.sla_high_minutes,
+        Priority::Normal => e.sla_normal_minutes,
+        Priority::Low => e.sla_low_minutes,
+    };
+    tenant
+        .business_hours
+        .add_business_minutes(tenant.timezone, now, minutes)
+        .unwrap_or(now + Duration::minutes(minutes))
+}
+
+/// The promise in the customer's words, relative to their local day.
+pub fn follow_up_text(tenant: &Tenant, due: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let mins = (due - now).num_minutes();
+    if mins <= 60 {
+        return format!("within {} minutes", mins.max(5));
+    }
+    let tz = tenant.timezone;
+    let d = tz.local(due);
+    let n = tz.local(now);
+    let time = d.format("%-I:%M %p");
+    let days = (d.date_naive() - n.date_naive()).num_days();
+    match days {
+        0 => format!("by {time} today"),
+        1 => format!("by {time} tomorrow"),
+        _ => format!("by {time} on {}", weekday_name(d.weekday())),
+    }
+}
+
+fn weekday_name(w: chrono::Weekday) -> &'static str {
+    match w {
+        chrono::Weekday::Mon => "Monday",
+        chrono::Weekday::Tue => "Tuesday",
+        chrono::Weekday::Wed => "Wednesday",
+        chrono::Weekday::Thu => "Thursday",
+        chrono::Weekday::Fri => "Friday",
+        chrono::Weekday::Sat => "Saturday",
+        chrono::Weekday::Sun => "Sunday",
+    }
+}
+
+fn reason_text(r: EscalationReason) -> &'static str {
+    match r {
+        EscalationReason::CustomerRequest => "the customer asked for a person",
+        EscalationReason::OutOfPolicy => "the request is outside what the agent may do",
+        EscalationReason::Cancellation => "cancellations go to retention",
+        EscalationReason::Renegotiation => "contract changes need a CSR",
+        EscalationReason::BillingDispute => "billing disputes need a CSR",
+        EscalationReason::Emergency => "emergency: on-call paged",
+        EscalationReason::IdentityUnresolved => "the caller could not be verified",
+        EscalationReason::ModelFailure => "the model failed",
+        EscalationReason::Voicemail => "voicemail left",
+        EscalationReason::Other => "needs a human",
+    }
+}
+
+pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escalated, StoreError> {
+    let tenant = ctx.tenant;
+    let priority = req.priority.unwrap_or_else(|| default_priority(req.reason));
+    let priority = if req.reason == EscalationReason::Emergency { Priority::Urgent } else { priority };
+    let due = due_at(tenant, priority, ctx.now);
+    let follow_up = follow_up_text(tenant, due, ctx.now);
+
+    let who = match ctx.identity.customer {
+        Some(c) => match ctx.store.customer(tenant.id, c).await {
+            Ok(c) => format!("{} (customer #{}, {})", c.name, c.id, ctx.identity.level),
+            Err(_) => format!("customer #{c}"),
+        },
+        None if ctx.identity.level == IdentityLevel::Anonymous && !ctx.state.candidates.is_empty() => {
+            format!("unverified caller {} (caller id matches {} record(s))", ctx.participant, ctx.state.candidates.len())
+        }
+        None => format!("unknown caller {}", ctx.participant),
+    };
+    let wants = if req.model_summary.trim().is_empty() { format!("Last message: \"{}\"", ctx.customer_text) } else { req.model_summary.clone() };
+    let done = if ctx.actions.is_empty() { "nothing yet".to_string() } else { ctx.actions.join("; ") };
+    let summary = format!(
+        "Who: {who} via {}. Wants: {wants}. Done: {done}. Stopped because {}.",
+        ctx.channel,
+        reason_text(req.reason)
+    );
+    let id = ctx
+        .tx
+        .insert_escalation(
+            tenant.id,
+            &NewEscalation {
+                conversation_id: ctx.conversation,
+                customer_id: ctx.identity.customer,
+                reason: req.reason,
+                priority,
+                summary: summary.clone(),
+                due_at: due,
+            },
+            ctx.now,
+        )
+        .await?;
+
+    let company = &tenant.name;
+    let acknowledgement = if req.reason == EscalationReason::Emergency {
+        if tenant.policy.escalation.page_on_call_for_emergencies {
+            if let (Some(on_call), Some(from)) = (&tenant.on_call_number, tenant.phone_numbers.first()) {
+                let page = NewOutbound {
+                    conversation_id: Some(ctx.conversation),
+                    channel: Channel::Sms,
+                    to: on_call.clone(),
+                    from: from.clone(),
+                    body: format!("URGENT {company}: {summary} Reach them at {}.", ctx.participant),
+                    purpose: "page".into(),
+                };
+                ctx.tx.enqueue_outbound(tenant.id, &page, ctx.now).await?;
+            }
+        }
+        format!("{} I've alerted our on-call technician; they will contact you {follow_up}.", super::prompts::safety_guidance())
+    } else {
+        format!("I've passed this to our team at {company}. A person will follow up {follow_up}.")
+    };
+    Ok(Escalated { id, reason: req.reason, priority, due_at: due, follow_up, acknowledgement })
+}

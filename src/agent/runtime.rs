@@ -1,0 +1,410 @@
+//! The turn: inbound message → exactly-once inbox → per-conversation lock → identity →
+//! bounded model/tool loop → reply → everything persisted in one transaction.
+//!
+//! Ordering and exactly-once: every inbound message is first written to the inbox (unique
+//! per external id), then whoever holds the conversation lock processes ALL pending inbox
+//! items of that conversation in arrival order, each in the same transaction as its tool
+//! writes, reply and audit trail. A crash rolls the whole turn back; the item stays pending
+//! and the redelivery (or the next message) completes it once.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::builtin;
+use super::escalation::{self, EscalationRequest};
+use super::model::{ChatMessage, Model, ModelError, ModelRequest, ModelStep, ToolCallRequest, TurnFacts, Usage};
+use super::prompts;
+use super::state::AgentState;
+use super::tools::{self, Identity, ToolCtx};
+use crate::clock::Clock;
+use crate::domain::{Channel, ConversationId, CustomerId, Direction, EscalationReason, IdentityLevel, PhoneE164, TenantId};
+use crate::search::SearchIndex;
+use crate::store::{Enqueued, InboxItem, NewMessage, Store, StoreError, Tenant, Tx};
+
+/// At most this many model steps per turn; a model that keeps calling tools past it is
+/// treated as failed (the customer is handed to a person rather than left waiting).
+pub const MAX_STEPS: usize = 8;
+/// How long one model step may take before the fallback answers.
+pub const MODEL_TIMEOUT: StdDuration = StdDuration::from_secs(20);
+/// Waiting for another worker that holds a duplicate's turn.
+const DUPLICATE_WAIT: StdDuration = StdDuration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub tenant: TenantId,
+    pub channel: Channel,
+    /// Who is writing: an E.164 phone for SMS/voice/API, `portal:<customer id>` for chat.
+    pub participant: String,
+    pub text: String,
+    pub external_id: Option<String>,
+    pub media: Vec<String>,
+    /// Set when a portal token already proved who this is.
+    pub portal_customer: Option<CustomerId>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TurnOutcome {
+    pub conversation_id: ConversationId,
+    /// `None`: the agent stays silent (a human owns the conversation).
+    pub reply: Option<String>,
+    pub escalated: bool,
+    pub duplicate: bool,
+    pub usage: Usage,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a duplicate delivery is still being processed elsewhere")]
+    Busy,
+}
+
+#[derive(Clone)]
+pub struct Agent {
+    pub store: Store,
+    pub search: Arc<SearchIndex>,
+    pub model: Arc<dyn Model>,
+    /// Answers when `model` fails or times out.
+    pub fallback: Arc<dyn Model>,
+    pub clock: Clock,
+}
+
+impl Agent {
+    pub async fn handle(&self, inbound: Inbound) -> Result<TurnOutcome, AgentError> {
+        let now = self.clock.now();
+        let external_id = match &inbound.external_id {
+            Some(e) if !e.trim().is_empty() => e.trim().to_string(),
+            _ => format!("gen-{}", crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        };
+        let text = builtin::mask_secrets(&inbound.text);
+        let conversation = self.store.open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now).await?;
+        let (inbox_id, conversation, duplicate) =
+            match self.store.enqueue_inbound(inbound.tenant, conversation, &external_id, &text, &inbound.media, now).await? {
+                Enqueued::New { inbox_id, conversation_id } => (inbox_id, conversation_id, false),
+                Enqueued::Duplicate { inbox_id, conversation_id, done: true } => {
+                    let item = self.store.inbox_by_id(inbound.tenant, inbox_id).await?;
+                    return Ok(outcome_of(conversation_id, &item, true));
+                }
+                Enqueued::Duplicate { inbox_id, conversation_id, done: false } => (inbox_id, conversation_id, true),
+            };
+
+        let deadline = tokio::time::Instant::now() + DUPLICATE_WAIT;
+        loop {
+            let mut usage = Usage::default();
+            self.drain(&inbound, conversation, &mut usage).await?;
+            let item = self.store.inbox_by_id(inbound.tenant, inbox_id).await?;
+            if item.done {
+                let mut out = outcome_of(conversation, &item, duplicate);
+                out.usage = usage;
+                return Ok(out);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(AgentError::Busy);
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+    }
+
+    /// Take the conversation lock and run every pending inbound message in order.
+    async fn drain(&self, inbound: &Inbound, conversation: ConversationId, usage: &mut Usage) -> Result<(), AgentError> {
+        let mut tx = self.store.begin().await?;
+        tx.lock_conversation(inbound.tenant, conversation).await?;
+        let pending = tx.pending_inbox(conversation).await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let tenant = self.store.tenant(inbound.tenant).await?;
+        for item in pending {
+            let (reply, escalated) = self.turn(&mut tx, &tenant, inbound, conversation, &item, usage).await?;
+            tx.finish_inbox(item.id, reply.as_deref(), escalated, self.clock.now()).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn turn(
+        &self,
+        tx: &mut Tx,
+        tenant: &Tenant,
+        inbound: &Inbound,
+        conversation: ConversationId,
+        item: &InboxItem,
+        usage: &mut Usage,
+    ) -> Result<(Option<String>, bool), AgentError> {
+        let now = self.clock.now();
+        let conv = tx.lock_conversation(tenant.id, conversation).await?;
+        let history = self.store.messages(tenant.id, conversation).await?;
+        tx.insert_message(
+            tenant.id,
+            conversation,
+            &NewMessage {
+                direction: Direction::Inbound,
+                author: "customer".into(),
+                text: item.text.clone(),
+                external_id: Some(item.external_id.clone()),
+                media: item.media.clone(),
+            },
+            now,
+        )
+        .await?;
+        let mut state: AgentState = serde_json::from_value(tx.conversation_state(tenant.id, conversation).await?).unwrap_or_default();
+        let mut identity = Identity { level: conv.identity_level, customer: conv.customer_id, property: conv.property_id };
+
+        // A human owns the conversation: the agent stays silent.
+        if conv.owner != "agent" {
+            return Ok((None, false));
+        }
+        if state.turn == 0 {
+            self.resolve_caller(tenant, inbound, &mut identity, &mut state).await?;
+        }
+        state.turn += 1;
+
+        let understanding = builtin::understand(&item.text, &builtin::Context { now_local: tenant.timezone.local(now).naive_local() });
+        let affirmed = understanding.yes_no == Some(true);
+        if understanding.yes_no == Some(false) {
+            state.proposal = None;
+        }
+
+        let mut messages: Vec<ChatMessage> = history
+            .iter()
+            .filter_map(|m| match (m.direction, m.author.as_str()) {
+                (Direction::Inbound, _) => Some(ChatMessage::User { content: m.text.clone() }),
+                (Direction::Outbound, "agent") => Some(ChatMessage::Assistant { content: Some(m.text.clone()), tool_calls: vec![] }),
+                _ => None,
+            })
+            .collect();
+        messages.push(ChatMessage::User { content: item.text.clone() });
+
+        let customer_name = match identity.customer {
+            Some(c) if identity.level == IdentityLevel::Verified => self.store.customer(tenant.id, c).await.ok().map(|c| c.name),
+            _ => None,
+        };
+        let portal_activity = match (inbound.channel, identity.customer) {
+            (Channel::Chat, Some(c)) => self.store.portal_events(tenant.id, c, 5).await?,
+            _ => Vec::new(),
+        };
+        let system = system_prompt(tenant, inbound.channel, &identity, customer_name.as_deref(), &portal_activity, now);
+        let mut request = ModelRequest {
+            system,
+            messages,
+            tools: tools::specs(),
+            facts: TurnFacts {
+                channel: inbound.channel.as_str().into(),
+                now_local: crate::record::local(tenant.timezone, now).to_rfc3339(),
+                identity_level: identity.level.as_str().into(),
+                customer_name,
+                state: json!({}),
+            },
+        };
+
+        let participant = inbound.participant.clone();
+        let mut ctx = ToolCtx {
+            store: &self.store,
+            tx,
+            search: &self.search,
+            tenant,
+            conversation,
+            channel: inbound.channel,
+            participant: &participant,
+            identity: &mut identity,
+            state: &mut state,
+            now,
+            customer_affirmed: affirmed,
+            customer_text: &item.text,
+            escalated: None,
+            confirm_text: None,
+            actions: Vec::new(),
+        };
+        let mut reply: Option<String> = None;
+        for _ in 0..MAX_STEPS {
+            request.facts.identity_level = ctx.identity.level.as_str().into();
+            request.facts.state = facts_state(ctx.state, portal_activity.first());
+            let step = match self.step(&request).await {
+                Ok(resp) => {
+                    usage.prompt_tokens += resp.usage.prompt_tokens;
+                    usage.completion_tokens += resp.usage.completion_tokens;
+                    resp.step
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "model and fallback failed");
+                    let req = EscalationRequest {
+                        reason: EscalationReason::ModelFailure,
+                        priority: None,
+                        model_summary: String::new(),
+                    };
+                    ctx.escalated = Some(escalation::open(&mut ctx, req).await?);
+                    break;
+                }
+            };
+            match step {
+                ModelStep::Reply { text } => {
+                    reply = Some(text);
+                    break;
+                }
+                ModelStep::ToolCalls { text, calls } => {
+                    let calls: Vec<ToolCallRequest> = calls.into_iter().take(8).collect();
+                    request.messages.push(ChatMessage::Assistant { content: text, tool_calls: calls.clone() });
+                    for call in &calls {
+                        let outcome = tools::run(&mut ctx, &call.name, &call.arguments).await?;
+                        request.messages.push(ChatMessage::Tool {
+                            call_id: call.id.clone(),
+                            name: call.name.clone(),
+                            content: outcome.result.to_string(),
+                        });
+                        if ctx.escalated.is_some() {
+                            break;
+                        }
+                    }
+                    if ctx.escalated.is_some() {
+                        break;
+                    }
+                }
+            }
+        }
+        if reply.is_none() && ctx.escalated.is_none() {
+            let req = EscalationRequest {
+                reason: EscalationReason::ModelFailure,
+                priority: None,
+                model_summary: format!("the agent did not finish within {MAX_STEPS} steps"),
+            };
+            ctx.escalated = Some(escalation::open(&mut ctx, req).await?);
+        }
+
+        let escalated = ctx.escalated.take();
+        let confirm = ctx.confirm_text.take();
+        let mut text = match &escalated {
+            Some(e) => e.acknowledgement.clone(),
+            None => reply.unwrap_or_default(),
+        };
+        if escalated.is_none() {
+            if let Some(question) = confirm {
+                // The change must be shown to the customer, word for word, before it can run.
+                if !text.contains(&question) {
+                    text = if text.trim().is_empty() { question } else { format!("{} {question}", text.trim_end()) };
+                }
+                if let Some(p) = ctx.state.proposal.as_mut() {
+                    p.shown_in_turn = Some(ctx.state.turn);
+                }
+            }
+        }
+        if escalated.is_some() {
+            ctx.state.acknowledged_escalation = true;
+            ctx.state.proposal = None;
+        }
+        let owner = if escalated.is_some() { "queue" } else { "agent" };
+        let (level, customer, property) = (ctx.identity.level, ctx.identity.customer, ctx.identity.property);
+        let state_json = serde_json::to_value(&*ctx.state).unwrap_or_default();
+        drop(ctx);
+        tx.insert_message(
+            tenant.id,
+            conversation,
+            &NewMessage { direction: Direction::Outbound, author: "agent".into(), text: text.clone(), external_id: None, media: vec![] },
+            now,
+        )
+        .await?;
+        tx.update_conversation(tenant.id, conversation, customer, property, level, owner, &state_json, now).await?;
+        Ok((Some(text), escalated.is_some()))
+    }
+
+    async fn step(&self, request: &ModelRequest) -> Result<super::model::ModelResponse, ModelError> {
+        let primary = tokio::time::timeout(MODEL_TIMEOUT, self.model.complete(request)).await;
+        match primary {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => {
+                tracing::warn!(model = %self.model.name(), error = %e, "model failed; using the fallback");
+                self.fallback.complete(request).await
+            }
+            Err(_) => {
+                tracing::warn!(model = %self.model.name(), "model timed out; using the fallback");
+                self.fallback.complete(request).await
+            }
+        }
+    }
+
+    /// First turn of a conversation: what the caller id (or portal token) says about who
+    /// this is. Nothing here is revealed to the caller.
+    async fn resolve_caller(&self, tenant: &Tenant, inbound: &Inbound, identity: &mut Identity, state: &mut AgentState) -> Result<(), StoreError> {
+        let t = tenant.id;
+        let customers = if let Some(c) = inbound.portal_customer {
+            vec![c]
+        } else if let Ok(phone) = PhoneE164::parse(&inbound.participant) {
+            self.store.customers_by_phone(t, &phone).await?
+        } else {
+            Vec::new()
+        };
+        if customers.is_empty() {
+            return Ok(());
+        }
+        let mut properties = Vec::new();
+        for c in &customers {
+            properties.extend(self.store.properties(t, *c).await?);
+        }
+        state.candidates = customers.clone();
+        let phone_verifies = matches!(inbound.channel, Channel::Sms | Channel::Api) || inbound.portal_customer.is_some();
+        if customers.len() == 1 {
+            identity.customer = Some(customers[0]);
+            if properties.len() == 1 {
+                identity.property = Some(properties[0].id);
+            }
+            identity.level = if phone_verifies { IdentityLevel::Verified } else { IdentityLevel::Matched };
+        } else {
+            identity.level = IdentityLevel::Matched;
+        }
+        if properties.len() > 1 {
+            state.property_candidates = properties.iter().map(|p| p.id).collect();
+        }
+        Ok(())
+    }
+}
+
+fn outcome_of(conversation: ConversationId, item: &InboxItem, duplicate: bool) -> TurnOutcome {
+    TurnOutcome { conversation_id: conversation, reply: item.reply.clone(), escalated: item.escalated, duplicate, usage: Usage::default() }
+}
+
+/// The state facts a model may see: what was offered and proposed, and identity progress
+/// (counts, never other customers' data).
+fn facts_state(state: &AgentState, latest_portal: Option<&crate::store::PortalEvent>) -> serde_json::Value {
+    json!({
+        "turn": state.turn,
+        "needs_property_choice": !state.property_candidates.is_empty(),
+        "failed_verifications": state.failed_verifications,
+        "proposal": state.proposal,
+        "offered": state.offered,
+        "latest_portal_event": latest_portal.map(|e| json!({ "kind": e.kind, "detail": e.detail, "at": e.at })),
+    })
+}
+
+fn system_prompt(
+    tenant: &Tenant,
+    channel: Channel,
+    identity: &Identity,
+    name: Option<&str>,
+    portal: &[crate::store::PortalEvent],
+    now: DateTime<Utc>,
+) -> String {
+    let who = match (identity.level, name) {
+        (IdentityLevel::Verified, Some(n)) => format!("Verified customer: {n}."),
+        (IdentityLevel::Matched, _) => "Caller id matches an account but the caller is NOT verified yet.".to_string(),
+        _ => "Not verified; nothing is known about this person.".to_string(),
+    };
+    let mut identity_text = who;
+    for e in portal {
+        identity_text.push_str(&format!("\nPortal activity {}: {} {}", e.at.to_rfc3339(), e.kind, e.detail));
+    }
+    let hours = serde_json::to_string(&tenant.business_hours).unwrap_or_default();
+    let now_local = crate::record::local(tenant.timezone, now).format("%A %B %-d, %Y %-I:%M %p").to_string();
+    prompts::system_prompt(&[
+        ("company", &tenant.name),
+        ("channel", channel.as_str()),
+        ("now", &now_local),
+        ("timezone", tenant.timezone.name()),
+        ("hours", &hours),
+        ("identity", &identity_text),
+        ("channel_style", prompts::channel_style(channel)),
+    ])
+}
