@@ -37,6 +37,10 @@ pub enum ChatMessage {
 /// LLMs get the same facts rendered into the system prompt.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TurnFacts {
+    pub company: String,
+    /// Office hours in words, e.g. "Mon–Fri 8 AM–6 PM, Sat 9 AM–1 PM".
+    pub hours: String,
+    pub office_phone: Option<String>,
     pub channel: String,
     /// Tenant-local "now", RFC 3339 with offset.
     pub now_local: String,

@@ -1,0 +1,726 @@
+//! The built-in deterministic model: a careful CSR written as rules. It reads the latest
+//! customer message through `agent::builtin` (intents, dates, pests, yes/no, identity facts),
+//! looks at what the tools already answered this turn and at the runtime's facts, and
+//! proposes the next tool call or the reply. Offline, free, and the baseline for evals.
+//! It never decides policy: the tools refuse what policy refuses, and it explains.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde_json::{json, Value};
+
+use super::builtin::{self, DayPart, Intent, Lang, Understanding};
+use super::model::{ChatMessage, Model, ModelFuture, ModelRequest, ModelResponse, ModelStep, ToolCallRequest, Usage};
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BuiltinModel;
+
+impl Model for BuiltinModel {
+    fn name(&self) -> String {
+        "builtin".into()
+    }
+
+    fn complete<'a>(&'a self, request: &'a ModelRequest) -> ModelFuture<'a> {
+        Box::pin(async move { Ok(ModelResponse { step: decide(request), usage: Usage::default() }) })
+    }
+}
+
+/// One tool call made earlier in this turn, with its result.
+struct Done {
+    name: String,
+    args: Value,
+    result: Value,
+}
+
+struct View<'a> {
+    req: &'a ModelRequest,
+    u: Understanding,
+    /// Earlier customer messages, newest first, with what they said.
+    earlier: Vec<Understanding>,
+    done: Vec<Done>,
+    lang: Lang,
+    verified: bool,
+    state: &'a Value,
+}
+
+impl View<'_> {
+    fn called(&self, name: &str) -> Option<&Done> {
+        self.done.iter().rev().find(|d| d.name == name)
+    }
+    fn status_of(&self, name: &str) -> Option<&str> {
+        self.called(name).and_then(|d| d.result.get("status").and_then(Value::as_str))
+    }
+    fn t(&self, en: &str, es: &str) -> String {
+        match self.lang {
+            Lang::Es => es.to_string(),
+            _ => en.to_string(),
+        }
+    }
+}
+
+fn now_local(req: &ModelRequest) -> NaiveDateTime {
+    chrono::DateTime::parse_from_rfc3339(&req.facts.now_local)
+        .map(|t| t.naive_local())
+        .unwrap_or_else(|_| chrono::Utc::now().naive_utc())
+}
+
+fn call(name: &str, arguments: Value) -> ModelStep {
+    ModelStep::ToolCalls { text: None, calls: vec![ToolCallRequest { id: format!("call_{name}"), name: name.into(), arguments }] }
+}
+
+fn reply(text: impl Into<String>) -> ModelStep {
+    ModelStep::Reply { text: text.into() }
+}
+
+fn view(req: &ModelRequest) -> View<'_> {
+    let ctx = builtin::Context { now_local: now_local(req) };
+    let last_user = req.messages.iter().rposition(|m| matches!(m, ChatMessage::User { .. }));
+    let (text, earlier_texts): (&str, Vec<&str>) = match last_user {
+        Some(i) => {
+            let text = match &req.messages[i] {
+                ChatMessage::User { content } => content.as_str(),
+                _ => "",
+            };
+            let earlier = req.messages[..i]
+                .iter()
+                .rev()
+                .filter_map(|m| match m {
+                    ChatMessage::User { content } => Some(content.as_str()),
+                    _ => None,
+                })
+                .take(12)
+                .collect();
+            (text, earlier)
+        }
+        None => ("", Vec::new()),
+    };
+    let mut done = Vec::new();
+    if let Some(i) = last_user {
+        let mut pending: Vec<(String, String, Value)> = Vec::new();
+        for m in &req.messages[i + 1..] {
+            match m {
+                ChatMessage::Assistant { tool_calls, .. } => {
+                    pending.extend(tool_calls.iter().map(|c| (c.id.clone(), c.name.clone(), c.arguments.clone())));
+                }
+                ChatMessage::Tool { call_id, content, .. } => {
+                    if let Some(pos) = pending.iter().position(|(id, _, _)| id == call_id) {
+                        let (_, name, args) = pending.remove(pos);
+                        done.push(Done { name, args, result: serde_json::from_str(content).unwrap_or(Value::Null) });
+                    }
+                }
+                ChatMessage::User { .. } => {}
+            }
+        }
+    }
+    let u = builtin::understand(text, &ctx);
+    let earlier: Vec<Understanding> = earlier_texts.iter().map(|t| builtin::understand(t, &ctx)).collect();
+    let lang = if u.language == Lang::Es || (u.intents.iter().all(|i| *i == Intent::Unknown) && earlier.first().is_some_and(|e| e.language == Lang::Es)) {
+        Lang::Es
+    } else {
+        Lang::En
+    };
+    View { verified: req.facts.identity_level == "verified", lang, u, earlier, done, req, state: &req.facts.state }
+}
+
+const ACCOUNT_GOALS: &[Intent] = &[Intent::Reschedule, Intent::Book, Intent::Balance, Intent::ListAppointments, Intent::AppointmentStatus];
+const GOALS: &[Intent] = &[
+    Intent::Reschedule,
+    Intent::Book,
+    Intent::Quote,
+    Intent::Balance,
+    Intent::ListAppointments,
+    Intent::AppointmentStatus,
+    Intent::Hours,
+    Intent::Services,
+];
+
+pub fn decide(req: &ModelRequest) -> ModelStep {
+    let v = view(req);
+
+    // Once escalated, the runtime sends the acknowledgement.
+    if v.called("escalate").is_some() {
+        return reply("");
+    }
+
+    // 1. What the agent may never do, and emergencies: straight to a person.
+    let has = |i: Intent| v.u.intents.contains(&i);
+    let escalation = if has(Intent::Emergency) {
+        Some(("emergency", "urgent"))
+    } else if has(Intent::Human) {
+        Some(("customer_request", "normal"))
+    } else if has(Intent::Cancel) {
+        Some(("cancellation", "high"))
+    } else if has(Intent::BillingDispute) {
+        Some(("billing_dispute", "high"))
+    } else if has(Intent::Discount) || has(Intent::Renegotiate) {
+        Some(("renegotiation", "normal"))
+    } else {
+        None
+    };
+    if let Some((reason, priority)) = escalation {
+        return call("escalate", json!({ "reason": reason, "priority": priority, "summary": summary_of(&v) }));
+    }
+
+    // 2. A change is waiting for the customer's yes.
+    if let Some(p) = v.state.get("proposal").filter(|p| !p.is_null()) {
+        let tool = p.get("tool").and_then(Value::as_str).unwrap_or_default().to_string();
+        let new_request = v.u.when.is_some() || v.u.intents.iter().any(|i| GOALS.contains(i));
+        if v.u.yes_no == Some(true) && !new_request {
+            return match v.called(&tool) {
+                None => call(&tool, p.get("arguments").cloned().unwrap_or(Value::Null)),
+                Some(d) => after_write(&v, d),
+            };
+        }
+        if v.u.yes_no == Some(false) && !new_request {
+            return reply(v.t(
+                "No problem, I haven't changed anything. Is there another time that works better?",
+                "De acuerdo, no he cambiado nada. ¿Hay otro horario que le funcione mejor?",
+            ));
+        }
+    }
+
+    // 3. What are we working on? This message's goals, or the one we were on.
+    let mut goals: Vec<Intent> = v.u.intents.iter().copied().filter(|i| GOALS.contains(i)).collect();
+    goals.dedup();
+    let continuing = v.u.when.is_some() || !v.u.pests.is_empty() || gives_identity(&v.u) || v.u.appointment_ref.is_some() || picks_offer(&v).is_some();
+    if goals.is_empty() && continuing {
+        if let Some(prev) = v.earlier.iter().find_map(|e| e.intents.iter().copied().find(|i| GOALS.contains(i))) {
+            goals.push(prev);
+        } else if !v.u.pests.is_empty() {
+            goals.push(Intent::Quote);
+        }
+    }
+    if goals.is_empty() {
+        return small_talk(&v);
+    }
+
+    // 4. Account work needs a verified customer (and a chosen property).
+    if goals.iter().any(|g| ACCOUNT_GOALS.contains(g)) {
+        if let Some(step) = identity_step(&v) {
+            return step;
+        }
+    }
+
+    // 5. Work through the goals; each either needs a tool call or yields a sentence.
+    let mut parts: Vec<String> = Vec::new();
+    for goal in goals {
+        match goal_step(&v, goal) {
+            GoalStep::Call(step) | GoalStep::Final(step) if matches!(step, ModelStep::ToolCalls { .. }) => return step,
+            GoalStep::Final(ModelStep::Reply { text }) => return reply(text),
+            GoalStep::Say(text) => parts.push(text),
+            GoalStep::Call(step) | GoalStep::Final(step) => return step,
+        }
+    }
+    reply(parts.join(" "))
+}
+
+enum GoalStep {
+    /// Run a tool first.
+    Call(ModelStep),
+    /// A sentence for the combined reply.
+    Say(String),
+    /// This ends the turn on its own (a confirmation question, an escalation).
+    Final(ModelStep),
+}
+
+fn gives_identity(u: &Understanding) -> bool {
+    u.zip.is_some() || u.street_number.is_some() || !u.street_words.is_empty() || u.name.is_some()
+}
+
+fn summary_of(v: &View<'_>) -> String {
+    let mut s = format!("Customer wrote: \"{}\"", v.req.messages.iter().rev().find_map(|m| match m {
+        ChatMessage::User { content } => Some(content.as_str()),
+        _ => None,
+    }).unwrap_or(""));
+    if !v.u.pests.is_empty() {
+        s.push_str(&format!(" (pests: {})", v.u.pests.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    s
+}
+
+fn small_talk(v: &View<'_>) -> ModelStep {
+    let company = &v.req.facts.company;
+    let has = |i: Intent| v.u.intents.contains(&i);
+    if has(Intent::Thanks) || has(Intent::Goodbye) {
+        return reply(v.t("You're welcome! Text us anytime.", "¡Con gusto! Escríbanos cuando quiera."));
+    }
+    if v.u.yes_no.is_some() && v.state.get("proposal").is_none_or(Value::is_null) {
+        return reply(v.t("Got it. What can I help you with today?", "Entendido. ¿En qué le puedo ayudar hoy?"));
+    }
+    if has(Intent::Greeting) {
+        return reply(match v.lang {
+            Lang::Es => format!("¡Hola! Soy el asistente automático de {company}. Puedo cambiar una cita, darle un precio o agendar un servicio. ¿En qué le ayudo?"),
+            _ => format!("Hi! This is {company}'s automated assistant. I can move an appointment, quote a price or book a visit. How can I help?"),
+        });
+    }
+    let unknown_streak = 1 + v.earlier.iter().take_while(|e| e.intents.iter().all(|i| *i == Intent::Unknown)).count();
+    if unknown_streak >= 3 {
+        return call("escalate", json!({ "reason": "other", "summary": summary_of(v) }));
+    }
+    reply(v.t(
+        "I can reschedule a visit, quote our services, book service or check your balance. For anything else I can get a person from our team to help. What would you like to do?",
+        "Puedo cambiar una cita, darle precios, agendar un servicio o revisar su saldo. Para otra cosa, le comunico con una persona de nuestro equipo. ¿Qué desea hacer?",
+    ))
+}
+
+/// What identity still needs, or `None` when the customer is verified and the property known.
+fn identity_step(v: &View<'_>) -> Option<ModelStep> {
+    let needs_property = v.state.get("needs_property_choice").and_then(Value::as_bool).unwrap_or(false);
+    let failures = v.state.get("failed_verifications").and_then(Value::as_u64).unwrap_or(0);
+    if v.verified && !needs_property {
+        return None;
+    }
+    let verify = v.called("verify_identity");
+    if let Some(d) = verify {
+        let ok = d.result.get("status").and_then(Value::as_str).is_some_and(|s| s == "verified");
+        if ok && !needs_property {
+            return None;
+        }
+        if failures >= 3 {
+            return Some(call("escalate", json!({ "reason": "identity_unresolved", "summary": "Could not verify the caller after several attempts." })));
+        }
+    }
+    let street = street_text(&v.u);
+    if needs_property {
+        if verify.is_none() && street.is_some() {
+            return Some(call("verify_identity", json!({ "street": street, "zip": v.u.zip })));
+        }
+        if verify.is_some_and(|d| d.result.get("status").and_then(Value::as_str) == Some("matched")) {
+            // Property chosen on a call: one knowledge factor still needed.
+            return Some(reply(v.t(
+                "Thanks. For your security, what's the ZIP code of that address?",
+                "Gracias. Por seguridad, ¿cuál es el código postal de esa dirección?",
+            )));
+        }
+        return Some(reply(if verify.is_some() {
+            v.t(
+                "I couldn't find that address on this account. Which service address is this about? The street name is enough.",
+                "No encontré esa dirección en esta cuenta. ¿De qué dirección de servicio se trata? Basta con el nombre de la calle.",
+            )
+        } else {
+            v.t(
+                "Happy to help. Which service address is this about? The street name is enough.",
+                "Con gusto. ¿De qué dirección de servicio se trata? Basta con el nombre de la calle.",
+            )
+        }));
+    }
+    if v.req.facts.identity_level == "matched" {
+        // A caller id we know, on a call: one knowledge factor.
+        if verify.is_none() && (v.u.zip.is_some() || v.u.street_number.is_some()) {
+            return Some(call("verify_identity", json!({ "street_number": v.u.street_number, "zip": v.u.zip })));
+        }
+        return Some(reply(v.t(
+            "For your security, can you tell me the house number or ZIP code of the service address?",
+            "Por seguridad, ¿me puede decir el número de casa o el código postal de la dirección de servicio?",
+        )));
+    }
+    // Unknown number: name, service address and ZIP, gathered across messages.
+    let all = std::iter::once(&v.u).chain(v.earlier.iter());
+    let mut name = None;
+    let mut street_v = None;
+    let mut zip = None;
+    for u in all {
+        name = name.or_else(|| u.name.clone());
+        street_v = street_v.or_else(|| street_text(u));
+        zip = zip.or_else(|| u.zip.clone());
+    }
+    if verify.is_none() && name.is_some() && street_v.is_some() && zip.is_some() {
+        return Some(call("verify_identity", json!({ "name": name, "street": street_v, "zip": zip })));
+    }
+    let missing: Vec<&str> = [(name.is_none(), "your full name"), (street_v.is_none(), "the service address"), (zip.is_none(), "the ZIP code")]
+        .into_iter()
+        .filter_map(|(m, s)| m.then_some(s))
+        .collect();
+    if verify.is_some() {
+        return Some(reply(v.t(
+            "I couldn't match those details. Please send your full name, the service address and ZIP code exactly as on your account.",
+            "No pude confirmar esos datos. Envíe su nombre completo, la dirección de servicio y el código postal tal como aparecen en su cuenta.",
+        )));
+    }
+    let missing = if missing.is_empty() { "your full name, the service address and ZIP code".to_string() } else { join_and(&missing) };
+    Some(reply(match v.lang {
+        Lang::Es => "Con gusto le ayudo. Para proteger su cuenta, necesito su nombre completo, la dirección de servicio y el código postal.".to_string(),
+        _ => format!("Happy to help with that. To protect your account, please send {missing}."),
+    }))
+}
+
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [a] => a.to_string(),
+        [a, b] => format!("{a} and {b}"),
+        [rest @ .., last] => format!("{}, and {last}", rest.join(", ")),
+    }
+}
+
+fn street_text(u: &Understanding) -> Option<String> {
+    if u.street_words.is_empty() {
+        return None;
+    }
+    let words = u.street_words.join(" ");
+    Some(match &u.street_number {
+        Some(n) => format!("{n} {words}"),
+        None => words,
+    })
+}
+
+fn goal_step(v: &View<'_>, goal: Intent) -> GoalStep {
+    match goal {
+        Intent::Hours => GoalStep::Say(match v.lang {
+            Lang::Es => format!("Nuestro horario de oficina: {}.", v.req.facts.hours),
+            _ => format!("Our office hours are {}.", v.req.facts.hours),
+        }),
+        Intent::Services => match v.called("list_services") {
+            None => GoalStep::Call(call("list_services", json!({}))),
+            Some(d) => {
+                let names: Vec<String> = services(&d.result).iter().map(|s| format!("{} (from {})", s.name, s.from)).collect();
+                GoalStep::Say(match v.lang {
+                    Lang::Es => format!("Ofrecemos: {}.", names.join("; ")),
+                    _ => format!("We offer: {}.", names.join("; ")),
+                })
+            }
+        },
+        Intent::Quote => quote_step(v),
+        Intent::Balance => match v.called("get_balance") {
+            None => GoalStep::Call(call("get_balance", json!({}))),
+            Some(d) => {
+                let r = &d.result;
+                let balance = r.get("balance").and_then(Value::as_str).unwrap_or("$0.00");
+                let overdue = r.get("overdue").and_then(Value::as_str).unwrap_or("$0.00");
+                GoalStep::Say(if overdue != "$0.00" {
+                    v.t(&format!("Your balance is {balance}, of which {overdue} is past due. You can pay in the customer portal."), &format!("Su saldo es {balance}; {overdue} está vencido. Puede pagar en el portal de clientes."))
+                } else {
+                    v.t(&format!("Your balance is {balance}."), &format!("Su saldo es {balance}."))
+                })
+            }
+        },
+        Intent::ListAppointments | Intent::AppointmentStatus => match v.called("list_appointments") {
+            None => GoalStep::Call(call("list_appointments", json!({}))),
+            Some(d) => {
+                let appts = d.result.get("appointments").and_then(Value::as_array).cloned().unwrap_or_default();
+                GoalStep::Say(match appts.first() {
+                    None => v.t("I don't see any upcoming visits on your account.", "No veo visitas programadas en su cuenta."),
+                    Some(a) => v.t(
+                        &format!("Your next visit is {} on {}.", field(a, "service"), field(a, "window")),
+                        &format!("Su próxima visita es {} el {}.", field(a, "service"), field(a, "window")),
+                    ),
+                })
+            }
+        },
+        Intent::Reschedule => reschedule_step(v),
+        Intent::Book => book_step(v),
+        _ => GoalStep::Say(String::new()),
+    }
+}
+
+fn field(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+struct ServiceInfo {
+    code: String,
+    name: String,
+    from: String,
+    pests: Vec<String>,
+    bookable: bool,
+}
+
+fn services(list: &Value) -> Vec<ServiceInfo> {
+    list.get("services")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| ServiceInfo {
+                    code: field(s, "code"),
+                    name: field(s, "name"),
+                    from: field(s, "from_price"),
+                    pests: s.get("pests").and_then(Value::as_array).map(|p| p.iter().filter_map(Value::as_str).map(str::to_lowercase).collect()).unwrap_or_default(),
+                    bookable: s.get("bookable_by_agent").and_then(Value::as_bool).unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The catalog service the customer means: by pest (preferring the one-time treatment that
+/// is bookable and names the fewest other pests), or by a word of the service's name.
+fn pick_service<'s>(v: &View<'_>, list: &'s [ServiceInfo]) -> Option<&'s ServiceInfo> {
+    let pests: Vec<String> = v.u.pests.iter().chain(v.earlier.iter().flat_map(|e| e.pests.iter())).map(|p| p.as_str().to_string()).collect();
+    let text = builtin::normalized(&last_user_text(v.req)).to_lowercase();
+    let wants_plan = text.contains("plan") || text.contains("quarterly") || text.contains("monthly") || text.contains("recurring");
+    let mut best: Option<(i64, &ServiceInfo)> = None;
+    for s in list {
+        let mut score = 0i64;
+        for p in pests.iter().take(3) {
+            if s.pests.iter().any(|sp| sp.contains(p.as_str()) || p.contains(sp.as_str())) {
+                score += 10;
+            }
+        }
+        let name = s.name.to_lowercase();
+        if name.split_whitespace().any(|w| w.len() > 3 && text.contains(w)) {
+            score += 4;
+        }
+        if score == 0 {
+            continue;
+        }
+        if s.bookable {
+            score += 1;
+        }
+        let is_plan = name.contains("plan") || name.contains("quarterly") || name.contains("monthly");
+        if is_plan == wants_plan {
+            score += 2;
+        }
+        score -= s.pests.len() as i64 / 4;
+        if best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, s));
+        }
+    }
+    best.map(|(_, s)| s)
+}
+
+fn last_user_text(req: &ModelRequest) -> String {
+    req.messages
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            ChatMessage::User { content } => Some(content.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn quote_step(v: &View<'_>) -> GoalStep {
+    let Some(list) = v.called("list_services") else { return GoalStep::Call(call("list_services", json!({}))) };
+    let list = services(&list.result);
+    let Some(service) = pick_service(v, &list) else {
+        return GoalStep::Say(v.t(
+            "Which pest or service would you like a price for? We treat ants, roaches, spiders, mosquitoes, rodents, termites, bed bugs, wasps and more.",
+            "¿Para qué plaga o servicio quiere el precio? Tratamos hormigas, cucarachas, arañas, mosquitos, roedores, termitas, chinches, avispas y más.",
+        ));
+    };
+    match v.called("quote_price") {
+        None => GoalStep::Call(call("quote_price", json!({ "service_code": service.code }))),
+        Some(d) if d.result.get("status").and_then(Value::as_str) == Some("refused") => GoalStep::Say(v.t(
+            "I can't give a price for that one here; our office will quote it for you.",
+            "No puedo dar ese precio aquí; nuestra oficina se lo cotizará.",
+        )),
+        Some(d) => {
+            let r = &d.result;
+            let per = field(r, "per_visit");
+            let fee = field(r, "initial_fee");
+            let total = field(r, "first_visit_total");
+            let rule = field(r, "rule");
+            let fee_text = if fee != "$0.00" && !fee.is_empty() { format!(" plus a one-time {fee} initial fee (first visit {total})") } else { String::new() };
+            GoalStep::Say(match v.lang {
+                Lang::Es => format!("{}: {per} por visita{}. Regla: {rule}.", field(r, "service"), if fee_text.is_empty() { String::new() } else { format!(" más {fee} de cargo inicial") }),
+                _ => format!("{} is {per} per visit{fee_text} ({rule}).", field(r, "service")),
+            })
+        }
+    }
+}
+
+/// Which of the windows offered last turn the customer picked, if any.
+fn picks_offer(v: &View<'_>) -> Option<i64> {
+    let offered = v.state.get("offered").and_then(Value::as_array)?;
+    if offered.is_empty() {
+        return None;
+    }
+    let text = builtin::normalized(&last_user_text(v.req)).to_lowercase();
+    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let ordinal = |w: &str| match w {
+        "1" | "first" | "1st" | "one" | "primero" | "primera" | "uno" => Some(0),
+        "2" | "second" | "2nd" | "two" | "segundo" | "segunda" | "dos" => Some(1),
+        "3" | "third" | "3rd" | "three" | "tercero" | "tercera" | "tres" => Some(2),
+        _ => None,
+    };
+    if words.len() <= 4 {
+        if let Some(i) = words.iter().find_map(|w| ordinal(w)) {
+            return offered.get(i).and_then(|o| o.get("slot_id")).and_then(Value::as_i64);
+        }
+    }
+    let part = v.u.when.as_ref().and_then(|w| w.part);
+    let dates = v.u.when.as_ref().map(|w| w.dates.clone()).unwrap_or_default();
+    let matching: Vec<&Value> = offered
+        .iter()
+        .filter(|o| {
+            let label = field(o, "label");
+            let morning = label.split(',').nth(1).is_some_and(|t| t.trim_start().split_whitespace().nth(1) == Some("AM"));
+            let part_ok = match part {
+                Some(DayPart::Morning) => morning,
+                Some(DayPart::Afternoon) => !morning,
+                _ => true,
+            };
+            let date_ok = dates.is_empty() || dates.iter().any(|d| label.contains(&d.format("%b %-d").to_string()));
+            part_ok && date_ok
+        })
+        .collect();
+    if (part.is_some() || !dates.is_empty()) && matching.len() == 1 {
+        return matching[0].get("slot_id").and_then(Value::as_i64);
+    }
+    None
+}
+
+fn when_args(v: &View<'_>, mut args: Value) -> Value {
+    if let Some(w) = &v.u.when {
+        if !w.dates.is_empty() {
+            args["dates"] = json!(w.dates.iter().map(NaiveDate::to_string).collect::<Vec<_>>());
+        }
+        if let Some(from) = w.earliest {
+            args["from"] = json!(from.to_string());
+        }
+        if let Some(to) = w.latest {
+            args["to"] = json!(to.to_string());
+        }
+        match w.part {
+            Some(DayPart::Morning) => args["part_of_day"] = json!("morning"),
+            Some(DayPart::Afternoon) => args["part_of_day"] = json!("afternoon"),
+            _ => {}
+        }
+        if let Some(after) = w.after {
+            args["after"] = json!(after.format("%H:%M").to_string());
+        }
+    }
+    args
+}
+
+fn offer_text(v: &View<'_>, windows: &[Value], what: &str) -> String {
+    let labels: Vec<String> = windows.iter().enumerate().map(|(i, w)| format!("{}) {}", i + 1, field(w, "window"))).collect();
+    match v.lang {
+        Lang::Es => format!("Tengo estos horarios para {what}: {}. ¿Cuál le funciona?", labels.join("; ")),
+        _ => format!("I can offer these windows for {what}: {}. Which works for you?", labels.join("; ")),
+    }
+}
+
+/// After a write that the customer confirmed.
+fn after_write(v: &View<'_>, d: &Done) -> ModelStep {
+    let r = &d.result;
+    match r.get("status").and_then(Value::as_str) {
+        Some("rescheduled") => reply(v.t(
+            &format!("Done! Your {} visit is now {}. You'll get a reminder before the technician arrives.", field(r, "service"), field(r, "to")),
+            &format!("¡Listo! Su visita de {} quedó para {}.", field(r, "service"), field(r, "to")),
+        )),
+        Some("booked") => reply(v.t(
+            &format!("You're booked: {} on {}, {}. See you then!", field(r, "service"), field(r, "window"), field(r, "price")),
+            &format!("Quedó agendado: {} el {}, {}.", field(r, "service"), field(r, "window"), field(r, "price")),
+        )),
+        Some("needs_confirmation") => reply(field(r, "confirm_text")),
+        _ => {
+            let rule = field(r, "rule");
+            if rule.starts_with("agent_reschedule.") || rule.starts_with("booking.") {
+                call("escalate", json!({ "reason": "out_of_policy", "summary": format!("{} refused by policy ({rule}): {}", d.name, field(r, "message")) }))
+            } else {
+                reply(v.t(
+                    "Sorry, that window was just taken. Would you like me to look for another time?",
+                    "Lo siento, ese horario ya se ocupó. ¿Busco otro horario?",
+                ))
+            }
+        }
+    }
+}
+
+fn reschedule_step(v: &View<'_>) -> GoalStep {
+    let Some(list) = v.called("list_appointments") else { return GoalStep::Call(call("list_appointments", json!({}))) };
+    let appts = list.result.get("appointments").and_then(Value::as_array).cloned().unwrap_or_default();
+    if appts.is_empty() {
+        return GoalStep::Say(v.t(
+            "I don't see an upcoming visit to move. Would you like to book one?",
+            "No veo una visita programada para cambiar. ¿Quiere agendar una?",
+        ));
+    }
+    // Which visit: the one they referred to, the only one, or the soonest.
+    let appt = match v.u.appointment_ref.and_then(|i| appts.get(i)) {
+        Some(a) => a.clone(),
+        None => appts[0].clone(),
+    };
+    let appointment_id = appt.get("appointment_id").and_then(Value::as_i64).unwrap_or_default();
+    let what = format!("your {} visit ({})", field(&appt, "service"), field(&appt, "window"));
+
+    if let Some(d) = v.called("reschedule_appointment") {
+        return GoalStep::Final(after_write(v, d));
+    }
+    if let Some(slot) = picks_offer(v) {
+        return GoalStep::Final(call("reschedule_appointment", json!({ "appointment_id": appointment_id, "slot_id": slot })));
+    }
+    let searches: Vec<&Done> = v.done.iter().filter(|d| d.name == "find_open_windows").collect();
+    let Some(search) = searches.last() else {
+        return GoalStep::Call(call("find_open_windows", when_args(v, json!({ "appointment_id": appointment_id, "limit": 3 }))));
+    };
+    let windows = search.result.get("windows").and_then(Value::as_array).cloned().unwrap_or_default();
+    let asked_specific = v.u.when.as_ref().is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
+    if windows.is_empty() {
+        if asked_specific && searches.len() == 1 {
+            // Nothing then: is it outside what policy allows, or just full?
+            let range = search.result.get("allowed_range");
+            let latest = range.and_then(|r| r.get("latest")).and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+            let earliest = range.and_then(|r| r.get("earliest")).and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+            let dates = v.u.when.as_ref().map(|w| w.dates.clone()).unwrap_or_default();
+            let outside = !dates.is_empty()
+                && dates.iter().all(|d| {
+                    latest.is_some_and(|l| *d > l.date_naive()) || earliest.is_some_and(|e| *d < e.date_naive())
+                });
+            if outside {
+                return GoalStep::Final(call(
+                    "escalate",
+                    json!({ "reason": "out_of_policy", "summary": format!("Wants to move {what} to {}, outside the agent's reschedule window.", dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")) }),
+                ));
+            }
+            return GoalStep::Call(call("find_open_windows", json!({ "appointment_id": appointment_id, "limit": 3 })));
+        }
+        return GoalStep::Final(call("escalate", json!({ "reason": "out_of_policy", "summary": format!("No open window the agent may offer for {what}.") })));
+    }
+    if asked_specific && searches.len() == 1 {
+        let slot = windows[0].get("slot_id").and_then(Value::as_i64).unwrap_or_default();
+        return GoalStep::Final(call("reschedule_appointment", json!({ "appointment_id": appointment_id, "slot_id": slot })));
+    }
+    let prefix = if asked_specific {
+        v.t("I don't have an opening then. ", "No tengo espacio en ese horario. ")
+    } else {
+        String::new()
+    };
+    GoalStep::Final(reply(format!("{prefix}{}", offer_text(v, &windows, &what))))
+}
+
+fn book_step(v: &View<'_>) -> GoalStep {
+    let Some(list) = v.called("list_services") else { return GoalStep::Call(call("list_services", json!({}))) };
+    let list = services(&list.result);
+    let Some(service) = pick_service(v, &list) else {
+        return GoalStep::Final(reply(v.t(
+            "Sure! What do you need treated (ants, roaches, mosquitoes, rodents…)?",
+            "¡Claro! ¿Qué plaga necesita tratar (hormigas, cucarachas, mosquitos, roedores…)?",
+        )));
+    };
+    if !service.bookable {
+        return GoalStep::Final(call(
+            "escalate",
+            json!({ "reason": "out_of_policy", "summary": format!("Wants to book {}, which the office schedules.", service.name) }),
+        ));
+    }
+    if let Some(d) = v.called("book_service") {
+        return GoalStep::Final(after_write(v, d));
+    }
+    if let Some(slot) = picks_offer(v) {
+        return GoalStep::Final(call("book_service", json!({ "service_code": service.code, "slot_id": slot })));
+    }
+    let searches: Vec<&Done> = v.done.iter().filter(|d| d.name == "find_open_windows").collect();
+    let Some(search) = searches.last() else {
+        return GoalStep::Call(call("find_open_windows", when_args(v, json!({ "service_code": service.code, "limit": 3 }))));
+    };
+    if search.result.get("status").and_then(Value::as_str) == Some("refused") {
+        return GoalStep::Final(call("escalate", json!({ "reason": "out_of_policy", "summary": format!("Wants to book {}: {}", service.name, field(&search.result, "message")) })));
+    }
+    let windows = search.result.get("windows").and_then(Value::as_array).cloned().unwrap_or_default();
+    let asked_specific = v.u.when.as_ref().is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
+    if windows.is_empty() {
+        if searches.len() == 1 {
+            return GoalStep::Call(call("find_open_windows", json!({ "service_code": service.code, "limit": 3 })));
+        }
+        return GoalStep::Final(call("escalate", json!({ "reason": "out_of_policy", "summary": format!("No open window to book {}.", service.name) })));
+    }
+    if asked_specific && searches.len() == 1 {
+        let slot = windows[0].get("slot_id").and_then(Value::as_i64).unwrap_or_default();
+        return GoalStep::Final(call("book_service", json!({ "service_code": service.code, "slot_id": slot })));
+    }
+    GoalStep::Final(reply(offer_text(v, &windows, &service.name)))
+}
