@@ -1,14 +1,19 @@
-//! Start-up you can call from tests: connect the store, seed the demo world when asked, bind
-//! the listener (port 0 in tests), and serve until a shutdown signal.
+//! Start-up you can call from tests: connect the store, seed the demo world into an empty
+//! store, build the search index and the agent, bind the listener (port 0 in tests), and
+//! serve until a shutdown signal.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::config::Settings;
+use crate::agent::builtin_model::BuiltinModel;
+use crate::agent::model::Model;
+use crate::agent::Agent;
+use crate::config::{ModelSettings, Settings};
 use crate::http::{router, AppState};
 use crate::metrics::Metrics;
+use crate::search::SearchIndex;
 use crate::store::Store;
 
 pub struct Application {
@@ -24,13 +29,8 @@ impl Application {
 
     /// Build on an already connected store (tests share one).
     pub async fn with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(settings.bind).await?;
-        let state = AppState {
-            store,
-            clock: settings.clock,
-            settings: Arc::new(settings),
-            metrics: Arc::new(Metrics::default()),
-        };
+        let state = build_state(settings, store).await?;
+        let listener = TcpListener::bind(state.settings.bind).await?;
         Ok(Application { listener, state })
     }
 
@@ -43,17 +43,38 @@ impl Application {
     }
 
     /// Serve until `shutdown` resolves, then finish in-flight requests.
-    pub async fn run_until(
-        self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let app = router(self.state.clone());
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         self.state.store.close().await;
         Ok(())
     }
+}
+
+/// Everything a request handler needs, from settings and a connected store.
+pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<AppState> {
+    let clock = settings.clock;
+    if settings.seed_demo && store.list_tenants().await?.is_empty() {
+        let summary = crate::seed::seed_demo(&store, clock.now()).await?;
+        tracing::info!(?summary, "seeded the demo world");
+    }
+    let search = Arc::new(SearchIndex::new_in_ram()?);
+    for (tenant, _) in store.list_tenants().await? {
+        search.rebuild(&store, tenant).await?;
+    }
+    let model = build_model(&settings.model)?;
+    let agent = Agent { store: store.clone(), search: search.clone(), model, fallback: Arc::new(BuiltinModel), clock };
+    Ok(AppState { store, search, agent, clock, settings: Arc::new(settings), metrics: Arc::new(Metrics::default()) })
+}
+
+pub fn build_model(settings: &ModelSettings) -> anyhow::Result<Arc<dyn Model>> {
+    Ok(match settings {
+        ModelSettings::Builtin => Arc::new(BuiltinModel),
+        ModelSettings::OpenAi { base_url, model, api_key, timeout } => {
+            let cfg = crate::agent::openai::OpenAiConfig::new(base_url.clone(), model.clone(), api_key.clone(), *timeout);
+            Arc::new(crate::agent::openai::OpenAiModel::new(cfg)?)
+        }
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -46,6 +46,15 @@ pub struct GlobalArgs {
     pub twilio_auth_token: Option<String>,
     #[arg(long, env = "FRONTDESK_TWILIO_API_BASE", global = true, hide = true)]
     pub twilio_api_base: Option<String>,
+    /// `builtin` (default, offline) or `openai` (any OpenAI-compatible endpoint).
+    #[arg(long, env = "FRONTDESK_MODEL", global = true)]
+    pub model: Option<String>,
+    #[arg(long, env = "FRONTDESK_OPENAI_BASE_URL", global = true, hide = true)]
+    pub openai_base_url: Option<String>,
+    #[arg(long, env = "FRONTDESK_OPENAI_MODEL", global = true, hide = true)]
+    pub openai_model: Option<String>,
+    #[arg(long, env = "FRONTDESK_OPENAI_API_KEY", global = true, hide = true)]
+    pub openai_api_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +114,10 @@ impl GlobalArgs {
             twilio_account_sid: self.twilio_account_sid.clone(),
             twilio_auth_token: self.twilio_auth_token.clone().map(Secret::new),
             twilio_api_base: self.twilio_api_base.clone(),
+            model: self.model.clone(),
+            openai_base_url: self.openai_base_url.clone(),
+            openai_model: self.openai_model.clone(),
+            openai_api_key: self.openai_api_key.clone().map(Secret::new),
             ..RawSettings::default()
         };
         let from_file = match &self.config {

@@ -44,6 +44,14 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
     pub twilio: TwilioSettings,
+    pub model: ModelSettings,
+}
+
+/// Which model answers customers. The built-in one is always the fallback.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSettings {
+    Builtin,
+    OpenAi { base_url: String, model: String, api_key: Option<Secret>, timeout: Duration },
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +76,12 @@ pub struct RawSettings {
     pub twilio_account_sid: Option<String>,
     pub twilio_auth_token: Option<Secret>,
     pub twilio_api_base: Option<String>,
+    /// `builtin` (default) or `openai` (any OpenAI-compatible endpoint).
+    pub model: Option<String>,
+    pub openai_base_url: Option<String>,
+    pub openai_model: Option<String>,
+    pub openai_api_key: Option<Secret>,
+    pub openai_timeout_secs: Option<u64>,
 }
 
 impl RawSettings {
@@ -85,6 +99,11 @@ impl RawSettings {
             twilio_account_sid: self.twilio_account_sid.or(lower.twilio_account_sid),
             twilio_auth_token: self.twilio_auth_token.or(lower.twilio_auth_token),
             twilio_api_base: self.twilio_api_base.or(lower.twilio_api_base),
+            model: self.model.or(lower.model),
+            openai_base_url: self.openai_base_url.or(lower.openai_base_url),
+            openai_model: self.openai_model.or(lower.openai_model),
+            openai_api_key: self.openai_api_key.or(lower.openai_api_key),
+            openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
         }
     }
 
@@ -119,7 +138,22 @@ impl RawSettings {
                 "FRONTDESK_PUBLIC_URL must start with http:// or https://, got `{public_url}`"
             );
         }
+        let model = match self.model.as_deref().unwrap_or("builtin") {
+            "builtin" => ModelSettings::Builtin,
+            "openai" => ModelSettings::OpenAi {
+                base_url: self
+                    .openai_base_url
+                    .ok_or_else(|| anyhow::anyhow!("FRONTDESK_OPENAI_BASE_URL is required with FRONTDESK_MODEL=openai"))?
+                    .trim_end_matches('/')
+                    .to_string(),
+                model: self.openai_model.ok_or_else(|| anyhow::anyhow!("FRONTDESK_OPENAI_MODEL is required with FRONTDESK_MODEL=openai"))?,
+                api_key: self.openai_api_key.filter(|k| !k.expose().is_empty()),
+                timeout: Duration::from_secs(self.openai_timeout_secs.unwrap_or(15)),
+            },
+            other => anyhow::bail!("FRONTDESK_MODEL must be `builtin` or `openai`, got `{other}`"),
+        };
         Ok(Settings {
+            model,
             database_url: self
                 .database_url
                 .unwrap_or_else(|| default_database_url(Path::new("data"))),

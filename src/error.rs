@@ -104,6 +104,15 @@ impl From<ParseError> for ApiError {
     }
 }
 
+impl From<crate::agent::runtime::AgentError> for ApiError {
+    fn from(e: crate::agent::runtime::AgentError) -> Self {
+        match e {
+            crate::agent::runtime::AgentError::Store(s) => s.into(),
+            crate::agent::runtime::AgentError::Busy => ApiError::Conflict("this message is still being processed; retry shortly".into()),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError::Internal(e)

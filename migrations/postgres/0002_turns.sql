@@ -37,3 +37,6 @@ CREATE TABLE outbox (
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX outbox_status ON outbox(status, id);
+
+-- Per-tenant key that signs customer portal tokens.
+ALTER TABLE tenants ADD COLUMN portal_key TEXT NOT NULL DEFAULT '';

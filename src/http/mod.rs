@@ -4,7 +4,9 @@
 
 mod auth;
 mod health;
+mod messages;
 mod operator;
+mod portal;
 
 pub use auth::OperatorAuth;
 
@@ -21,7 +23,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::agent::Agent;
 use crate::clock::Clock;
+use crate::search::SearchIndex;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -31,6 +35,8 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub search: Arc<SearchIndex>,
+    pub agent: Agent,
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
@@ -40,7 +46,9 @@ pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     Router::new()
         .merge(health::router())
+        .merge(messages::router())
         .nest("/api/v1/operator", operator::router())
+        .nest("/api/v1/portal", portal::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::bad_request(

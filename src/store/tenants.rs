@@ -21,6 +21,9 @@ pub struct Tenant {
     pub twilio_account_sid: Option<String>,
     #[serde(skip)]
     pub twilio_auth_token: Option<String>,
+    /// Signs customer portal tokens; never leaves the server.
+    #[serde(skip)]
+    pub portal_key: String,
 }
 
 #[derive(Debug, Clone)]
@@ -49,9 +52,10 @@ struct TenantRow {
     branding: String,
     twilio_account_sid: Option<String>,
     twilio_auth_token: Option<String>,
+    portal_key: String,
 }
 
-const TENANT_COLS: &str = "id, slug, name, timezone, business_hours, policy, on_call_number, office_phone, branding, twilio_account_sid, twilio_auth_token";
+const TENANT_COLS: &str = "id, slug, name, timezone, business_hours, policy, on_call_number, office_phone, branding, twilio_account_sid, twilio_auth_token, portal_key";
 
 impl TenantRow {
     fn into_tenant(self, phone_numbers: Vec<String>) -> StoreResult<Tenant> {
@@ -69,16 +73,18 @@ impl TenantRow {
             office_phone: self.office_phone,
             twilio_account_sid: self.twilio_account_sid,
             twilio_auth_token: self.twilio_auth_token,
+            portal_key: self.portal_key,
         })
     }
 }
 
 impl Store {
     pub async fn insert_tenant(&self, t: &NewTenant, now: i64) -> StoreResult<TenantId> {
+        let portal_key = crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id: i64 = with_tx!(self, tx => {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO tenants (slug, name, timezone, business_hours, policy, on_call_number, office_phone, branding, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                "INSERT INTO tenants (slug, name, timezone, business_hours, policy, on_call_number, office_phone, branding, created_at, portal_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             )
             .bind(&t.slug)
             .bind(&t.name)
@@ -89,6 +95,7 @@ impl Store {
             .bind(&t.office_phone)
             .bind(to_json(&t.branding))
             .bind(now)
+            .bind(&portal_key)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| StoreError::on_unique(e, "tenant slug already exists"))?;
