@@ -76,6 +76,18 @@ pub enum Command {
         #[arg(long, default_value = "bench")]
         tenant: String,
     },
+    /// Chat with the agent from a terminal, as a customer texting from `--from`.
+    Chat {
+        /// The customer's phone number (E.164).
+        #[arg(long)]
+        from: String,
+        /// Tenant slug.
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+        /// sms, voice, api.
+        #[arg(long, default_value = "sms")]
+        channel: String,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -147,7 +159,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied ({})", store.backend_name());
             Ok(())
         }
-        Command::Seed { .. } => anyhow::bail!("seeding is not available in this build"),
+        Command::Seed { customers, tenant } => {
+            let store = Store::connect(&settings.database_url, settings.db_max_connections).await?;
+            match customers {
+                Some(n) => {
+                    let started = std::time::Instant::now();
+                    let id = crate::seed::seed_large(&store, settings.clock.now(), &tenant, n).await?;
+                    println!("tenant `{tenant}` (#{id}) with {n} customers in {:.1?}", started.elapsed());
+                }
+                None => {
+                    let summary = crate::seed::seed_demo(&store, settings.clock.now()).await?;
+                    println!("{summary:#?}");
+                }
+            }
+            Ok(())
+        }
+        Command::Chat { from, tenant, channel } => chat(settings, &from, &tenant, &channel).await,
         Command::Token {
             command:
                 TokenCommand::Create {
@@ -162,8 +189,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .tenant_by_slug(&tenant)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no tenant with slug `{tenant}`"))?;
-            if customer.is_some() {
-                anyhow::bail!("portal customer tokens are not available in this build");
+            if let Some(customer) = customer {
+                store.customer(t.id, customer).await.map_err(|_| anyhow::anyhow!("no customer #{customer} in `{tenant}`"))?;
+                let claims = crate::auth::portal::PortalClaims {
+                    tenant: t.id,
+                    customer,
+                    expires_at: settings.clock.now().timestamp() + 30 * 24 * 3600,
+                };
+                println!("{}", crate::auth::portal::sign(&t.portal_key, claims));
+                return Ok(());
             }
             let role = role
                 .ok_or_else(|| anyhow::anyhow!("--role is required (admin, csr or integration)"))?;
@@ -180,4 +214,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A terminal conversation with the agent over the configured store and model.
+async fn chat(settings: Settings, from: &str, tenant: &str, channel: &str) -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let phone = crate::domain::PhoneE164::parse(from)?;
+    let channel: crate::domain::Channel = channel.parse()?;
+    let store = Store::connect(&settings.database_url, settings.db_max_connections).await?;
+    let state = crate::app::build_state(settings, store).await?;
+    let t = state.store.tenant_by_slug(tenant).await?.ok_or_else(|| anyhow::anyhow!("no tenant with slug `{tenant}`"))?;
+    println!("Texting {} as {phone} ({channel}). Empty line or Ctrl-D to quit.", t.name);
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    // Bounded: a terminal session of at most this many messages.
+    for _ in 0..10_000 {
+        print!("> ");
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        let Some(line) = lines.next_line().await? else { break };
+        if line.trim().is_empty() {
+            break;
+        }
+        let out = state
+            .agent
+            .handle(crate::agent::Inbound {
+                tenant: t.id,
+                channel,
+                participant: phone.to_string(),
+                text: line,
+                external_id: None,
+                media: vec![],
+                portal_customer: None,
+            })
+            .await?;
+        match out.reply {
+            Some(r) => println!("{}{}", r, if out.escalated { "  [escalated]" } else { "" }),
+            None => println!("(no reply: a person from the team owns this conversation)"),
+        }
+    }
+    Ok(())
 }
