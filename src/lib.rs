@@ -11,6 +11,7 @@ pub mod agent;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod outbound;
 pub mod record;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,175 @@
+//! Outbound delivery: messages queued in the outbox (late SMS replies, CSR replies, on-call
+//! pages) are sent through Twilio's Messages REST API. Opted-out numbers are never messaged
+//! (the row is marked `blocked`); proactive messages wait out the tenant's quiet hours; pages
+//! and replies to a customer who just wrote go at once.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Timelike, Utc};
+use serde::Deserialize;
+
+use crate::config::{Secret, TwilioSettings};
+use crate::domain::{PhoneE164, TenantId};
+use crate::store::{Outbound, Store, StoreResult, Tenant};
+
+/// Twilio's answer to a message create (only what we keep).
+#[derive(Debug, Deserialize)]
+struct CreatedMessage {
+    sid: String,
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TwilioError {
+    code: Option<i64>,
+    message: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct TwilioRest {
+    http: reqwest::Client,
+    api_base: String,
+    /// Used when a tenant has no credentials of its own (the demo tenant).
+    default_account_sid: Option<String>,
+    default_auth_token: Option<Secret>,
+    /// Where Twilio reports delivery (`{public_url}/twilio/status`).
+    status_callback: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("no Twilio credentials for this tenant")]
+    NoCredentials,
+    #[error("Twilio refused the message ({code}): {message}")]
+    Refused { code: i64, message: String },
+    #[error("Twilio could not be reached: {0}")]
+    Transport(String),
+}
+
+impl TwilioRest {
+    pub fn new(settings: &TwilioSettings, public_url: &str) -> anyhow::Result<TwilioRest> {
+        Ok(TwilioRest {
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+            api_base: settings.api_base.clone(),
+            default_account_sid: settings.account_sid.clone(),
+            default_auth_token: settings.auth_token.clone(),
+            status_callback: Some(format!("{public_url}/twilio/status")),
+        })
+    }
+
+    fn credentials(&self, tenant: &Tenant) -> Option<(String, String)> {
+        match (&tenant.twilio_account_sid, &tenant.twilio_auth_token) {
+            (Some(sid), Some(token)) => Some((sid.clone(), token.clone())),
+            _ => Some((self.default_account_sid.clone()?, self.default_auth_token.as_ref()?.expose().to_string())),
+        }
+    }
+
+    /// `POST /2010-04-01/Accounts/{sid}/Messages.json`; returns the message SID.
+    pub async fn send_sms(&self, tenant: &Tenant, from: &str, to: &str, body: &str) -> Result<String, SendError> {
+        let (sid, token) = self.credentials(tenant).ok_or(SendError::NoCredentials)?;
+        let url = format!("{}/2010-04-01/Accounts/{sid}/Messages.json", self.api_base);
+        let mut form: Vec<(&str, &str)> = vec![("To", to), ("From", from), ("Body", body)];
+        if let Some(cb) = &self.status_callback {
+            form.push(("StatusCallback", cb));
+        }
+        let res = self
+            .http
+            .post(&url)
+            .basic_auth(&sid, Some(&token))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| SendError::Transport(e.without_url().to_string()))?;
+        let status = res.status();
+        let text = res.text().await.map_err(|e| SendError::Transport(e.without_url().to_string()))?;
+        if status.is_success() {
+            let created: CreatedMessage = serde_json::from_str(&text).map_err(|e| SendError::Transport(format!("unreadable answer: {e}")))?;
+            tracing::debug!(sid = %created.sid, status = ?created.status, "sms accepted");
+            return Ok(created.sid);
+        }
+        let err: TwilioError = serde_json::from_str(&text).unwrap_or(TwilioError { code: None, message: None });
+        Err(SendError::Refused {
+            code: err.code.unwrap_or(i64::from(status.as_u16())),
+            message: err.message.unwrap_or_else(|| format!("HTTP {status}")),
+        })
+    }
+}
+
+/// Whether `at` falls in the tenant's quiet hours (local time).
+pub fn in_quiet_hours(tenant: &Tenant, at: DateTime<Utc>) -> bool {
+    let h = tenant.timezone.local(at).hour() as u8;
+    let (start, end) = (tenant.policy.quiet_hours_start, tenant.policy.quiet_hours_end);
+    if start == end {
+        false
+    } else if start < end {
+        h >= start && h < end
+    } else {
+        h >= start || h < end
+    }
+}
+
+/// Purposes that may go out during quiet hours.
+fn urgent(purpose: &str) -> bool {
+    matches!(purpose, "page" | "reply" | "late_reply")
+}
+
+/// Send what is queued (bounded per call). Returns how many rows changed state.
+pub async fn deliver_pending(store: &Store, twilio: &TwilioRest, now: DateTime<Utc>, limit: i64) -> StoreResult<usize> {
+    let mut changed = 0;
+    let mut tenants: Vec<Tenant> = Vec::new();
+    for m in store.pending_outbound(limit).await? {
+        let tenant = match tenants.iter().find(|t| t.id == m.tenant_id) {
+            Some(t) => t.clone(),
+            None => {
+                let t = store.tenant(m.tenant_id).await?;
+                tenants.push(t.clone());
+                t
+            }
+        };
+        changed += usize::from(deliver_one(store, twilio, &tenant, &m, now).await?);
+    }
+    Ok(changed)
+}
+
+async fn deliver_one(store: &Store, twilio: &TwilioRest, tenant: &Tenant, m: &Outbound, now: DateTime<Utc>) -> StoreResult<bool> {
+    if let Ok(phone) = PhoneE164::parse(&m.to) {
+        if m.purpose != "page" && store.opted_out(tenant.id, &phone).await?.is_some() {
+            store.mark_outbound(m.id, "blocked", None, Some("recipient opted out"), now).await?;
+            return Ok(true);
+        }
+    }
+    if !urgent(&m.purpose) && in_quiet_hours(tenant, now) {
+        return Ok(false);
+    }
+    match twilio.send_sms(tenant, &m.from, &m.to, &m.body).await {
+        Ok(sid) => store.mark_outbound(m.id, "sent", Some(&sid), None, now).await?,
+        Err(SendError::Transport(e)) => {
+            tracing::warn!(outbox = m.id, error = %e, "send failed; will retry");
+            return Ok(false);
+        }
+        Err(e) => store.mark_outbound(m.id, "failed", None, Some(&e.to_string()), now).await?,
+    }
+    Ok(true)
+}
+
+/// Deliver the outbox every `every` until `stop` flips.
+pub async fn run_sender(store: Store, twilio: TwilioRest, clock: crate::clock::Clock, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = deliver_pending(&store, &twilio, clock.now(), 50).await {
+            tracing::warn!(error = %e, "outbox delivery failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// For a tenant, the number messages go out from.
+pub fn sender_number(tenant: &Tenant) -> Option<&str> {
+    tenant.phone_numbers.first().map(String::as_str)
+}
+
+pub fn tenant_of(m: &Outbound) -> TenantId {
+    m.tenant_id
+}
