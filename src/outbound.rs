@@ -9,7 +9,7 @@ use chrono::{DateTime, Timelike, Utc};
 use serde::Deserialize;
 
 use crate::config::{Secret, TwilioSettings};
-use crate::domain::{PhoneE164, TenantId};
+use crate::domain::PhoneE164;
 use crate::store::{Outbound, Store, StoreResult, Tenant};
 
 /// Twilio's answer to a message create (only what we keep).
@@ -170,6 +170,3 @@ pub fn sender_number(tenant: &Tenant) -> Option<&str> {
     tenant.phone_numbers.first().map(String::as_str)
 }
 
-pub fn tenant_of(m: &Outbound) -> TenantId {
-    m.tenant_id
-}
