@@ -194,6 +194,17 @@ macro_rules! take_stop {
     }};
 }
 
+/// Give one stop of a slot back inside a transaction.
+macro_rules! free_stop {
+    ($tx:expr, $tenant:expr, $slot:expr) => {
+        sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
+            .bind($tenant)
+            .bind($slot)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
 impl Store {
     pub async fn insert_service(&self, tenant: TenantId, s: &NewService) -> StoreResult<ServiceId> {
         let id: i64 = with_db!(self, pool => sqlx::query_scalar(
@@ -344,6 +355,10 @@ impl Store {
 
     /// Move an appointment to another slot: take a stop there, free the old one, count the
     /// reschedule and record who did it — all or nothing.
+    ///
+    /// Rows are locked in one order — the appointment first, then the two slots by id — so
+    /// racing changes to one appointment run one after the other (each sees where the last
+    /// one left it) and crossing moves between two windows cannot deadlock on PostgreSQL.
     pub async fn reschedule_appointment(
         &self,
         tenant: TenantId,
@@ -354,8 +369,11 @@ impl Store {
     ) -> StoreResult<()> {
         let now = now.timestamp();
         with_tx!(self, tx => {
-            let old: Option<(i64, String)> = sqlx::query_as("SELECT slot_id, status FROM appointments WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
+            // An UPDATE rather than a SELECT: it takes the row lock on PostgreSQL and returns
+            // the appointment as the last committed change left it.
+            let old: Option<(i64, String)> = sqlx::query_as(
+                "UPDATE appointments SET updated_at = $1 WHERE tenant_id = $2 AND id = $3 RETURNING slot_id, status")
+                .bind(now).bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
             let Some((old_slot, status)) = old else { return Err(StoreError::NotFound) };
             if !parse_col::<AppointmentStatus>(&status, "appointment status")?.is_open() {
                 return Err(StoreError::Conflict("appointment is no longer open"));
@@ -363,9 +381,14 @@ impl Store {
             if old_slot == new_slot.0 {
                 return Err(StoreError::Conflict("appointment is already in that window"));
             }
-            let (tech, start, end) = take_stop!(tx, tenant.0, new_slot.0);
-            sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
-                .bind(tenant.0).bind(old_slot).execute(&mut *tx).await?;
+            let (tech, start, end) = if old_slot < new_slot.0 {
+                free_stop!(tx, tenant.0, old_slot);
+                take_stop!(tx, tenant.0, new_slot.0)
+            } else {
+                let taken = take_stop!(tx, tenant.0, new_slot.0);
+                free_stop!(tx, tenant.0, old_slot);
+                taken
+            };
             sqlx::query(
                 "UPDATE appointments SET slot_id = $1, technician_id = $2, window_start = $3, window_end = $4, \
                  reschedule_count = reschedule_count + 1, last_rescheduled_by = $5, updated_at = $6 WHERE tenant_id = $7 AND id = $8")
