@@ -398,7 +398,8 @@ impl Store {
         Ok(())
     }
 
-    /// Cancel an appointment and give its stop back.
+    /// Cancel an open appointment and give its stop back; `Conflict` if it is no longer open
+    /// (already cancelled, under way or done).
     pub async fn cancel_appointment(
         &self,
         tenant: TenantId,
@@ -410,9 +411,16 @@ impl Store {
                 "UPDATE appointments SET status = 'cancelled', updated_at = $1 WHERE tenant_id = $2 AND id = $3 \
                  AND status IN ('scheduled', 'confirmed') RETURNING slot_id")
                 .bind(now.timestamp()).bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
-            let Some(slot) = slot else { return Err(StoreError::NotFound) };
-            sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
-                .bind(tenant.0).bind(slot).execute(&mut *tx).await?;
+            let Some(slot) = slot else {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM appointments WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
+                return Err(if exists.is_some() {
+                    StoreError::Conflict("appointment is no longer open")
+                } else {
+                    StoreError::NotFound
+                });
+            };
+            free_stop!(tx, tenant.0, slot);
         });
         Ok(())
     }
