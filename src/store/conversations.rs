@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{json_col, parse_col, to_json, ts, with_db, Store, StoreError, StoreResult};
+use super::{json_col, parse_col, to_json, ts, with_db, with_tx, Store, StoreError, StoreResult};
 use crate::domain::{
     Channel, ConversationId, CustomerId, Direction, EscalationId, EscalationReason,
     EscalationStatus, IdentityLevel, MessageId, PhoneE164, Priority, PropertyId, TenantId,
@@ -207,7 +207,8 @@ impl Store {
             .collect()
     }
 
-    /// Append a message; a repeated `external_id` is a conflict (the delivery was a duplicate).
+    /// Append a message; a repeated `external_id` is a conflict (the delivery was a duplicate)
+    /// and writes nothing. `NotFound` if the conversation is not this tenant's.
     pub async fn insert_message(
         &self,
         tenant: TenantId,
@@ -215,17 +216,20 @@ impl Store {
         m: &NewMessage,
         now: DateTime<Utc>,
     ) -> StoreResult<MessageId> {
-        let id: i64 = with_db!(self, pool => {
-            let id = sqlx::query_scalar(
+        let id: i64 = with_tx!(self, tx => {
+            let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(&mut *tx).await?
+                .rows_affected();
+            if touched == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query_scalar(
                 "INSERT INTO messages (tenant_id, conversation_id, direction, author, text, external_id, media, at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
                 .bind(tenant.0).bind(conversation.0).bind(m.direction.as_str()).bind(&m.author).bind(&m.text)
                 .bind(&m.external_id).bind(to_json(&m.media)).bind(now.timestamp())
-                .fetch_one(pool).await
-                .map_err(|e| StoreError::on_unique(e, "message already received"))?;
-            sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(pool).await?;
-            id
+                .fetch_one(&mut *tx).await
+                .map_err(|e| StoreError::on_unique(e, "message already received"))?
         });
         Ok(MessageId(id))
     }
@@ -299,22 +303,27 @@ impl Store {
             .collect()
     }
 
+    /// Open an escalation and hand its conversation to the queue, in one transaction.
+    /// `NotFound` if the conversation is not this tenant's.
     pub async fn insert_escalation(
         &self,
         tenant: TenantId,
         e: &NewEscalation,
         now: DateTime<Utc>,
     ) -> StoreResult<EscalationId> {
-        let id: i64 = with_db!(self, pool => {
-            let id = sqlx::query_scalar(
+        let id: i64 = with_tx!(self, tx => {
+            let touched = sqlx::query("UPDATE conversations SET owner = 'queue', updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(now.timestamp()).bind(tenant.0).bind(e.conversation_id.0).execute(&mut *tx).await?
+                .rows_affected();
+            if touched == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query_scalar(
                 "INSERT INTO escalations (tenant_id, conversation_id, customer_id, reason, priority, summary, status, due_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8) RETURNING id")
                 .bind(tenant.0).bind(e.conversation_id.0).bind(e.customer_id.map(|c| c.0)).bind(e.reason.as_str())
                 .bind(e.priority.as_str()).bind(&e.summary).bind(e.due_at.timestamp()).bind(now.timestamp())
-                .fetch_one(pool).await?;
-            sqlx::query("UPDATE conversations SET owner = 'queue', updated_at = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(now.timestamp()).bind(tenant.0).bind(e.conversation_id.0).execute(pool).await?;
-            id
+                .fetch_one(&mut *tx).await?
         });
         Ok(EscalationId(id))
     }
