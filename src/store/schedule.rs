@@ -197,11 +197,13 @@ macro_rules! take_stop {
 /// Give one stop of a slot back inside a transaction.
 macro_rules! free_stop {
     ($tx:expr, $tenant:expr, $slot:expr) => {
-        sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
-            .bind($tenant)
-            .bind($slot)
-            .execute(&mut *$tx)
-            .await?
+        sqlx::query(
+            "UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0",
+        )
+        .bind($tenant)
+        .bind($slot)
+        .execute(&mut *$tx)
+        .await?
     };
 }
 
