@@ -346,6 +346,12 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> StoreResult<MessageId> {
         let id: i64 = with_conn!(self, pool => {
+            let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(&mut *pool).await?
+                .rows_affected();
+            if touched == 0 {
+                return Err(StoreError::NotFound);
+            }
             let id = sqlx::query_scalar(
                 "INSERT INTO messages (tenant_id, conversation_id, direction, author, text, external_id, media, at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
@@ -353,8 +359,6 @@ impl Tx {
                 .bind(&m.external_id).bind(to_json(&m.media)).bind(now.timestamp())
                 .fetch_one(&mut *pool).await
                 .map_err(|e| StoreError::on_unique(e, "message already received"))?;
-            sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(&mut *pool).await?;
             id
         });
         Ok(MessageId(id))
@@ -383,14 +387,18 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> StoreResult<EscalationId> {
         let id: i64 = with_conn!(self, pool => {
+            let touched = sqlx::query("UPDATE conversations SET owner = 'queue', updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(now.timestamp()).bind(tenant.0).bind(e.conversation_id.0).execute(&mut *pool).await?
+                .rows_affected();
+            if touched == 0 {
+                return Err(StoreError::NotFound);
+            }
             let id = sqlx::query_scalar(
                 "INSERT INTO escalations (tenant_id, conversation_id, customer_id, reason, priority, summary, status, due_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8) RETURNING id")
                 .bind(tenant.0).bind(e.conversation_id.0).bind(e.customer_id.map(|c| c.0)).bind(e.reason.as_str())
                 .bind(e.priority.as_str()).bind(&e.summary).bind(e.due_at.timestamp()).bind(now.timestamp())
                 .fetch_one(&mut *pool).await?;
-            sqlx::query("UPDATE conversations SET owner = 'queue', updated_at = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(now.timestamp()).bind(tenant.0).bind(e.conversation_id.0).execute(&mut *pool).await?;
             id
         });
         Ok(EscalationId(id))

@@ -130,6 +130,9 @@ impl PropertyRow {
     }
 }
 
+/// A customer id with one phone number or email address.
+type ContactRow = (i64, String);
+
 const PROPERTY_SELECT: &str = "SELECT p.id, p.customer_id, p.street, p.city, p.state, p.zip, p.zone_id, z.name AS zone, p.sq_ft, p.kind \
      FROM properties p JOIN zones z ON z.id = p.zone_id";
 
@@ -256,7 +259,7 @@ impl Store {
         }
         let lo = rows.iter().map(|r| r.id).min().unwrap_or(0);
         let hi = rows.iter().map(|r| r.id).max().unwrap_or(0);
-        let (phones, emails): (Vec<(i64, String)>, Vec<(i64, String)>) = with_db!(self, pool => {
+        let (phones, emails): (Vec<ContactRow>, Vec<ContactRow>) = with_db!(self, pool => {
             let phones = sqlx::query_as("SELECT customer_id, phone FROM customer_phones WHERE tenant_id = $1 AND customer_id BETWEEN $2 AND $3 ORDER BY customer_id, phone")
                 .bind(tenant.0).bind(lo).bind(hi).fetch_all(pool).await?;
             let emails = sqlx::query_as("SELECT customer_id, email FROM customer_emails WHERE tenant_id = $1 AND customer_id BETWEEN $2 AND $3 ORDER BY customer_id, email")
@@ -394,7 +397,7 @@ impl Store {
             return Ok(Vec::new());
         };
         type Addr = (i64, String, String, String);
-        let (props, phones, emails): (Vec<Addr>, Vec<(i64, String)>, Vec<(i64, String)>) = with_db!(self, pool => {
+        let (props, phones, emails): (Vec<Addr>, Vec<ContactRow>, Vec<ContactRow>) = with_db!(self, pool => {
             let props = sqlx::query_as("SELECT customer_id, street, city, zip FROM properties WHERE tenant_id = $1 AND customer_id BETWEEN $2 AND $3 ORDER BY customer_id, id")
                 .bind(tenant.0).bind(lo).bind(hi).fetch_all(pool).await?;
             let phones = sqlx::query_as("SELECT customer_id, phone FROM customer_phones WHERE tenant_id = $1 AND customer_id BETWEEN $2 AND $3 ORDER BY customer_id")

@@ -11,7 +11,9 @@
 //! - a slot's `booked` never exceeds its `capacity` (a conditional `UPDATE`, atomic on both
 //!   engines, plus a CHECK constraint);
 //! - multi-row changes run in one transaction (SQLite ones start `IMMEDIATE`, so two writers
-//!   never deadlock on a read-to-write upgrade).
+//!   never deadlock on a read-to-write upgrade);
+//! - on PostgreSQL, scheduling writes lock rows in one order — the appointment, then slots by
+//!   id — so racing changes serialise instead of deadlocking.
 
 mod auth;
 mod conversations;

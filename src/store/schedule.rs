@@ -194,6 +194,17 @@ macro_rules! take_stop {
     }};
 }
 
+/// Give one stop of a slot back inside a transaction.
+macro_rules! free_stop {
+    ($tx:expr, $tenant:expr, $slot:expr) => {
+        sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
+            .bind($tenant)
+            .bind($slot)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
 impl Store {
     pub async fn insert_service(&self, tenant: TenantId, s: &NewService) -> StoreResult<ServiceId> {
         let id: i64 = with_db!(self, pool => sqlx::query_scalar(
@@ -403,8 +414,11 @@ impl Tx {
     ) -> StoreResult<()> {
         let now = now.timestamp();
         with_conn!(self, tx => {
-            let old: Option<(i64, String)> = sqlx::query_as("SELECT slot_id, status FROM appointments WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
+            // An UPDATE rather than a SELECT: it takes the row lock on PostgreSQL and returns
+            // the appointment as the last committed change left it.
+            let old: Option<(i64, String)> = sqlx::query_as(
+                "UPDATE appointments SET updated_at = $1 WHERE tenant_id = $2 AND id = $3 RETURNING slot_id, status")
+                .bind(now).bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
             let Some((old_slot, status)) = old else { return Err(StoreError::NotFound) };
             if !parse_col::<AppointmentStatus>(&status, "appointment status")?.is_open() {
                 return Err(StoreError::Conflict("appointment is no longer open"));
@@ -412,9 +426,15 @@ impl Tx {
             if old_slot == new_slot.0 {
                 return Err(StoreError::Conflict("appointment is already in that window"));
             }
-            let (tech, start, end) = take_stop!(tx, tenant.0, new_slot.0);
-            sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
-                .bind(tenant.0).bind(old_slot).execute(&mut *tx).await?;
+            // Slots are locked in id order so crossing moves cannot deadlock.
+            let (tech, start, end) = if old_slot < new_slot.0 {
+                free_stop!(tx, tenant.0, old_slot);
+                take_stop!(tx, tenant.0, new_slot.0)
+            } else {
+                let taken = take_stop!(tx, tenant.0, new_slot.0);
+                free_stop!(tx, tenant.0, old_slot);
+                taken
+            };
             sqlx::query(
                 "UPDATE appointments SET slot_id = $1, technician_id = $2, window_start = $3, window_end = $4, \
                  reschedule_count = reschedule_count + 1, last_rescheduled_by = $5, updated_at = $6 WHERE tenant_id = $7 AND id = $8")
@@ -424,7 +444,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Cancel an appointment and give its stop back.
+    /// Cancel an open appointment and give its stop back; `Conflict` if it is no longer open
+    /// (already cancelled, under way or done).
     pub async fn cancel_appointment(
         &mut self,
         tenant: TenantId,
@@ -436,9 +457,16 @@ impl Tx {
                 "UPDATE appointments SET status = 'cancelled', updated_at = $1 WHERE tenant_id = $2 AND id = $3 \
                  AND status IN ('scheduled', 'confirmed') RETURNING slot_id")
                 .bind(now.timestamp()).bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
-            let Some(slot) = slot else { return Err(StoreError::NotFound) };
-            sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
-                .bind(tenant.0).bind(slot).execute(&mut *tx).await?;
+            let Some(slot) = slot else {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM appointments WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
+                return Err(if exists.is_some() {
+                    StoreError::Conflict("appointment is no longer open")
+                } else {
+                    StoreError::NotFound
+                });
+            };
+            free_stop!(tx, tenant.0, slot);
         });
         Ok(())
     }

@@ -1,0 +1,9 @@
+//! The integration test binary: every integration test is a module here, sharing the
+//! harness in `tests/common` (one binary links once).
+
+#[path = "../common/mod.rs"]
+#[macro_use]
+mod common;
+
+mod capacity;
+mod store;
