@@ -1,8 +1,8 @@
 //! `application/x-www-form-urlencoded`, the body format of every Twilio webhook. Decoding
-//! follows the WHATWG URL standard (the behaviour of browsers and of the Python and Node
-//! helper libraries): pairs split on `&`, empty pairs skipped, `+` is a space, `%XX` is a
-//! byte, a `%` not followed by two hex digits stays literal, blank values are kept. The bytes
-//! must then be UTF-8. Encoding is the inverse, used by tests and by a fake Twilio.
+//! follows the WHATWG URL standard (the behaviour of browsers and of Twilio's Python and Node
+//! SDKs): pairs split on `&`, empty pairs skipped, `+` is a space, `%XX` is a byte, a `%` not
+//! followed by two hex digits stays literal, blank values are kept. The bytes must then be
+//! UTF-8. Encoding is the inverse, used by tests and by a fake Twilio.
 
 /// A form body that is not UTF-8 after percent-decoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,7 +121,7 @@ mod tests {
     }
 
     #[test]
-    fn decodes_like_browsers_and_the_helper_libraries() {
+    fn decodes_like_browsers_and_the_twilio_libraries() {
         check("", &[]);
         check("&&", &[]);
         check("a=1&b=2", &[("a", "1"), ("b", "2")]);
@@ -145,7 +145,10 @@ mod tests {
     fn rejects_invalid_utf8_without_panicking() {
         assert_eq!(decode(b"a=1&b=%FF"), Err(FormError { index: 1 }));
         assert_eq!(decode(b"%C3=1"), Err(FormError { index: 0 }));
-        assert_eq!(decode(&[b'a', b'=', 0xE2, 0x98]), Err(FormError { index: 0 }));
+        assert_eq!(
+            decode(&[b'a', b'=', 0xE2, 0x98]),
+            Err(FormError { index: 0 })
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! `X-Twilio-Signature`: proof that a webhook came from Twilio. The check matches Twilio's
-//! Python helper library (`RequestValidator`) byte for byte: HMAC-SHA1 keyed with the auth
+//! `X-Twilio-Signature`: proof that a webhook came from Twilio. The check matches the
+//! `RequestValidator` of Twilio's Python SDK byte for byte: HMAC-SHA1 keyed with the auth
 //! token over the full URL Twilio requested, followed for form POSTs by `key + value` of every
 //! parameter sorted by key then value (byte order, duplicates removed), base64-encoded and
 //! compared in constant time. The URL is accepted both without its port and with the default
@@ -283,7 +283,10 @@ pub fn body_sha256_hex(body: &[u8]) -> String {
 /// `url` with `bodySHA256=<hash of body>` appended to its query, as Twilio sends JSON.
 pub fn url_with_body_hash(url: &str, body: &[u8]) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}{BODY_HASH_PARAM}={}", body_sha256_hex(body))
+    format!(
+        "{url}{separator}{BODY_HASH_PARAM}={}",
+        body_sha256_hex(body)
+    )
 }
 
 /// The first non-empty value of a query parameter, percent-decoded.
@@ -340,7 +343,10 @@ fn split_port(host_port: &str) -> (&str, Option<&str>) {
     match host_port[search_from..].rfind(':') {
         Some(i) => {
             let i = search_from + i;
-            (&host_port[..i], Some(&host_port[i + 1..]).filter(|p| !p.is_empty()))
+            (
+                &host_port[..i],
+                Some(&host_port[i + 1..]).filter(|p| !p.is_empty()),
+            )
         }
         None => (host_port, None),
     }
@@ -404,7 +410,10 @@ mod tests {
     #[test]
     fn vector_1_form_post_with_query_string() {
         let url = "https://example.com/myapp.php?foo=1&bar=2";
-        assert_eq!(sign("12345", url, &VOICE_PARAMS), "L/OH5YylLD5NRKLltdqwSvS0BnU=");
+        assert_eq!(
+            sign("12345", url, &VOICE_PARAMS),
+            "L/OH5YylLD5NRKLltdqwSvS0BnU="
+        );
         assert_eq!(
             validator().validate(url, &VOICE_PARAMS, Some("L/OH5YylLD5NRKLltdqwSvS0BnU=")),
             Ok(())
@@ -529,7 +538,11 @@ mod tests {
         }
         // Surrounding whitespace in a header value is not part of the signature.
         assert_eq!(
-            validator().validate(MYCOMPANY, &VOICE_PARAMS, Some(" GvWf1cFY/Q7PnoempGyD5oXAezc=\t")),
+            validator().validate(
+                MYCOMPANY,
+                &VOICE_PARAMS,
+                Some(" GvWf1cFY/Q7PnoempGyD5oXAezc=\t")
+            ),
             Ok(())
         );
     }
@@ -557,14 +570,24 @@ mod tests {
             "https://old.mycompany.com/myapp.php?foo=1&bar=2",
             "https://mycompany.com:80/myapp.php?foo=1&bar=2x",
         ] {
-            refuse(url, &VOICE_PARAMS, Some(MYCOMPANY_SIG), SignatureError::Mismatch);
+            refuse(
+                url,
+                &VOICE_PARAMS,
+                Some(MYCOMPANY_SIG),
+                SignatureError::Mismatch,
+            );
         }
     }
 
     #[test]
     fn http_and_https_are_never_interchangeable() {
         let http = "http://mycompany.com/myapp.php?foo=1&bar=2";
-        refuse(http, &VOICE_PARAMS, Some(MYCOMPANY_SIG), SignatureError::Mismatch);
+        refuse(
+            http,
+            &VOICE_PARAMS,
+            Some(MYCOMPANY_SIG),
+            SignatureError::Mismatch,
+        );
         refuse(
             "http://mycompany.com:443/myapp.php?foo=1&bar=2",
             &VOICE_PARAMS,
@@ -572,37 +595,88 @@ mod tests {
             SignatureError::Mismatch,
         );
         let http_sig = sign("12345", http, &VOICE_PARAMS);
-        refuse(MYCOMPANY, &VOICE_PARAMS, Some(&http_sig), SignatureError::Mismatch);
-        assert_eq!(validator().validate(http, &VOICE_PARAMS, Some(&http_sig)), Ok(()));
-        // http's default port is 80, not 443.
+        refuse(
+            MYCOMPANY,
+            &VOICE_PARAMS,
+            Some(&http_sig),
+            SignatureError::Mismatch,
+        );
         assert_eq!(
-            validator().validate("http://mycompany.com:80/myapp.php?foo=1&bar=2", &VOICE_PARAMS, Some(&http_sig)),
+            validator().validate(http, &VOICE_PARAMS, Some(&http_sig)),
             Ok(())
         );
-        let sig_443 = sign("12345", "http://mycompany.com:443/myapp.php?foo=1&bar=2", &VOICE_PARAMS);
-        refuse(http, &VOICE_PARAMS, Some(&sig_443), SignatureError::Mismatch);
+        // http's default port is 80, not 443.
+        assert_eq!(
+            validator().validate(
+                "http://mycompany.com:80/myapp.php?foo=1&bar=2",
+                &VOICE_PARAMS,
+                Some(&http_sig)
+            ),
+            Ok(())
+        );
+        let sig_443 = sign(
+            "12345",
+            "http://mycompany.com:443/myapp.php?foo=1&bar=2",
+            &VOICE_PARAMS,
+        );
+        refuse(
+            http,
+            &VOICE_PARAMS,
+            Some(&sig_443),
+            SignatureError::Mismatch,
+        );
     }
 
     #[test]
     fn refuses_modified_extra_or_missing_params() {
         let mut modified = VOICE_PARAMS;
         modified[2] = ("Digits", "1235");
-        refuse(MYCOMPANY, &modified, Some(MYCOMPANY_SIG), SignatureError::Mismatch);
+        refuse(
+            MYCOMPANY,
+            &modified,
+            Some(MYCOMPANY_SIG),
+            SignatureError::Mismatch,
+        );
 
         let mut renamed = VOICE_PARAMS;
         renamed[2] = ("digits", "1234");
-        refuse(MYCOMPANY, &renamed, Some(MYCOMPANY_SIG), SignatureError::Mismatch);
+        refuse(
+            MYCOMPANY,
+            &renamed,
+            Some(MYCOMPANY_SIG),
+            SignatureError::Mismatch,
+        );
 
         let mut extra = VOICE_PARAMS.to_vec();
         extra.push(("Body", "hi"));
-        refuse(MYCOMPANY, &extra, Some(MYCOMPANY_SIG), SignatureError::Mismatch);
+        refuse(
+            MYCOMPANY,
+            &extra,
+            Some(MYCOMPANY_SIG),
+            SignatureError::Mismatch,
+        );
 
         let mut blank_extra = VOICE_PARAMS.to_vec();
         blank_extra.push(("FromCity", ""));
-        refuse(MYCOMPANY, &blank_extra, Some(MYCOMPANY_SIG), SignatureError::Mismatch);
+        refuse(
+            MYCOMPANY,
+            &blank_extra,
+            Some(MYCOMPANY_SIG),
+            SignatureError::Mismatch,
+        );
 
-        refuse(MYCOMPANY, &VOICE_PARAMS[1..], Some(MYCOMPANY_SIG), SignatureError::Mismatch);
-        refuse::<&str, &str>(MYCOMPANY, &[], Some(MYCOMPANY_SIG), SignatureError::Mismatch);
+        refuse(
+            MYCOMPANY,
+            &VOICE_PARAMS[1..],
+            Some(MYCOMPANY_SIG),
+            SignatureError::Mismatch,
+        );
+        refuse::<&str, &str>(
+            MYCOMPANY,
+            &[],
+            Some(MYCOMPANY_SIG),
+            SignatureError::Mismatch,
+        );
     }
 
     #[test]
@@ -633,7 +707,11 @@ mod tests {
         let v = validator();
         let body = JSON_BODY.as_bytes();
         assert_eq!(
-            v.validate_json(JSON_URL, br#"{"property": "value", "boolean": false}"#, Some(JSON_SIG)),
+            v.validate_json(
+                JSON_URL,
+                br#"{"property": "value", "boolean": false}"#,
+                Some(JSON_SIG)
+            ),
             Err(SignatureError::BodyHashMismatch)
         );
         assert_eq!(
@@ -650,7 +728,10 @@ mod tests {
             v.validate_json(&other, b"{}", Some(JSON_SIG)),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(v.validate_json(JSON_URL, body, None), Err(SignatureError::Missing));
+        assert_eq!(
+            v.validate_json(JSON_URL, body, None),
+            Err(SignatureError::Missing)
+        );
         // The JSON URL with the default port added is also accepted.
         let with_port = JSON_URL.replace("mycompany.com", "mycompany.com:443");
         assert_eq!(v.validate_json(&with_port, body, Some(JSON_SIG)), Ok(()));
@@ -664,7 +745,10 @@ mod tests {
         let sig = sign::<&str, &str>("12345", url, &[]);
         assert_eq!(validator().validate_get(url, Some(&sig)), Ok(()));
         assert_eq!(
-            validator().validate_get("https://api.example.com/twilio/voice?CallSid=CA1", Some(&sig)),
+            validator().validate_get(
+                "https://api.example.com/twilio/voice?CallSid=CA1",
+                Some(&sig)
+            ),
             Err(SignatureError::Mismatch)
         );
     }
@@ -690,9 +774,16 @@ mod tests {
 
         let slashed = sign::<&str, &str>("12345", &format!("{url}/"), &[]);
         assert_eq!(v.validate_stream_handshake(&url, Some(&slashed)), Ok(()));
-        assert_eq!(v.validate_get(&url, Some(&slashed)), Err(SignatureError::Mismatch));
+        assert_eq!(
+            v.validate_get(&url, Some(&slashed)),
+            Err(SignatureError::Mismatch)
+        );
 
-        let with_port = sign::<&str, &str>("12345", "wss://api.example.com:443/twilio/voice/stream", &[]);
+        let with_port = sign::<&str, &str>(
+            "12345",
+            "wss://api.example.com:443/twilio/voice/stream",
+            &[],
+        );
         assert_eq!(v.validate_stream_handshake(&url, Some(&with_port)), Ok(()));
 
         let https = sign::<&str, &str>("12345", "https://api.example.com/twilio/voice/stream", &[]);
@@ -700,7 +791,10 @@ mod tests {
             v.validate_stream_handshake(&url, Some(&https)),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(v.validate_stream_handshake(&url, None), Err(SignatureError::Missing));
+        assert_eq!(
+            v.validate_stream_handshake(&url, None),
+            Err(SignatureError::Missing)
+        );
     }
 
     #[test]
@@ -712,19 +806,47 @@ mod tests {
                 "url {url:?}"
             );
         };
-        check("https://a.com/p?x=1", "https://a.com/p?x=1", "https://a.com:443/p?x=1");
-        check("https://a.com:443/p", "https://a.com/p", "https://a.com:443/p");
-        check("https://a.com:8443/p", "https://a.com/p", "https://a.com:8443/p");
+        check(
+            "https://a.com/p?x=1",
+            "https://a.com/p?x=1",
+            "https://a.com:443/p?x=1",
+        );
+        check(
+            "https://a.com:443/p",
+            "https://a.com/p",
+            "https://a.com:443/p",
+        );
+        check(
+            "https://a.com:8443/p",
+            "https://a.com/p",
+            "https://a.com:8443/p",
+        );
         check("http://a.com/p", "http://a.com/p", "http://a.com:80/p");
         check("wss://a.com/s", "wss://a.com/s", "wss://a.com:443/s");
         check("HTTPS://A.com/p", "https://A.com/p", "https://A.com:443/p");
         check("https://a.com", "https://a.com", "https://a.com:443");
         check("https://a.com?x", "https://a.com?x", "https://a.com:443?x");
         check("https://a.com/p?", "https://a.com/p", "https://a.com:443/p");
-        check("https://a.com/p#rc=3", "https://a.com/p", "https://a.com:443/p");
-        check("https://u:pw@a.com:99/p", "https://u:pw@a.com/p", "https://u:pw@a.com:99/p");
-        check("https://u:pw@a.com/p", "https://u:pw@a.com/p", "https://u:pw@a.com:443/p");
-        check("https://[::1]:8443/p", "https://[::1]/p", "https://[::1]:8443/p");
+        check(
+            "https://a.com/p#rc=3",
+            "https://a.com/p",
+            "https://a.com:443/p",
+        );
+        check(
+            "https://u:pw@a.com:99/p",
+            "https://u:pw@a.com/p",
+            "https://u:pw@a.com:99/p",
+        );
+        check(
+            "https://u:pw@a.com/p",
+            "https://u:pw@a.com/p",
+            "https://u:pw@a.com:443/p",
+        );
+        check(
+            "https://[::1]:8443/p",
+            "https://[::1]/p",
+            "https://[::1]:8443/p",
+        );
         check("https://[::1]/p", "https://[::1]/p", "https://[::1]:443/p");
         check("https://a.com:/p", "https://a.com/p", "https://a.com:443/p");
         check("no scheme", "no scheme", "no scheme");
@@ -734,9 +856,23 @@ mod tests {
     #[test]
     fn odd_urls_and_signatures_never_panic() {
         let odd_urls = [
-            "", "://", "https://", "https://[", "https://[::1", "https://]:", "https://@", "https://a:b:c@d:e/f",
-            "https://é.com:443/ü?ä=ö#ß", "wss://x/", "https://a.com/p?bodySHA256=%ZZ", "?#", "#", "/relative",
-            "https://a.com:99999999999999999999/", "\u{0}\u{1}", "https://a.com/p/?q",
+            "",
+            "://",
+            "https://",
+            "https://[",
+            "https://[::1",
+            "https://]:",
+            "https://@",
+            "https://a:b:c@d:e/f",
+            "https://é.com:443/ü?ä=ö#ß",
+            "wss://x/",
+            "https://a.com/p?bodySHA256=%ZZ",
+            "?#",
+            "#",
+            "/relative",
+            "https://a.com:99999999999999999999/",
+            "\u{0}\u{1}",
+            "https://a.com/p/?q",
         ];
         let v = validator();
         for url in odd_urls {
@@ -748,7 +884,11 @@ mod tests {
                 let _ = v.validate_form(url, b"%%%&&==+%C3", sig);
             }
             let sig = sign("12345", &url_variants(url).1, &VOICE_PARAMS);
-            assert_eq!(v.validate(url, &VOICE_PARAMS, Some(&sig)), Ok(()), "url {url:?}");
+            assert_eq!(
+                v.validate(url, &VOICE_PARAMS, Some(&sig)),
+                Ok(()),
+                "url {url:?}"
+            );
             let _ = with_trailing_slash(url);
         }
     }
@@ -761,11 +901,22 @@ mod tests {
         };
         ok("https://api.example.com", "https://api.example.com");
         ok(" https://api.example.com/ ", "https://api.example.com");
-        ok("HTTPS://api.example.com:8443/fd/", "https://api.example.com:8443/fd");
+        ok(
+            "HTTPS://api.example.com:8443/fd/",
+            "https://api.example.com:8443/fd",
+        );
         ok("http://localhost:3000", "http://localhost:3000");
         for bad in [
-            "", "api.example.com", "ftp://x", "https://", "https:///p", "https://x?y=1", "https://x#f",
-            "https://a b", "wss://x", "https://:443",
+            "",
+            "api.example.com",
+            "ftp://x",
+            "https://",
+            "https:///p",
+            "https://x?y=1",
+            "https://x#f",
+            "https://a b",
+            "wss://x",
+            "https://:443",
         ] {
             let err = PublicBaseUrl::parse(bad).expect_err(bad);
             assert_eq!(err.code, "invalid_public_base_url");
@@ -775,13 +926,22 @@ mod tests {
     #[test]
     fn request_and_websocket_urls() {
         let base = PublicBaseUrl::parse("https://x.com/fd/").expect("valid base");
-        assert_eq!(base.request_url("/twilio/sms", None), "https://x.com/fd/twilio/sms");
-        assert_eq!(base.request_url("/twilio/sms", Some("")), "https://x.com/fd/twilio/sms");
+        assert_eq!(
+            base.request_url("/twilio/sms", None),
+            "https://x.com/fd/twilio/sms"
+        );
+        assert_eq!(
+            base.request_url("/twilio/sms", Some("")),
+            "https://x.com/fd/twilio/sms"
+        );
         assert_eq!(
             base.request_url("/twilio/voice", Some("a=1&b=%2B1")),
             "https://x.com/fd/twilio/voice?a=1&b=%2B1"
         );
-        assert_eq!(base.request_url("twilio/sms", None), "https://x.com/fd/twilio/sms");
+        assert_eq!(
+            base.request_url("twilio/sms", None),
+            "https://x.com/fd/twilio/sms"
+        );
         assert_eq!(base.websocket_url("/s"), "wss://x.com/fd/s");
         let http = PublicBaseUrl::parse("http://127.0.0.1:8080").expect("valid base");
         assert_eq!(http.websocket_url("/s"), "ws://127.0.0.1:8080/s");
@@ -797,6 +957,9 @@ mod tests {
     fn error_codes_are_stable() {
         assert_eq!(SignatureError::Missing.code(), "missing_signature");
         assert_eq!(SignatureError::Mismatch.code(), "invalid_signature");
-        assert_eq!(SignatureError::Form(FormError { index: 0 }).code(), "malformed_form");
+        assert_eq!(
+            SignatureError::Form(FormError { index: 0 }).code(),
+            "malformed_form"
+        );
     }
 }
