@@ -4,3 +4,4 @@
 
 pub mod form;
 pub mod signature;
+pub mod twiml;
