@@ -4,4 +4,5 @@
 
 pub mod form;
 pub mod signature;
+pub mod sms;
 pub mod twiml;
