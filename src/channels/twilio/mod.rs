@@ -6,3 +6,4 @@ pub mod form;
 pub mod signature;
 pub mod sms;
 pub mod twiml;
+pub mod webhook;
