@@ -3,6 +3,7 @@
 //! keywords, and the Media Streams WebSocket messages and audio. Only this module knows TwiML.
 
 pub mod form;
+pub mod media;
 pub mod signature;
 pub mod sms;
 pub mod twiml;
