@@ -1,14 +1,15 @@
 //! frontdesk: the after-hours front desk of a field-service company. The library holds
 //! everything; `main.rs` only parses the command line and calls in.
 
+pub mod agent;
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
-pub mod agent;
 pub mod error;
 pub mod http;
 pub mod metrics;
