@@ -71,7 +71,9 @@ pub fn build_model(settings: &ModelSettings) -> anyhow::Result<Arc<dyn Model>> {
     Ok(match settings {
         ModelSettings::Builtin => Arc::new(BuiltinModel),
         ModelSettings::OpenAi { base_url, model, api_key, timeout } => {
-            let cfg = crate::agent::openai::OpenAiConfig::new(base_url.clone(), model.clone(), api_key.clone(), *timeout);
+            let mut cfg = crate::agent::openai::OpenAiConfig::new(base_url.clone(), model.clone());
+            cfg.api_key = api_key.clone();
+            cfg.timeout = *timeout;
             Arc::new(crate::agent::openai::OpenAiModel::new(cfg)?)
         }
     })
