@@ -45,7 +45,19 @@ impl Application {
     /// Serve until `shutdown` resolves, then finish in-flight requests.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let app = router(self.state.clone());
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let twilio = crate::outbound::TwilioRest::new(&self.state.settings.twilio, &self.state.settings.public_url)?;
+        let sender = tokio::spawn(crate::outbound::run_sender(
+            self.state.store.clone(),
+            twilio,
+            self.state.clock,
+            self.state.outbox.clone(),
+            std::time::Duration::from_secs(5),
+            stop_rx,
+        ));
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        let _ = stop_tx.send(true);
+        let _ = sender.await;
         self.state.store.close().await;
         Ok(())
     }
@@ -64,7 +76,16 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
     }
     let model = build_model(&settings.model)?;
     let agent = Agent { store: store.clone(), search: search.clone(), model, fallback: Arc::new(BuiltinModel), clock };
-    Ok(AppState { store, search, agent, clock, settings: Arc::new(settings), metrics: Arc::new(Metrics::default()) })
+    Ok(AppState {
+        store,
+        search,
+        agent,
+        clock,
+        settings: Arc::new(settings),
+        metrics: Arc::new(Metrics::default()),
+        outbox: Arc::new(tokio::sync::Notify::new()),
+        transcriber: None,
+    })
 }
 
 pub fn build_model(settings: &ModelSettings) -> anyhow::Result<Arc<dyn Model>> {

@@ -17,3 +17,5 @@ pub mod outbound;
 pub mod record;
 pub mod store;
 pub mod telemetry;
+pub mod voice;
+pub mod voicemail;

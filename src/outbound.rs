@@ -152,14 +152,22 @@ async fn deliver_one(store: &Store, twilio: &TwilioRest, tenant: &Tenant, m: &Ou
     Ok(true)
 }
 
-/// Deliver the outbox every `every` until `stop` flips.
-pub async fn run_sender(store: Store, twilio: TwilioRest, clock: crate::clock::Clock, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Deliver the outbox when woken and at least every `every`, until `stop` flips.
+pub async fn run_sender(
+    store: Store,
+    twilio: TwilioRest,
+    clock: crate::clock::Clock,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         if let Err(e) = deliver_pending(&store, &twilio, clock.now(), 50).await {
             tracing::warn!(error = %e, "outbox delivery failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
+            _ = wake.notified() => {}
             _ = stop.changed() => break,
         }
     }

@@ -109,6 +109,51 @@ impl Agent {
         }
     }
 
+    /// Put an inbound item straight into the human queue (a voicemail that cannot be
+    /// answered by text): stored as a customer message with an escalation, exactly once.
+    pub async fn file_for_humans(&self, inbound: Inbound, reason: EscalationReason, summary: &str) -> Result<ConversationId, AgentError> {
+        let now = self.clock.now();
+        let external_id = inbound.external_id.clone().unwrap_or_else(|| format!("human-{}", now.timestamp_nanos_opt().unwrap_or_default()));
+        let conversation = self.store.open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now).await?;
+        let conversation = match self.store.enqueue_inbound(inbound.tenant, conversation, &external_id, &inbound.text, &inbound.media, now).await? {
+            Enqueued::New { conversation_id, .. } => conversation_id,
+            Enqueued::Duplicate { conversation_id, .. } => return Ok(conversation_id),
+        };
+        let tenant = self.store.tenant(inbound.tenant).await?;
+        let mut tx = self.store.begin().await?;
+        let conv = tx.lock_conversation(tenant.id, conversation).await?;
+        for item in tx.pending_inbox(conversation).await? {
+            tx.insert_message(
+                tenant.id,
+                conversation,
+                &NewMessage { direction: Direction::Inbound, author: "customer".into(), text: item.text.clone(), external_id: Some(item.external_id.clone()), media: item.media.clone() },
+                now,
+            )
+            .await?;
+            tx.finish_inbox(item.id, None, true, now).await?;
+        }
+        let customer = match (conv.customer_id, PhoneE164::parse(&inbound.participant)) {
+            (Some(c), _) => Some(c),
+            (None, Ok(p)) => match self.store.customers_by_phone(tenant.id, &p).await?.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            },
+            _ => None,
+        };
+        let priority = escalation::default_priority(reason);
+        let e = crate::store::NewEscalation {
+            conversation_id: conversation,
+            customer_id: customer,
+            reason,
+            priority,
+            summary: format!("From {} via {}. {summary}", inbound.participant, inbound.channel),
+            due_at: escalation::due_at(&tenant, priority, now),
+        };
+        tx.insert_escalation(tenant.id, &e, now).await?;
+        tx.commit().await?;
+        Ok(conversation)
+    }
+
     /// Take the conversation lock and run every pending inbound message in order.
     async fn drain(&self, inbound: &Inbound, conversation: ConversationId, usage: &mut Usage) -> Result<(), AgentError> {
         let mut tx = self.store.begin().await?;

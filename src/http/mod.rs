@@ -7,6 +7,7 @@ mod health;
 mod messages;
 mod operator;
 mod portal;
+mod twilio;
 
 pub use auth::OperatorAuth;
 
@@ -40,6 +41,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    /// Wakes the outbound sender when something was queued.
+    pub outbox: Arc<tokio::sync::Notify>,
+    pub transcriber: crate::voice::SharedTranscriber,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -49,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .nest("/api/v1/operator", operator::router())
         .nest("/api/v1/portal", portal::router())
+        .merge(twilio::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::bad_request(

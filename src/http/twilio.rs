@@ -1,0 +1,352 @@
+//! Twilio webhooks: inbound SMS, status callbacks and voice (speech gather, voicemail).
+//! Every request is signature-checked against the public URL Twilio used before anything
+//! else happens; a failure is a bare 403. The tenant is the owner of the `To` number.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+
+use super::AppState;
+use crate::agent::{Inbound, TurnOutcome};
+use crate::channels::twilio::signature::{PublicBaseUrl, Validator, HEADER};
+use crate::channels::twilio::sms::{fit_sms, keyword, Keyword};
+use crate::channels::twilio::twiml::{self, Dial, Gather, Record, Say};
+use crate::channels::twilio::webhook::{GatherResult, InboundSms, MessageStatusCallback, RecordingCallback, VoiceCall};
+use crate::channels::twilio::form;
+use crate::domain::{Channel, PhoneE164};
+use crate::store::{NewOutbound, Tenant};
+
+/// Twilio gives a webhook 15 s; answer within this and send anything slower by REST.
+pub const REPLY_BUDGET: Duration = Duration::from_secs(10);
+const VOICE: &str = "Polly.Joanna";
+const SPEECH_MODEL: &str = "phone_call";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/twilio/sms", post(sms))
+        .route("/twilio/status", post(status))
+        .route("/twilio/voice", post(voice))
+        .route("/twilio/voice/turn", post(voice_turn))
+        .route("/twilio/voice/recording", post(recording))
+}
+
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+}
+
+fn twiml_response(r: twiml::Response) -> Response {
+    ([(header::CONTENT_TYPE, twiml::CONTENT_TYPE)], r.to_xml()).into_response()
+}
+
+/// A checked webhook: the decoded parameters and the tenant that owns `To`.
+struct Verified {
+    params: Vec<(String, String)>,
+    tenant: Tenant,
+}
+
+/// Check the signature of a form POST to `path`. The tenant is found from the (unverified)
+/// `To` first, since its auth token is what signs the request; nothing is trusted until the
+/// signature holds.
+async fn verify(state: &AppState, path: &str, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<Verified, Response> {
+    let unverified = form::decode(body).map_err(|_| forbidden())?;
+    let to = unverified.iter().find(|(k, _)| k == "To").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let tenant = match state.store.tenant_by_number(to).await {
+        Ok(Some(t)) => t,
+        _ => return Err(forbidden()),
+    };
+    let token = tenant
+        .twilio_auth_token
+        .clone()
+        .or_else(|| state.settings.twilio.auth_token.as_ref().map(|s| s.expose().to_string()))
+        .ok_or_else(forbidden)?;
+    let base = PublicBaseUrl::parse(&state.settings.public_url).map_err(|_| forbidden())?;
+    let url = base.request_url(path, query);
+    let signature = headers.get(HEADER).and_then(|v| v.to_str().ok());
+    match Validator::new(token).validate_form(&url, body, signature) {
+        Ok(params) => Ok(Verified { params, tenant }),
+        Err(e) => {
+            tracing::warn!(code = e.code(), path, "twilio signature rejected");
+            Err(forbidden())
+        }
+    }
+}
+
+fn bad_webhook(code: &str) -> Response {
+    tracing::warn!(code, "malformed twilio webhook");
+    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/plain")], code.to_string()).into_response()
+}
+
+/// Run a turn but answer within the budget; a slower reply is sent by REST when it is ready.
+async fn turn_within_budget(state: &AppState, inbound: Inbound, tenant: &Tenant, to: &str) -> Option<TurnOutcome> {
+    let answered = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task_state = state.clone();
+    let task_answered = answered.clone();
+    let (tenant_id, from, customer) = (tenant.id, to.to_string(), inbound.participant.clone());
+    tokio::spawn(async move {
+        let result = task_state.agent.handle(inbound).await;
+        if let Ok(out) = &result {
+            if !task_answered.load(Ordering::SeqCst) && !out.duplicate {
+                if let Some(reply) = &out.reply {
+                    let late = NewOutbound {
+                        conversation_id: Some(out.conversation_id),
+                        channel: Channel::Sms,
+                        to: customer,
+                        from,
+                        body: fit_sms(reply, 2),
+                        purpose: "late_reply".into(),
+                    };
+                    if let Err(e) = task_state.store.enqueue_outbound(tenant_id, &late, task_state.clock.now()).await {
+                        tracing::error!(error = %e, "could not queue a late reply");
+                    }
+                    task_state.outbox.notify_one();
+                }
+            }
+        }
+        let _ = tx.send(result);
+    });
+    match tokio::time::timeout(REPLY_BUDGET, rx).await {
+        Ok(Ok(Ok(out))) => {
+            answered.store(true, Ordering::SeqCst);
+            Some(out)
+        }
+        Ok(Ok(Err(e))) => {
+            tracing::error!(error = %e, "turn failed");
+            answered.store(true, Ordering::SeqCst);
+            None
+        }
+        _ => None,
+    }
+}
+
+async fn sms(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    let v = match verify(&state, "/twilio/sms", query.as_deref(), &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let msg = match InboundSms::from_form(&v.params) {
+        Ok(m) => m,
+        Err(e) => return bad_webhook(e.code()),
+    };
+    let Some(from) = msg.from.phone().cloned() else { return twiml_response(twiml::Response::new()) };
+    let tenant = v.tenant;
+    let now = state.clock.now();
+    let opted_out = match state.store.opted_out(tenant.id, &from).await {
+        Ok(o) => o.is_some(),
+        Err(e) => {
+            tracing::error!(error = %e, "opt-out lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "").into_response();
+        }
+    };
+    match keyword(&msg.body) {
+        Some(Keyword::OptOut) => {
+            if let Err(e) = state.store.opt_out(tenant.id, &from, now).await {
+                tracing::error!(error = %e, "could not record an opt-out");
+                return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "").into_response();
+            }
+            // The carrier confirms the opt-out itself; we send nothing more.
+            return twiml_response(twiml::Response::new());
+        }
+        Some(Keyword::OptIn) if opted_out => {
+            if let Err(e) = state.store.opt_in(tenant.id, &from).await {
+                tracing::error!(error = %e, "could not record an opt-in");
+            }
+            return twiml_response(
+                twiml::Response::new().message(format!("{}: you're subscribed again. Reply HELP for help, STOP to opt out.", tenant.name)),
+            );
+        }
+        Some(Keyword::Help) => return twiml_response(twiml::Response::new().message(help_text(&tenant))),
+        _ => {}
+    }
+    let inbound = Inbound {
+        tenant: tenant.id,
+        channel: Channel::Sms,
+        participant: from.to_string(),
+        text: msg.body.clone(),
+        external_id: Some(msg.message_sid.to_string()),
+        media: msg.media.iter().map(|m| m.url.clone()).collect(),
+        portal_customer: None,
+    };
+    let to = msg.to.as_str().to_string();
+    let out = turn_within_budget(&state, inbound, &tenant, &to).await;
+    match out {
+        // An opted-out number is never texted; a duplicate delivery was already answered.
+        Some(out) if !opted_out && !out.duplicate => match out.reply {
+            Some(reply) if !reply.trim().is_empty() => {
+                twiml_response(twiml::Response::new().message(fit_sms(&reply, usize::from(tenant.policy.sms_max_segments.max(1)))))
+            }
+            _ => twiml_response(twiml::Response::new()),
+        },
+        _ => twiml_response(twiml::Response::new()),
+    }
+}
+
+fn help_text(tenant: &Tenant) -> String {
+    let office = tenant.office_phone.as_deref().unwrap_or_else(|| tenant.phone_numbers.first().map(String::as_str).unwrap_or(""));
+    format!("{}: automated assistant for appointments and quotes. Call the office at {office}. Reply STOP to opt out.", tenant.name)
+}
+
+async fn status(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    // Status callbacks carry `From` = our number, `To` = the customer: sign-check against
+    // the tenant that owns `From`.
+    let swapped = match form::decode(&body) {
+        Ok(p) => p,
+        Err(_) => return forbidden(),
+    };
+    let from = swapped.iter().find(|(k, _)| k == "From").map(|(_, v)| v.clone()).unwrap_or_default();
+    let tenant = match state.store.tenant_by_number(&from).await {
+        Ok(Some(t)) => t,
+        _ => return forbidden(),
+    };
+    let token = match tenant.twilio_auth_token.clone().or_else(|| state.settings.twilio.auth_token.as_ref().map(|s| s.expose().to_string())) {
+        Some(t) => t,
+        None => return forbidden(),
+    };
+    let Ok(base) = PublicBaseUrl::parse(&state.settings.public_url) else { return forbidden() };
+    let url = base.request_url("/twilio/status", query.as_deref());
+    let signature = headers.get(HEADER).and_then(|v| v.to_str().ok());
+    let params = match Validator::new(token).validate_form(&url, &body, signature) {
+        Ok(p) => p,
+        Err(_) => return forbidden(),
+    };
+    let cb = match MessageStatusCallback::from_form(&params) {
+        Ok(c) => c,
+        Err(e) => return bad_webhook(e.code()),
+    };
+    let error = cb.error_code.map(|c| format!("twilio error {c}"));
+    if let Err(e) = state.store.outbound_status(&cb.message_sid.to_string(), cb.message_status.as_str(), error.as_deref(), state.clock.now()).await {
+        tracing::error!(error = %e, "could not record a delivery status");
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "").into_response();
+    }
+    (StatusCode::NO_CONTENT, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+}
+
+// ----------------------------------------------------------------------------------------
+// Voice
+
+fn gather(state: &AppState, tenant: &Tenant, n: u32, prompt: &str) -> twiml::Response {
+    let base = state.settings.public_url.clone();
+    let hints = "appointment, reschedule, ants, roaches, mosquitoes, termites, rodents, wasps, bed bugs, price, agent, representative";
+    twiml::Response::new()
+        .gather(
+            Gather::speech(format!("{base}/twilio/voice/turn?n={n}"), SPEECH_MODEL)
+                .hints(hints)
+                .say(Say::new(prompt).voice(VOICE)),
+        )
+        .say(Say::new(format!("Sorry, I didn't hear anything. You can call {} back any time. Goodbye.", tenant.name)).voice(VOICE))
+        .hangup()
+}
+
+fn voicemail(state: &AppState, prompt: &str) -> twiml::Response {
+    let base = state.settings.public_url.clone();
+    twiml::Response::new().say(Say::new(prompt).voice(VOICE)).record(
+        Record::new(format!("{base}/twilio/voice/recording?stage=done"))
+            .max_length(120)
+            .play_beep(true)
+            .recording_status_callback(format!("{base}/twilio/voice/recording"))
+            .recording_status_callback_event("completed"),
+    )
+}
+
+/// A person: the office during business hours, voicemail after.
+fn to_a_person(state: &AppState, tenant: &Tenant, said: &str) -> twiml::Response {
+    let open = tenant.business_hours.is_open(tenant.timezone, state.clock.now());
+    match (open, tenant.office_phone.as_deref().and_then(|p| PhoneE164::parse(p).ok())) {
+        (true, Some(office)) => twiml::Response::new().say(Say::new(format!("{said} Connecting you to our office now.")).voice(VOICE)).dial(Dial::number(office).timeout(25)),
+        _ => voicemail(state, &format!("{said} Our office is closed right now. Please leave a message after the beep and we'll get back to you.")),
+    }
+}
+
+async fn voice(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    let v = match verify(&state, "/twilio/voice", query.as_deref(), &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(e) = VoiceCall::from_form(&v.params) {
+        return bad_webhook(e.code());
+    }
+    let greeting = format!(
+        "Thanks for calling {}. I'm the automated assistant. I can move an appointment, give you a price, or book a visit. Say agent or press zero at any time for a person. How can I help?",
+        v.tenant.name
+    );
+    twiml_response(gather(&state, &v.tenant, 1, &greeting))
+}
+
+fn wants_person(g: &GatherResult) -> bool {
+    if g.digits.as_deref() == Some("0") {
+        return true;
+    }
+    let said = g.speech_result.as_deref().unwrap_or("").to_lowercase();
+    let words: Vec<&str> = said.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    words.len() <= 4 && words.iter().any(|w| matches!(*w, "agent" | "representative" | "operator" | "person" | "human"))
+}
+
+async fn voice_turn(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    let v = match verify(&state, "/twilio/voice/turn", query.as_deref(), &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let g = match GatherResult::from_form(&v.params) {
+        Ok(g) => g,
+        Err(e) => return bad_webhook(e.code()),
+    };
+    let n: u32 = query.as_deref().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("n="))).and_then(|n| n.parse().ok()).unwrap_or(1);
+    let from = v.params.iter().find(|(k, _)| k == "From").map(|(_, p)| p.clone()).unwrap_or_default();
+    let tenant = v.tenant;
+    if wants_person(&g) {
+        return twiml_response(to_a_person(&state, &tenant, "Of course."));
+    }
+    let speech = g.speech_result.clone().unwrap_or_default();
+    if speech.trim().is_empty() || g.confidence.is_some_and(|c| c < 0.35) {
+        return twiml_response(gather(&state, &tenant, n + 1, "Sorry, I didn't catch that. Could you say it another way?"));
+    }
+    let inbound = Inbound {
+        tenant: tenant.id,
+        channel: Channel::Voice,
+        participant: from.clone(),
+        text: speech,
+        external_id: Some(format!("{}:{n}", g.call_sid)),
+        media: vec![],
+        portal_customer: None,
+    };
+    let out = match tokio::time::timeout(REPLY_BUDGET, state.agent.handle(inbound)).await {
+        Ok(Ok(out)) => out,
+        _ => return twiml_response(to_a_person(&state, &tenant, "Sorry, I'm having trouble right now.")),
+    };
+    let reply = out.reply.unwrap_or_default();
+    if out.escalated {
+        return twiml_response(to_a_person(&state, &tenant, &reply));
+    }
+    twiml_response(gather(&state, &tenant, n + 1, &reply))
+}
+
+async fn recording(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    let v = match verify(&state, "/twilio/voice/recording", query.as_deref(), &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    // The <Record> action (caller hung up or finished): just end the call.
+    if query.as_deref().is_some_and(|q| q.contains("stage=done")) {
+        return twiml_response(twiml::Response::new().say(Say::new("Thank you. Goodbye.").voice(VOICE)).hangup());
+    }
+    let cb = match RecordingCallback::from_form(&v.params) {
+        Ok(c) => c,
+        Err(e) => return bad_webhook(e.code()),
+    };
+    let from = v.params.iter().find(|(k, _)| k == "From").map(|(_, p)| p.clone()).unwrap_or_default();
+    let task_state = state.clone();
+    let tenant = v.tenant;
+    tokio::spawn(async move {
+        if let Err(e) = crate::voicemail::handle(&task_state, &tenant, &from, &cb).await {
+            tracing::error!(error = %e, "voicemail handling failed");
+        }
+    });
+    (StatusCode::NO_CONTENT, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+}
