@@ -255,6 +255,7 @@ impl Store {
             .collect()
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_tool_call(
         &self,
         tenant: TenantId,

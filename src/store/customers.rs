@@ -59,7 +59,7 @@ pub struct NewCustomer {
 
 impl NewCustomer {
     /// The text the PostgreSQL trigram index searches: names, company, addresses, contacts.
-    fn search_text(&self) -> String {
+    pub(crate) fn search_text(&self) -> String {
         let mut s = format!("{} {}", self.first_name, self.last_name);
         if let Some(c) = &self.company {
             s.push(' ');
@@ -256,7 +256,8 @@ impl Store {
         }
         let lo = rows.iter().map(|r| r.id).min().unwrap_or(0);
         let hi = rows.iter().map(|r| r.id).max().unwrap_or(0);
-        let (phones, emails): (Vec<(i64, String)>, Vec<(i64, String)>) = with_db!(self, pool => {
+        type Contacts = Vec<(i64, String)>;
+        let (phones, emails): (Contacts, Contacts) = with_db!(self, pool => {
             let phones = sqlx::query_as("SELECT customer_id, phone FROM customer_phones WHERE tenant_id = $1 AND customer_id BETWEEN $2 AND $3 ORDER BY customer_id, phone")
                 .bind(tenant.0).bind(lo).bind(hi).fetch_all(pool).await?;
             let emails = sqlx::query_as("SELECT customer_id, email FROM customer_emails WHERE tenant_id = $1 AND customer_id BETWEEN $2 AND $3 ORDER BY customer_id, email")
@@ -394,7 +395,8 @@ impl Store {
             return Ok(Vec::new());
         };
         type Addr = (i64, String, String, String);
-        let (props, phones, emails): (Vec<Addr>, Vec<(i64, String)>, Vec<(i64, String)>) = with_db!(self, pool => {
+        type Contacts = Vec<(i64, String)>;
+        let (props, phones, emails): (Vec<Addr>, Contacts, Contacts) = with_db!(self, pool => {
             let props = sqlx::query_as("SELECT customer_id, street, city, zip FROM properties WHERE tenant_id = $1 AND customer_id BETWEEN $2 AND $3 ORDER BY customer_id, id")
                 .bind(tenant.0).bind(lo).bind(hi).fetch_all(pool).await?;
             let phones = sqlx::query_as("SELECT customer_id, phone FROM customer_phones WHERE tenant_id = $1 AND customer_id BETWEEN $2 AND $3 ORDER BY customer_id")

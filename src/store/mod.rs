@@ -14,6 +14,7 @@
 //!   never deadlock on a read-to-write upgrade).
 
 mod auth;
+mod bulk;
 mod conversations;
 mod customers;
 mod records;
@@ -21,6 +22,7 @@ mod schedule;
 mod tenants;
 
 pub use auth::*;
+pub use bulk::*;
 pub use conversations::*;
 pub use customers::*;
 pub use records::*;
