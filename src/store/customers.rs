@@ -59,7 +59,7 @@ pub struct NewCustomer {
 
 impl NewCustomer {
     /// The text the PostgreSQL trigram index searches: names, company, addresses, contacts.
-    fn search_text(&self) -> String {
+    pub(crate) fn search_text(&self) -> String {
         let mut s = format!("{} {}", self.first_name, self.last_name);
         if let Some(c) = &self.company {
             s.push(' ');

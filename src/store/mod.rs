@@ -16,6 +16,7 @@
 //!   id — so racing changes serialise instead of deadlocking.
 
 mod auth;
+mod bulk;
 mod conversations;
 mod customers;
 mod records;
@@ -24,6 +25,7 @@ mod tenants;
 mod turns;
 
 pub use auth::*;
+pub use bulk::*;
 pub use conversations::*;
 pub use customers::*;
 pub use records::*;
