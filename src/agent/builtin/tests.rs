@@ -888,3 +888,39 @@ fn odd_inputs_never_panic() {
         let _ = mask_secrets(&s);
     }
 }
+
+#[test]
+fn shorthand_is_expanded() {
+    let table = [
+        ("can u move ur appt", "can you move your appointment"),
+        ("pls plz", "please please"),
+        ("thx ty", "thanks thanks"),
+        ("tmrw tmr 2morrow", "tomorrow tomorrow tomorrow"),
+        ("wknd", "weekend"),
+        ("resched reskedule", "reschedule reschedule"),
+        ("need it rn asap", "need it right now asap"),
+        ("2nite", "tonight"),
+        ("appnt apt", "appointment appointment"),
+        ("apt 4b", "apt 4 b"),
+        (
+            "cancle my appointmnet tuesdy",
+            "cancel my appointment tuesday",
+        ),
+    ];
+    for (text, want) in table {
+        assert_eq!(normalized(text), want, "{text}");
+    }
+}
+
+#[test]
+fn serialises_with_stable_names() {
+    let got =
+        serde_json::to_value(u("bed bugs, can someone come the 2nd one")).expect("serialises");
+    assert_eq!(got["intents"], serde_json::json!(["book"]));
+    assert_eq!(got["pests"], serde_json::json!(["bed_bugs"]));
+    assert_eq!(
+        got["appointment_ref"],
+        serde_json::json!({"kind": "ordinal", "value": 2})
+    );
+    assert_eq!(got["language"], serde_json::json!("en"));
+}
