@@ -1,0 +1,471 @@
+//! Yes and no, in the many ways customers say them, for answering a proposal the agent made.
+//!
+//! Decisions, since every write needs the customer's explicit consent:
+//! - A strong word at the start of a clause decides ("yes i want that", "nope, not friday",
+//!   "sí", "dale", "👍"). A weak word ("ok", "k", "cool", "si" without its accent) decides only
+//!   when its clause holds nothing else but politeness ("ok thanks", "k").
+//! - A clause ending in "works" / "is fine" / "está bien" agrees ("friday works"); one ending in
+//!   "doesn't work" / "no puedo" refuses.
+//! - Acknowledgements are not consent and not refusal: "no problem, thanks", "no worries",
+//!   "that's ok", "I'm good" leave the answer open (they often follow a finished action, and
+//!   "that's ok" / "I'm good" as replies to an offer usually mean "no thanks").
+//! - A reply that agrees or refuses *and* proposes something else ("yes but can it be thursday
+//!   instead", "no, how about monday") is a counter-proposal: no answer, and `counter` is set;
+//!   the new date is in `when`.
+//! - Agreement and refusal in the same message cancel out.
+
+use std::sync::OnceLock;
+
+use super::normalize::Token;
+use super::phrase::Pattern;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Yes,
+    WeakYes,
+    No,
+    WeakNo,
+    Neutral,
+    Filler,
+}
+
+const TABLE: &[(Kind, &[&str])] = &[
+    (
+        Kind::Yes,
+        &[
+            "yes",
+            "yep",
+            "yeah",
+            "ya",
+            "yup",
+            "ye",
+            "sure",
+            "sure thing",
+            "surely",
+            "absolutely",
+            "definitely",
+            "certainly",
+            "of course",
+            "ofc",
+            "please do",
+            "do it",
+            "do that",
+            "go ahead",
+            "go for it",
+            "sounds good",
+            "sounds great",
+            "sounds perfect",
+            "sounds fine",
+            "that works",
+            "that would work",
+            "that will work",
+            "works for me",
+            "that works for me",
+            "thats fine",
+            "thats good",
+            "thats great",
+            "thats perfect",
+            "that is fine",
+            "that is good",
+            "lets do it",
+            "lets do that",
+            "book it",
+            "book that",
+            "correct",
+            "thats right",
+            "thats correct",
+            "affirmative",
+            "claro",
+            "claro que si",
+            "dale",
+            "de acuerdo",
+            "esta bien",
+            "por supuesto",
+            "perfecto",
+            "correcto",
+            "👍",
+            "👌",
+            "✅",
+            "✔",
+            "☑",
+            "yessir",
+            "you bet",
+            "for sure",
+            "i confirm",
+            "please confirm",
+            "yes please",
+            "of course",
+            "sounds like a plan",
+            "si claro",
+            "si por favor",
+        ],
+    ),
+    (
+        Kind::WeakYes,
+        &[
+            "ok",
+            "k",
+            "kk",
+            "alright",
+            "all right",
+            "fine",
+            "cool",
+            "great",
+            "good",
+            "awesome",
+            "perfect",
+            "got it",
+            "vale",
+            "bueno",
+            "listo",
+            "si",
+            "confirm",
+            "confirmed",
+            "y",
+            "excellent",
+            "wonderful",
+            "nice",
+            "right",
+            "its fine",
+            "works",
+            "ok dokey",
+        ],
+    ),
+    (
+        Kind::No,
+        &[
+            "no",
+            "nope",
+            "nah",
+            "naw",
+            "negative",
+            "not really",
+            "never mind",
+            "cancel that",
+            "no thanks",
+            "no thank you",
+            "no gracias",
+            "not now",
+            "not yet",
+            "no way",
+            "wait",
+            "hold on",
+            "hold off",
+            "dont",
+            "please dont",
+            "dont do it",
+            "dont do that",
+            "dont book it",
+            "neither",
+            "that doesnt work",
+            "doesnt work",
+            "that wont work",
+            "wont work",
+            "that does not work",
+            "not good",
+            "mejor no",
+            "todavia no",
+            "aun no",
+            "👎",
+            "❌",
+            "not interested",
+            "no no",
+            "nono",
+            "i dont want that",
+            "never",
+            "not that one",
+            "no mejor no",
+        ],
+    ),
+    (Kind::WeakNo, &["n"]),
+    (
+        Kind::Neutral,
+        &[
+            "no problem",
+            "no prob",
+            "no probs",
+            "no problemo",
+            "no worries",
+            "not a problem",
+            "no rush",
+            "no hurry",
+            "dont worry",
+            "dont know",
+            "i dont know",
+            "no one",
+            "no idea",
+            "not sure",
+            "im not sure",
+            "thats ok",
+            "its ok",
+            "im good",
+            "im ok",
+            "im fine",
+            "de nada",
+            "no te preocupes",
+            "no hay problema",
+            "no hay prisa",
+            "maybe",
+            "not bad",
+            "no pasa nada",
+            "no biggie",
+            "no big deal",
+        ],
+    ),
+    (
+        Kind::Filler,
+        &[
+            "please",
+            "thanks",
+            "thank you",
+            "thank",
+            "you",
+            "so",
+            "much",
+            "very",
+            "sir",
+            "maam",
+            "then",
+            "lol",
+            "haha",
+            "oh",
+            "um",
+            "uh",
+            "well",
+            "hmm",
+            "and",
+            "por favor",
+            "gracias",
+            "muchas",
+            "bro",
+            "man",
+            "dude",
+            "🙂",
+            "😊",
+            "🙏",
+            "😀",
+            "❤",
+            "just",
+            "that",
+            "it",
+            "yall",
+            "guys",
+            "hi",
+            "hey",
+            "hello",
+            "hola",
+            "bye",
+            "goodbye",
+            "again",
+            "really",
+            "appreciate it",
+            "much appreciated",
+            "!",
+            "amigo",
+            "senor",
+            "senora",
+        ],
+    ),
+];
+
+/// Clause endings that agree or refuse ("friday works", "el viernes no puedo").
+const ENDINGS: &[(bool, &str)] = &[
+    (true, "works $"),
+    (true, "works for me $"),
+    (true, "works great $"),
+    (true, "is fine $"),
+    (true, "is good $"),
+    (true, "is perfect $"),
+    (true, "is great $"),
+    (true, "sounds good $"),
+    (true, "esta bien $"),
+    (true, "me sirve $"),
+    (true, "me funciona $"),
+    (true, "me queda bien $"),
+    (false, "doesnt work $"),
+    (false, "dont work $"),
+    (false, "wont work $"),
+    (false, "doesnt work for me $"),
+    (false, "is no good $"),
+    (false, "isnt good $"),
+    (false, "no me sirve $"),
+    (false, "no puedo $"),
+];
+
+const COUNTER_CUES: &[&str] = &[
+    "but",
+    "instead",
+    "rather",
+    "how about",
+    "what about",
+    "can it be",
+    "could it be",
+    "can we do",
+    "could we do",
+    "can you do",
+    "could you do",
+    "prefer",
+    "better",
+    "pero",
+    "en vez",
+    "en lugar",
+    "mejor",
+    "only if",
+    "as long as",
+    "unless",
+    "actually",
+    "what if",
+    "can you make it",
+    "could you make it",
+    "can we make it",
+    "can it",
+    "could it",
+    "is there anything",
+    "anything on",
+    "any openings",
+    "do you have",
+];
+
+struct Tables {
+    phrases: Vec<(Kind, Pattern)>,
+    endings: Vec<(bool, Pattern)>,
+    counters: Vec<Pattern>,
+}
+
+fn tables() -> &'static Tables {
+    static T: OnceLock<Tables> = OnceLock::new();
+    T.get_or_init(|| Tables {
+        phrases: TABLE
+            .iter()
+            .flat_map(|(k, list)| list.iter().map(move |p| (*k, Pattern::parse(p))))
+            .collect(),
+        endings: ENDINGS
+            .iter()
+            .map(|(b, p)| (*b, Pattern::parse(p)))
+            .collect(),
+        counters: COUNTER_CUES.iter().map(|p| Pattern::parse(p)).collect(),
+    })
+}
+
+/// The customer's answer to a proposal, if the message gives one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Answer {
+    pub yes_no: Option<bool>,
+    pub counter: bool,
+}
+
+fn longest_at(toks: &[Token], i: usize) -> Option<(Kind, usize)> {
+    let mut best: Option<(Kind, usize)> = None;
+    for (kind, pat) in &tables().phrases {
+        if let Some(end) = pat.match_at(toks, i) {
+            if end > i && best.is_none_or(|(_, e)| end > e) {
+                best = Some((*kind, end));
+            }
+        }
+    }
+    // "sí" with its accent is never "if".
+    if let Some((Kind::WeakYes, end)) = best {
+        if end == i + 1 && toks[i].norm == "si" && toks[i].raw.to_lowercase() == "sí" {
+            best = Some((Kind::Yes, end));
+        }
+    }
+    best
+}
+
+/// The polarity of one clause: Some(Some(b)) decided, Some(None) neutral, None no reading.
+fn clause(toks: &[Token]) -> Option<Option<bool>> {
+    if toks.is_empty() {
+        return None;
+    }
+    let mut i = 0;
+    let mut seen: Vec<Kind> = Vec::new();
+    let mut first_meaningful: Option<Kind> = None;
+    while i < toks.len() {
+        match longest_at(toks, i) {
+            Some((kind, end)) => {
+                if kind != Kind::Filler && first_meaningful.is_none() {
+                    first_meaningful = Some(kind);
+                }
+                seen.push(kind);
+                i = end;
+            }
+            None => break,
+        }
+    }
+    let covered = i >= toks.len();
+    let yes = seen.iter().any(|k| matches!(k, Kind::Yes | Kind::WeakYes));
+    let no = seen.iter().any(|k| matches!(k, Kind::No | Kind::WeakNo));
+    if covered {
+        return match (yes, no) {
+            (true, false) => Some(Some(true)),
+            (false, true) => Some(Some(false)),
+            (false, false) if seen.contains(&Kind::Neutral) => Some(None),
+            _ => None,
+        };
+    }
+    // Not all of it is yes/no vocabulary: a strong word leading the clause still decides.
+    match first_meaningful {
+        Some(Kind::Yes) => return Some(Some(true)),
+        Some(Kind::No) => return Some(Some(false)),
+        Some(Kind::Neutral) => return Some(None),
+        _ => {}
+    }
+    if toks.len() >= 2 {
+        for (agree, pat) in &tables().endings {
+            if let Some((s, _)) = pat.find(toks) {
+                if s > 0 && pat.match_at(toks, s).is_some_and(|e| e == toks.len()) {
+                    return Some(Some(*agree));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Read yes/no from a message; `has_when` says whether a date or time was mentioned.
+pub(crate) fn read(toks: &[Token], has_when: bool) -> Answer {
+    let mut decided: Vec<bool> = Vec::new();
+    let mut start = 0;
+    for i in 0..=toks.len() {
+        let at_break = i == toks.len()
+            || toks[i].is_clause_break()
+            || toks[i].norm == "but"
+            || toks[i].norm == "pero";
+        if !at_break {
+            continue;
+        }
+        let piece = &toks[start..i];
+        // A question ("friday works?") asks, it does not answer.
+        let question = toks.get(i).is_some_and(|t| t.norm == "?");
+        if let Some(Some(b)) = clause(piece) {
+            if !(question && piece.len() > 1) {
+                decided.push(b);
+            }
+        }
+        start = i + 1;
+    }
+    let counter = has_when && tables().counters.iter().any(|p| p.find(toks).is_some());
+    let yes_no = if counter {
+        None
+    } else if decided.iter().all(|b| *b) && !decided.is_empty() {
+        Some(true)
+    } else if decided.iter().all(|b| !*b) && !decided.is_empty() {
+        Some(false)
+    } else {
+        None
+    };
+    Answer { yes_no, counter }
+}
+
+/// Every literal word used in the phrase tables.
+#[cfg(test)]
+pub(crate) fn vocabulary() -> Vec<&'static str> {
+    let t = tables();
+    t.phrases
+        .iter()
+        .map(|(_, p)| p)
+        .chain(t.endings.iter().map(|(_, p)| p))
+        .chain(t.counters.iter())
+        .flat_map(|p| p.words())
+        .collect()
+}
