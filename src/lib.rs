@@ -2,4 +2,5 @@
 //! everything; `main.rs` only parses the command line and calls in.
 
 pub mod domain;
+pub mod search;
 pub mod store;
