@@ -35,7 +35,7 @@ use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::domain::{CustomerId, TenantId};
 use crate::store::{CustomerDoc, Store, StoreError};
@@ -50,7 +50,7 @@ pub const MAX_LIMIT: usize = 1000;
 /// Customers read from the store per page during a rebuild.
 const REBUILD_PAGE: i64 = 2000;
 /// Indexing memory of the single writer thread.
-const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+const WRITER_HEAP_BYTES: usize = 16 * 1024 * 1024;
 
 /// Errors of the search index. All are internal: the API maps them to a generic 500.
 #[derive(Debug, thiserror::Error)]
@@ -90,10 +90,13 @@ struct Fields {
     phone_suffix: Field,
     /// Phone digits (stored only).
     phone: Field,
-    /// Words of the email addresses (indexed only).
+    /// Words of the email addresses.
     email_words: Field,
     /// Whole email addresses, lowercased (stored only).
     email: Field,
+    /// Every word of name, streets, cities and emails (indexed only): where prefixes and
+    /// typos are looked up.
+    words: Field,
 }
 
 impl Fields {
@@ -114,11 +117,12 @@ impl Fields {
             name: b.add_text_field("name", indexed_stored.clone()),
             street: b.add_text_field("street", indexed_stored.clone()),
             city: b.add_text_field("city", indexed_stored.clone()),
-            zip: b.add_text_field("zip", indexed_stored),
+            zip: b.add_text_field("zip", indexed_stored.clone()),
             phone_suffix: b.add_text_field("phone_suffix", indexed.clone()),
             phone: b.add_text_field("phone", STORED),
-            email_words: b.add_text_field("email_words", indexed),
+            email_words: b.add_text_field("email_words", indexed_stored.clone()),
             email: b.add_text_field("email", STORED),
+            words: b.add_text_field("words", indexed),
         };
         (b.build(), fields)
     }
@@ -134,11 +138,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The tantivy writer and the keys added since the last commit.
+struct Writer {
+    tantivy: IndexWriter<TantivyDocument>,
+    /// Lets an upsert skip the delete when the key is neither committed nor staged: each
+    /// delete is held as a query until the next commit (hundreds of bytes apiece), which
+    /// would double the memory of a bulk load.
+    staged: HashSet<String>,
+}
+
 /// The customer search index. `Send + Sync`; share it behind an `Arc`.
 pub struct SearchIndex {
     reader: IndexReader,
     fields: Fields,
-    writer: Mutex<IndexWriter<TantivyDocument>>,
+    writer: Mutex<Writer>,
     /// Writes staged since the last commit. Set and cleared with the writer lock held.
     dirty: AtomicBool,
     /// Tenants being rebuilt, with the customers written or removed meanwhile: those are
@@ -179,7 +192,10 @@ impl SearchIndex {
         Ok(SearchIndex {
             reader,
             fields,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer {
+                tantivy: writer,
+                staged: HashSet::new(),
+            }),
             dirty: AtomicBool::new(false),
             rebuilding: Mutex::new(HashMap::new()),
         })
@@ -191,10 +207,16 @@ impl SearchIndex {
         doc.add_text(f.key, key(tenant, c.id));
         doc.add_i64(f.tenant, tenant.0);
         doc.add_i64(f.customer, c.id.0);
-        doc.add_text(f.name, words(&c.name).join(" "));
+        let name = words(&c.name).join(" ");
+        doc.add_text(f.words, &name);
+        doc.add_text(f.name, name);
         for (street, city, zip) in &c.addresses {
-            doc.add_text(f.street, street_words(street).join(" "));
-            doc.add_text(f.city, words(city).join(" "));
+            let street = street_words(street).join(" ");
+            let city = words(city).join(" ");
+            doc.add_text(f.words, &street);
+            doc.add_text(f.words, &city);
+            doc.add_text(f.street, street);
+            doc.add_text(f.city, city);
             doc.add_text(f.zip, words(zip).join(" "));
         }
         for phone in &c.phones {
@@ -206,7 +228,9 @@ impl SearchIndex {
             doc.add_text(f.phone, d);
         }
         for email in &c.emails {
-            doc.add_text(f.email_words, words(email).join(" "));
+            let email_words = words(email).join(" ");
+            doc.add_text(f.words, &email_words);
+            doc.add_text(f.email_words, email_words);
             doc.add_text(f.email, email.trim().to_lowercase());
         }
         doc
@@ -236,20 +260,40 @@ impl SearchIndex {
         if customers.is_empty() {
             return Ok(0);
         }
-        let writer = lock(&self.writer);
+        let mut writer = lock(&self.writer);
+        let searcher = self.reader.searcher();
         for c in customers {
-            writer.delete_term(Term::from_field_text(self.fields.key, &key(tenant, c.id)));
-            writer.add_document(self.document(tenant, c))?;
+            self.stage(&mut writer, &searcher, tenant, c)?;
         }
         self.dirty.store(true, Ordering::Release);
         self.touch(tenant, customers.iter().map(|c| c.id));
         Ok(customers.len())
     }
 
+    /// Stage one upsert with the writer lock held. `searcher` shows the last commit (commits
+    /// reload the reader under the same lock), so a key absent from it and from `staged`
+    /// has nothing to replace.
+    fn stage(
+        &self,
+        writer: &mut Writer,
+        searcher: &Searcher,
+        tenant: TenantId,
+        c: &CustomerDoc,
+    ) -> Result<(), SearchError> {
+        let k = key(tenant, c.id);
+        let term = Term::from_field_text(self.fields.key, &k);
+        if writer.staged.contains(&k) || searcher.doc_freq(&term)? > 0 {
+            writer.tantivy.delete_term(term);
+        }
+        writer.tantivy.add_document(self.document(tenant, c))?;
+        writer.staged.insert(k);
+        Ok(())
+    }
+
     /// Remove a customer (a no-op for one not indexed). Visible to the next search.
     pub fn remove(&self, tenant: TenantId, customer: CustomerId) -> Result<(), SearchError> {
         let writer = lock(&self.writer);
-        writer.delete_term(Term::from_field_text(
+        writer.tantivy.delete_term(Term::from_field_text(
             self.fields.key,
             &key(tenant, customer),
         ));
@@ -268,8 +312,9 @@ impl SearchIndex {
         if !self.dirty.load(Ordering::Acquire) {
             return Ok(());
         }
-        writer.commit()?;
+        writer.tantivy.commit()?;
         self.reader.reload()?;
+        writer.staged = HashSet::new();
         self.dirty.store(false, Ordering::Release);
         Ok(())
     }
@@ -286,18 +331,15 @@ impl SearchIndex {
             let page = store.customer_docs(tenant, after, REBUILD_PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.id;
-            let writer = lock(&self.writer);
+            let mut writer = lock(&self.writer);
+            let searcher = self.reader.searcher();
             let rebuilding = lock(&self.rebuilding);
             let touched = rebuilding.get(&tenant);
             for c in &page {
                 seen.insert(c.id);
-                if touched.is_some_and(|t| t.contains(&c.id)) {
-                    continue;
+                if !touched.is_some_and(|t| t.contains(&c.id)) {
+                    self.stage(&mut writer, &searcher, tenant, c)?;
                 }
-                if before.contains(&c.id) {
-                    writer.delete_term(Term::from_field_text(self.fields.key, &key(tenant, c.id)));
-                }
-                writer.add_document(self.document(tenant, c))?;
             }
             self.dirty.store(true, Ordering::Release);
         }
@@ -307,7 +349,9 @@ impl SearchIndex {
             let touched = rebuilding.get(&tenant);
             for id in before.difference(&seen) {
                 if !touched.is_some_and(|t| t.contains(id)) {
-                    writer.delete_term(Term::from_field_text(self.fields.key, &key(tenant, *id)));
+                    writer
+                        .tantivy
+                        .delete_term(Term::from_field_text(self.fields.key, &key(tenant, *id)));
                 }
             }
             self.dirty.store(true, Ordering::Release);
@@ -439,27 +483,26 @@ impl SearchIndex {
             (f.city, 1.0, &w.text),
             (f.email_words, 1.5, &w.text),
         ];
-        let typos = max_typos(w.chars.len());
         for (field, weight, text) in text_fields {
             let term = Term::from_field_text(field, text);
             alternatives.push(constant(
-                TermQuery::new(term.clone(), IndexRecordOption::Basic),
+                TermQuery::new(term, IndexRecordOption::Basic),
                 weight,
             ));
-            if w.has_digit {
-                continue;
-            }
-            if w.chars.len() >= 2 {
+        }
+        // Prefixes and typos are looked up once, in the field holding every word: each
+        // automaton costs a walk of the term dictionary, and the re-ranker weighs fields.
+        if !w.has_digit {
+            let term = Term::from_field_text(f.words, &w.text);
+            if w.len >= 2 {
                 alternatives.push(constant(
                     FuzzyTermQuery::new_prefix(term.clone(), 0, true),
-                    weight * 0.7,
+                    1.5,
                 ));
             }
+            let typos = max_typos(w.len);
             if typos > 0 {
-                alternatives.push(constant(
-                    FuzzyTermQuery::new(term, typos, true),
-                    weight * 0.6,
-                ));
+                alternatives.push(constant(FuzzyTermQuery::new(term, typos, true), 1.2));
             }
         }
         if w.numeric {
@@ -476,39 +519,31 @@ impl SearchIndex {
         DisjunctionMaxQuery::new(alternatives)
     }
 
-    fn candidate(&self, doc: &TantivyDocument) -> Option<(TenantId, CustomerId, CandidateFields)> {
+    fn candidate<'a>(
+        &self,
+        doc: &'a TantivyDocument,
+    ) -> Option<(TenantId, CustomerId, CandidateFields<'a>)> {
         let f = &self.fields;
         let tenant = doc.get_first(f.tenant).and_then(|v| v.as_i64())?;
         let id = doc.get_first(f.customer).and_then(|v| v.as_i64())?;
-        let strings = |field: Field| -> Vec<String> {
-            doc.get_all(field)
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        };
-        let split = |field: Field| -> Vec<String> {
+        let values = |field: Field| doc.get_all(field).filter_map(|v| v.as_str());
+        let split = |field: Field| -> Vec<&'a str> {
             doc.get_all(field)
                 .filter_map(|v| v.as_str())
                 .flat_map(|s| s.split(' '))
                 .filter(|s| !s.is_empty())
-                .map(str::to_string)
                 .collect()
         };
         let fields = CandidateFields {
             name: split(f.name),
-            streets: doc
-                .get_all(f.street)
-                .filter_map(|v| v.as_str())
-                .map(|s| {
-                    s.split(' ')
-                        .filter(|w| !w.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
+            streets: values(f.street)
+                .map(|s| s.split(' ').filter(|w| !w.is_empty()).collect())
                 .collect(),
             city: split(f.city),
             zip: split(f.zip),
-            phones: strings(f.phone),
-            emails: strings(f.email),
+            phones: values(f.phone).collect(),
+            emails: values(f.email).collect(),
+            email_words: split(f.email_words),
         };
         Some((TenantId(tenant), CustomerId(id), fields))
     }

@@ -2,8 +2,8 @@
 //! each candidate is scored against the parsed query: for every query word the best match
 //! over the customer's fields (exact > prefix > one typo > two typos), weighted by field
 //! (name > phone > street > zip > email > city), plus bonuses when the street number or the
-//! zip agrees exactly, when a full phone number or email matches, and when several query
-//! words land in the same field. Ties break on customer id so results are deterministic.
+//! zip agrees exactly, when a full phone number or email matches, when several query words
+//! land in the same field, and for the share of the name or street the query covers. Ties break on customer id so results are deterministic.
 
 use std::collections::BTreeSet;
 
@@ -49,13 +49,17 @@ const ZIP_BONUS: f32 = 1.0;
 const FULL_PHONE_BONUS: f32 = 2.0;
 const EMAIL_BONUS: f32 = 4.0;
 const SAME_FIELD_BONUS: f32 = 0.5;
+/// Times the share of a name's (or the best street's) words the query matched: `creek`
+/// fits `Creek Dr` better than `Falcon Creek Way`.
+const COVERAGE_BONUS: f32 = 0.5;
 
 /// One query word, normalised, with its street spelling and characters precomputed.
 #[derive(Debug, Clone)]
 pub(crate) struct QueryWord {
     pub text: String,
     pub street: String,
-    pub chars: Vec<char>,
+    /// Length in characters.
+    pub len: usize,
     pub numeric: bool,
     /// Whether the word contains a digit (no typo tolerance for those: `1402` ≠ `1403`).
     pub has_digit: bool,
@@ -90,7 +94,7 @@ impl ParsedQuery {
             }
             words.push(QueryWord {
                 street: street_form(&w).to_string(),
-                chars: w.chars().collect(),
+                len: w.chars().count(),
                 numeric: is_numeric(&w),
                 has_digit: w.bytes().any(|b| b.is_ascii_digit()),
                 text: w,
@@ -135,16 +139,18 @@ impl ParsedQuery {
 
 /// A candidate's stored fields, already normalised at indexing time.
 #[derive(Debug, Default)]
-pub(crate) struct CandidateFields {
-    pub name: Vec<String>,
+pub(crate) struct CandidateFields<'a> {
+    pub name: Vec<&'a str>,
     /// One entry per property: the street's words.
-    pub streets: Vec<Vec<String>>,
-    pub city: Vec<String>,
-    pub zip: Vec<String>,
+    pub streets: Vec<Vec<&'a str>>,
+    pub city: Vec<&'a str>,
+    pub zip: Vec<&'a str>,
     /// Digits only.
-    pub phones: Vec<String>,
+    pub phones: Vec<&'a str>,
     /// Lowercased whole addresses.
-    pub emails: Vec<String>,
+    pub emails: Vec<&'a str>,
+    /// The words of the addresses.
+    pub email_words: Vec<&'a str>,
 }
 
 /// The outcome of scoring one candidate.
@@ -162,7 +168,7 @@ fn word_similarity(q: &QueryWord, q_text: &str, d: &str) -> f32 {
     if q.has_digit || d.is_empty() {
         return 0.0;
     }
-    let n = q.chars.len();
+    let n = q.len;
     let mut best: f32 = 0.0;
     if d.starts_with(q_text) {
         best = match n {
@@ -175,35 +181,73 @@ fn word_similarity(q: &QueryWord, q_text: &str, d: &str) -> f32 {
     if max == 0 {
         return best;
     }
-    let d_chars: Vec<char> = d.chars().collect();
-    if let Some(dist) = edit_distance(&q.chars, &d_chars, max) {
-        let same_len = d_chars.len() == n;
-        let s = match dist {
-            0 => 1.0,
-            1 if same_len => 0.78,
-            1 => 0.75,
-            _ => 0.5,
-        };
-        best = best.max(s);
-    }
-    // A typo in a word not finished yet: `oakmnt` against `oakmont`'s first six letters.
-    if n >= 4 && d_chars.len() > n && best < 0.5 {
-        if let Some(1) = edit_distance(&q.chars, &d_chars[..n], 1) {
-            best = best.max(0.5);
-        }
-    }
-    best
+    let typo = if q_text.is_ascii() && d.is_ascii() {
+        typo_similarity(q_text.as_bytes(), d.as_bytes(), max)
+    } else {
+        let q_chars: Vec<char> = q_text.chars().collect();
+        let d_chars: Vec<char> = d.chars().collect();
+        typo_similarity(&q_chars, &d_chars, max)
+    };
+    best.max(typo)
 }
 
-fn best_in<'a>(q: &QueryWord, q_text: &str, words: impl Iterator<Item = &'a String>) -> f32 {
-    let mut best: f32 = 0.0;
-    for d in words {
-        best = best.max(word_similarity(q, q_text, d));
-        if best >= 1.0 {
-            break;
-        }
+/// Similarity from the edit distance of a whole word, or of a word not finished yet
+/// (`oakmnt` against `oakmont`'s first six letters).
+fn typo_similarity<T: PartialEq>(q: &[T], d: &[T], max: usize) -> f32 {
+    match edit_distance(q, d, max) {
+        Some(0) => return 1.0,
+        Some(1) if d.len() == q.len() => return 0.78,
+        Some(1) => return 0.75,
+        Some(_) => return 0.5,
+        None => {}
     }
-    best
+    if q.len() >= 4 && d.len() > q.len() && edit_distance(q, &d[..q.len()], 1) == Some(1) {
+        return 0.5;
+    }
+    0.0
+}
+
+/// How a query matches the words of one field value.
+struct FieldMatch {
+    /// Best similarity per query word.
+    best: Vec<f32>,
+    /// Share of the value's words that some query word matched.
+    coverage: f32,
+}
+
+fn field_match(q: &[QueryWord], street: bool, doc_words: &[&str]) -> FieldMatch {
+    let mut best = vec![0.0f32; q.len()];
+    let mut covered = 0usize;
+    for d in doc_words {
+        let mut hit = false;
+        for (i, w) in q.iter().enumerate() {
+            let text = if street { &w.street } else { &w.text };
+            let s = word_similarity(w, text, d);
+            if s > 0.0 {
+                hit = true;
+                best[i] = best[i].max(s);
+            }
+        }
+        covered += usize::from(hit);
+    }
+    FieldMatch {
+        best,
+        coverage: covered as f32 / doc_words.len().max(1) as f32,
+    }
+}
+
+/// The best per-word similarities over several values of one field (properties), and the
+/// best coverage of any single value.
+fn merge(matches: &[FieldMatch], n: usize) -> FieldMatch {
+    let mut best = vec![0.0f32; n];
+    let mut coverage: f32 = 0.0;
+    for m in matches {
+        for (b, s) in best.iter_mut().zip(&m.best) {
+            *b = b.max(*s);
+        }
+        coverage = coverage.max(m.coverage);
+    }
+    FieldMatch { best, coverage }
 }
 
 /// Score one candidate against a query. A score of zero means nothing matched.
@@ -211,9 +255,19 @@ pub(crate) fn score(q: &ParsedQuery, c: &CandidateFields) -> Scored {
     let mut total: f32 = 0.0;
     let mut matched: BTreeSet<MatchField> = BTreeSet::new();
     let mut per_field = [0usize; 6];
-    let email_words: Vec<String> = c.emails.iter().flat_map(|e| text::words(e)).collect();
+    let n = q.words.len();
 
-    for w in &q.words {
+    let name = field_match(&q.words, false, &c.name);
+    let streets: Vec<FieldMatch> = c
+        .streets
+        .iter()
+        .map(|s| field_match(&q.words, true, s))
+        .collect();
+    let street = merge(&streets, n);
+    let city = field_match(&q.words, false, &c.city);
+    let email = field_match(&q.words, false, &c.email_words);
+
+    for (i, w) in q.words.iter().enumerate() {
         let mut best: Option<(f32, MatchField)> = None;
         let mut consider = |field: MatchField, sim: f32| {
             let s = sim * field.weight();
@@ -221,22 +275,18 @@ pub(crate) fn score(q: &ParsedQuery, c: &CandidateFields) -> Scored {
                 best = Some((s, field));
             }
         };
-        consider(MatchField::Name, best_in(w, &w.text, c.name.iter()));
-        consider(
-            MatchField::Street,
-            best_in(w, &w.street, c.streets.iter().flatten()),
-        );
-        consider(MatchField::City, best_in(w, &w.text, c.city.iter()));
+        consider(MatchField::Name, name.best[i]);
+        consider(MatchField::Street, street.best[i]);
+        consider(MatchField::City, city.best[i]);
         if w.numeric {
-            if c.zip.contains(&w.text) {
+            if c.zip.contains(&w.text.as_str()) {
                 consider(MatchField::Zip, 1.0);
             }
             if w.text.len() >= text::MIN_PHONE_SUFFIX {
-                let sim = phone_similarity(&w.text, &c.phones);
-                consider(MatchField::Phone, sim);
+                consider(MatchField::Phone, phone_similarity(&w.text, &c.phones));
             }
         } else {
-            consider(MatchField::Email, best_in(w, &w.text, email_words.iter()));
+            consider(MatchField::Email, email.best[i]);
         }
         if let Some((s, field)) = best {
             total += s;
@@ -244,15 +294,24 @@ pub(crate) fn score(q: &ParsedQuery, c: &CandidateFields) -> Scored {
             per_field[field as usize] += 1;
         }
         if w.numeric {
-            if c.streets.iter().any(|s| s.first() == Some(&w.text)) {
+            if c.streets
+                .iter()
+                .any(|s| s.first() == Some(&w.text.as_str()))
+            {
                 total += STREET_NUMBER_BONUS;
                 matched.insert(MatchField::Street);
             }
-            if c.zip.contains(&w.text) {
+            if c.zip.contains(&w.text.as_str()) {
                 total += ZIP_BONUS;
                 matched.insert(MatchField::Zip);
             }
         }
+    }
+    if matched.contains(&MatchField::Name) {
+        total += COVERAGE_BONUS * name.coverage;
+    }
+    if matched.contains(&MatchField::Street) {
+        total += COVERAGE_BONUS * street.coverage;
     }
 
     for run in &q.phone_runs {
@@ -281,7 +340,7 @@ pub(crate) fn score(q: &ParsedQuery, c: &CandidateFields) -> Scored {
 
 /// How well a string of digits matches the end of one of the phone numbers: the whole
 /// national number or more counts fully, the last four a little less.
-fn phone_similarity(query_digits: &str, phones: &[String]) -> f32 {
+fn phone_similarity(query_digits: &str, phones: &[&str]) -> f32 {
     if query_digits.len() < text::MIN_PHONE_SUFFIX {
         return 0.0;
     }
@@ -299,14 +358,23 @@ fn phone_similarity(query_digits: &str, phones: &[String]) -> f32 {
 mod tests {
     use super::*;
 
-    fn fields(name: &str, street: &str, city: &str, zip: &str) -> CandidateFields {
+    /// Normalised words, leaked so the borrowed candidate outlives the test helper.
+    fn leak(words: Vec<String>) -> Vec<&'static str> {
+        words
+            .into_iter()
+            .map(|w| &*Box::leak(w.into_boxed_str()))
+            .collect()
+    }
+
+    fn fields(name: &str, street: &str, city: &str, zip: &str) -> CandidateFields<'static> {
         CandidateFields {
-            name: text::words(name),
-            streets: vec![text::street_words(street)],
-            city: text::words(city),
-            zip: text::words(zip),
-            phones: vec!["15125550133".into()],
-            emails: vec!["jsmith@example.com".into()],
+            name: leak(text::words(name)),
+            streets: vec![leak(text::street_words(street))],
+            city: leak(text::words(city)),
+            zip: leak(text::words(zip)),
+            phones: vec!["15125550133"],
+            emails: vec!["jsmith@example.com"],
+            email_words: vec!["jsmith", "example", "com"],
         }
     }
 

@@ -441,7 +441,7 @@ fn upsert_replaces_and_remove_deletes() {
     index
         .remove(T1, CustomerId(77))
         .expect("removing an unknown id is fine");
-    assert!(index.search(T1, "brown", 10).expect("removed").is_empty());
+    assert!(index.search(T1, "black", 10).expect("removed").is_empty());
     assert_eq!(index.count(T1).expect("count"), 0);
 }
 
@@ -609,6 +609,57 @@ async fn rebuild_loads_a_tenant_from_the_store_and_drops_stale_documents() {
     assert_eq!(index.count(b).expect("count b"), 2500);
 }
 
+#[tokio::test]
+async fn writes_made_during_a_rebuild_win_over_what_it_read() {
+    let store = Store::connect("sqlite::memory:", 1).await.expect("store");
+    let t = store
+        .insert_tenant(&tenant("acme"), 0)
+        .await
+        .expect("tenant");
+    let zone = store.insert_zone(t, "N", "North").await.expect("zone");
+    let rows: Vec<NewCustomer> = PEOPLE[..3].iter().map(|p| new_customer(p, zone)).collect();
+    let stored = store
+        .insert_customers(t, &rows, 0)
+        .await
+        .expect("customers");
+    let index = SearchIndex::new_in_ram().expect("index");
+
+    let rebuild = index.rebuild(&store, t);
+    tokio::pin!(rebuild);
+    let first_poll = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::future::Future::poll(rebuild.as_mut(), cx))
+    })
+    .await;
+    assert!(first_poll.is_pending(), "the rebuild waits on the store");
+
+    // Meanwhile the API renames one customer and deletes another, store first, then index.
+    let mut renamed = person_doc(&PEOPLE[0]);
+    renamed.id = stored[0];
+    renamed.name = "John Renamed".into();
+    renamed.emails = vec!["jr@example.org".into()];
+    index.upsert(t, &renamed).expect("upsert during rebuild");
+    index.remove(t, stored[1]).expect("remove during rebuild");
+    assert!(matches!(
+        index.rebuild(&store, t).await,
+        Err(SearchError::RebuildInProgress(busy)) if busy == t
+    ));
+
+    assert_eq!(rebuild.await.expect("rebuild"), 3);
+    assert_eq!(
+        ids(&index.search(t, "renamed", 5).expect("new name")),
+        [stored[0].0]
+    );
+    assert!(!ids(&index.search(t, "smith", 5).expect("old name")).contains(&stored[0].0));
+    assert!(!ids(&index.search(t, "jon smith elm", 5).expect("removed")).contains(&stored[1].0));
+    assert_eq!(index.count(t).expect("count"), 2);
+    // Once finished, the tenant can be rebuilt again; now the store's version wins.
+    assert_eq!(index.rebuild(&store, t).await.expect("again"), 3);
+    assert_eq!(
+        ids(&index.search(t, "john smith oak", 1).expect("store")),
+        [stored[0].0]
+    );
+}
+
 #[test]
 fn an_index_on_disk_survives_reopening() {
     let dir = std::env::temp_dir().join(format!("frontdesk-search-{}", std::process::id()));
@@ -691,7 +742,7 @@ async fn drop_postgres(store: Store, name: &str) {
     let admin_url = std::env::var("FRONTDESK_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let admin = sqlx::PgPool::connect(&admin_url).await.expect("postgres");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&admin)
         .await
         .expect("drop database");
@@ -736,4 +787,17 @@ async fn trigram_comparison_runs_the_same_queries_on_postgres() {
         .expect("sqlite")
         .is_none());
     drop_postgres(store, &name).await;
+}
+
+/// `FRONTDESK_BENCH_DOCS=200000 cargo test --release --lib search::tests::bench -- --ignored
+/// --nocapture` prints the figures for a larger index.
+#[test]
+#[ignore = "benchmark; run on demand"]
+fn bench_from_env() {
+    let docs = std::env::var("FRONTDESK_BENCH_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let report = bench::bench_queries(docs, 1_000, 42, None).expect("bench");
+    println!("{report}");
 }

@@ -109,21 +109,27 @@ pub(crate) fn phone_suffixes(phone_digits: &str) -> Vec<&str> {
 }
 
 /// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions) between two
-/// words, or `None` when it exceeds `max`. Cheap length check first; rows are reused.
-pub(crate) fn edit_distance(a: &[char], b: &[char], max: usize) -> Option<usize> {
-    if a.len().abs_diff(b.len()) > max {
+/// words (as bytes when both are ASCII, as chars otherwise), or `None` when it exceeds `max`.
+/// Rows live on the stack: words longer than [`MAX_TOKEN_BYTES`] never reach this and are
+/// reported as too far apart.
+pub(crate) fn edit_distance<T: PartialEq>(a: &[T], b: &[T], max: usize) -> Option<usize> {
+    const W: usize = MAX_TOKEN_BYTES + 1;
+    if a.len().abs_diff(b.len()) > max || a.len() >= W || b.len() >= W {
         return None;
     }
     if a == b {
         return Some(0);
     }
     let n = b.len();
-    let mut prev2: Vec<usize> = vec![0; n + 1];
-    let mut prev: Vec<usize> = (0..=n).collect();
-    let mut cur: Vec<usize> = vec![0; n + 1];
+    let mut prev2 = [0usize; W];
+    let mut prev = [0usize; W];
+    let mut cur = [0usize; W];
+    for (j, v) in prev.iter_mut().enumerate().take(n + 1) {
+        *v = j;
+    }
     for i in 1..=a.len() {
         cur[0] = i;
-        let mut row_min = cur[0];
+        let mut row_min = i;
         for j in 1..=n {
             let cost = usize::from(a[i - 1] != b[j - 1]);
             let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
@@ -227,9 +233,19 @@ mod tests {
             ("abc", "abcdef", 2, None),
             ("", "ab", 2, Some(2)),
             ("kitten", "sitting", 3, Some(3)),
+            ("núñez", "nunez", 2, Some(2)),
         ];
         for (a, b, max, expected) in cases {
             assert_eq!(d(a, b, max), expected, "{a} vs {b}");
+            if a.is_ascii() && b.is_ascii() {
+                assert_eq!(
+                    edit_distance(a.as_bytes(), b.as_bytes(), max),
+                    expected,
+                    "{a} vs {b} as bytes"
+                );
+            }
         }
+        let long = "a".repeat(MAX_TOKEN_BYTES + 5);
+        assert_eq!(edit_distance(long.as_bytes(), long.as_bytes(), 2), None);
     }
 }
