@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod outbound;
 pub mod record;
+pub mod search;
 pub mod seed;
 pub mod store;
 pub mod telemetry;
