@@ -840,14 +840,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank - 1]
 }
 
-struct Timings {
+pub(crate) struct Timings {
     latencies: Vec<Duration>,
     top1: usize,
     top5: usize,
 }
 
 impl Timings {
-    fn new(n: usize) -> Timings {
+    pub(crate) fn new(n: usize) -> Timings {
         Timings {
             latencies: Vec::with_capacity(n),
             top1: 0,
@@ -855,14 +855,19 @@ impl Timings {
         }
     }
 
-    fn record(&mut self, took: Duration, ranked: &[CustomerId], expected: Option<CustomerId>) {
+    pub(crate) fn record(
+        &mut self,
+        took: Duration,
+        ranked: &[CustomerId],
+        expected: Option<CustomerId>,
+    ) {
         self.latencies.push(took);
         let pos = expected.and_then(|e| ranked.iter().position(|id| *id == e));
         self.top1 += usize::from(pos == Some(0));
         self.top5 += usize::from(pos.is_some_and(|p| p < 5));
     }
 
-    fn report(mut self, engine: &'static str, docs: usize) -> BenchReport {
+    pub(crate) fn report(mut self, engine: &'static str, docs: usize) -> BenchReport {
         self.latencies.sort();
         let n = self.latencies.len();
         let total: Duration = self.latencies.iter().sum();
