@@ -12,533 +12,65 @@ use super::{SearchError, SearchIndex};
 use crate::domain::{CustomerId, CustomerStatus, PhoneE164, PropertyKind, TenantId, ZoneId};
 use crate::store::{display_name, CustomerDoc, NewCustomer, NewProperty, Store, StoreError};
 
-const FIRST_NAMES: &[&str] = &[
-    "James",
-    "Mary",
-    "John",
-    "Patricia",
-    "Robert",
-    "Jennifer",
-    "Michael",
-    "Linda",
-    "William",
-    "Elizabeth",
-    "David",
-    "Barbara",
-    "Richard",
-    "Susan",
-    "Joseph",
-    "Jessica",
-    "Thomas",
-    "Sarah",
-    "Charles",
-    "Karen",
-    "Christopher",
-    "Nancy",
-    "Daniel",
-    "Lisa",
-    "Matthew",
-    "Betty",
-    "Anthony",
-    "Margaret",
-    "Mark",
-    "Sandra",
-    "Donald",
-    "Ashley",
-    "Steven",
-    "Kimberly",
-    "Paul",
-    "Emily",
-    "Andrew",
-    "Donna",
-    "Joshua",
-    "Michelle",
-    "Kenneth",
-    "Dorothy",
-    "Kevin",
-    "Carol",
-    "Brian",
-    "Amanda",
-    "George",
-    "Melissa",
-    "Edward",
-    "Deborah",
-    "Ronald",
-    "Stephanie",
-    "Timothy",
-    "Rebecca",
-    "Jason",
-    "Sharon",
-    "Jeffrey",
-    "Laura",
-    "Ryan",
-    "Cynthia",
-    "Jacob",
-    "Kathleen",
-    "Gary",
-    "Amy",
-    "Nicholas",
-    "Shirley",
-    "Eric",
-    "Angela",
-    "Jonathan",
-    "Helen",
-    "Stephen",
-    "Anna",
-    "Larry",
-    "Brenda",
-    "Justin",
-    "Pamela",
-    "Scott",
-    "Nicole",
-    "Brandon",
-    "Samantha",
-    "Benjamin",
-    "Katherine",
-    "Samuel",
-    "Emma",
-    "Gregory",
-    "Ruth",
-    "Frank",
-    "Christine",
-    "Alexander",
-    "Catherine",
-    "Raymond",
-    "Debra",
-    "Patrick",
-    "Rachel",
-    "Jack",
-    "Carolyn",
-    "Dennis",
-    "Janet",
-    "Jerry",
-    "Virginia",
-    "Tyler",
-    "Maria",
-    "Aaron",
-    "Heather",
-    "Jose",
-    "Diane",
-    "Adam",
-    "Julie",
-    "Henry",
-    "Joyce",
-    "Nathan",
-    "Victoria",
-    "Douglas",
-    "Kelly",
-    "Zachary",
-    "Christina",
-    "Peter",
-    "Joan",
-    "Kyle",
-    "Evelyn",
-    "Walter",
-    "Lauren",
-    "Ethan",
-    "Judith",
-    "Jeremy",
-    "Olivia",
-    "Harold",
-    "Martha",
-    "Keith",
-    "Cheryl",
-    "Christian",
-    "Megan",
-    "Roger",
-    "Andrea",
-    "Noah",
-    "Hannah",
-    "Gerald",
-    "Jacqueline",
-    "Carl",
-    "Ann",
-    "Terry",
-    "Jean",
-    "Sean",
-    "Alice",
-    "Austin",
-    "Kathryn",
-    "Arthur",
-    "Gloria",
-    "Lawrence",
-    "Teresa",
-    "Jesse",
-    "Doris",
-    "Dylan",
-    "Sara",
-    "Bryan",
-    "Janice",
-    "Joe",
-    "Julia",
-    "Jordan",
-    "Marie",
-    "Billy",
-    "Madison",
-    "Bruce",
-    "Grace",
-    "Albert",
-    "Judy",
-    "Willie",
-    "Theresa",
-    "Gabriel",
-    "Beverly",
-    "Logan",
-    "Denise",
-    "Alan",
-    "Marilyn",
-    "Juan",
-    "Amber",
-    "Wayne",
-    "Danielle",
-    "Roy",
-    "Rose",
-    "Ralph",
-    "Brittany",
-    "Randy",
-    "Diana",
-    "Eugene",
-    "Abigail",
-    "Vincent",
-    "Natalie",
-    "Russell",
-    "Jane",
-    "Louis",
-    "Lori",
-    "Bobby",
-    "Alexis",
-    "Philip",
-    "Tiffany",
-    "Johnny",
-    "Kayla",
-    "Luis",
-    "Carlos",
-    "Miguel",
-    "Jorge",
-    "Rosa",
-    "Guadalupe",
-    "Minh",
-    "Wei",
-    "Priya",
-    "Aisha",
-];
+// Comma-separated lists (an empty entry means "no second word").
+const FIRST_NAMES: &str = "\
+    James,Mary,John,Patricia,Robert,Jennifer,Michael,Linda,William,Elizabeth,David,\
+    Barbara,Richard,Susan,Joseph,Jessica,Thomas,Sarah,Charles,Karen,Christopher,Nancy,\
+    Daniel,Lisa,Matthew,Betty,Anthony,Margaret,Mark,Sandra,Donald,Ashley,Steven,\
+    Kimberly,Paul,Emily,Andrew,Donna,Joshua,Michelle,Kenneth,Dorothy,Kevin,Carol,Brian,\
+    Amanda,George,Melissa,Edward,Deborah,Ronald,Stephanie,Timothy,Rebecca,Jason,Sharon,\
+    Jeffrey,Laura,Ryan,Cynthia,Jacob,Kathleen,Gary,Amy,Nicholas,Shirley,Eric,Angela,\
+    Jonathan,Helen,Stephen,Anna,Larry,Brenda,Justin,Pamela,Scott,Nicole,Brandon,\
+    Samantha,Benjamin,Katherine,Samuel,Emma,Gregory,Ruth,Frank,Christine,Alexander,\
+    Catherine,Raymond,Debra,Patrick,Rachel,Jack,Carolyn,Dennis,Janet,Jerry,Virginia,\
+    Tyler,Maria,Aaron,Heather,Jose,Diane,Adam,Julie,Henry,Joyce,Nathan,Victoria,Douglas,\
+    Kelly,Zachary,Christina,Peter,Joan,Kyle,Evelyn,Walter,Lauren,Ethan,Judith,Jeremy,\
+    Olivia,Harold,Martha,Keith,Cheryl,Christian,Megan,Roger,Andrea,Noah,Hannah,Gerald,\
+    Jacqueline,Carl,Ann,Terry,Jean,Sean,Alice,Austin,Kathryn,Arthur,Gloria,Lawrence,\
+    Teresa,Jesse,Doris,Dylan,Sara,Bryan,Janice,Joe,Julia,Jordan,Marie,Billy,Madison,\
+    Bruce,Grace,Albert,Judy,Willie,Theresa,Gabriel,Beverly,Logan,Denise,Alan,Marilyn,\
+    Juan,Amber,Wayne,Danielle,Roy,Rose,Ralph,Brittany,Randy,Diana,Eugene,Abigail,\
+    Vincent,Natalie,Russell,Jane,Louis,Lori,Bobby,Alexis,Philip,Tiffany,Johnny,Kayla,\
+    Luis,Carlos,Miguel,Jorge,Rosa,Guadalupe,Minh,Wei,Priya,Aisha";
 
-const LAST_NAMES: &[&str] = &[
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Rodriguez",
-    "Martinez",
-    "Hernandez",
-    "Lopez",
-    "Gonzalez",
-    "Wilson",
-    "Anderson",
-    "Thomas",
-    "Taylor",
-    "Moore",
-    "Jackson",
-    "Martin",
-    "Lee",
-    "Perez",
-    "Thompson",
-    "White",
-    "Harris",
-    "Sanchez",
-    "Clark",
-    "Ramirez",
-    "Lewis",
-    "Robinson",
-    "Walker",
-    "Young",
-    "Allen",
-    "King",
-    "Wright",
-    "Scott",
-    "Torres",
-    "Nguyen",
-    "Hill",
-    "Flores",
-    "Green",
-    "Adams",
-    "Nelson",
-    "Baker",
-    "Hall",
-    "Rivera",
-    "Campbell",
-    "Mitchell",
-    "Carter",
-    "Roberts",
-    "Gomez",
-    "Phillips",
-    "Evans",
-    "Turner",
-    "Diaz",
-    "Parker",
-    "Cruz",
-    "Edwards",
-    "Collins",
-    "Reyes",
-    "Stewart",
-    "Morris",
-    "Morales",
-    "Murphy",
-    "Cook",
-    "Rogers",
-    "Gutierrez",
-    "Ortiz",
-    "Morgan",
-    "Cooper",
-    "Peterson",
-    "Bailey",
-    "Reed",
-    "Kelly",
-    "Howard",
-    "Ramos",
-    "Kim",
-    "Cox",
-    "Ward",
-    "Richardson",
-    "Watson",
-    "Brooks",
-    "Chavez",
-    "Wood",
-    "James",
-    "Bennett",
-    "Gray",
-    "Mendoza",
-    "Ruiz",
-    "Hughes",
-    "Price",
-    "Alvarez",
-    "Castillo",
-    "Sanders",
-    "Patel",
-    "Myers",
-    "Long",
-    "Ross",
-    "Foster",
-    "Jimenez",
-    "Powell",
-    "Jenkins",
-    "Perry",
-    "Russell",
-    "Sullivan",
-    "Bell",
-    "Coleman",
-    "Butler",
-    "Henderson",
-    "Barnes",
-    "Gonzales",
-    "Fisher",
-    "Vasquez",
-    "Simmons",
-    "Romero",
-    "Jordan",
-    "Patterson",
-    "Alexander",
-    "Hamilton",
-    "Graham",
-    "Reynolds",
-    "Griffin",
-    "Wallace",
-    "Moreno",
-    "West",
-    "Cole",
-    "Hayes",
-    "Bryant",
-    "Herrera",
-    "Gibson",
-    "Ellis",
-    "Tran",
-    "Medina",
-    "Aguilar",
-    "Stevens",
-    "Murray",
-    "Ford",
-    "Castro",
-    "Marshall",
-    "Owens",
-    "Harrison",
-    "Fernandez",
-    "McDonald",
-    "Woods",
-    "Washington",
-    "Kennedy",
-    "Wells",
-    "Vargas",
-    "Henry",
-    "Chen",
-    "Freeman",
-    "Webb",
-    "Tucker",
-    "Guzman",
-    "Burns",
-    "Crawford",
-    "Olson",
-    "Simpson",
-    "Porter",
-    "Hunter",
-    "Gordon",
-    "Mendez",
-    "Silva",
-    "Shaw",
-    "Snyder",
-    "Mason",
-    "Dixon",
-    "Munoz",
-    "Hunt",
-    "Hicks",
-    "Holmes",
-    "Palmer",
-    "Wagner",
-    "Black",
-    "Robertson",
-    "Boyd",
-    "Rose",
-    "Stone",
-    "Salazar",
-    "Fox",
-    "Warren",
-    "Mills",
-    "Meyer",
-    "Rice",
-    "Schmidt",
-    "Garza",
-    "Daniels",
-    "Ferguson",
-    "Nichols",
-    "Stephens",
-    "Soto",
-    "Weaver",
-    "Ryan",
-    "Gardner",
-    "Payne",
-    "Grant",
-    "Dunn",
-    "Kelley",
-    "Spencer",
-    "Hawkins",
-    "Arnold",
-    "Pierce",
-    "Vazquez",
-    "Hansen",
-    "Peters",
-    "Santos",
-    "Hart",
-    "Bradley",
-    "Knight",
-    "Elliott",
-    "Cunningham",
-    "Duncan",
-    "Armstrong",
-    "Hudson",
-    "Carroll",
-    "Lane",
-    "Riley",
-    "Andrews",
-    "Ray",
-    "Berry",
-    "Perkins",
-    "Hoffman",
-    "Smyth",
-    "Smythe",
-    "O'Brien",
-    "Schneider",
-    "Kowalski",
-    "Nakamura",
-    "Okafor",
-    "Larsen",
-    "Dubois",
-];
+const LAST_NAMES: &str = "\
+    Smith,Johnson,Williams,Brown,Jones,Garcia,Miller,Davis,Rodriguez,Martinez,Hernandez,\
+    Lopez,Gonzalez,Wilson,Anderson,Thomas,Taylor,Moore,Jackson,Martin,Lee,Perez,\
+    Thompson,White,Harris,Sanchez,Clark,Ramirez,Lewis,Robinson,Walker,Young,Allen,King,\
+    Wright,Scott,Torres,Nguyen,Hill,Flores,Green,Adams,Nelson,Baker,Hall,Rivera,\
+    Campbell,Mitchell,Carter,Roberts,Gomez,Phillips,Evans,Turner,Diaz,Parker,Cruz,\
+    Edwards,Collins,Reyes,Stewart,Morris,Morales,Murphy,Cook,Rogers,Gutierrez,Ortiz,\
+    Morgan,Cooper,Peterson,Bailey,Reed,Kelly,Howard,Ramos,Kim,Cox,Ward,Richardson,\
+    Watson,Brooks,Chavez,Wood,James,Bennett,Gray,Mendoza,Ruiz,Hughes,Price,Alvarez,\
+    Castillo,Sanders,Patel,Myers,Long,Ross,Foster,Jimenez,Powell,Jenkins,Perry,Russell,\
+    Sullivan,Bell,Coleman,Butler,Henderson,Barnes,Gonzales,Fisher,Vasquez,Simmons,\
+    Romero,Jordan,Patterson,Alexander,Hamilton,Graham,Reynolds,Griffin,Wallace,Moreno,\
+    West,Cole,Hayes,Bryant,Herrera,Gibson,Ellis,Tran,Medina,Aguilar,Stevens,Murray,Ford,\
+    Castro,Marshall,Owens,Harrison,Fernandez,McDonald,Woods,Washington,Kennedy,Wells,\
+    Vargas,Henry,Chen,Freeman,Webb,Tucker,Guzman,Burns,Crawford,Olson,Simpson,Porter,\
+    Hunter,Gordon,Mendez,Silva,Shaw,Snyder,Mason,Dixon,Munoz,Hunt,Hicks,Holmes,Palmer,\
+    Wagner,Black,Robertson,Boyd,Rose,Stone,Salazar,Fox,Warren,Mills,Meyer,Rice,Schmidt,\
+    Garza,Daniels,Ferguson,Nichols,Stephens,Soto,Weaver,Ryan,Gardner,Payne,Grant,Dunn,\
+    Kelley,Spencer,Hawkins,Arnold,Pierce,Vazquez,Hansen,Peters,Santos,Hart,Bradley,\
+    Knight,Elliott,Cunningham,Duncan,Armstrong,Hudson,Carroll,Lane,Riley,Andrews,Ray,\
+    Berry,Perkins,Hoffman,Smyth,Smythe,O'Brien,Schneider,Kowalski,Nakamura,Okafor,\
+    Larsen,Dubois";
 
-const STREET_FIRST: &[&str] = &[
-    "Oak",
-    "Cedar",
-    "Pine",
-    "Maple",
-    "Elm",
-    "Willow",
-    "Birch",
-    "Hickory",
-    "Pecan",
-    "Magnolia",
-    "Cypress",
-    "Juniper",
-    "Mesquite",
-    "Live Oak",
-    "Red Bud",
-    "Sycamore",
-    "Aspen",
-    "Spruce",
-    "Walnut",
-    "Chestnut",
-    "Laurel",
-    "Holly",
-    "Dogwood",
-    "Poplar",
-    "Sage",
-    "Bluebonnet",
-    "Eagle",
-    "Falcon",
-    "Hawk",
-    "Quail",
-    "Deer",
-    "Fox",
-    "Bear",
-    "Wolf",
-    "Stone",
-    "River",
-    "Lake",
-    "Spring",
-    "Meadow",
-    "Prairie",
-    "Valley",
-    "Canyon",
-    "Mission",
-    "Ranch",
-    "Shadow",
-    "Sunset",
-    "Sunrise",
-    "Silver",
-    "Golden",
-    "Crystal",
-    "Hidden",
-    "Quiet",
-    "Lost",
-    "Windy",
-    "Rolling",
-    "Misty",
-    "Stoney",
-    "Amber",
-    "Copper",
-    "Granite",
-    "Highland",
-    "Lakeview",
-    "Brook",
-    "Creek",
-    "Forest",
-    "Harbor",
-    "Heritage",
-    "Liberty",
-    "Pioneer",
-    "Frontier",
-];
+const STREET_FIRST: &str = "\
+    Oak,Cedar,Pine,Maple,Elm,Willow,Birch,Hickory,Pecan,Magnolia,Cypress,Juniper,\
+    Mesquite,Live Oak,Red Bud,Sycamore,Aspen,Spruce,Walnut,Chestnut,Laurel,Holly,\
+    Dogwood,Poplar,Sage,Bluebonnet,Eagle,Falcon,Hawk,Quail,Deer,Fox,Bear,Wolf,Stone,\
+    River,Lake,Spring,Meadow,Prairie,Valley,Canyon,Mission,Ranch,Shadow,Sunset,Sunrise,\
+    Silver,Golden,Crystal,Hidden,Quiet,Lost,Windy,Rolling,Misty,Stoney,Amber,Copper,\
+    Granite,Highland,Lakeview,Brook,Creek,Forest,Harbor,Heritage,Liberty,Pioneer,\
+    Frontier";
 
-const STREET_SECOND: &[&str] = &[
-    "", "", "", "Hollow", "Ridge", "Creek", "Hill", "Park", "Grove", "Glen", "Bend", "Crest",
-    "View", "Point", "Trace", "Run", "Springs", "Meadow", "Field", "Wood", "Brook", "Vista",
-    "Pass", "Bluff", "Mont", "Haven", "Landing", "Crossing",
-];
+const STREET_SECOND: &str = "\
+    ,,,Hollow,Ridge,Creek,Hill,Park,Grove,Glen,Bend,Crest,View,Point,Trace,Run,Springs,\
+    Meadow,Field,Wood,Brook,Vista,Pass,Bluff,Mont,Haven,Landing,Crossing";
 
-const STREET_SUFFIXES: &[&str] = &[
-    "St", "Dr", "Ln", "Ct", "Ave", "Rd", "Blvd", "Way", "Cir", "Trl", "Pl", "Cv", "Loop", "Pkwy",
-];
+const STREET_SUFFIXES: &str = "\
+    St,Dr,Ln,Ct,Ave,Rd,Blvd,Way,Cir,Trl,Pl,Cv,Loop,Pkwy";
 
 const CITIES: &[(&str, &str, &str, &str)] = &[
     ("Austin", "TX", "787", "512"),
@@ -650,13 +182,19 @@ impl SyntheticCustomer {
 /// `n` customers drawn from common US first and last names, two-word street names and
 /// cities with their zip prefixes and area codes.
 pub fn synthetic_customers(n: usize, seed: u64) -> Vec<SyntheticCustomer> {
+    let list = |s: &'static str| -> Vec<&'static str> { s.split(',').collect() };
+    let first_names = list(FIRST_NAMES);
+    let last_names = list(LAST_NAMES);
+    let street_first = list(STREET_FIRST);
+    let street_second = list(STREET_SECOND);
+    let street_suffixes = list(STREET_SUFFIXES);
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
-        let first = rng.pick(FIRST_NAMES).to_string();
-        let last = rng.pick(LAST_NAMES).to_string();
-        let second = rng.pick(STREET_SECOND);
-        let street_name = [rng.pick(STREET_FIRST), second, rng.pick(STREET_SUFFIXES)]
+        let first = rng.pick(&first_names).to_string();
+        let last = rng.pick(&last_names).to_string();
+        let second = rng.pick(&street_second);
+        let street_name = [rng.pick(&street_first), second, rng.pick(&street_suffixes)]
             .iter()
             .filter(|s| !s.is_empty())
             .copied()
@@ -840,14 +378,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank - 1]
 }
 
-struct Timings {
+pub(crate) struct Timings {
     latencies: Vec<Duration>,
     top1: usize,
     top5: usize,
 }
 
 impl Timings {
-    fn new(n: usize) -> Timings {
+    pub(crate) fn new(n: usize) -> Timings {
         Timings {
             latencies: Vec::with_capacity(n),
             top1: 0,
@@ -855,14 +393,19 @@ impl Timings {
         }
     }
 
-    fn record(&mut self, took: Duration, ranked: &[CustomerId], expected: Option<CustomerId>) {
+    pub(crate) fn record(
+        &mut self,
+        took: Duration,
+        ranked: &[CustomerId],
+        expected: Option<CustomerId>,
+    ) {
         self.latencies.push(took);
         let pos = expected.and_then(|e| ranked.iter().position(|id| *id == e));
         self.top1 += usize::from(pos == Some(0));
         self.top5 += usize::from(pos.is_some_and(|p| p < 5));
     }
 
-    fn report(mut self, engine: &'static str, docs: usize) -> BenchReport {
+    pub(crate) fn report(mut self, engine: &'static str, docs: usize) -> BenchReport {
         self.latencies.sort();
         let n = self.latencies.len();
         let total: Duration = self.latencies.iter().sum();
@@ -948,4 +491,52 @@ pub async fn bench_trigram(
     }
     let docs = usize::try_from(store.count_customers(tenant).await?).unwrap_or(0);
     Ok(Some(timings.report("pg_trgm", docs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::text::edit_distance;
+
+    #[test]
+    fn generation_is_deterministic_and_typos_are_one_edit() {
+        let a = synthetic_customers(50, 9);
+        let b = synthetic_customers(50, 9);
+        assert_eq!(a.len(), 50);
+        assert!(a
+            .iter()
+            .zip(&b)
+            .all(|(x, y)| x.street() == y.street() && x.phone == y.phone));
+        assert!(a.iter().all(|c| !c.first.is_empty() && !c.last.is_empty()));
+        assert!(a
+            .iter()
+            .all(|c| c.zip.len() == 5 && c.email.ends_with("@example.com")));
+
+        let mut rng = Rng::new(1);
+        for word in ["gonzalez", "smith", "katherine", "lee"] {
+            for _ in 0..20 {
+                let typo = misspell(word, &mut rng);
+                if word.len() < 4 {
+                    assert_eq!(typo, word);
+                    continue;
+                }
+                assert_eq!(typo.chars().next(), word.chars().next(), "{typo}");
+                let d = edit_distance(typo.as_bytes(), word.as_bytes(), 2);
+                assert!(matches!(d, Some(0 | 1)), "{word} -> {typo}");
+            }
+        }
+        let queries = misspelled_queries(&a, 10, 9);
+        assert_eq!(queries.len(), 10);
+        assert!(queries
+            .iter()
+            .all(|q| q.target < a.len() && !q.text.is_empty()));
+    }
+
+    #[test]
+    fn percentiles_pick_the_nearest_rank() {
+        let ms: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&ms, 0.50), Duration::from_millis(50));
+        assert_eq!(percentile(&ms, 0.99), Duration::from_millis(99));
+        assert_eq!(percentile(&[], 0.99), Duration::ZERO);
+    }
 }

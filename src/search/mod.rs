@@ -6,13 +6,16 @@
 //! prefix and fuzzy (Levenshtein, transpositions cost one) term queries over names, street,
 //! city and email, exact digit terms over zip, street numbers and phone suffixes; each query
 //! word counts once, for its best field, so documents matching more words come first. Then
-//! [`rank`] re-scores every candidate by edit distance with field weights and bonuses, because
-//! tantivy scores all fuzzy matches alike.
+//! the `rank` module re-scores every candidate by edit distance with field weights and
+//! bonuses, because tantivy scores all fuzzy matches alike.
 //!
 //! Writes (`upsert`, `upsert_many`, `remove`) are staged and become visible at the next
 //! `commit` — which `search` runs itself when writes are pending — so a caller that upserts
 //! after every customer write always finds its own writes. The index is derived data:
 //! `rebuild` reloads a tenant from the store and is safe to run while writes continue.
+//!
+//! `search` and the writes are synchronous and CPU-bound (a few milliseconds at 200,000
+//! customers); async callers with heavy traffic should run them on a blocking thread.
 
 pub mod bench;
 mod rank;
@@ -28,6 +31,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
+use tantivy::indexer::LogMergePolicy;
 use tantivy::query::{
     BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
 };
@@ -49,8 +53,10 @@ pub const CANDIDATES: usize = 200;
 pub const MAX_LIMIT: usize = 1000;
 /// Customers read from the store per page during a rebuild.
 const REBUILD_PAGE: i64 = 2000;
+/// Segments of one size merged together once this many exist.
+const MERGE_AT_SEGMENTS: usize = 3;
 /// Indexing memory of the single writer thread.
-const WRITER_HEAP_BYTES: usize = 16 * 1024 * 1024;
+const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
 
 /// Errors of the search index. All are internal: the API maps them to a generic 500.
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +190,15 @@ impl SearchIndex {
     }
 
     fn from_index(index: Index, fields: Fields) -> Result<Self, SearchError> {
-        let writer = index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
+        let writer: IndexWriter<TantivyDocument> =
+            index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
+        // Every fuzzy lookup walks each segment's term dictionary, so latency grows with
+        // the segment count: merge as soon as a few segments of a size have piled up (the
+        // default waits for eight), and rewrite segments that are half deleted.
+        let mut policy = LogMergePolicy::default();
+        policy.set_min_num_segments(MERGE_AT_SEGMENTS);
+        policy.set_del_docs_ratio_before_merge(0.5);
+        writer.set_merge_policy(Box::new(policy));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

@@ -679,6 +679,16 @@ fn an_index_on_disk_survives_reopening() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
+#[tokio::test]
+async fn a_rebuild_can_be_spawned() {
+    fn assert_send<T: Send>(_: &T) {}
+    let store = Store::connect("sqlite::memory:", 1).await.expect("store");
+    let index = SearchIndex::new_in_ram().expect("index");
+    let rebuild = index.rebuild(&store, T1);
+    assert_send(&rebuild);
+    assert_eq!(rebuild.await.expect("empty store"), 0);
+}
+
 #[test]
 fn the_index_is_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
@@ -800,4 +810,55 @@ fn bench_from_env() {
         .unwrap_or(200_000);
     let report = bench::bench_queries(docs, 1_000, 42, None).expect("bench");
     println!("{report}");
+}
+
+/// `FRONTDESK_BENCH_DOCS=200000 cargo test --release --lib search::tests::bench_pg -- --ignored
+/// --nocapture` loads the synthetic customers into a fresh PostgreSQL database, rebuilds
+/// the index from it and runs the same queries through both engines.
+#[tokio::test]
+#[ignore = "benchmark; run on demand"]
+async fn bench_pg_from_env() {
+    let docs = std::env::var("FRONTDESK_BENCH_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let (store, name) = fresh_postgres().await;
+    let t = store
+        .insert_tenant(&tenant("bench"), 0)
+        .await
+        .expect("tenant");
+    let zone = store.insert_zone(t, "N", "North").await.expect("zone");
+    let customers = synthetic_customers(docs, 42);
+    let started = std::time::Instant::now();
+    let mut ids = Vec::with_capacity(docs);
+    for chunk in customers.chunks(5_000) {
+        let rows: Vec<NewCustomer> = chunk.iter().map(|c| c.to_new_customer(zone)).collect();
+        ids.extend(store.insert_customers(t, &rows, 0).await.expect("insert"));
+    }
+    println!(
+        "loaded {docs} customers into postgres in {:.1?}",
+        started.elapsed()
+    );
+    let queries = misspelled_queries(&customers, 1_000, 42);
+
+    let index = SearchIndex::new_in_ram().expect("index");
+    let started = std::time::Instant::now();
+    index.rebuild(&store, t).await.expect("rebuild");
+    println!(
+        "rebuilt the index from postgres in {:.1?}",
+        started.elapsed()
+    );
+    let mut timings = bench::Timings::new(queries.len());
+    for q in &queries {
+        let started = std::time::Instant::now();
+        let hits = index.search(t, &q.text, 10).expect("search");
+        let ranked: Vec<CustomerId> = hits.iter().map(|h| h.customer_id).collect();
+        timings.record(started.elapsed(), &ranked, ids.get(q.target).copied());
+    }
+    println!("{}", timings.report("tantivy", docs));
+    let report = bench_trigram(&store, t, &queries, &ids)
+        .await
+        .expect("trigram");
+    println!("{}", report.expect("postgres"));
+    drop_postgres(store, &name).await;
 }
