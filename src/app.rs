@@ -43,10 +43,16 @@ impl Application {
     }
 
     /// Serve until `shutdown` resolves, then finish in-flight requests.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let app = router(self.state.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let twilio = crate::outbound::TwilioRest::new(&self.state.settings.twilio, &self.state.settings.public_url)?;
+        let twilio = crate::outbound::TwilioRest::new(
+            &self.state.settings.twilio,
+            &self.state.settings.public_url,
+        )?;
         let sender = tokio::spawn(crate::outbound::run_sender(
             self.state.store.clone(),
             twilio,
@@ -55,7 +61,9 @@ impl Application {
             std::time::Duration::from_secs(5),
             stop_rx,
         ));
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
         let _ = stop_tx.send(true);
         let _ = sender.await;
         self.state.store.close().await;
@@ -75,7 +83,13 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
         search.rebuild(&store, tenant).await?;
     }
     let model = build_model(&settings.model)?;
-    let agent = Agent { store: store.clone(), search: search.clone(), model, fallback: Arc::new(BuiltinModel), clock };
+    let agent = Agent {
+        store: store.clone(),
+        search: search.clone(),
+        model,
+        fallback: Arc::new(BuiltinModel),
+        clock,
+    };
     Ok(AppState {
         store,
         search,
@@ -91,7 +105,12 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
 pub fn build_model(settings: &ModelSettings) -> anyhow::Result<Arc<dyn Model>> {
     Ok(match settings {
         ModelSettings::Builtin => Arc::new(BuiltinModel),
-        ModelSettings::OpenAi { base_url, model, api_key, timeout } => {
+        ModelSettings::OpenAi {
+            base_url,
+            model,
+            api_key,
+            timeout,
+        } => {
             let mut cfg = crate::agent::openai::OpenAiConfig::new(base_url.clone(), model.clone());
             cfg.api_key = api_key.clone();
             cfg.timeout = *timeout;

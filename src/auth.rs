@@ -111,8 +111,13 @@ pub mod portal {
     }
 
     pub fn sign(key: &str, claims: PortalClaims) -> String {
-        let payload = format!("fdp.{}.{}.{}", claims.tenant, claims.customer, claims.expires_at);
-        let sig = mac(key, &payload).map(|m| super::hex(&m.finalize().into_bytes())).unwrap_or_default();
+        let payload = format!(
+            "fdp.{}.{}.{}",
+            claims.tenant, claims.customer, claims.expires_at
+        );
+        let sig = mac(key, &payload)
+            .map(|m| super::hex(&m.finalize().into_bytes()))
+            .unwrap_or_default();
         format!("{payload}.{sig}")
     }
 
@@ -129,7 +134,11 @@ pub mod portal {
         if parts.next().is_some() {
             return None;
         }
-        Some(PortalClaims { tenant, customer, expires_at })
+        Some(PortalClaims {
+            tenant,
+            customer,
+            expires_at,
+        })
     }
 
     /// Check signature (constant time) and expiry.
@@ -149,14 +158,25 @@ pub mod portal {
 
         #[test]
         fn round_trip_tamper_and_expiry() {
-            let c = PortalClaims { tenant: TenantId(1), customer: CustomerId(42), expires_at: 2_000 };
+            let c = PortalClaims {
+                tenant: TenantId(1),
+                customer: CustomerId(42),
+                expires_at: 2_000,
+            };
             let t = sign("k1", c);
             assert_eq!(verify("k1", &t, 1_000), Some(c));
             assert_eq!(verify("k2", &t, 1_000), None, "other key");
             assert_eq!(verify("k1", &t, 2_000), None, "expired");
             let forged = t.replace("fdp.1.42.", "fdp.1.43.");
             assert_eq!(verify("k1", &forged, 1_000), None, "changed customer");
-            for bad in ["", "fdp", "fdp.1.2.3", "fdp.x.2.3.aa", "fdp.1.2.3.zz", "fdp.1.2.3.ab.cd"] {
+            for bad in [
+                "",
+                "fdp",
+                "fdp.1.2.3",
+                "fdp.x.2.3.aa",
+                "fdp.1.2.3.zz",
+                "fdp.1.2.3.ab.cd",
+            ] {
                 assert_eq!(verify("k1", bad, 0), None, "{bad}");
             }
         }

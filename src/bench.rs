@@ -26,7 +26,11 @@ pub fn percentiles(samples: &mut [Duration]) -> Percentiles {
         let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
         samples[i].as_secs_f64() * 1000.0
     };
-    Percentiles { p50_ms: at(0.50), p99_ms: at(0.99), max_ms: at(1.0) }
+    Percentiles {
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+    }
 }
 
 /// Turn overhead with the built-in model: `conversations` customers each send a short
@@ -36,11 +40,24 @@ pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow
     let dir = std::env::temp_dir().join(format!("frontdesk-bench-{}", std::process::id()));
     let url = database_url.unwrap_or_else(|| crate::config::default_database_url(&dir));
     let now = Clock::parse("2026-11-23T20:15:00-06:00")?;
-    let settings = RawSettings { database_url: Some(url.clone()), clock: Some("2026-11-23T20:15:00-06:00".into()), ..Default::default() }.resolve()?;
+    let settings = RawSettings {
+        database_url: Some(url.clone()),
+        clock: Some("2026-11-23T20:15:00-06:00".into()),
+        ..Default::default()
+    }
+    .resolve()?;
     let store = Store::connect(&url, 10).await?;
     let state = crate::app::build_state(settings, store.clone()).await?;
-    let tenant = store.tenant_by_slug("demo").await?.ok_or_else(|| anyhow::anyhow!("demo tenant missing"))?;
-    let script = ["hi, can u move my appt to next week", "the first one", "yes", "how much is mosquito service?"];
+    let tenant = store
+        .tenant_by_slug("demo")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo tenant missing"))?;
+    let script = [
+        "hi, can u move my appt to next week",
+        "the first one",
+        "yes",
+        "how much is mosquito service?",
+    ];
     let mut samples = Vec::with_capacity(conversations * script.len());
     let started = Instant::now();
     for i in 0..conversations {

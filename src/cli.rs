@@ -164,8 +164,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             match customers {
                 Some(n) => {
                     let started = std::time::Instant::now();
-                    let id = crate::seed::seed_large(&store, settings.clock.now(), &tenant, n).await?;
-                    println!("tenant `{tenant}` (#{id}) with {n} customers in {:.1?}", started.elapsed());
+                    let id =
+                        crate::seed::seed_large(&store, settings.clock.now(), &tenant, n).await?;
+                    println!(
+                        "tenant `{tenant}` (#{id}) with {n} customers in {:.1?}",
+                        started.elapsed()
+                    );
                 }
                 None => {
                     let summary = crate::seed::seed_demo(&store, settings.clock.now()).await?;
@@ -174,7 +178,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Chat { from, tenant, channel } => chat(settings, &from, &tenant, &channel).await,
+        Command::Chat {
+            from,
+            tenant,
+            channel,
+        } => chat(settings, &from, &tenant, &channel).await,
         Command::Token {
             command:
                 TokenCommand::Create {
@@ -190,7 +198,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no tenant with slug `{tenant}`"))?;
             if let Some(customer) = customer {
-                store.customer(t.id, customer).await.map_err(|_| anyhow::anyhow!("no customer #{customer} in `{tenant}`"))?;
+                store
+                    .customer(t.id, customer)
+                    .await
+                    .map_err(|_| anyhow::anyhow!("no customer #{customer} in `{tenant}`"))?;
                 let claims = crate::auth::portal::PortalClaims {
                     tenant: t.id,
                     customer,
@@ -224,15 +235,24 @@ async fn chat(settings: Settings, from: &str, tenant: &str, channel: &str) -> an
     let channel: crate::domain::Channel = channel.parse()?;
     let store = Store::connect(&settings.database_url, settings.db_max_connections).await?;
     let state = crate::app::build_state(settings, store).await?;
-    let t = state.store.tenant_by_slug(tenant).await?.ok_or_else(|| anyhow::anyhow!("no tenant with slug `{tenant}`"))?;
-    println!("Texting {} as {phone} ({channel}). Empty line or Ctrl-D to quit.", t.name);
+    let t = state
+        .store
+        .tenant_by_slug(tenant)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant with slug `{tenant}`"))?;
+    println!(
+        "Texting {} as {phone} ({channel}). Empty line or Ctrl-D to quit.",
+        t.name
+    );
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     // Bounded: a terminal session of at most this many messages.
     for _ in 0..10_000 {
         print!("> ");
         use std::io::Write;
         std::io::stdout().flush()?;
-        let Some(line) = lines.next_line().await? else { break };
+        let Some(line) = lines.next_line().await? else {
+            break;
+        };
         if line.trim().is_empty() {
             break;
         }

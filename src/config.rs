@@ -51,7 +51,12 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelSettings {
     Builtin,
-    OpenAi { base_url: String, model: String, api_key: Option<Secret>, timeout: Duration },
+    OpenAi {
+        base_url: String,
+        model: String,
+        api_key: Option<Secret>,
+        timeout: Duration,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -143,10 +148,18 @@ impl RawSettings {
             "openai" => ModelSettings::OpenAi {
                 base_url: self
                     .openai_base_url
-                    .ok_or_else(|| anyhow::anyhow!("FRONTDESK_OPENAI_BASE_URL is required with FRONTDESK_MODEL=openai"))?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "FRONTDESK_OPENAI_BASE_URL is required with FRONTDESK_MODEL=openai"
+                        )
+                    })?
                     .trim_end_matches('/')
                     .to_string(),
-                model: self.openai_model.ok_or_else(|| anyhow::anyhow!("FRONTDESK_OPENAI_MODEL is required with FRONTDESK_MODEL=openai"))?,
+                model: self.openai_model.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "FRONTDESK_OPENAI_MODEL is required with FRONTDESK_MODEL=openai"
+                    )
+                })?,
                 api_key: self.openai_api_key.filter(|k| !k.expose().is_empty()),
                 timeout: Duration::from_secs(self.openai_timeout_secs.unwrap_or(15)),
             },

@@ -108,7 +108,9 @@ impl From<crate::agent::runtime::AgentError> for ApiError {
     fn from(e: crate::agent::runtime::AgentError) -> Self {
         match e {
             crate::agent::runtime::AgentError::Store(s) => s.into(),
-            crate::agent::runtime::AgentError::Busy => ApiError::Conflict("this message is still being processed; retry shortly".into()),
+            crate::agent::runtime::AgentError::Busy => {
+                ApiError::Conflict("this message is still being processed; retry shortly".into())
+            }
         }
     }
 }

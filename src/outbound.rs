@@ -49,7 +49,9 @@ pub enum SendError {
 impl TwilioRest {
     pub fn new(settings: &TwilioSettings, public_url: &str) -> anyhow::Result<TwilioRest> {
         Ok(TwilioRest {
-            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()?,
             api_base: settings.api_base.clone(),
             default_account_sid: settings.account_sid.clone(),
             default_auth_token: settings.auth_token.clone(),
@@ -60,12 +62,21 @@ impl TwilioRest {
     fn credentials(&self, tenant: &Tenant) -> Option<(String, String)> {
         match (&tenant.twilio_account_sid, &tenant.twilio_auth_token) {
             (Some(sid), Some(token)) => Some((sid.clone(), token.clone())),
-            _ => Some((self.default_account_sid.clone()?, self.default_auth_token.as_ref()?.expose().to_string())),
+            _ => Some((
+                self.default_account_sid.clone()?,
+                self.default_auth_token.as_ref()?.expose().to_string(),
+            )),
         }
     }
 
     /// `POST /2010-04-01/Accounts/{sid}/Messages.json`; returns the message SID.
-    pub async fn send_sms(&self, tenant: &Tenant, from: &str, to: &str, body: &str) -> Result<String, SendError> {
+    pub async fn send_sms(
+        &self,
+        tenant: &Tenant,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> Result<String, SendError> {
         let (sid, token) = self.credentials(tenant).ok_or(SendError::NoCredentials)?;
         let url = format!("{}/2010-04-01/Accounts/{sid}/Messages.json", self.api_base);
         let mut form: Vec<(&str, &str)> = vec![("To", to), ("From", from), ("Body", body)];
@@ -81,13 +92,20 @@ impl TwilioRest {
             .await
             .map_err(|e| SendError::Transport(e.without_url().to_string()))?;
         let status = res.status();
-        let text = res.text().await.map_err(|e| SendError::Transport(e.without_url().to_string()))?;
+        let text = res
+            .text()
+            .await
+            .map_err(|e| SendError::Transport(e.without_url().to_string()))?;
         if status.is_success() {
-            let created: CreatedMessage = serde_json::from_str(&text).map_err(|e| SendError::Transport(format!("unreadable answer: {e}")))?;
+            let created: CreatedMessage = serde_json::from_str(&text)
+                .map_err(|e| SendError::Transport(format!("unreadable answer: {e}")))?;
             tracing::debug!(sid = %created.sid, status = ?created.status, "sms accepted");
             return Ok(created.sid);
         }
-        let err: TwilioError = serde_json::from_str(&text).unwrap_or(TwilioError { code: None, message: None });
+        let err: TwilioError = serde_json::from_str(&text).unwrap_or(TwilioError {
+            code: None,
+            message: None,
+        });
         Err(SendError::Refused {
             code: err.code.unwrap_or(i64::from(status.as_u16())),
             message: err.message.unwrap_or_else(|| format!("HTTP {status}")),
@@ -98,7 +116,10 @@ impl TwilioRest {
 /// Whether `at` falls in the tenant's quiet hours (local time).
 pub fn in_quiet_hours(tenant: &Tenant, at: DateTime<Utc>) -> bool {
     let h = tenant.timezone.local(at).hour() as u8;
-    let (start, end) = (tenant.policy.quiet_hours_start, tenant.policy.quiet_hours_end);
+    let (start, end) = (
+        tenant.policy.quiet_hours_start,
+        tenant.policy.quiet_hours_end,
+    );
     if start == end {
         false
     } else if start < end {
@@ -114,7 +135,12 @@ fn urgent(purpose: &str) -> bool {
 }
 
 /// Send what is queued (bounded per call). Returns how many rows changed state.
-pub async fn deliver_pending(store: &Store, twilio: &TwilioRest, now: DateTime<Utc>, limit: i64) -> StoreResult<usize> {
+pub async fn deliver_pending(
+    store: &Store,
+    twilio: &TwilioRest,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> StoreResult<usize> {
     let mut changed = 0;
     let mut tenants: Vec<Tenant> = Vec::new();
     for m in store.pending_outbound(limit).await? {
@@ -131,10 +157,18 @@ pub async fn deliver_pending(store: &Store, twilio: &TwilioRest, now: DateTime<U
     Ok(changed)
 }
 
-async fn deliver_one(store: &Store, twilio: &TwilioRest, tenant: &Tenant, m: &Outbound, now: DateTime<Utc>) -> StoreResult<bool> {
+async fn deliver_one(
+    store: &Store,
+    twilio: &TwilioRest,
+    tenant: &Tenant,
+    m: &Outbound,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
     if let Ok(phone) = PhoneE164::parse(&m.to) {
         if m.purpose != "page" && store.opted_out(tenant.id, &phone).await?.is_some() {
-            store.mark_outbound(m.id, "blocked", None, Some("recipient opted out"), now).await?;
+            store
+                .mark_outbound(m.id, "blocked", None, Some("recipient opted out"), now)
+                .await?;
             return Ok(true);
         }
     }
@@ -142,12 +176,20 @@ async fn deliver_one(store: &Store, twilio: &TwilioRest, tenant: &Tenant, m: &Ou
         return Ok(false);
     }
     match twilio.send_sms(tenant, &m.from, &m.to, &m.body).await {
-        Ok(sid) => store.mark_outbound(m.id, "sent", Some(&sid), None, now).await?,
+        Ok(sid) => {
+            store
+                .mark_outbound(m.id, "sent", Some(&sid), None, now)
+                .await?
+        }
         Err(SendError::Transport(e)) => {
             tracing::warn!(outbox = m.id, error = %e, "send failed; will retry");
             return Ok(false);
         }
-        Err(e) => store.mark_outbound(m.id, "failed", None, Some(&e.to_string()), now).await?,
+        Err(e) => {
+            store
+                .mark_outbound(m.id, "failed", None, Some(&e.to_string()), now)
+                .await?
+        }
     }
     Ok(true)
 }
@@ -177,4 +219,3 @@ pub async fn run_sender(
 pub fn sender_number(tenant: &Tenant) -> Option<&str> {
     tenant.phone_numbers.first().map(String::as_str)
 }
-

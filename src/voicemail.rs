@@ -12,15 +12,34 @@ use crate::http::AppState;
 use crate::store::{NewOutbound, Tenant};
 
 /// Download a recording (WAV). Twilio may require the account's basic auth.
-pub async fn fetch_recording(state: &AppState, tenant: &Tenant, url: &str) -> anyhow::Result<Vec<u8>> {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
+pub async fn fetch_recording(
+    state: &AppState,
+    tenant: &Tenant,
+    url: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()?;
     let mut req = client.get(url);
-    let sid = tenant.twilio_account_sid.clone().or_else(|| state.settings.twilio.account_sid.clone());
-    let token = tenant.twilio_auth_token.clone().or_else(|| state.settings.twilio.auth_token.as_ref().map(|s| s.expose().to_string()));
+    let sid = tenant
+        .twilio_account_sid
+        .clone()
+        .or_else(|| state.settings.twilio.account_sid.clone());
+    let token = tenant.twilio_auth_token.clone().or_else(|| {
+        state
+            .settings
+            .twilio
+            .auth_token
+            .as_ref()
+            .map(|s| s.expose().to_string())
+    });
     if let (Some(sid), Some(token)) = (sid, token) {
         req = req.basic_auth(sid, Some(token));
     }
-    let res = req.send().await.map_err(|e| anyhow::anyhow!("recording fetch failed: {}", e.without_url()))?;
+    let res = req
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("recording fetch failed: {}", e.without_url()))?;
     if !res.status().is_success() {
         anyhow::bail!("recording fetch answered {}", res.status());
     }
@@ -35,7 +54,12 @@ pub fn initial_prompt(tenant: &Tenant) -> String {
     )
 }
 
-pub async fn handle(state: &AppState, tenant: &Tenant, from: &str, cb: &RecordingCallback) -> anyhow::Result<()> {
+pub async fn handle(
+    state: &AppState,
+    tenant: &Tenant,
+    from: &str,
+    cb: &RecordingCallback,
+) -> anyhow::Result<()> {
     let url = cb.recording_url.clone();
     let external_id = format!("rec:{}", cb.recording_sid);
     let transcript = match &state.transcriber {
@@ -78,7 +102,10 @@ pub async fn handle(state: &AppState, tenant: &Tenant, from: &str, cb: &Recordin
                     body: fit_sms(&format!("Thanks for your voicemail. {reply}"), 3),
                     purpose: "reply".into(),
                 };
-                state.store.enqueue_outbound(tenant.id, &m, state.clock.now()).await?;
+                state
+                    .store
+                    .enqueue_outbound(tenant.id, &m, state.clock.now())
+                    .await?;
                 state.outbox.notify_one();
             }
         }

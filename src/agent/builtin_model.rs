@@ -7,8 +7,10 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
 
-use super::builtin::{self, DayPart, Intent, Lang, Understanding};
-use super::model::{ChatMessage, Model, ModelFuture, ModelRequest, ModelResponse, ModelStep, ToolCallRequest, Usage};
+use super::builtin::{self, AppointmentRef, DayPart, Intent, Lang, Understanding};
+use super::model::{
+    ChatMessage, Model, ModelFuture, ModelRequest, ModelResponse, ModelStep, ToolCallRequest, Usage,
+};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BuiltinModel;
@@ -19,14 +21,18 @@ impl Model for BuiltinModel {
     }
 
     fn complete<'a>(&'a self, request: &'a ModelRequest) -> ModelFuture<'a> {
-        Box::pin(async move { Ok(ModelResponse { step: decide(request), usage: Usage::default() }) })
+        Box::pin(async move {
+            Ok(ModelResponse {
+                step: decide(request),
+                usage: Usage::default(),
+            })
+        })
     }
 }
 
 /// One tool call made earlier in this turn, with its result.
 struct Done {
     name: String,
-    args: Value,
     result: Value,
 }
 
@@ -45,9 +51,6 @@ impl View<'_> {
     fn called(&self, name: &str) -> Option<&Done> {
         self.done.iter().rev().find(|d| d.name == name)
     }
-    fn status_of(&self, name: &str) -> Option<&str> {
-        self.called(name).and_then(|d| d.result.get("status").and_then(Value::as_str))
-    }
     fn t(&self, en: &str, es: &str) -> String {
         match self.lang {
             Lang::Es => es.to_string(),
@@ -63,7 +66,14 @@ fn now_local(req: &ModelRequest) -> NaiveDateTime {
 }
 
 fn call(name: &str, arguments: Value) -> ModelStep {
-    ModelStep::ToolCalls { text: None, calls: vec![ToolCallRequest { id: format!("call_{name}"), name: name.into(), arguments }] }
+    ModelStep::ToolCalls {
+        text: None,
+        calls: vec![ToolCallRequest {
+            id: format!("call_{name}"),
+            name: name.into(),
+            arguments,
+        }],
+    }
 }
 
 fn reply(text: impl Into<String>) -> ModelStep {
@@ -71,8 +81,13 @@ fn reply(text: impl Into<String>) -> ModelStep {
 }
 
 fn view(req: &ModelRequest) -> View<'_> {
-    let ctx = builtin::Context { now_local: now_local(req) };
-    let last_user = req.messages.iter().rposition(|m| matches!(m, ChatMessage::User { .. }));
+    let ctx = builtin::Context {
+        now_local: now_local(req),
+    };
+    let last_user = req
+        .messages
+        .iter()
+        .rposition(|m| matches!(m, ChatMessage::User { .. }));
     let (text, earlier_texts): (&str, Vec<&str>) = match last_user {
         Some(i) => {
             let text = match &req.messages[i] {
@@ -98,12 +113,21 @@ fn view(req: &ModelRequest) -> View<'_> {
         for m in &req.messages[i + 1..] {
             match m {
                 ChatMessage::Assistant { tool_calls, .. } => {
-                    pending.extend(tool_calls.iter().map(|c| (c.id.clone(), c.name.clone(), c.arguments.clone())));
+                    pending.extend(
+                        tool_calls
+                            .iter()
+                            .map(|c| (c.id.clone(), c.name.clone(), c.arguments.clone())),
+                    );
                 }
-                ChatMessage::Tool { call_id, content, .. } => {
+                ChatMessage::Tool {
+                    call_id, content, ..
+                } => {
                     if let Some(pos) = pending.iter().position(|(id, _, _)| id == call_id) {
-                        let (_, name, args) = pending.remove(pos);
-                        done.push(Done { name, args, result: serde_json::from_str(content).unwrap_or(Value::Null) });
+                        let (_, name, _) = pending.remove(pos);
+                        done.push(Done {
+                            name,
+                            result: serde_json::from_str(content).unwrap_or(Value::Null),
+                        });
                     }
                 }
                 ChatMessage::User { .. } => {}
@@ -111,16 +135,36 @@ fn view(req: &ModelRequest) -> View<'_> {
         }
     }
     let u = builtin::understand(text, &ctx);
-    let earlier: Vec<Understanding> = earlier_texts.iter().map(|t| builtin::understand(t, &ctx)).collect();
-    let lang = if u.language == Lang::Es || (u.intents.iter().all(|i| *i == Intent::Unknown) && earlier.first().is_some_and(|e| e.language == Lang::Es)) {
+    let earlier: Vec<Understanding> = earlier_texts
+        .iter()
+        .map(|t| builtin::understand(t, &ctx))
+        .collect();
+    let lang = if u.language == Lang::Es
+        || (u.intents.iter().all(|i| *i == Intent::Unknown)
+            && earlier.first().is_some_and(|e| e.language == Lang::Es))
+    {
         Lang::Es
     } else {
         Lang::En
     };
-    View { verified: req.facts.identity_level == "verified", lang, u, earlier, done, req, state: &req.facts.state }
+    View {
+        verified: req.facts.identity_level == "verified",
+        lang,
+        u,
+        earlier,
+        done,
+        req,
+        state: &req.facts.state,
+    }
 }
 
-const ACCOUNT_GOALS: &[Intent] = &[Intent::Reschedule, Intent::Book, Intent::Balance, Intent::ListAppointments, Intent::AppointmentStatus];
+const ACCOUNT_GOALS: &[Intent] = &[
+    Intent::Reschedule,
+    Intent::Book,
+    Intent::Balance,
+    Intent::ListAppointments,
+    Intent::AppointmentStatus,
+];
 const GOALS: &[Intent] = &[
     Intent::Reschedule,
     Intent::Book,
@@ -156,12 +200,19 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
         None
     };
     if let Some((reason, priority)) = escalation {
-        return call("escalate", json!({ "reason": reason, "priority": priority, "summary": summary_of(&v) }));
+        return call(
+            "escalate",
+            json!({ "reason": reason, "priority": priority, "summary": summary_of(&v) }),
+        );
     }
 
     // 2. A change is waiting for the customer's yes.
     if let Some(p) = v.state.get("proposal").filter(|p| !p.is_null()) {
-        let tool = p.get("tool").and_then(Value::as_str).unwrap_or_default().to_string();
+        let tool = p
+            .get("tool")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let new_request = v.u.when.is_some() || v.u.intents.iter().any(|i| GOALS.contains(i));
         if v.u.yes_no == Some(true) && !new_request {
             return match v.called(&tool) {
@@ -178,11 +229,24 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
     }
 
     // 3. What are we working on? This message's goals, or the one we were on.
-    let mut goals: Vec<Intent> = v.u.intents.iter().copied().filter(|i| GOALS.contains(i)).collect();
+    let mut goals: Vec<Intent> =
+        v.u.intents
+            .iter()
+            .copied()
+            .filter(|i| GOALS.contains(i))
+            .collect();
     goals.dedup();
-    let continuing = v.u.when.is_some() || !v.u.pests.is_empty() || gives_identity(&v.u) || v.u.appointment_ref.is_some() || picks_offer(&v).is_some();
+    let continuing = v.u.when.is_some()
+        || !v.u.pests.is_empty()
+        || gives_identity(&v.u)
+        || v.u.appointment_ref.is_some()
+        || picks_offer(&v).is_some();
     if goals.is_empty() && continuing {
-        if let Some(prev) = v.earlier.iter().find_map(|e| e.intents.iter().copied().find(|i| GOALS.contains(i))) {
+        if let Some(prev) = v
+            .earlier
+            .iter()
+            .find_map(|e| e.intents.iter().copied().find(|i| GOALS.contains(i)))
+        {
             goals.push(prev);
         } else if !v.u.pests.is_empty() {
             goals.push(Intent::Quote);
@@ -203,7 +267,11 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
     let mut parts: Vec<String> = Vec::new();
     for goal in goals {
         match goal_step(&v, goal) {
-            GoalStep::Call(step) | GoalStep::Final(step) if matches!(step, ModelStep::ToolCalls { .. }) => return step,
+            GoalStep::Call(step) | GoalStep::Final(step)
+                if matches!(step, ModelStep::ToolCalls { .. }) =>
+            {
+                return step
+            }
             GoalStep::Final(ModelStep::Reply { text }) => return reply(text),
             GoalStep::Say(text) => parts.push(text),
             GoalStep::Call(step) | GoalStep::Final(step) => return step,
@@ -226,12 +294,27 @@ fn gives_identity(u: &Understanding) -> bool {
 }
 
 fn summary_of(v: &View<'_>) -> String {
-    let mut s = format!("Customer wrote: \"{}\"", v.req.messages.iter().rev().find_map(|m| match m {
-        ChatMessage::User { content } => Some(content.as_str()),
-        _ => None,
-    }).unwrap_or(""));
+    let mut s = format!(
+        "Customer wrote: \"{}\"",
+        v.req
+            .messages
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                ChatMessage::User { content } => Some(content.as_str()),
+                _ => None,
+            })
+            .unwrap_or("")
+    );
     if !v.u.pests.is_empty() {
-        s.push_str(&format!(" (pests: {})", v.u.pests.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")));
+        s.push_str(&format!(
+            " (pests: {})",
+            v.u.pests
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     s
 }
@@ -240,10 +323,16 @@ fn small_talk(v: &View<'_>) -> ModelStep {
     let company = &v.req.facts.company;
     let has = |i: Intent| v.u.intents.contains(&i);
     if has(Intent::Thanks) || has(Intent::Goodbye) {
-        return reply(v.t("You're welcome! Text us anytime.", "¡Con gusto! Escríbanos cuando quiera."));
+        return reply(v.t(
+            "You're welcome! Text us anytime.",
+            "¡Con gusto! Escríbanos cuando quiera.",
+        ));
     }
     if v.u.yes_no.is_some() && v.state.get("proposal").is_none_or(Value::is_null) {
-        return reply(v.t("Got it. What can I help you with today?", "Entendido. ¿En qué le puedo ayudar hoy?"));
+        return reply(v.t(
+            "Got it. What can I help you with today?",
+            "Entendido. ¿En qué le puedo ayudar hoy?",
+        ));
     }
     if has(Intent::Greeting) {
         return reply(match v.lang {
@@ -251,9 +340,16 @@ fn small_talk(v: &View<'_>) -> ModelStep {
             _ => format!("Hi! This is {company}'s automated assistant. I can move an appointment, quote a price or book a visit. How can I help?"),
         });
     }
-    let unknown_streak = 1 + v.earlier.iter().take_while(|e| e.intents.iter().all(|i| *i == Intent::Unknown)).count();
+    let unknown_streak = 1 + v
+        .earlier
+        .iter()
+        .take_while(|e| e.intents.iter().all(|i| *i == Intent::Unknown))
+        .count();
     if unknown_streak >= 3 {
-        return call("escalate", json!({ "reason": "other", "summary": summary_of(v) }));
+        return call(
+            "escalate",
+            json!({ "reason": "other", "summary": summary_of(v) }),
+        );
     }
     reply(v.t(
         "I can reschedule a visit, quote our services, book service or check your balance. For anything else I can get a person from our team to help. What would you like to do?",
@@ -263,27 +359,46 @@ fn small_talk(v: &View<'_>) -> ModelStep {
 
 /// What identity still needs, or `None` when the customer is verified and the property known.
 fn identity_step(v: &View<'_>) -> Option<ModelStep> {
-    let needs_property = v.state.get("needs_property_choice").and_then(Value::as_bool).unwrap_or(false);
-    let failures = v.state.get("failed_verifications").and_then(Value::as_u64).unwrap_or(0);
+    let needs_property = v
+        .state
+        .get("needs_property_choice")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let failures = v
+        .state
+        .get("failed_verifications")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
     if v.verified && !needs_property {
         return None;
     }
     let verify = v.called("verify_identity");
     if let Some(d) = verify {
-        let ok = d.result.get("status").and_then(Value::as_str).is_some_and(|s| s == "verified");
+        let ok = d
+            .result
+            .get("status")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s == "verified");
         if ok && !needs_property {
             return None;
         }
         if failures >= 3 {
-            return Some(call("escalate", json!({ "reason": "identity_unresolved", "summary": "Could not verify the caller after several attempts." })));
+            return Some(call(
+                "escalate",
+                json!({ "reason": "identity_unresolved", "summary": "Could not verify the caller after several attempts." }),
+            ));
         }
     }
     let street = street_text(&v.u);
     if needs_property {
         if verify.is_none() && street.is_some() {
-            return Some(call("verify_identity", json!({ "street": street, "zip": v.u.zip })));
+            return Some(call(
+                "verify_identity",
+                json!({ "street": street, "zip": v.u.zip }),
+            ));
         }
-        if verify.is_some_and(|d| d.result.get("status").and_then(Value::as_str) == Some("matched")) {
+        if verify.is_some_and(|d| d.result.get("status").and_then(Value::as_str) == Some("matched"))
+        {
             // Property chosen on a call: one knowledge factor still needed.
             return Some(reply(v.t(
                 "Thanks. For your security, what's the ZIP code of that address?",
@@ -305,7 +420,10 @@ fn identity_step(v: &View<'_>) -> Option<ModelStep> {
     if v.req.facts.identity_level == "matched" {
         // A caller id we know, on a call: one knowledge factor.
         if verify.is_none() && (v.u.zip.is_some() || v.u.street_number.is_some()) {
-            return Some(call("verify_identity", json!({ "street_number": v.u.street_number, "zip": v.u.zip })));
+            return Some(call(
+                "verify_identity",
+                json!({ "street_number": v.u.street_number, "zip": v.u.zip }),
+            ));
         }
         return Some(reply(v.t(
             "For your security, can you tell me the house number or ZIP code of the service address?",
@@ -323,19 +441,30 @@ fn identity_step(v: &View<'_>) -> Option<ModelStep> {
         zip = zip.or_else(|| u.zip.clone());
     }
     if verify.is_none() && name.is_some() && street_v.is_some() && zip.is_some() {
-        return Some(call("verify_identity", json!({ "name": name, "street": street_v, "zip": zip })));
+        return Some(call(
+            "verify_identity",
+            json!({ "name": name, "street": street_v, "zip": zip }),
+        ));
     }
-    let missing: Vec<&str> = [(name.is_none(), "your full name"), (street_v.is_none(), "the service address"), (zip.is_none(), "the ZIP code")]
-        .into_iter()
-        .filter_map(|(m, s)| m.then_some(s))
-        .collect();
+    let missing: Vec<&str> = [
+        (name.is_none(), "your full name"),
+        (street_v.is_none(), "the service address"),
+        (zip.is_none(), "the ZIP code"),
+    ]
+    .into_iter()
+    .filter_map(|(m, s)| m.then_some(s))
+    .collect();
     if verify.is_some() {
         return Some(reply(v.t(
             "I couldn't match those details. Please send your full name, the service address and ZIP code exactly as on your account.",
             "No pude confirmar esos datos. Envíe su nombre completo, la dirección de servicio y el código postal tal como aparecen en su cuenta.",
         )));
     }
-    let missing = if missing.is_empty() { "your full name, the service address and ZIP code".to_string() } else { join_and(&missing) };
+    let missing = if missing.is_empty() {
+        "your full name, the service address and ZIP code".to_string()
+    } else {
+        join_and(&missing)
+    };
     Some(reply(match v.lang {
         Lang::Es => "Con gusto le ayudo. Para proteger su cuenta, necesito su nombre completo, la dirección de servicio y el código postal.".to_string(),
         _ => format!("Happy to help with that. To protect your account, please send {missing}."),
@@ -371,7 +500,10 @@ fn goal_step(v: &View<'_>, goal: Intent) -> GoalStep {
         Intent::Services => match v.called("list_services") {
             None => GoalStep::Call(call("list_services", json!({}))),
             Some(d) => {
-                let names: Vec<String> = services(&d.result).iter().map(|s| format!("{} (from {})", s.name, s.from)).collect();
+                let names: Vec<String> = services(&d.result)
+                    .iter()
+                    .map(|s| format!("{} (from {})", s.name, s.from))
+                    .collect();
                 GoalStep::Say(match v.lang {
                     Lang::Es => format!("Ofrecemos: {}.", names.join("; ")),
                     _ => format!("We offer: {}.", names.join("; ")),
@@ -388,19 +520,39 @@ fn goal_step(v: &View<'_>, goal: Intent) -> GoalStep {
                 GoalStep::Say(if overdue != "$0.00" {
                     v.t(&format!("Your balance is {balance}, of which {overdue} is past due. You can pay in the customer portal."), &format!("Su saldo es {balance}; {overdue} está vencido. Puede pagar en el portal de clientes."))
                 } else {
-                    v.t(&format!("Your balance is {balance}."), &format!("Su saldo es {balance}."))
+                    v.t(
+                        &format!("Your balance is {balance}."),
+                        &format!("Su saldo es {balance}."),
+                    )
                 })
             }
         },
-        Intent::ListAppointments | Intent::AppointmentStatus => match v.called("list_appointments") {
+        Intent::ListAppointments | Intent::AppointmentStatus => match v.called("list_appointments")
+        {
             None => GoalStep::Call(call("list_appointments", json!({}))),
             Some(d) => {
-                let appts = d.result.get("appointments").and_then(Value::as_array).cloned().unwrap_or_default();
+                let appts = d
+                    .result
+                    .get("appointments")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 GoalStep::Say(match appts.first() {
-                    None => v.t("I don't see any upcoming visits on your account.", "No veo visitas programadas en su cuenta."),
+                    None => v.t(
+                        "I don't see any upcoming visits on your account.",
+                        "No veo visitas programadas en su cuenta.",
+                    ),
                     Some(a) => v.t(
-                        &format!("Your next visit is {} on {}.", field(a, "service"), field(a, "window")),
-                        &format!("Su próxima visita es {} el {}.", field(a, "service"), field(a, "window")),
+                        &format!(
+                            "Your next visit is {} on {}.",
+                            field(a, "service"),
+                            field(a, "window")
+                        ),
+                        &format!(
+                            "Su próxima visita es {} el {}.",
+                            field(a, "service"),
+                            field(a, "window")
+                        ),
                     ),
                 })
             }
@@ -436,8 +588,20 @@ fn services(list: &Value) -> Vec<ServiceInfo> {
                     code: field(s, "code"),
                     name: field(s, "name"),
                     from: field(s, "from_price"),
-                    pests: s.get("pests").and_then(Value::as_array).map(|p| p.iter().filter_map(Value::as_str).map(str::to_lowercase).collect()).unwrap_or_default(),
-                    bookable: s.get("bookable_by_agent").and_then(Value::as_bool).unwrap_or(false),
+                    pests: s
+                        .get("pests")
+                        .and_then(Value::as_array)
+                        .map(|p| {
+                            p.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_lowercase)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    bookable: s
+                        .get("bookable_by_agent")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
                 })
                 .collect()
         })
@@ -447,19 +611,33 @@ fn services(list: &Value) -> Vec<ServiceInfo> {
 /// The catalog service the customer means: by pest (preferring the one-time treatment that
 /// is bookable and names the fewest other pests), or by a word of the service's name.
 fn pick_service<'s>(v: &View<'_>, list: &'s [ServiceInfo]) -> Option<&'s ServiceInfo> {
-    let pests: Vec<String> = v.u.pests.iter().chain(v.earlier.iter().flat_map(|e| e.pests.iter())).map(|p| p.as_str().to_string()).collect();
+    let pests: Vec<String> =
+        v.u.pests
+            .iter()
+            .chain(v.earlier.iter().flat_map(|e| e.pests.iter()))
+            .map(|p| p.as_str().to_string())
+            .collect();
     let text = builtin::normalized(&last_user_text(v.req)).to_lowercase();
-    let wants_plan = text.contains("plan") || text.contains("quarterly") || text.contains("monthly") || text.contains("recurring");
+    let wants_plan = text.contains("plan")
+        || text.contains("quarterly")
+        || text.contains("monthly")
+        || text.contains("recurring");
     let mut best: Option<(i64, &ServiceInfo)> = None;
     for s in list {
         let mut score = 0i64;
         for p in pests.iter().take(3) {
-            if s.pests.iter().any(|sp| sp.contains(p.as_str()) || p.contains(sp.as_str())) {
+            if s.pests
+                .iter()
+                .any(|sp| sp.contains(p.as_str()) || p.contains(sp.as_str()))
+            {
                 score += 10;
             }
         }
         let name = s.name.to_lowercase();
-        if name.split_whitespace().any(|w| w.len() > 3 && text.contains(w)) {
+        if name
+            .split_whitespace()
+            .any(|w| w.len() > 3 && text.contains(w))
+        {
             score += 4;
         }
         if score == 0 {
@@ -468,7 +646,8 @@ fn pick_service<'s>(v: &View<'_>, list: &'s [ServiceInfo]) -> Option<&'s Service
         if s.bookable {
             score += 1;
         }
-        let is_plan = name.contains("plan") || name.contains("quarterly") || name.contains("monthly");
+        let is_plan =
+            name.contains("plan") || name.contains("quarterly") || name.contains("monthly");
         if is_plan == wants_plan {
             score += 2;
         }
@@ -492,7 +671,9 @@ fn last_user_text(req: &ModelRequest) -> String {
 }
 
 fn quote_step(v: &View<'_>) -> GoalStep {
-    let Some(list) = v.called("list_services") else { return GoalStep::Call(call("list_services", json!({}))) };
+    let Some(list) = v.called("list_services") else {
+        return GoalStep::Call(call("list_services", json!({})));
+    };
     let list = services(&list.result);
     let Some(service) = pick_service(v, &list) else {
         return GoalStep::Say(v.t(
@@ -502,20 +683,37 @@ fn quote_step(v: &View<'_>) -> GoalStep {
     };
     match v.called("quote_price") {
         None => GoalStep::Call(call("quote_price", json!({ "service_code": service.code }))),
-        Some(d) if d.result.get("status").and_then(Value::as_str) == Some("refused") => GoalStep::Say(v.t(
-            "I can't give a price for that one here; our office will quote it for you.",
-            "No puedo dar ese precio aquí; nuestra oficina se lo cotizará.",
-        )),
+        Some(d) if d.result.get("status").and_then(Value::as_str) == Some("refused") => {
+            GoalStep::Say(v.t(
+                "I can't give a price for that one here; our office will quote it for you.",
+                "No puedo dar ese precio aquí; nuestra oficina se lo cotizará.",
+            ))
+        }
         Some(d) => {
             let r = &d.result;
             let per = field(r, "per_visit");
             let fee = field(r, "initial_fee");
             let total = field(r, "first_visit_total");
             let rule = field(r, "rule");
-            let fee_text = if fee != "$0.00" && !fee.is_empty() { format!(" plus a one-time {fee} initial fee (first visit {total})") } else { String::new() };
+            let fee_text = if fee != "$0.00" && !fee.is_empty() {
+                format!(" plus a one-time {fee} initial fee (first visit {total})")
+            } else {
+                String::new()
+            };
             GoalStep::Say(match v.lang {
-                Lang::Es => format!("{}: {per} por visita{}. Regla: {rule}.", field(r, "service"), if fee_text.is_empty() { String::new() } else { format!(" más {fee} de cargo inicial") }),
-                _ => format!("{} is {per} per visit{fee_text} ({rule}).", field(r, "service")),
+                Lang::Es => format!(
+                    "{}: {per} por visita{}. Regla: {rule}.",
+                    field(r, "service"),
+                    if fee_text.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" más {fee} de cargo inicial")
+                    }
+                ),
+                _ => format!(
+                    "{} is {per} per visit{fee_text} ({rule}).",
+                    field(r, "service")
+                ),
             })
         }
     }
@@ -528,7 +726,10 @@ fn picks_offer(v: &View<'_>) -> Option<i64> {
         return None;
     }
     let text = builtin::normalized(&last_user_text(v.req)).to_lowercase();
-    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
     let ordinal = |w: &str| match w {
         "1" | "first" | "1st" | "one" | "primero" | "primera" | "uno" => Some(0),
         "2" | "second" | "2nd" | "two" | "segundo" | "segunda" | "dos" => Some(1),
@@ -537,22 +738,35 @@ fn picks_offer(v: &View<'_>) -> Option<i64> {
     };
     if words.len() <= 4 {
         if let Some(i) = words.iter().find_map(|w| ordinal(w)) {
-            return offered.get(i).and_then(|o| o.get("slot_id")).and_then(Value::as_i64);
+            return offered
+                .get(i)
+                .and_then(|o| o.get("slot_id"))
+                .and_then(Value::as_i64);
         }
     }
     let part = v.u.when.as_ref().and_then(|w| w.part);
-    let dates = v.u.when.as_ref().map(|w| w.dates.clone()).unwrap_or_default();
+    let dates =
+        v.u.when
+            .as_ref()
+            .map(|w| w.dates.clone())
+            .unwrap_or_default();
     let matching: Vec<&Value> = offered
         .iter()
         .filter(|o| {
             let label = field(o, "label");
-            let morning = label.split(',').nth(1).is_some_and(|t| t.trim_start().split_whitespace().nth(1) == Some("AM"));
+            let morning = label
+                .split(',')
+                .nth(1)
+                .is_some_and(|t| t.trim_start().split_whitespace().nth(1) == Some("AM"));
             let part_ok = match part {
                 Some(DayPart::Morning) => morning,
                 Some(DayPart::Afternoon) => !morning,
                 _ => true,
             };
-            let date_ok = dates.is_empty() || dates.iter().any(|d| label.contains(&d.format("%b %-d").to_string()));
+            let date_ok = dates.is_empty()
+                || dates
+                    .iter()
+                    .any(|d| label.contains(&d.format("%b %-d").to_string()));
             part_ok && date_ok
         })
         .collect();
@@ -567,10 +781,10 @@ fn when_args(v: &View<'_>, mut args: Value) -> Value {
         if !w.dates.is_empty() {
             args["dates"] = json!(w.dates.iter().map(NaiveDate::to_string).collect::<Vec<_>>());
         }
-        if let Some(from) = w.earliest {
+        if let Some(from) = w.earliest_date {
             args["from"] = json!(from.to_string());
         }
-        if let Some(to) = w.latest {
+        if let Some(to) = w.latest_date {
             args["to"] = json!(to.to_string());
         }
         match w.part {
@@ -586,10 +800,20 @@ fn when_args(v: &View<'_>, mut args: Value) -> Value {
 }
 
 fn offer_text(v: &View<'_>, windows: &[Value], what: &str) -> String {
-    let labels: Vec<String> = windows.iter().enumerate().map(|(i, w)| format!("{}) {}", i + 1, field(w, "window"))).collect();
+    let labels: Vec<String> = windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| format!("{}) {}", i + 1, field(w, "window")))
+        .collect();
     match v.lang {
-        Lang::Es => format!("Tengo estos horarios para {what}: {}. ¿Cuál le funciona?", labels.join("; ")),
-        _ => format!("I can offer these windows for {what}: {}. Which works for you?", labels.join("; ")),
+        Lang::Es => format!(
+            "Tengo estos horarios para {what}: {}. ¿Cuál le funciona?",
+            labels.join("; ")
+        ),
+        _ => format!(
+            "I can offer these windows for {what}: {}. Which works for you?",
+            labels.join("; ")
+        ),
     }
 }
 
@@ -620,9 +844,31 @@ fn after_write(v: &View<'_>, d: &Done) -> ModelStep {
     }
 }
 
+/// The listed appointment a customer's reference points at.
+fn pick_appointment<'a>(appts: &'a [Value], r: &AppointmentRef) -> Option<&'a Value> {
+    match r {
+        AppointmentRef::Ordinal(n) => appts.get(usize::from(*n).checked_sub(1)?),
+        AppointmentRef::Last => appts.last(),
+        AppointmentRef::Street(words) => appts.iter().find(|a| {
+            let street = field(a, "property").to_lowercase();
+            words.iter().all(|w| street.contains(w.as_str()))
+        }),
+        AppointmentRef::Date(d) => appts
+            .iter()
+            .find(|a| field(a, "window_start").starts_with(&d.to_string())),
+    }
+}
+
 fn reschedule_step(v: &View<'_>) -> GoalStep {
-    let Some(list) = v.called("list_appointments") else { return GoalStep::Call(call("list_appointments", json!({}))) };
-    let appts = list.result.get("appointments").and_then(Value::as_array).cloned().unwrap_or_default();
+    let Some(list) = v.called("list_appointments") else {
+        return GoalStep::Call(call("list_appointments", json!({})));
+    };
+    let appts = list
+        .result
+        .get("appointments")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if appts.is_empty() {
         return GoalStep::Say(v.t(
             "I don't see an upcoming visit to move. Would you like to book one?",
@@ -630,35 +876,73 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         ));
     }
     // Which visit: the one they referred to, the only one, or the soonest.
-    let appt = match v.u.appointment_ref.and_then(|i| appts.get(i)) {
-        Some(a) => a.clone(),
-        None => appts[0].clone(),
-    };
-    let appointment_id = appt.get("appointment_id").and_then(Value::as_i64).unwrap_or_default();
-    let what = format!("your {} visit ({})", field(&appt, "service"), field(&appt, "window"));
+    let appt =
+        v.u.appointment_ref
+            .as_ref()
+            .and_then(|r| pick_appointment(&appts, r))
+            .unwrap_or(&appts[0])
+            .clone();
+    let appointment_id = appt
+        .get("appointment_id")
+        .and_then(Value::as_i64)
+        .unwrap_or_default();
+    let what = format!(
+        "your {} visit ({})",
+        field(&appt, "service"),
+        field(&appt, "window")
+    );
 
     if let Some(d) = v.called("reschedule_appointment") {
         return GoalStep::Final(after_write(v, d));
     }
     if let Some(slot) = picks_offer(v) {
-        return GoalStep::Final(call("reschedule_appointment", json!({ "appointment_id": appointment_id, "slot_id": slot })));
+        return GoalStep::Final(call(
+            "reschedule_appointment",
+            json!({ "appointment_id": appointment_id, "slot_id": slot }),
+        ));
     }
-    let searches: Vec<&Done> = v.done.iter().filter(|d| d.name == "find_open_windows").collect();
+    let searches: Vec<&Done> = v
+        .done
+        .iter()
+        .filter(|d| d.name == "find_open_windows")
+        .collect();
     let Some(search) = searches.last() else {
-        return GoalStep::Call(call("find_open_windows", when_args(v, json!({ "appointment_id": appointment_id, "limit": 3 }))));
+        return GoalStep::Call(call(
+            "find_open_windows",
+            when_args(v, json!({ "appointment_id": appointment_id, "limit": 3 })),
+        ));
     };
-    let windows = search.result.get("windows").and_then(Value::as_array).cloned().unwrap_or_default();
-    let asked_specific = v.u.when.as_ref().is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
+    let windows = search
+        .result
+        .get("windows")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let asked_specific =
+        v.u.when
+            .as_ref()
+            .is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
     if windows.is_empty() {
         if asked_specific && searches.len() == 1 {
             // Nothing then: is it outside what policy allows, or just full?
             let range = search.result.get("allowed_range");
-            let latest = range.and_then(|r| r.get("latest")).and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
-            let earliest = range.and_then(|r| r.get("earliest")).and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
-            let dates = v.u.when.as_ref().map(|w| w.dates.clone()).unwrap_or_default();
+            let latest = range
+                .and_then(|r| r.get("latest"))
+                .and_then(Value::as_str)
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+            let earliest = range
+                .and_then(|r| r.get("earliest"))
+                .and_then(Value::as_str)
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+            let dates =
+                v.u.when
+                    .as_ref()
+                    .map(|w| w.dates.clone())
+                    .unwrap_or_default();
             let outside = !dates.is_empty()
                 && dates.iter().all(|d| {
-                    latest.is_some_and(|l| *d > l.date_naive()) || earliest.is_some_and(|e| *d < e.date_naive())
+                    latest.is_some_and(|l| *d > l.date_naive())
+                        || earliest.is_some_and(|e| *d < e.date_naive())
                 });
             if outside {
                 return GoalStep::Final(call(
@@ -666,16 +950,31 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
                     json!({ "reason": "out_of_policy", "summary": format!("Wants to move {what} to {}, outside the agent's reschedule window.", dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")) }),
                 ));
             }
-            return GoalStep::Call(call("find_open_windows", json!({ "appointment_id": appointment_id, "limit": 3 })));
+            return GoalStep::Call(call(
+                "find_open_windows",
+                json!({ "appointment_id": appointment_id, "limit": 3 }),
+            ));
         }
-        return GoalStep::Final(call("escalate", json!({ "reason": "out_of_policy", "summary": format!("No open window the agent may offer for {what}.") })));
+        return GoalStep::Final(call(
+            "escalate",
+            json!({ "reason": "out_of_policy", "summary": format!("No open window the agent may offer for {what}.") }),
+        ));
     }
     if asked_specific && searches.len() == 1 {
-        let slot = windows[0].get("slot_id").and_then(Value::as_i64).unwrap_or_default();
-        return GoalStep::Final(call("reschedule_appointment", json!({ "appointment_id": appointment_id, "slot_id": slot })));
+        let slot = windows[0]
+            .get("slot_id")
+            .and_then(Value::as_i64)
+            .unwrap_or_default();
+        return GoalStep::Final(call(
+            "reschedule_appointment",
+            json!({ "appointment_id": appointment_id, "slot_id": slot }),
+        ));
     }
     let prefix = if asked_specific {
-        v.t("I don't have an opening then. ", "No tengo espacio en ese horario. ")
+        v.t(
+            "I don't have an opening then. ",
+            "No tengo espacio en ese horario. ",
+        )
     } else {
         String::new()
     };
@@ -683,7 +982,9 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
 }
 
 fn book_step(v: &View<'_>) -> GoalStep {
-    let Some(list) = v.called("list_services") else { return GoalStep::Call(call("list_services", json!({}))) };
+    let Some(list) = v.called("list_services") else {
+        return GoalStep::Call(call("list_services", json!({})));
+    };
     let list = services(&list.result);
     let Some(service) = pick_service(v, &list) else {
         return GoalStep::Final(reply(v.t(
@@ -701,26 +1002,59 @@ fn book_step(v: &View<'_>) -> GoalStep {
         return GoalStep::Final(after_write(v, d));
     }
     if let Some(slot) = picks_offer(v) {
-        return GoalStep::Final(call("book_service", json!({ "service_code": service.code, "slot_id": slot })));
+        return GoalStep::Final(call(
+            "book_service",
+            json!({ "service_code": service.code, "slot_id": slot }),
+        ));
     }
-    let searches: Vec<&Done> = v.done.iter().filter(|d| d.name == "find_open_windows").collect();
+    let searches: Vec<&Done> = v
+        .done
+        .iter()
+        .filter(|d| d.name == "find_open_windows")
+        .collect();
     let Some(search) = searches.last() else {
-        return GoalStep::Call(call("find_open_windows", when_args(v, json!({ "service_code": service.code, "limit": 3 }))));
+        return GoalStep::Call(call(
+            "find_open_windows",
+            when_args(v, json!({ "service_code": service.code, "limit": 3 })),
+        ));
     };
     if search.result.get("status").and_then(Value::as_str) == Some("refused") {
-        return GoalStep::Final(call("escalate", json!({ "reason": "out_of_policy", "summary": format!("Wants to book {}: {}", service.name, field(&search.result, "message")) })));
+        return GoalStep::Final(call(
+            "escalate",
+            json!({ "reason": "out_of_policy", "summary": format!("Wants to book {}: {}", service.name, field(&search.result, "message")) }),
+        ));
     }
-    let windows = search.result.get("windows").and_then(Value::as_array).cloned().unwrap_or_default();
-    let asked_specific = v.u.when.as_ref().is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
+    let windows = search
+        .result
+        .get("windows")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let asked_specific =
+        v.u.when
+            .as_ref()
+            .is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
     if windows.is_empty() {
         if searches.len() == 1 {
-            return GoalStep::Call(call("find_open_windows", json!({ "service_code": service.code, "limit": 3 })));
+            return GoalStep::Call(call(
+                "find_open_windows",
+                json!({ "service_code": service.code, "limit": 3 }),
+            ));
         }
-        return GoalStep::Final(call("escalate", json!({ "reason": "out_of_policy", "summary": format!("No open window to book {}.", service.name) })));
+        return GoalStep::Final(call(
+            "escalate",
+            json!({ "reason": "out_of_policy", "summary": format!("No open window to book {}.", service.name) }),
+        ));
     }
     if asked_specific && searches.len() == 1 {
-        let slot = windows[0].get("slot_id").and_then(Value::as_i64).unwrap_or_default();
-        return GoalStep::Final(call("book_service", json!({ "service_code": service.code, "slot_id": slot })));
+        let slot = windows[0]
+            .get("slot_id")
+            .and_then(Value::as_i64)
+            .unwrap_or_default();
+        return GoalStep::Final(call(
+            "book_service",
+            json!({ "service_code": service.code, "slot_id": slot }),
+        ));
     }
     GoalStep::Final(reply(offer_text(v, &windows, &service.name)))
 }

@@ -29,7 +29,9 @@ pub struct Escalated {
 pub fn default_priority(reason: EscalationReason) -> Priority {
     match reason {
         EscalationReason::Emergency => Priority::Urgent,
-        EscalationReason::BillingDispute | EscalationReason::Cancellation | EscalationReason::ModelFailure => Priority::High,
+        EscalationReason::BillingDispute
+        | EscalationReason::Cancellation
+        | EscalationReason::ModelFailure => Priority::High,
         _ => Priority::Normal,
     }
 }
@@ -98,7 +100,11 @@ fn reason_text(r: EscalationReason) -> &'static str {
 pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escalated, StoreError> {
     let tenant = ctx.tenant;
     let priority = req.priority.unwrap_or_else(|| default_priority(req.reason));
-    let priority = if req.reason == EscalationReason::Emergency { Priority::Urgent } else { priority };
+    let priority = if req.reason == EscalationReason::Emergency {
+        Priority::Urgent
+    } else {
+        priority
+    };
     let due = due_at(tenant, priority, ctx.now);
     let follow_up = follow_up_text(tenant, due, ctx.now);
 
@@ -107,13 +113,27 @@ pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escal
             Ok(c) => format!("{} (customer #{}, {})", c.name, c.id, ctx.identity.level),
             Err(_) => format!("customer #{c}"),
         },
-        None if ctx.identity.level == IdentityLevel::Anonymous && !ctx.state.candidates.is_empty() => {
-            format!("unverified caller {} (caller id matches {} record(s))", ctx.participant, ctx.state.candidates.len())
+        None if ctx.identity.level == IdentityLevel::Anonymous
+            && !ctx.state.candidates.is_empty() =>
+        {
+            format!(
+                "unverified caller {} (caller id matches {} record(s))",
+                ctx.participant,
+                ctx.state.candidates.len()
+            )
         }
         None => format!("unknown caller {}", ctx.participant),
     };
-    let wants = if req.model_summary.trim().is_empty() { format!("Last message: \"{}\"", ctx.customer_text) } else { req.model_summary.clone() };
-    let done = if ctx.actions.is_empty() { "nothing yet".to_string() } else { ctx.actions.join("; ") };
+    let wants = if req.model_summary.trim().is_empty() {
+        format!("Last message: \"{}\"", ctx.customer_text)
+    } else {
+        req.model_summary.clone()
+    };
+    let done = if ctx.actions.is_empty() {
+        "nothing yet".to_string()
+    } else {
+        ctx.actions.join("; ")
+    };
     let summary = format!(
         "Who: {who} via {}. Wants: {wants}. Done: {done}. Stopped because {}.",
         ctx.channel,
@@ -138,21 +158,36 @@ pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escal
     let company = &tenant.name;
     let acknowledgement = if req.reason == EscalationReason::Emergency {
         if tenant.policy.escalation.page_on_call_for_emergencies {
-            if let (Some(on_call), Some(from)) = (&tenant.on_call_number, tenant.phone_numbers.first()) {
+            if let (Some(on_call), Some(from)) =
+                (&tenant.on_call_number, tenant.phone_numbers.first())
+            {
                 let page = NewOutbound {
                     conversation_id: Some(ctx.conversation),
                     channel: Channel::Sms,
                     to: on_call.clone(),
                     from: from.clone(),
-                    body: format!("URGENT {company}: {summary} Reach them at {}.", ctx.participant),
+                    body: format!(
+                        "URGENT {company}: {summary} Reach them at {}.",
+                        ctx.participant
+                    ),
                     purpose: "page".into(),
                 };
                 ctx.tx.enqueue_outbound(tenant.id, &page, ctx.now).await?;
             }
         }
-        format!("{} I've alerted our on-call technician; they will contact you {follow_up}.", super::prompts::safety_guidance())
+        format!(
+            "{} I've alerted our on-call technician; they will contact you {follow_up}.",
+            super::prompts::safety_guidance()
+        )
     } else {
         format!("I've passed this to our team at {company}. A person will follow up {follow_up}.")
     };
-    Ok(Escalated { id, reason: req.reason, priority, due_at: due, follow_up, acknowledgement })
+    Ok(Escalated {
+        id,
+        reason: req.reason,
+        priority,
+        due_at: due,
+        follow_up,
+        acknowledgement,
+    })
 }

@@ -28,9 +28,18 @@ pub struct ToolCallRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum ChatMessage {
-    User { content: String },
-    Assistant { content: Option<String>, tool_calls: Vec<ToolCallRequest> },
-    Tool { call_id: String, name: String, content: String },
+    User {
+        content: String,
+    },
+    Assistant {
+        content: Option<String>,
+        tool_calls: Vec<ToolCallRequest>,
+    },
+    Tool {
+        call_id: String,
+        name: String,
+        content: String,
+    },
 }
 
 /// Facts the runtime already knows, for models that do not read prose (the built-in one).
@@ -65,7 +74,10 @@ pub enum ModelStep {
     /// Say this to the customer; the turn ends.
     Reply { text: String },
     /// Run these tools, then ask again. `text` is an optional interim remark.
-    ToolCalls { text: Option<String>, calls: Vec<ToolCallRequest> },
+    ToolCalls {
+        text: Option<String>,
+        calls: Vec<ToolCallRequest>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +104,8 @@ pub enum ModelError {
     Malformed(String),
 }
 
-pub type ModelFuture<'a> = Pin<Box<dyn Future<Output = Result<ModelResponse, ModelError>> + Send + 'a>>;
+pub type ModelFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<ModelResponse, ModelError>> + Send + 'a>>;
 
 pub trait Model: Send + Sync {
     /// A short name for logs, reports and cost accounting (e.g. `builtin`, `openai:gpt-4o-mini`).

@@ -41,7 +41,15 @@ mod tests {
 
     #[test]
     fn renders_every_placeholder_of_the_system_prompt() {
-        let keys = ["company", "channel", "now", "timezone", "hours", "identity", "channel_style"];
+        let keys = [
+            "company",
+            "channel",
+            "now",
+            "timezone",
+            "hours",
+            "identity",
+            "channel_style",
+        ];
         let vars: Vec<(&str, &str)> = keys.iter().map(|k| (*k, "X")).collect();
         let out = system_prompt(&vars);
         assert!(!out.contains("{{"), "unrendered placeholder in: {out}");

@@ -15,12 +15,17 @@ use serde_json::json;
 
 use super::builtin;
 use super::escalation::{self, EscalationRequest};
-use super::model::{ChatMessage, Model, ModelError, ModelRequest, ModelStep, ToolCallRequest, TurnFacts, Usage};
+use super::model::{
+    ChatMessage, Model, ModelError, ModelRequest, ModelStep, ToolCallRequest, TurnFacts, Usage,
+};
 use super::prompts;
 use super::state::AgentState;
 use super::tools::{self, Identity, ToolCtx};
 use crate::clock::Clock;
-use crate::domain::{Channel, ConversationId, CustomerId, Direction, EscalationReason, IdentityLevel, PhoneE164, TenantId};
+use crate::domain::{
+    Channel, ConversationId, CustomerId, Direction, EscalationReason, IdentityLevel, PhoneE164,
+    TenantId,
+};
 use crate::search::SearchIndex;
 use crate::store::{Enqueued, InboxItem, NewMessage, Store, StoreError, Tenant, Tx};
 
@@ -78,19 +83,46 @@ impl Agent {
         let now = self.clock.now();
         let external_id = match &inbound.external_id {
             Some(e) if !e.trim().is_empty() => e.trim().to_string(),
-            _ => format!("gen-{}", crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?),
+            _ => format!(
+                "gen-{}",
+                crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?
+            ),
         };
         let text = builtin::mask_secrets(&inbound.text);
-        let conversation = self.store.open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now).await?;
-        let (inbox_id, conversation, duplicate) =
-            match self.store.enqueue_inbound(inbound.tenant, conversation, &external_id, &text, &inbound.media, now).await? {
-                Enqueued::New { inbox_id, conversation_id } => (inbox_id, conversation_id, false),
-                Enqueued::Duplicate { inbox_id, conversation_id, done: true } => {
-                    let item = self.store.inbox_by_id(inbound.tenant, inbox_id).await?;
-                    return Ok(outcome_of(conversation_id, &item, true));
-                }
-                Enqueued::Duplicate { inbox_id, conversation_id, done: false } => (inbox_id, conversation_id, true),
-            };
+        let conversation = self
+            .store
+            .open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now)
+            .await?;
+        let (inbox_id, conversation, duplicate) = match self
+            .store
+            .enqueue_inbound(
+                inbound.tenant,
+                conversation,
+                &external_id,
+                &text,
+                &inbound.media,
+                now,
+            )
+            .await?
+        {
+            Enqueued::New {
+                inbox_id,
+                conversation_id,
+            } => (inbox_id, conversation_id, false),
+            Enqueued::Duplicate {
+                inbox_id,
+                conversation_id,
+                done: true,
+            } => {
+                let item = self.store.inbox_by_id(inbound.tenant, inbox_id).await?;
+                return Ok(outcome_of(conversation_id, &item, true));
+            }
+            Enqueued::Duplicate {
+                inbox_id,
+                conversation_id,
+                done: false,
+            } => (inbox_id, conversation_id, true),
+        };
 
         let deadline = tokio::time::Instant::now() + DUPLICATE_WAIT;
         loop {
@@ -111,13 +143,39 @@ impl Agent {
 
     /// Put an inbound item straight into the human queue (a voicemail that cannot be
     /// answered by text): stored as a customer message with an escalation, exactly once.
-    pub async fn file_for_humans(&self, inbound: Inbound, reason: EscalationReason, summary: &str) -> Result<ConversationId, AgentError> {
+    pub async fn file_for_humans(
+        &self,
+        inbound: Inbound,
+        reason: EscalationReason,
+        summary: &str,
+    ) -> Result<ConversationId, AgentError> {
         let now = self.clock.now();
-        let external_id = inbound.external_id.clone().unwrap_or_else(|| format!("human-{}", now.timestamp_nanos_opt().unwrap_or_default()));
-        let conversation = self.store.open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now).await?;
-        let conversation = match self.store.enqueue_inbound(inbound.tenant, conversation, &external_id, &inbound.text, &inbound.media, now).await? {
-            Enqueued::New { conversation_id, .. } => conversation_id,
-            Enqueued::Duplicate { conversation_id, .. } => return Ok(conversation_id),
+        let external_id = inbound
+            .external_id
+            .clone()
+            .unwrap_or_else(|| format!("human-{}", now.timestamp_nanos_opt().unwrap_or_default()));
+        let conversation = self
+            .store
+            .open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now)
+            .await?;
+        let conversation = match self
+            .store
+            .enqueue_inbound(
+                inbound.tenant,
+                conversation,
+                &external_id,
+                &inbound.text,
+                &inbound.media,
+                now,
+            )
+            .await?
+        {
+            Enqueued::New {
+                conversation_id, ..
+            } => conversation_id,
+            Enqueued::Duplicate {
+                conversation_id, ..
+            } => return Ok(conversation_id),
         };
         let tenant = self.store.tenant(inbound.tenant).await?;
         let mut tx = self.store.begin().await?;
@@ -126,7 +184,13 @@ impl Agent {
             tx.insert_message(
                 tenant.id,
                 conversation,
-                &NewMessage { direction: Direction::Inbound, author: "customer".into(), text: item.text.clone(), external_id: Some(item.external_id.clone()), media: item.media.clone() },
+                &NewMessage {
+                    direction: Direction::Inbound,
+                    author: "customer".into(),
+                    text: item.text.clone(),
+                    external_id: Some(item.external_id.clone()),
+                    media: item.media.clone(),
+                },
                 now,
             )
             .await?;
@@ -134,7 +198,12 @@ impl Agent {
         }
         let customer = match (conv.customer_id, PhoneE164::parse(&inbound.participant)) {
             (Some(c), _) => Some(c),
-            (None, Ok(p)) => match self.store.customers_by_phone(tenant.id, &p).await?.as_slice() {
+            (None, Ok(p)) => match self
+                .store
+                .customers_by_phone(tenant.id, &p)
+                .await?
+                .as_slice()
+            {
                 [one] => Some(*one),
                 _ => None,
             },
@@ -146,7 +215,10 @@ impl Agent {
             customer_id: customer,
             reason,
             priority,
-            summary: format!("From {} via {}. {summary}", inbound.participant, inbound.channel),
+            summary: format!(
+                "From {} via {}. {summary}",
+                inbound.participant, inbound.channel
+            ),
             due_at: escalation::due_at(&tenant, priority, now),
         };
         tx.insert_escalation(tenant.id, &e, now).await?;
@@ -155,7 +227,12 @@ impl Agent {
     }
 
     /// Take the conversation lock and run every pending inbound message in order.
-    async fn drain(&self, inbound: &Inbound, conversation: ConversationId, usage: &mut Usage) -> Result<(), AgentError> {
+    async fn drain(
+        &self,
+        inbound: &Inbound,
+        conversation: ConversationId,
+        usage: &mut Usage,
+    ) -> Result<(), AgentError> {
         let mut tx = self.store.begin().await?;
         tx.lock_conversation(inbound.tenant, conversation).await?;
         let pending = tx.pending_inbox(conversation).await?;
@@ -164,8 +241,11 @@ impl Agent {
         }
         let tenant = self.store.tenant(inbound.tenant).await?;
         for item in pending {
-            let (reply, escalated) = self.turn(&mut tx, &tenant, inbound, conversation, &item, usage).await?;
-            tx.finish_inbox(item.id, reply.as_deref(), escalated, self.clock.now()).await?;
+            let (reply, escalated) = self
+                .turn(&mut tx, &tenant, inbound, conversation, &item, usage)
+                .await?;
+            tx.finish_inbox(item.id, reply.as_deref(), escalated, self.clock.now())
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -197,19 +277,31 @@ impl Agent {
             now,
         )
         .await?;
-        let mut state: AgentState = serde_json::from_value(tx.conversation_state(tenant.id, conversation).await?).unwrap_or_default();
-        let mut identity = Identity { level: conv.identity_level, customer: conv.customer_id, property: conv.property_id };
+        let mut state: AgentState =
+            serde_json::from_value(tx.conversation_state(tenant.id, conversation).await?)
+                .unwrap_or_default();
+        let mut identity = Identity {
+            level: conv.identity_level,
+            customer: conv.customer_id,
+            property: conv.property_id,
+        };
 
         // A human owns the conversation: the agent stays silent.
         if conv.owner != "agent" {
             return Ok((None, false));
         }
         if state.turn == 0 {
-            self.resolve_caller(tenant, inbound, &mut identity, &mut state).await?;
+            self.resolve_caller(tenant, inbound, &mut identity, &mut state)
+                .await?;
         }
         state.turn += 1;
 
-        let understanding = builtin::understand(&item.text, &builtin::Context { now_local: tenant.timezone.local(now).naive_local() });
+        let understanding = builtin::understand(
+            &item.text,
+            &builtin::Context {
+                now_local: tenant.timezone.local(now).naive_local(),
+            },
+        );
         let affirmed = understanding.yes_no == Some(true);
         if understanding.yes_no == Some(false) {
             state.proposal = None;
@@ -218,27 +310,46 @@ impl Agent {
         let mut messages: Vec<ChatMessage> = history
             .iter()
             .filter_map(|m| match (m.direction, m.author.as_str()) {
-                (Direction::Inbound, _) => Some(ChatMessage::User { content: m.text.clone() }),
-                (Direction::Outbound, "agent") => Some(ChatMessage::Assistant { content: Some(m.text.clone()), tool_calls: vec![] }),
+                (Direction::Inbound, _) => Some(ChatMessage::User {
+                    content: m.text.clone(),
+                }),
+                (Direction::Outbound, "agent") => Some(ChatMessage::Assistant {
+                    content: Some(m.text.clone()),
+                    tool_calls: vec![],
+                }),
                 _ => None,
             })
             .collect();
-        messages.push(ChatMessage::User { content: item.text.clone() });
+        messages.push(ChatMessage::User {
+            content: item.text.clone(),
+        });
 
         let customer_name = match identity.customer {
-            Some(c) if identity.level == IdentityLevel::Verified => self.store.customer(tenant.id, c).await.ok().map(|c| c.name),
+            Some(c) if identity.level == IdentityLevel::Verified => {
+                self.store.customer(tenant.id, c).await.ok().map(|c| c.name)
+            }
             _ => None,
         };
         let portal_activity = match (inbound.channel, identity.customer) {
             (Channel::Chat, Some(c)) => self.store.portal_events(tenant.id, c, 5).await?,
             _ => Vec::new(),
         };
-        let system = system_prompt(tenant, inbound.channel, &identity, customer_name.as_deref(), &portal_activity, now);
+        let system = system_prompt(
+            tenant,
+            inbound.channel,
+            &identity,
+            customer_name.as_deref(),
+            &portal_activity,
+            now,
+        );
         let mut request = ModelRequest {
             system,
             messages,
             tools: tools::specs(),
             facts: TurnFacts {
+                company: tenant.name.clone(),
+                hours: tenant.business_hours.describe(),
+                office_phone: tenant.office_phone.clone(),
                 channel: inbound.channel.as_str().into(),
                 now_local: crate::record::local(tenant.timezone, now).to_rfc3339(),
                 identity_level: identity.level.as_str().into(),
@@ -293,7 +404,10 @@ impl Agent {
                 }
                 ModelStep::ToolCalls { text, calls } => {
                     let calls: Vec<ToolCallRequest> = calls.into_iter().take(8).collect();
-                    request.messages.push(ChatMessage::Assistant { content: text, tool_calls: calls.clone() });
+                    request.messages.push(ChatMessage::Assistant {
+                        content: text,
+                        tool_calls: calls.clone(),
+                    });
                     for call in &calls {
                         let outcome = tools::run(&mut ctx, &call.name, &call.arguments).await?;
                         request.messages.push(ChatMessage::Tool {
@@ -330,7 +444,11 @@ impl Agent {
             if let Some(question) = confirm {
                 // The change must be shown to the customer, word for word, before it can run.
                 if !text.contains(&question) {
-                    text = if text.trim().is_empty() { question } else { format!("{} {question}", text.trim_end()) };
+                    text = if text.trim().is_empty() {
+                        question
+                    } else {
+                        format!("{} {question}", text.trim_end())
+                    };
                 }
                 if let Some(p) = ctx.state.proposal.as_mut() {
                     p.shown_in_turn = Some(ctx.state.turn);
@@ -341,22 +459,49 @@ impl Agent {
             ctx.state.acknowledged_escalation = true;
             ctx.state.proposal = None;
         }
-        let owner = if escalated.is_some() { "queue" } else { "agent" };
-        let (level, customer, property) = (ctx.identity.level, ctx.identity.customer, ctx.identity.property);
+        let owner = if escalated.is_some() {
+            "queue"
+        } else {
+            "agent"
+        };
+        let (level, customer, property) = (
+            ctx.identity.level,
+            ctx.identity.customer,
+            ctx.identity.property,
+        );
         let state_json = serde_json::to_value(&*ctx.state).unwrap_or_default();
         drop(ctx);
         tx.insert_message(
             tenant.id,
             conversation,
-            &NewMessage { direction: Direction::Outbound, author: "agent".into(), text: text.clone(), external_id: None, media: vec![] },
+            &NewMessage {
+                direction: Direction::Outbound,
+                author: "agent".into(),
+                text: text.clone(),
+                external_id: None,
+                media: vec![],
+            },
             now,
         )
         .await?;
-        tx.update_conversation(tenant.id, conversation, customer, property, level, owner, &state_json, now).await?;
+        tx.update_conversation(
+            tenant.id,
+            conversation,
+            customer,
+            property,
+            level,
+            owner,
+            &state_json,
+            now,
+        )
+        .await?;
         Ok((Some(text), escalated.is_some()))
     }
 
-    async fn step(&self, request: &ModelRequest) -> Result<super::model::ModelResponse, ModelError> {
+    async fn step(
+        &self,
+        request: &ModelRequest,
+    ) -> Result<super::model::ModelResponse, ModelError> {
         let primary = tokio::time::timeout(MODEL_TIMEOUT, self.model.complete(request)).await;
         match primary {
             Ok(Ok(r)) => Ok(r),
@@ -373,7 +518,13 @@ impl Agent {
 
     /// First turn of a conversation: what the caller id (or portal token) says about who
     /// this is. Nothing here is revealed to the caller.
-    async fn resolve_caller(&self, tenant: &Tenant, inbound: &Inbound, identity: &mut Identity, state: &mut AgentState) -> Result<(), StoreError> {
+    async fn resolve_caller(
+        &self,
+        tenant: &Tenant,
+        inbound: &Inbound,
+        identity: &mut Identity,
+        state: &mut AgentState,
+    ) -> Result<(), StoreError> {
         let t = tenant.id;
         let customers = if let Some(c) = inbound.portal_customer {
             vec![c]
@@ -390,13 +541,18 @@ impl Agent {
             properties.extend(self.store.properties(t, *c).await?);
         }
         state.candidates = customers.clone();
-        let phone_verifies = matches!(inbound.channel, Channel::Sms | Channel::Api) || inbound.portal_customer.is_some();
+        let phone_verifies = matches!(inbound.channel, Channel::Sms | Channel::Api)
+            || inbound.portal_customer.is_some();
         if customers.len() == 1 {
             identity.customer = Some(customers[0]);
             if properties.len() == 1 {
                 identity.property = Some(properties[0].id);
             }
-            identity.level = if phone_verifies { IdentityLevel::Verified } else { IdentityLevel::Matched };
+            identity.level = if phone_verifies {
+                IdentityLevel::Verified
+            } else {
+                IdentityLevel::Matched
+            };
         } else {
             identity.level = IdentityLevel::Matched;
         }
@@ -408,12 +564,21 @@ impl Agent {
 }
 
 fn outcome_of(conversation: ConversationId, item: &InboxItem, duplicate: bool) -> TurnOutcome {
-    TurnOutcome { conversation_id: conversation, reply: item.reply.clone(), escalated: item.escalated, duplicate, usage: Usage::default() }
+    TurnOutcome {
+        conversation_id: conversation,
+        reply: item.reply.clone(),
+        escalated: item.escalated,
+        duplicate,
+        usage: Usage::default(),
+    }
 }
 
 /// The state facts a model may see: what was offered and proposed, and identity progress
 /// (counts, never other customers' data).
-fn facts_state(state: &AgentState, latest_portal: Option<&crate::store::PortalEvent>) -> serde_json::Value {
+fn facts_state(
+    state: &AgentState,
+    latest_portal: Option<&crate::store::PortalEvent>,
+) -> serde_json::Value {
     json!({
         "turn": state.turn,
         "needs_property_choice": !state.property_candidates.is_empty(),
@@ -434,15 +599,24 @@ fn system_prompt(
 ) -> String {
     let who = match (identity.level, name) {
         (IdentityLevel::Verified, Some(n)) => format!("Verified customer: {n}."),
-        (IdentityLevel::Matched, _) => "Caller id matches an account but the caller is NOT verified yet.".to_string(),
+        (IdentityLevel::Matched, _) => {
+            "Caller id matches an account but the caller is NOT verified yet.".to_string()
+        }
         _ => "Not verified; nothing is known about this person.".to_string(),
     };
     let mut identity_text = who;
     for e in portal {
-        identity_text.push_str(&format!("\nPortal activity {}: {} {}", e.at.to_rfc3339(), e.kind, e.detail));
+        identity_text.push_str(&format!(
+            "\nPortal activity {}: {} {}",
+            e.at.to_rfc3339(),
+            e.kind,
+            e.detail
+        ));
     }
-    let hours = serde_json::to_string(&tenant.business_hours).unwrap_or_default();
-    let now_local = crate::record::local(tenant.timezone, now).format("%A %B %-d, %Y %-I:%M %p").to_string();
+    let hours = tenant.business_hours.describe();
+    let now_local = crate::record::local(tenant.timezone, now)
+        .format("%A %B %-d, %Y %-I:%M %p")
+        .to_string();
     prompts::system_prompt(&[
         ("company", &tenant.name),
         ("channel", channel.as_str()),

@@ -10,8 +10,8 @@ use super::escalation::{self, EscalationRequest};
 use super::state::{AgentState, OfferedWindow, Proposal};
 use super::ToolSpec;
 use crate::domain::{
-    AppointmentId, Channel, ConversationId, CustomerId, EscalationReason, IdentityLevel, PropertyId, PropertyKind, SlotId,
-    TenantTz,
+    AppointmentId, Channel, ConversationId, CustomerId, EscalationReason, IdentityLevel,
+    PropertyId, PropertyKind, SlotId, TenantTz,
 };
 use crate::search::SearchIndex;
 use crate::store::{NewAppointment, NewToolCall, Property, Service, Store, StoreError, Tenant, Tx};
@@ -30,7 +30,10 @@ const SPECS: &[&str] = &[
 ];
 
 pub fn specs() -> Vec<ToolSpec> {
-    SPECS.iter().filter_map(|s| serde_json::from_str(s).ok()).collect()
+    SPECS
+        .iter()
+        .filter_map(|s| serde_json::from_str(s).ok())
+        .collect()
 }
 
 /// Who the runtime believes is on the other end.
@@ -69,13 +72,25 @@ pub struct ToolOutcome {
 
 impl ToolOutcome {
     fn allowed(rule: &str, result: Value) -> Self {
-        ToolOutcome { decision: Decision::Allowed, rule: rule.into(), result }
+        ToolOutcome {
+            decision: Decision::Allowed,
+            rule: rule.into(),
+            result,
+        }
     }
     fn refused(rule: &str, message: &str) -> Self {
-        ToolOutcome { decision: Decision::Refused, rule: rule.into(), result: json!({ "status": "refused", "rule": rule, "message": message }) }
+        ToolOutcome {
+            decision: Decision::Refused,
+            rule: rule.into(),
+            result: json!({ "status": "refused", "rule": rule, "message": message }),
+        }
     }
     fn error(message: &str) -> Self {
-        ToolOutcome { decision: Decision::Error, rule: "error".into(), result: json!({ "status": "error", "message": message }) }
+        ToolOutcome {
+            decision: Decision::Error,
+            rule: "error".into(),
+            result: json!({ "status": "error", "message": message }),
+        }
     }
 }
 
@@ -104,15 +119,27 @@ pub struct ToolCtx<'a> {
 }
 
 /// Run one tool call under policy and store it in the audit trail.
-pub async fn run(ctx: &mut ToolCtx<'_>, name: &str, args: &Value) -> Result<ToolOutcome, StoreError> {
+pub async fn run(
+    ctx: &mut ToolCtx<'_>,
+    name: &str,
+    args: &Value,
+) -> Result<ToolOutcome, StoreError> {
     let outcome = match dispatch(ctx, name, args).await {
         Ok(o) => o,
-        Err(StoreError::WindowFull) => ToolOutcome::refused("capacity", "that window just filled up; offer another"),
-        Err(StoreError::NotFound) => ToolOutcome::refused("not_found", "no such record for this customer"),
+        Err(StoreError::WindowFull) => {
+            ToolOutcome::refused("capacity", "that window just filled up; offer another")
+        }
+        Err(StoreError::NotFound) => {
+            ToolOutcome::refused("not_found", "no such record for this customer")
+        }
         Err(StoreError::Conflict(what)) => ToolOutcome::refused("conflict", what),
         Err(e) => return Err(e),
     };
-    ctx.actions.push(format!("{name} → {} ({})", outcome.decision.as_str(), outcome.rule));
+    ctx.actions.push(format!(
+        "{name} → {} ({})",
+        outcome.decision.as_str(),
+        outcome.rule
+    ));
     let call = NewToolCall {
         tool: name.to_string(),
         arguments: args.clone(),
@@ -120,11 +147,17 @@ pub async fn run(ctx: &mut ToolCtx<'_>, name: &str, args: &Value) -> Result<Tool
         decision: outcome.decision.as_str().to_string(),
         rule: outcome.rule.clone(),
     };
-    ctx.tx.insert_tool_call(ctx.tenant.id, ctx.conversation, &call, ctx.now).await?;
+    ctx.tx
+        .insert_tool_call(ctx.tenant.id, ctx.conversation, &call, ctx.now)
+        .await?;
     Ok(outcome)
 }
 
-async fn dispatch(ctx: &mut ToolCtx<'_>, name: &str, args: &Value) -> Result<ToolOutcome, StoreError> {
+async fn dispatch(
+    ctx: &mut ToolCtx<'_>,
+    name: &str,
+    args: &Value,
+) -> Result<ToolOutcome, StoreError> {
     match name {
         "verify_identity" => verify_identity(ctx, args).await,
         "list_appointments" => list_appointments(ctx).await,
@@ -143,17 +176,28 @@ async fn dispatch(ctx: &mut ToolCtx<'_>, name: &str, args: &Value) -> Result<Too
 // Argument helpers
 
 fn arg_str<'v>(args: &'v Value, key: &str) -> Option<&'v str> {
-    args.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+    args.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 fn arg_i64(args: &Value, key: &str) -> Option<i64> {
-    args.get(key).and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
+    args.get(key).and_then(|v| {
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    })
 }
 
 fn arg_list(args: &Value, key: &str) -> Vec<String> {
     args.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -165,7 +209,12 @@ fn arg_date(args: &Value, key: &str) -> Option<NaiveDate> {
 pub fn window_label(tz: TenantTz, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     let s = tz.local(start);
     let e = tz.local(end);
-    format!("{}, {}–{}", s.format("%a %b %-d"), hour_label(s.hour(), s.minute()), hour_label(e.hour(), e.minute()))
+    format!(
+        "{}, {}–{}",
+        s.format("%a %b %-d"),
+        hour_label(s.hour(), s.minute()),
+        hour_label(e.hour(), e.minute())
+    )
 }
 
 fn hour_label(h: u32, m: u32) -> String {
@@ -190,13 +239,18 @@ fn require_verified(ctx: &ToolCtx<'_>) -> Option<ToolOutcome> {
         ));
     }
     if !ctx.state.property_candidates.is_empty() && ctx.identity.property.is_none() {
-        return Some(ToolOutcome::refused("identity.property_required", "ask which service address (street) this is about"));
+        return Some(ToolOutcome::refused(
+            "identity.property_required",
+            "ask which service address (street) this is about",
+        ));
     }
     None
 }
 
 async fn customer_properties(ctx: &ToolCtx<'_>) -> Result<Vec<Property>, StoreError> {
-    let Some(customer) = ctx.identity.customer else { return Ok(Vec::new()) };
+    let Some(customer) = ctx.identity.customer else {
+        return Ok(Vec::new());
+    };
     let mut props = ctx.store.properties(ctx.tenant.id, customer).await?;
     if let Some(p) = ctx.identity.property {
         props.retain(|x| x.id == p);
@@ -231,8 +285,9 @@ pub fn street_similarity(given: &str, street: &str) -> f64 {
 }
 
 const STREET_SUFFIXES: &[&str] = &[
-    "st", "street", "dr", "drive", "ave", "avenue", "rd", "road", "ln", "lane", "ct", "court", "blvd", "way", "cv", "cove", "trl",
-    "trail", "pl", "place", "cir", "circle", "pkwy", "the", "on", "at", "apt", "unit",
+    "st", "street", "dr", "drive", "ave", "avenue", "rd", "road", "ln", "lane", "ct", "court",
+    "blvd", "way", "cv", "cove", "trl", "trail", "pl", "place", "cir", "circle", "pkwy", "the",
+    "on", "at", "apt", "unit",
 ];
 
 /// 1 - normalised Damerau–Levenshtein distance.
@@ -256,7 +311,9 @@ pub fn damerau(a: &str, b: &str) -> usize {
     for i in 1..=n {
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -267,11 +324,18 @@ pub fn damerau(a: &str, b: &str) -> usize {
 }
 
 fn street_number(street: &str) -> Option<&str> {
-    street.split_whitespace().next().filter(|w| w.chars().all(|c| c.is_ascii_digit()))
+    street
+        .split_whitespace()
+        .next()
+        .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn name_similarity(given: &str, first: &str, last: &str) -> f64 {
-    let g: Vec<String> = given.to_lowercase().split_whitespace().map(str::to_string).collect();
+    let g: Vec<String> = given
+        .to_lowercase()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     if g.is_empty() {
         return 0.0;
     }
@@ -286,29 +350,41 @@ fn name_similarity(given: &str, first: &str, last: &str) -> f64 {
     }
 }
 
-const VERIFY_FAIL: &str = "I couldn't match those details. Please check the name, service address and ZIP.";
+const VERIFY_FAIL: &str =
+    "I couldn't match those details. Please check the name, service address and ZIP.";
 
 async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
     let t = ctx.tenant.id;
     let street = arg_str(args, "street");
-    let number = arg_str(args, "street_number").map(str::to_string).or_else(|| street.and_then(street_number).map(str::to_string));
+    let number = arg_str(args, "street_number")
+        .map(str::to_string)
+        .or_else(|| street.and_then(street_number).map(str::to_string));
     let zip = arg_str(args, "zip");
     let name = arg_str(args, "name");
 
     if ctx.identity.level == IdentityLevel::Verified && ctx.state.property_candidates.is_empty() {
-        return Ok(ToolOutcome::allowed("identity.already_verified", json!({ "status": "verified" })));
+        return Ok(ToolOutcome::allowed(
+            "identity.already_verified",
+            json!({ "status": "verified" }),
+        ));
     }
 
     // Several properties behind this phone (families, property managers): pick by street.
     if !ctx.state.property_candidates.is_empty() {
         let Some(street) = street else {
-            return Ok(ToolOutcome::refused("identity.property_required", "ask which service street this is about"));
+            return Ok(ToolOutcome::refused(
+                "identity.property_required",
+                "ask which service street this is about",
+            ));
         };
         let mut best: Option<(f64, Property)> = None;
         for pid in ctx.state.property_candidates.clone() {
             let p = ctx.store.property(t, pid).await?;
             let mut score = street_similarity(street, &p.street);
-            if number.as_deref().is_some_and(|n| street_number(&p.street) == Some(n)) {
+            if number
+                .as_deref()
+                .is_some_and(|n| street_number(&p.street) == Some(n))
+            {
                 score += 0.5;
             }
             if best.as_ref().is_none_or(|(s, _)| score > *s) {
@@ -322,7 +398,10 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
                 ctx.state.property_candidates.clear();
                 // SMS/API from a phone on file verifies; voice still needs a knowledge factor,
                 // which a matching street number or ZIP provides.
-                let factor = number.as_deref().is_some_and(|n| street_number(&p.street) == Some(n)) || zip == Some(p.zip.as_str());
+                let factor = number
+                    .as_deref()
+                    .is_some_and(|n| street_number(&p.street) == Some(n))
+                    || zip == Some(p.zip.as_str());
                 if ctx.channel != Channel::Voice || factor {
                     ctx.identity.level = IdentityLevel::Verified;
                 }
@@ -333,7 +412,10 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
             }
             _ => {
                 ctx.state.failed_verifications += 1;
-                ToolOutcome::refused("identity.no_match", "no service address on this account matches; ask again, never list addresses")
+                ToolOutcome::refused(
+                    "identity.no_match",
+                    "no service address on this account matches; ask again, never list addresses",
+                )
             }
         });
     }
@@ -341,10 +423,18 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
     // Caller id matched (voice): one knowledge factor verifies.
     if ctx.identity.level == IdentityLevel::Matched {
         let props = customer_properties(ctx).await?;
-        let ok = props.iter().any(|p| number.as_deref().is_some_and(|n| street_number(&p.street) == Some(n)) || zip == Some(p.zip.as_str()));
+        let ok = props.iter().any(|p| {
+            number
+                .as_deref()
+                .is_some_and(|n| street_number(&p.street) == Some(n))
+                || zip == Some(p.zip.as_str())
+        });
         if ok {
             ctx.identity.level = IdentityLevel::Verified;
-            return Ok(ToolOutcome::allowed("identity.knowledge_factor", json!({ "status": "verified" })));
+            return Ok(ToolOutcome::allowed(
+                "identity.knowledge_factor",
+                json!({ "status": "verified" }),
+            ));
         }
         if number.is_some() || zip.is_some() {
             ctx.state.failed_verifications += 1;
@@ -360,10 +450,15 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
         ));
     };
     let query = format!("{name} {street}");
-    let hits = ctx.search.search(t, &query, 20).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let hits = ctx
+        .search
+        .search(t, &query, 20)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut best: Option<(f64, CustomerId, PropertyId)> = None;
     for hit in hits {
-        let Ok(c) = ctx.store.customer(t, hit.customer_id).await else { continue };
+        let Ok(c) = ctx.store.customer(t, hit.customer_id).await else {
+            continue;
+        };
         let n = name_similarity(name, &c.first_name, &c.last_name);
         if n < 0.7 {
             continue;
@@ -407,7 +502,9 @@ async fn list_appointments(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreEr
     if let Some(refusal) = require_verified(ctx) {
         return Ok(refusal);
     }
-    let Some(customer) = ctx.identity.customer else { return Ok(ToolOutcome::error("no customer")) };
+    let Some(customer) = ctx.identity.customer else {
+        return Ok(ToolOutcome::error("no customer"));
+    };
     let tz = ctx.tenant.timezone;
     let props = customer_properties(ctx).await?;
     let appts: Vec<Value> = ctx
@@ -415,9 +512,17 @@ async fn list_appointments(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreEr
         .appointments(ctx.tenant.id, customer)
         .await?
         .into_iter()
-        .filter(|a| a.status.is_open() && a.window_end > ctx.now && props.iter().any(|p| p.id == a.property_id))
+        .filter(|a| {
+            a.status.is_open()
+                && a.window_end > ctx.now
+                && props.iter().any(|p| p.id == a.property_id)
+        })
         .map(|a| {
-            let street = props.iter().find(|p| p.id == a.property_id).map(|p| p.street.clone()).unwrap_or_default();
+            let street = props
+                .iter()
+                .find(|p| p.id == a.property_id)
+                .map(|p| p.street.clone())
+                .unwrap_or_default();
             json!({
                 "appointment_id": a.id,
                 "service": a.service,
@@ -429,7 +534,10 @@ async fn list_appointments(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreEr
             })
         })
         .collect();
-    Ok(ToolOutcome::allowed("identity.verified", json!({ "appointments": appts })))
+    Ok(ToolOutcome::allowed(
+        "identity.verified",
+        json!({ "appointments": appts }),
+    ))
 }
 
 struct WindowQuery {
@@ -451,7 +559,10 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
     let (zone, earliest, latest, rule) = if let Some(aid) = arg_i64(args, "appointment_id") {
         let a = ctx.store.appointment(t, AppointmentId(aid)).await?;
         if Some(a.customer_id) != ctx.identity.customer {
-            return Ok(ToolOutcome::refused("not_found", "no such appointment for this customer"));
+            return Ok(ToolOutcome::refused(
+                "not_found",
+                "no such appointment for this customer",
+            ));
         }
         let p = ctx.store.property(t, a.property_id).await?;
         let r = &policy.agent_reschedule;
@@ -464,7 +575,10 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
     } else {
         let props = customer_properties(ctx).await?;
         let Some(p) = props.first() else {
-            return Ok(ToolOutcome::refused("booking.known_property", "no known property to book at"));
+            return Ok(ToolOutcome::refused(
+                "booking.known_property",
+                "no known property to book at",
+            ));
         };
         (
             p.zone_id,
@@ -476,7 +590,10 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
     let mut q = WindowQuery {
         earliest,
         latest,
-        dates: arg_list(args, "dates").iter().filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).collect(),
+        dates: arg_list(args, "dates")
+            .iter()
+            .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .collect(),
         morning: match arg_str(args, "part_of_day") {
             Some("morning") => Some(true),
             Some("afternoon") => Some(false),
@@ -489,20 +606,32 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
         q.earliest = q.earliest.max(tz.instant(from, NaiveTime::MIN));
     }
     if let Some(to) = arg_date(args, "to") {
-        q.latest = q.latest.min(tz.instant(to + Duration::days(1), NaiveTime::MIN));
+        q.latest = q
+            .latest
+            .min(tz.instant(to + Duration::days(1), NaiveTime::MIN));
     }
-    let slots = ctx.store.open_slots(t, zone, q.earliest, q.latest, 500).await?;
+    let slots = ctx
+        .store
+        .open_slots(t, zone, q.earliest, q.latest, 500)
+        .await?;
     let matches = |s: &crate::store::Slot| {
         let local = tz.local(s.starts_at);
         let date_ok = q.dates.is_empty() || q.dates.contains(&local.date_naive());
         let part_ok = q.morning.is_none_or(|m| (local.hour() < 12) == m);
-        let after_ok = q.after.is_none_or(|a| tz.local(s.ends_at).time() > a && local.time() >= a.min(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(a)));
+        let after_ok = q.after.is_none_or(|a| {
+            tz.local(s.ends_at).time() > a
+                && local.time() >= a.min(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(a))
+        });
         date_ok && part_ok && after_ok
     };
     let mut chosen: Vec<&crate::store::Slot> = Vec::new();
     // Preferred dates in the customer's order first, then the earliest others.
     for d in &q.dates {
-        chosen.extend(slots.iter().filter(|s| tz.local(s.starts_at).date_naive() == *d && matches(s)));
+        chosen.extend(
+            slots
+                .iter()
+                .filter(|s| tz.local(s.starts_at).date_naive() == *d && matches(s)),
+        );
     }
     if q.dates.is_empty() {
         chosen.extend(slots.iter().filter(|s| matches(s)));
@@ -510,7 +639,10 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
     chosen.truncate(q.limit);
     ctx.state.offered = chosen
         .iter()
-        .map(|s| OfferedWindow { slot_id: s.id, label: window_label(tz, s.starts_at, s.ends_at) })
+        .map(|s| OfferedWindow {
+            slot_id: s.id,
+            label: window_label(tz, s.starts_at, s.ends_at),
+        })
         .collect();
     let windows: Vec<Value> = chosen
         .iter()
@@ -529,14 +661,22 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
 fn guard(ctx: &mut ToolCtx<'_>, tool: &str, args: &Value, summary: String) -> Option<ToolOutcome> {
     let canonical = canonical_args(args);
     let confirmed = ctx.state.proposal.as_ref().is_some_and(|p| {
-        p.tool == tool && p.arguments == canonical && p.shown_in_turn.is_some_and(|t| t < ctx.state.turn) && ctx.customer_affirmed
+        p.tool == tool
+            && p.arguments == canonical
+            && p.shown_in_turn.is_some_and(|t| t < ctx.state.turn)
+            && ctx.customer_affirmed
     });
     if confirmed {
         ctx.state.proposal = None;
         return None;
     }
     let question = format!("{summary} Reply YES to confirm.");
-    ctx.state.proposal = Some(Proposal { tool: tool.into(), arguments: canonical, summary: summary.clone(), shown_in_turn: None });
+    ctx.state.proposal = Some(Proposal {
+        tool: tool.into(),
+        arguments: canonical,
+        summary: summary.clone(),
+        shown_in_turn: None,
+    });
     ctx.confirm_text = Some(question.clone());
     Some(ToolOutcome {
         decision: Decision::NeedsConfirmation,
@@ -566,30 +706,55 @@ async fn reschedule(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, 
     let tz = ctx.tenant.timezone;
     let r = ctx.tenant.policy.agent_reschedule.clone();
     let (Some(aid), Some(sid)) = (arg_i64(args, "appointment_id"), arg_i64(args, "slot_id")) else {
-        return Ok(ToolOutcome::error("appointment_id and slot_id are required"));
+        return Ok(ToolOutcome::error(
+            "appointment_id and slot_id are required",
+        ));
     };
     let a = ctx.store.appointment(t, AppointmentId(aid)).await?;
-    if Some(a.customer_id) != ctx.identity.customer || ctx.identity.property.is_some_and(|p| p != a.property_id) {
-        return Ok(ToolOutcome::refused("not_found", "no such appointment for this customer"));
+    if Some(a.customer_id) != ctx.identity.customer
+        || ctx.identity.property.is_some_and(|p| p != a.property_id)
+    {
+        return Ok(ToolOutcome::refused(
+            "not_found",
+            "no such appointment for this customer",
+        ));
     }
     if !r.enabled {
-        return Ok(ToolOutcome::refused("agent_reschedule.enabled", "the agent may not reschedule; escalate"));
+        return Ok(ToolOutcome::refused(
+            "agent_reschedule.enabled",
+            "the agent may not reschedule; escalate",
+        ));
     }
     if !a.status.is_open() {
-        return Ok(ToolOutcome::refused("agent_reschedule.status", "this visit can no longer be moved; escalate"));
+        return Ok(ToolOutcome::refused(
+            "agent_reschedule.status",
+            "this visit can no longer be moved; escalate",
+        ));
     }
     if a.reschedule_count >= r.max_reschedules {
-        return Ok(ToolOutcome::refused("agent_reschedule.max_reschedules", "this visit was moved too many times; escalate (out_of_policy)"));
+        return Ok(ToolOutcome::refused(
+            "agent_reschedule.max_reschedules",
+            "this visit was moved too many times; escalate (out_of_policy)",
+        ));
     }
     let slot = ctx.store.slot(t, SlotId(sid)).await?;
     let property = ctx.store.property(t, a.property_id).await?;
     if slot.zone_id != property.zone_id {
-        return Ok(ToolOutcome::refused("agent_reschedule.zone", "that window is not in this property's zone"));
+        return Ok(ToolOutcome::refused(
+            "agent_reschedule.zone",
+            "that window is not in this property's zone",
+        ));
     }
     if slot.starts_at < ctx.now + Duration::hours(r.min_hours_ahead) {
-        return Ok(ToolOutcome::refused("agent_reschedule.min_hours_ahead", "the new window is too soon; offer a later one or escalate"));
+        return Ok(ToolOutcome::refused(
+            "agent_reschedule.min_hours_ahead",
+            "the new window is too soon; offer a later one or escalate",
+        ));
     }
-    let distance = (tz.local(slot.starts_at).date_naive() - tz.local(a.original_window_start).date_naive()).num_days().abs();
+    let distance = (tz.local(slot.starts_at).date_naive()
+        - tz.local(a.original_window_start).date_naive())
+    .num_days()
+    .abs();
     if distance > r.max_days_from_original {
         return Ok(ToolOutcome::refused(
             "agent_reschedule.max_days_from_original",
@@ -597,15 +762,23 @@ async fn reschedule(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, 
         ));
     }
     if slot.booked >= slot.capacity {
-        return Ok(ToolOutcome::refused("capacity", "that window is full; offer another"));
+        return Ok(ToolOutcome::refused(
+            "capacity",
+            "that window is full; offer another",
+        ));
     }
     let from = window_label(tz, a.window_start, a.window_end);
     let to = window_label(tz, slot.starts_at, slot.ends_at);
-    let summary = format!("Move your {} visit at {} from {from} to {to}?", a.service, property.street);
+    let summary = format!(
+        "Move your {} visit at {} from {from} to {to}?",
+        a.service, property.street
+    );
     if let Some(wait) = guard(ctx, "reschedule_appointment", args, summary) {
         return Ok(wait);
     }
-    ctx.tx.reschedule_appointment(t, a.id, slot.id, "agent", ctx.now).await?;
+    ctx.tx
+        .reschedule_appointment(t, a.id, slot.id, "agent", ctx.now)
+        .await?;
     Ok(ToolOutcome::allowed(
         "agent_reschedule.within_policy",
         json!({ "status": "rescheduled", "appointment_id": a.id, "from": from, "to": to, "service": a.service }),
@@ -617,14 +790,21 @@ async fn reschedule(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, 
 
 fn find_service<'s>(services: &'s [Service], code: &str) -> Option<&'s Service> {
     let code_l = code.trim().to_lowercase();
-    services.iter().find(|s| s.code.to_lowercase() == code_l || s.name.to_lowercase() == code_l)
+    services
+        .iter()
+        .find(|s| s.code.to_lowercase() == code_l || s.name.to_lowercase() == code_l)
 }
 
 async fn quote_price(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
-    let Some(code) = arg_str(args, "service_code") else { return Ok(ToolOutcome::error("service_code is required")) };
+    let Some(code) = arg_str(args, "service_code") else {
+        return Ok(ToolOutcome::error("service_code is required"));
+    };
     let services = ctx.store.services(ctx.tenant.id).await?;
     let Some(service) = find_service(&services, code) else {
-        return Ok(ToolOutcome::refused("quote.catalog_only", "not a catalog service; do not guess a price — escalate or list services"));
+        return Ok(ToolOutcome::refused(
+            "quote.catalog_only",
+            "not a catalog service; do not guess a price — escalate or list services",
+        ));
     };
     // The verified customer's own property size wins over a size the caller states.
     let mut sq_ft = arg_i64(args, "sq_ft");
@@ -665,51 +845,91 @@ async fn book_service(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome
     let tz = ctx.tenant.timezone;
     let policy = ctx.tenant.policy.booking.clone();
     if !policy.enabled {
-        return Ok(ToolOutcome::refused("booking.enabled", "the agent may not book; escalate"));
+        return Ok(ToolOutcome::refused(
+            "booking.enabled",
+            "the agent may not book; escalate",
+        ));
     }
     let (Some(code), Some(sid)) = (arg_str(args, "service_code"), arg_i64(args, "slot_id")) else {
         return Ok(ToolOutcome::error("service_code and slot_id are required"));
     };
     let services = ctx.store.services(t).await?;
     let Some(service) = find_service(&services, code).cloned() else {
-        return Ok(ToolOutcome::refused("booking.catalog_only", "unknown service; escalate"));
+        return Ok(ToolOutcome::refused(
+            "booking.catalog_only",
+            "unknown service; escalate",
+        ));
     };
     if !service.agent_bookable {
-        return Ok(ToolOutcome::refused("booking.agent_bookable", "this service needs a specialist; escalate (out_of_policy)"));
+        return Ok(ToolOutcome::refused(
+            "booking.agent_bookable",
+            "this service needs a specialist; escalate (out_of_policy)",
+        ));
     }
     let props = customer_properties(ctx).await?;
     let Some(property) = props.first().cloned() else {
-        return Ok(ToolOutcome::refused("booking.known_property", "no known property; escalate"));
+        return Ok(ToolOutcome::refused(
+            "booking.known_property",
+            "no known property; escalate",
+        ));
     };
     if props.len() > 1 && ctx.identity.property.is_none() {
-        return Ok(ToolOutcome::refused("identity.property_required", "ask which service address (street) this is for"));
+        return Ok(ToolOutcome::refused(
+            "identity.property_required",
+            "ask which service address (street) this is for",
+        ));
     }
     if property.kind == PropertyKind::Commercial && !policy.allow_commercial {
-        return Ok(ToolOutcome::refused("booking.residential_only", "commercial properties are booked by the office; escalate"));
+        return Ok(ToolOutcome::refused(
+            "booking.residential_only",
+            "commercial properties are booked by the office; escalate",
+        ));
     }
     let slot = ctx.store.slot(t, SlotId(sid)).await?;
     if slot.zone_id != property.zone_id {
-        return Ok(ToolOutcome::refused("booking.zone", "that window is not in this property's zone"));
+        return Ok(ToolOutcome::refused(
+            "booking.zone",
+            "that window is not in this property's zone",
+        ));
     }
-    if slot.starts_at < ctx.now + Duration::hours(ctx.tenant.policy.agent_reschedule.min_hours_ahead)
+    if slot.starts_at
+        < ctx.now + Duration::hours(ctx.tenant.policy.agent_reschedule.min_hours_ahead)
         || slot.starts_at > ctx.now + Duration::days(policy.max_days_ahead)
     {
-        return Ok(ToolOutcome::refused("booking.window", "that window is outside the booking range"));
+        return Ok(ToolOutcome::refused(
+            "booking.window",
+            "that window is outside the booking range",
+        ));
     }
     if slot.booked >= slot.capacity {
-        return Ok(ToolOutcome::refused("capacity", "that window is full; offer another"));
+        return Ok(ToolOutcome::refused(
+            "capacity",
+            "that window is full; offer another",
+        ));
     }
-    let quote = match service.pricing.quote(property.sq_ft, &arg_list(args, "add_ons")) {
+    let quote = match service
+        .pricing
+        .quote(property.sq_ft, &arg_list(args, "add_ons"))
+    {
         Ok(q) => q,
         Err(e) => return Ok(ToolOutcome::refused("booking.catalog_only", &e.to_string())),
     };
     let when = window_label(tz, slot.starts_at, slot.ends_at);
-    let fee = if quote.initial_fee_cents.0 > 0 { format!(" (includes a {} initial fee)", quote.initial_fee_cents) } else { String::new() };
-    let summary = format!("Book {} at {} for {when}, {}{fee}?", service.name, property.street, quote.first_visit_total_cents);
+    let fee = if quote.initial_fee_cents.0 > 0 {
+        format!(" (includes a {} initial fee)", quote.initial_fee_cents)
+    } else {
+        String::new()
+    };
+    let summary = format!(
+        "Book {} at {} for {when}, {}{fee}?",
+        service.name, property.street, quote.first_visit_total_cents
+    );
     if let Some(wait) = guard(ctx, "book_service", args, summary) {
         return Ok(wait);
     }
-    let Some(customer) = ctx.identity.customer else { return Ok(ToolOutcome::error("no customer")) };
+    let Some(customer) = ctx.identity.customer else {
+        return Ok(ToolOutcome::error("no customer"));
+    };
     let new = NewAppointment {
         customer_id: customer,
         property_id: property.id,
@@ -729,7 +949,9 @@ async fn get_balance(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreError> {
     if let Some(refusal) = require_verified(ctx) {
         return Ok(refusal);
     }
-    let Some(customer) = ctx.identity.customer else { return Ok(ToolOutcome::error("no customer")) };
+    let Some(customer) = ctx.identity.customer else {
+        return Ok(ToolOutcome::error("no customer"));
+    };
     let today = ctx.tenant.timezone.local(ctx.now).date_naive();
     let invoices = ctx.store.invoices(ctx.tenant.id, customer).await?;
     let open: Vec<Value> = invoices
@@ -738,7 +960,11 @@ async fn get_balance(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreError> {
         .map(|i| json!({ "number": i.number, "amount": i.amount_cents.to_string(), "balance": i.balance_cents.to_string(), "due_on": i.due_on, "overdue": i.due_on < today }))
         .collect();
     let balance: crate::domain::Cents = invoices.iter().map(|i| i.balance_cents).sum();
-    let overdue: crate::domain::Cents = invoices.iter().filter(|i| i.balance_cents.0 > 0 && i.due_on < today).map(|i| i.balance_cents).sum();
+    let overdue: crate::domain::Cents = invoices
+        .iter()
+        .filter(|i| i.balance_cents.0 > 0 && i.due_on < today)
+        .map(|i| i.balance_cents)
+        .sum();
     let c = ctx.store.customer(ctx.tenant.id, customer).await?;
     Ok(ToolOutcome::allowed(
         "billing.verified",
@@ -761,13 +987,22 @@ async fn list_services(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreError>
             })
         })
         .collect();
-    Ok(ToolOutcome::allowed("catalog.public", json!({ "services": services })))
+    Ok(ToolOutcome::allowed(
+        "catalog.public",
+        json!({ "services": services }),
+    ))
 }
 
 async fn escalate(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
-    let reason = arg_str(args, "reason").and_then(|r| r.parse::<EscalationReason>().ok()).unwrap_or(EscalationReason::Other);
+    let reason = arg_str(args, "reason")
+        .and_then(|r| r.parse::<EscalationReason>().ok())
+        .unwrap_or(EscalationReason::Other);
     let priority = arg_str(args, "priority").and_then(|p| p.parse().ok());
-    let request = EscalationRequest { reason, priority, model_summary: arg_str(args, "summary").unwrap_or("").to_string() };
+    let request = EscalationRequest {
+        reason,
+        priority,
+        model_summary: arg_str(args, "summary").unwrap_or("").to_string(),
+    };
     let done = escalation::open(ctx, request).await?;
     let result = json!({ "status": "escalated", "escalation_id": done.id, "priority": done.priority, "follow_up": done.follow_up });
     ctx.escalated = Some(done);

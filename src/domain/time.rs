@@ -2,7 +2,8 @@
 //! without tripping over daylight-saving gaps and folds.
 
 use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday,
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Timelike, Utc,
+    Weekday,
 };
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -136,6 +137,48 @@ impl BusinessHours {
         None
     }
 
+    /// "Mon–Fri 8 AM–6 PM, Sat 9 AM–1 PM, Sun closed": consecutive days with the same
+    /// hours are grouped.
+    pub fn describe(&self) -> String {
+        const NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        let days = [
+            self.mon, self.tue, self.wed, self.thu, self.fri, self.sat, self.sun,
+        ];
+        let fmt_t = |t: NaiveTime| {
+            let (h, m) = (t.hour(), t.minute());
+            let (h12, ap) = match h {
+                0 => (12, "AM"),
+                1..=11 => (h, "AM"),
+                12 => (12, "PM"),
+                _ => (h - 12, "PM"),
+            };
+            if m == 0 {
+                format!("{h12} {ap}")
+            } else {
+                format!("{h12}:{m:02} {ap}")
+            }
+        };
+        let mut parts = Vec::new();
+        let mut i = 0;
+        while i < 7 {
+            let mut j = i;
+            while j + 1 < 7 && days[j + 1] == days[i] {
+                j += 1;
+            }
+            let span = if i == j {
+                NAMES[i].to_string()
+            } else {
+                format!("{}–{}", NAMES[i], NAMES[j])
+            };
+            parts.push(match days[i] {
+                Some(h) => format!("{span} {}–{}", fmt_t(h.open), fmt_t(h.close)),
+                None => format!("{span} closed"),
+            });
+            i = j + 1;
+        }
+        parts.join(", ")
+    }
+
     /// The next moment the office opens at or after `from` (`from` itself when open).
     pub fn next_open(&self, tz: TenantTz, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.add_business_minutes(tz, from, 0)
@@ -203,6 +246,7 @@ mod tests {
             Some(utc("2026-11-21T16:00:00Z"))
         );
         assert!(h.is_open(tz, utc("2026-11-23T15:00:00Z")));
+        assert_eq!(h.describe(), "Mon–Fri 8 AM–6 PM, Sat 9 AM–1 PM, Sun closed");
         assert!(!h.is_open(tz, utc("2026-11-23T05:00:00Z")));
     }
 }

@@ -26,8 +26,13 @@ pub struct IntegrationAuth(pub Principal);
 impl FromRequestParts<AppState> for IntegrationAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let principal = authenticate(&state.store, bearer(parts)?).await?.ok_or(ApiError::Unauthorized)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = authenticate(&state.store, bearer(parts)?)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         if !matches!(principal.role, Role::Integration | Role::Admin) {
             return Err(ApiError::Forbidden);
         }
@@ -48,24 +53,44 @@ pub struct InboundMessage {
 /// Longest accepted message text (Twilio's SMS limit).
 pub const MAX_TEXT_CHARS: usize = 1600;
 
-async fn inbound(State(state): State<AppState>, IntegrationAuth(who): IntegrationAuth, ApiJson(body): ApiJson<InboundMessage>) -> ApiResult<Json<Value>> {
+async fn inbound(
+    State(state): State<AppState>,
+    IntegrationAuth(who): IntegrationAuth,
+    ApiJson(body): ApiJson<InboundMessage>,
+) -> ApiResult<Json<Value>> {
     let channel: Channel = body.channel.parse()?;
-    let from = PhoneE164::parse(&body.from).map_err(|e| ApiError::bad_request("invalid_from", e.message))?;
-    let to = PhoneE164::parse(&body.to).map_err(|e| ApiError::bad_request("invalid_to", e.message))?;
+    let from = PhoneE164::parse(&body.from)
+        .map_err(|e| ApiError::bad_request("invalid_from", e.message))?;
+    let to =
+        PhoneE164::parse(&body.to).map_err(|e| ApiError::bad_request("invalid_to", e.message))?;
     let text = body.text.trim();
     if text.is_empty() {
-        return Err(ApiError::bad_request("empty_text", "`text` must not be empty"));
+        return Err(ApiError::bad_request(
+            "empty_text",
+            "`text` must not be empty",
+        ));
     }
     if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::bad_request("text_too_long", format!("`text` is limited to {MAX_TEXT_CHARS} characters")));
+        return Err(ApiError::bad_request(
+            "text_too_long",
+            format!("`text` is limited to {MAX_TEXT_CHARS} characters"),
+        ));
     }
     if body.external_id.as_ref().is_some_and(|e| e.len() > 200) {
-        return Err(ApiError::bad_request("invalid_external_id", "`external_id` is limited to 200 characters"));
+        return Err(ApiError::bad_request(
+            "invalid_external_id",
+            "`external_id` is limited to 200 characters",
+        ));
     }
     let tenant = state.store.tenant_by_number(to.as_str()).await?;
     let tenant = match tenant {
         Some(t) if t.id == who.tenant_id => t,
-        _ => return Err(ApiError::bad_request("unknown_number", "`to` is not a number of this tenant")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "unknown_number",
+                "`to` is not a number of this tenant",
+            ))
+        }
     };
     let outcome = state
         .agent

@@ -26,10 +26,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::agent::Agent;
 use crate::clock::Clock;
-use crate::search::SearchIndex;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::search::SearchIndex;
 use crate::store::Store;
 
 /// What every handler can reach.

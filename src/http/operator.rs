@@ -78,9 +78,15 @@ async fn customers(
     let per_page = parse_u32(&params, "per_page", 50, 500)?;
     if let Some(q) = params.get("q").map(|q| q.trim()).filter(|q| !q.is_empty()) {
         if q.chars().count() > 200 {
-            return Err(ApiError::bad_request("invalid_query", "`q` is limited to 200 characters"));
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "`q` is limited to 200 characters",
+            ));
         }
-        let hits = state.search.search(who.tenant_id, q, per_page as usize).map_err(|e| ApiError::Internal(e.into()))?;
+        let hits = state
+            .search
+            .search(who.tenant_id, q, per_page as usize)
+            .map_err(|e| ApiError::Internal(e.into()))?;
         let ids: Vec<CustomerId> = hits.iter().map(|h| h.customer_id).collect();
         let found = state.store.customers_by_ids(who.tenant_id, &ids).await?;
         let results: Vec<Value> = hits

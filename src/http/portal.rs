@@ -31,7 +31,10 @@ pub struct PortalAuth(pub PortalClaims);
 impl FromRequestParts<AppState> for PortalAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         // Browsers cannot set headers on a WebSocket: accept `?token=` there too.
         let token = match bearer(parts) {
             Ok(t) => t.to_string(),
@@ -43,9 +46,18 @@ impl FromRequestParts<AppState> for PortalAuth {
                 .ok_or(e)?,
         };
         let claims = portal::peek(&token).ok_or(ApiError::Unauthorized)?;
-        let tenant = state.store.tenant(claims.tenant).await.map_err(|_| ApiError::Unauthorized)?;
-        let claims = portal::verify(&tenant.portal_key, &token, state.clock.now().timestamp()).ok_or(ApiError::Unauthorized)?;
-        state.store.customer(claims.tenant, claims.customer).await.map_err(|_| ApiError::Unauthorized)?;
+        let tenant = state
+            .store
+            .tenant(claims.tenant)
+            .await
+            .map_err(|_| ApiError::Unauthorized)?;
+        let claims = portal::verify(&tenant.portal_key, &token, state.clock.now().timestamp())
+            .ok_or(ApiError::Unauthorized)?;
+        state
+            .store
+            .customer(claims.tenant, claims.customer)
+            .await
+            .map_err(|_| ApiError::Unauthorized)?;
         Ok(PortalAuth(claims))
     }
 }
@@ -53,7 +65,9 @@ impl FromRequestParts<AppState> for PortalAuth {
 async fn me(State(state): State<AppState>, PortalAuth(c): PortalAuth) -> ApiResult<Json<Value>> {
     let customer = state.store.customer(c.tenant, c.customer).await?;
     let properties = state.store.properties(c.tenant, c.customer).await?;
-    Ok(Json(json!({ "customer": customer, "properties": properties })))
+    Ok(Json(
+        json!({ "customer": customer, "properties": properties }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,13 +78,27 @@ struct PortalEventBody {
     detail: Value,
 }
 
-async fn report_event(State(state): State<AppState>, PortalAuth(c): PortalAuth, ApiJson(body): ApiJson<PortalEventBody>) -> ApiResult<Json<Value>> {
+async fn report_event(
+    State(state): State<AppState>,
+    PortalAuth(c): PortalAuth,
+    ApiJson(body): ApiJson<PortalEventBody>,
+) -> ApiResult<Json<Value>> {
     let kind: PortalEventKind = body.kind.parse()?;
     if !(body.detail.is_object() || body.detail.is_null()) {
-        return Err(ApiError::bad_request("invalid_detail", "`detail` must be an object"));
+        return Err(ApiError::bad_request(
+            "invalid_detail",
+            "`detail` must be an object",
+        ));
     }
-    let detail = if body.detail.is_null() { json!({}) } else { body.detail };
-    let id = state.store.insert_portal_event(c.tenant, c.customer, kind, &detail, state.clock.now()).await?;
+    let detail = if body.detail.is_null() {
+        json!({})
+    } else {
+        body.detail
+    };
+    let id = state
+        .store
+        .insert_portal_event(c.tenant, c.customer, kind, &detail, state.clock.now())
+        .await?;
     Ok(Json(json!({ "id": id })))
 }
 
@@ -84,10 +112,16 @@ struct ChatBody {
 async fn run_chat(state: &AppState, c: PortalClaims, body: ChatBody) -> ApiResult<Value> {
     let text = body.text.trim();
     if text.is_empty() {
-        return Err(ApiError::bad_request("empty_text", "`text` must not be empty"));
+        return Err(ApiError::bad_request(
+            "empty_text",
+            "`text` must not be empty",
+        ));
     }
     if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::bad_request("text_too_long", format!("`text` is limited to {MAX_TEXT_CHARS} characters")));
+        return Err(ApiError::bad_request(
+            "text_too_long",
+            format!("`text` is limited to {MAX_TEXT_CHARS} characters"),
+        ));
     }
     let out = state
         .agent
@@ -96,20 +130,33 @@ async fn run_chat(state: &AppState, c: PortalClaims, body: ChatBody) -> ApiResul
             channel: Channel::Chat,
             participant: format!("portal:{}", c.customer),
             text: text.to_string(),
-            external_id: body.client_message_id.map(|id| format!("portal:{}:{id}", c.customer)),
+            external_id: body
+                .client_message_id
+                .map(|id| format!("portal:{}:{id}", c.customer)),
             media: vec![],
             portal_customer: Some(c.customer),
         })
         .await?;
-    Ok(json!({ "conversation_id": out.conversation_id, "reply": out.reply, "escalated": out.escalated, "duplicate": out.duplicate }))
+    Ok(
+        json!({ "conversation_id": out.conversation_id, "reply": out.reply, "escalated": out.escalated, "duplicate": out.duplicate }),
+    )
 }
 
-async fn chat(State(state): State<AppState>, PortalAuth(c): PortalAuth, ApiJson(body): ApiJson<ChatBody>) -> ApiResult<Json<Value>> {
+async fn chat(
+    State(state): State<AppState>,
+    PortalAuth(c): PortalAuth,
+    ApiJson(body): ApiJson<ChatBody>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(run_chat(&state, c, body).await?))
 }
 
-async fn chat_ws(State(state): State<AppState>, PortalAuth(c): PortalAuth, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(64 * 1024).on_upgrade(move |socket| chat_socket(state, c, socket))
+async fn chat_ws(
+    State(state): State<AppState>,
+    PortalAuth(c): PortalAuth,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.max_message_size(64 * 1024)
+        .on_upgrade(move |socket| chat_socket(state, c, socket))
 }
 
 /// One JSON object per text frame each way: `{"text", "client_message_id"}` in,
@@ -127,7 +174,11 @@ async fn chat_socket(state: AppState, c: PortalClaims, mut socket: WebSocket) {
             WsMessage::Close(_) => break,
             _ => continue,
         };
-        if socket.send(WsMessage::Text(answer.to_string().into())).await.is_err() {
+        if socket
+            .send(WsMessage::Text(answer.to_string().into()))
+            .await
+            .is_err()
+        {
             break;
         }
     }

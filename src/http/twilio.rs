@@ -15,11 +15,13 @@ use axum::Router;
 
 use super::AppState;
 use crate::agent::{Inbound, TurnOutcome};
+use crate::channels::twilio::form;
 use crate::channels::twilio::signature::{PublicBaseUrl, Validator, HEADER};
 use crate::channels::twilio::sms::{fit_sms, keyword, Keyword};
 use crate::channels::twilio::twiml::{self, Dial, Gather, Record, Say};
-use crate::channels::twilio::webhook::{GatherResult, InboundSms, MessageStatusCallback, RecordingCallback, VoiceCall};
-use crate::channels::twilio::form;
+use crate::channels::twilio::webhook::{
+    GatherResult, InboundSms, MessageStatusCallback, RecordingCallback, VoiceCall,
+};
 use crate::domain::{Channel, PhoneE164};
 use crate::store::{NewOutbound, Tenant};
 
@@ -38,7 +40,12 @@ pub fn router() -> Router<AppState> {
 }
 
 fn forbidden() -> Response {
-    (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "",
+    )
+        .into_response()
 }
 
 fn twiml_response(r: twiml::Response) -> Response {
@@ -54,9 +61,19 @@ struct Verified {
 /// Check the signature of a form POST to `path`. The tenant is found from the (unverified)
 /// `To` first, since its auth token is what signs the request; nothing is trusted until the
 /// signature holds.
-async fn verify(state: &AppState, path: &str, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<Verified, Response> {
+async fn verify(
+    state: &AppState,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Verified, Response> {
     let unverified = form::decode(body).map_err(|_| forbidden())?;
-    let to = unverified.iter().find(|(k, _)| k == "To").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let to = unverified
+        .iter()
+        .find(|(k, _)| k == "To")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
     let tenant = match state.store.tenant_by_number(to).await {
         Ok(Some(t)) => t,
         _ => return Err(forbidden()),
@@ -64,7 +81,14 @@ async fn verify(state: &AppState, path: &str, query: Option<&str>, headers: &Hea
     let token = tenant
         .twilio_auth_token
         .clone()
-        .or_else(|| state.settings.twilio.auth_token.as_ref().map(|s| s.expose().to_string()))
+        .or_else(|| {
+            state
+                .settings
+                .twilio
+                .auth_token
+                .as_ref()
+                .map(|s| s.expose().to_string())
+        })
         .ok_or_else(forbidden)?;
     let base = PublicBaseUrl::parse(&state.settings.public_url).map_err(|_| forbidden())?;
     let url = base.request_url(path, query);
@@ -80,11 +104,21 @@ async fn verify(state: &AppState, path: &str, query: Option<&str>, headers: &Hea
 
 fn bad_webhook(code: &str) -> Response {
     tracing::warn!(code, "malformed twilio webhook");
-    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/plain")], code.to_string()).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain")],
+        code.to_string(),
+    )
+        .into_response()
 }
 
 /// Run a turn but answer within the budget; a slower reply is sent by REST when it is ready.
-async fn turn_within_budget(state: &AppState, inbound: Inbound, tenant: &Tenant, to: &str) -> Option<TurnOutcome> {
+async fn turn_within_budget(
+    state: &AppState,
+    inbound: Inbound,
+    tenant: &Tenant,
+    to: &str,
+) -> Option<TurnOutcome> {
     let answered = Arc::new(AtomicBool::new(false));
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task_state = state.clone();
@@ -103,7 +137,11 @@ async fn turn_within_budget(state: &AppState, inbound: Inbound, tenant: &Tenant,
                         body: fit_sms(reply, 2),
                         purpose: "late_reply".into(),
                     };
-                    if let Err(e) = task_state.store.enqueue_outbound(tenant_id, &late, task_state.clock.now()).await {
+                    if let Err(e) = task_state
+                        .store
+                        .enqueue_outbound(tenant_id, &late, task_state.clock.now())
+                        .await
+                    {
                         tracing::error!(error = %e, "could not queue a late reply");
                     }
                     task_state.outbox.notify_one();
@@ -126,7 +164,12 @@ async fn turn_within_budget(state: &AppState, inbound: Inbound, tenant: &Tenant,
     }
 }
 
-async fn sms(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+async fn sms(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let v = match verify(&state, "/twilio/sms", query.as_deref(), &headers, &body).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -135,21 +178,33 @@ async fn sms(State(state): State<AppState>, RawQuery(query): RawQuery, headers: 
         Ok(m) => m,
         Err(e) => return bad_webhook(e.code()),
     };
-    let Some(from) = msg.from.phone().cloned() else { return twiml_response(twiml::Response::new()) };
+    let Some(from) = msg.from.phone().cloned() else {
+        return twiml_response(twiml::Response::new());
+    };
     let tenant = v.tenant;
     let now = state.clock.now();
     let opted_out = match state.store.opted_out(tenant.id, &from).await {
         Ok(o) => o.is_some(),
         Err(e) => {
             tracing::error!(error = %e, "opt-out lookup failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "").into_response();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "text/plain")],
+                "",
+            )
+                .into_response();
         }
     };
     match keyword(&msg.body) {
         Some(Keyword::OptOut) => {
             if let Err(e) = state.store.opt_out(tenant.id, &from, now).await {
                 tracing::error!(error = %e, "could not record an opt-out");
-                return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "").into_response();
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::CONTENT_TYPE, "text/plain")],
+                    "",
+                )
+                    .into_response();
             }
             // The carrier confirms the opt-out itself; we send nothing more.
             return twiml_response(twiml::Response::new());
@@ -158,11 +213,14 @@ async fn sms(State(state): State<AppState>, RawQuery(query): RawQuery, headers: 
             if let Err(e) = state.store.opt_in(tenant.id, &from).await {
                 tracing::error!(error = %e, "could not record an opt-in");
             }
-            return twiml_response(
-                twiml::Response::new().message(format!("{}: you're subscribed again. Reply HELP for help, STOP to opt out.", tenant.name)),
-            );
+            return twiml_response(twiml::Response::new().message(format!(
+                "{}: you're subscribed again. Reply HELP for help, STOP to opt out.",
+                tenant.name
+            )));
         }
-        Some(Keyword::Help) => return twiml_response(twiml::Response::new().message(help_text(&tenant))),
+        Some(Keyword::Help) => {
+            return twiml_response(twiml::Response::new().message(help_text(&tenant)))
+        }
         _ => {}
     }
     let inbound = Inbound {
@@ -180,7 +238,10 @@ async fn sms(State(state): State<AppState>, RawQuery(query): RawQuery, headers: 
         // An opted-out number is never texted; a duplicate delivery was already answered.
         Some(out) if !opted_out && !out.duplicate => match out.reply {
             Some(reply) if !reply.trim().is_empty() => {
-                twiml_response(twiml::Response::new().message(fit_sms(&reply, usize::from(tenant.policy.sms_max_segments.max(1)))))
+                twiml_response(twiml::Response::new().message(fit_sms(
+                    &reply,
+                    usize::from(tenant.policy.sms_max_segments.max(1)),
+                )))
             }
             _ => twiml_response(twiml::Response::new()),
         },
@@ -189,27 +250,51 @@ async fn sms(State(state): State<AppState>, RawQuery(query): RawQuery, headers: 
 }
 
 fn help_text(tenant: &Tenant) -> String {
-    let office = tenant.office_phone.as_deref().unwrap_or_else(|| tenant.phone_numbers.first().map(String::as_str).unwrap_or(""));
+    let office = tenant.office_phone.as_deref().unwrap_or_else(|| {
+        tenant
+            .phone_numbers
+            .first()
+            .map(String::as_str)
+            .unwrap_or("")
+    });
     format!("{}: automated assistant for appointments and quotes. Call the office at {office}. Reply STOP to opt out.", tenant.name)
 }
 
-async fn status(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+async fn status(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     // Status callbacks carry `From` = our number, `To` = the customer: sign-check against
     // the tenant that owns `From`.
     let swapped = match form::decode(&body) {
         Ok(p) => p,
         Err(_) => return forbidden(),
     };
-    let from = swapped.iter().find(|(k, _)| k == "From").map(|(_, v)| v.clone()).unwrap_or_default();
+    let from = swapped
+        .iter()
+        .find(|(k, _)| k == "From")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let tenant = match state.store.tenant_by_number(&from).await {
         Ok(Some(t)) => t,
         _ => return forbidden(),
     };
-    let token = match tenant.twilio_auth_token.clone().or_else(|| state.settings.twilio.auth_token.as_ref().map(|s| s.expose().to_string())) {
+    let token = match tenant.twilio_auth_token.clone().or_else(|| {
+        state
+            .settings
+            .twilio
+            .auth_token
+            .as_ref()
+            .map(|s| s.expose().to_string())
+    }) {
         Some(t) => t,
         None => return forbidden(),
     };
-    let Ok(base) = PublicBaseUrl::parse(&state.settings.public_url) else { return forbidden() };
+    let Ok(base) = PublicBaseUrl::parse(&state.settings.public_url) else {
+        return forbidden();
+    };
     let url = base.request_url("/twilio/status", query.as_deref());
     let signature = headers.get(HEADER).and_then(|v| v.to_str().ok());
     let params = match Validator::new(token).validate_form(&url, &body, signature) {
@@ -221,11 +306,30 @@ async fn status(State(state): State<AppState>, RawQuery(query): RawQuery, header
         Err(e) => return bad_webhook(e.code()),
     };
     let error = cb.error_code.map(|c| format!("twilio error {c}"));
-    if let Err(e) = state.store.outbound_status(&cb.message_sid.to_string(), cb.message_status.as_str(), error.as_deref(), state.clock.now()).await {
+    if let Err(e) = state
+        .store
+        .outbound_status(
+            &cb.message_sid.to_string(),
+            cb.message_status.as_str(),
+            error.as_deref(),
+            state.clock.now(),
+        )
+        .await
+    {
         tracing::error!(error = %e, "could not record a delivery status");
-        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "",
+        )
+            .into_response();
     }
-    (StatusCode::NO_CONTENT, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "",
+    )
+        .into_response()
 }
 
 // ----------------------------------------------------------------------------------------
@@ -240,31 +344,46 @@ fn gather(state: &AppState, tenant: &Tenant, n: u32, prompt: &str) -> twiml::Res
                 .hints(hints)
                 .say(Say::new(prompt).voice(VOICE)),
         )
-        .say(Say::new(format!("Sorry, I didn't hear anything. You can call {} back any time. Goodbye.", tenant.name)).voice(VOICE))
+        .say(
+            Say::new(format!(
+                "Sorry, I didn't hear anything. You can call {} back any time. Goodbye.",
+                tenant.name
+            ))
+            .voice(VOICE),
+        )
         .hangup()
 }
 
 fn voicemail(state: &AppState, prompt: &str) -> twiml::Response {
     let base = state.settings.public_url.clone();
-    twiml::Response::new().say(Say::new(prompt).voice(VOICE)).record(
-        Record::new(format!("{base}/twilio/voice/recording?stage=done"))
-            .max_length(120)
-            .play_beep(true)
-            .recording_status_callback(format!("{base}/twilio/voice/recording"))
-            .recording_status_callback_event("completed"),
-    )
+    twiml::Response::new()
+        .say(Say::new(prompt).voice(VOICE))
+        .record(
+            Record::new(format!("{base}/twilio/voice/recording?stage=done"))
+                .max_length(120)
+                .play_beep(true)
+                .recording_status_callback(format!("{base}/twilio/voice/recording"))
+                .recording_status_callback_event("completed"),
+        )
 }
 
 /// A person: the office during business hours, voicemail after.
 fn to_a_person(state: &AppState, tenant: &Tenant, said: &str) -> twiml::Response {
-    let open = tenant.business_hours.is_open(tenant.timezone, state.clock.now());
+    let open = tenant
+        .business_hours
+        .is_open(tenant.timezone, state.clock.now());
     match (open, tenant.office_phone.as_deref().and_then(|p| PhoneE164::parse(p).ok())) {
         (true, Some(office)) => twiml::Response::new().say(Say::new(format!("{said} Connecting you to our office now.")).voice(VOICE)).dial(Dial::number(office).timeout(25)),
         _ => voicemail(state, &format!("{said} Our office is closed right now. Please leave a message after the beep and we'll get back to you.")),
     }
 }
 
-async fn voice(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+async fn voice(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let v = match verify(&state, "/twilio/voice", query.as_deref(), &headers, &body).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -284,12 +403,34 @@ fn wants_person(g: &GatherResult) -> bool {
         return true;
     }
     let said = g.speech_result.as_deref().unwrap_or("").to_lowercase();
-    let words: Vec<&str> = said.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    words.len() <= 4 && words.iter().any(|w| matches!(*w, "agent" | "representative" | "operator" | "person" | "human"))
+    let words: Vec<&str> = said
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.len() <= 4
+        && words.iter().any(|w| {
+            matches!(
+                *w,
+                "agent" | "representative" | "operator" | "person" | "human"
+            )
+        })
 }
 
-async fn voice_turn(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
-    let v = match verify(&state, "/twilio/voice/turn", query.as_deref(), &headers, &body).await {
+async fn voice_turn(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verify(
+        &state,
+        "/twilio/voice/turn",
+        query.as_deref(),
+        &headers,
+        &body,
+    )
+    .await
+    {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -297,15 +438,29 @@ async fn voice_turn(State(state): State<AppState>, RawQuery(query): RawQuery, he
         Ok(g) => g,
         Err(e) => return bad_webhook(e.code()),
     };
-    let n: u32 = query.as_deref().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("n="))).and_then(|n| n.parse().ok()).unwrap_or(1);
-    let from = v.params.iter().find(|(k, _)| k == "From").map(|(_, p)| p.clone()).unwrap_or_default();
+    let n: u32 = query
+        .as_deref()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("n=")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let from = v
+        .params
+        .iter()
+        .find(|(k, _)| k == "From")
+        .map(|(_, p)| p.clone())
+        .unwrap_or_default();
     let tenant = v.tenant;
     if wants_person(&g) {
         return twiml_response(to_a_person(&state, &tenant, "Of course."));
     }
     let speech = g.speech_result.clone().unwrap_or_default();
     if speech.trim().is_empty() || g.confidence.is_some_and(|c| c < 0.35) {
-        return twiml_response(gather(&state, &tenant, n + 1, "Sorry, I didn't catch that. Could you say it another way?"));
+        return twiml_response(gather(
+            &state,
+            &tenant,
+            n + 1,
+            "Sorry, I didn't catch that. Could you say it another way?",
+        ));
     }
     let inbound = Inbound {
         tenant: tenant.id,
@@ -318,7 +473,13 @@ async fn voice_turn(State(state): State<AppState>, RawQuery(query): RawQuery, he
     };
     let out = match tokio::time::timeout(REPLY_BUDGET, state.agent.handle(inbound)).await {
         Ok(Ok(out)) => out,
-        _ => return twiml_response(to_a_person(&state, &tenant, "Sorry, I'm having trouble right now.")),
+        _ => {
+            return twiml_response(to_a_person(
+                &state,
+                &tenant,
+                "Sorry, I'm having trouble right now.",
+            ))
+        }
     };
     let reply = out.reply.unwrap_or_default();
     if out.escalated {
@@ -327,20 +488,42 @@ async fn voice_turn(State(state): State<AppState>, RawQuery(query): RawQuery, he
     twiml_response(gather(&state, &tenant, n + 1, &reply))
 }
 
-async fn recording(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
-    let v = match verify(&state, "/twilio/voice/recording", query.as_deref(), &headers, &body).await {
+async fn recording(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = match verify(
+        &state,
+        "/twilio/voice/recording",
+        query.as_deref(),
+        &headers,
+        &body,
+    )
+    .await
+    {
         Ok(v) => v,
         Err(r) => return r,
     };
     // The <Record> action (caller hung up or finished): just end the call.
     if query.as_deref().is_some_and(|q| q.contains("stage=done")) {
-        return twiml_response(twiml::Response::new().say(Say::new("Thank you. Goodbye.").voice(VOICE)).hangup());
+        return twiml_response(
+            twiml::Response::new()
+                .say(Say::new("Thank you. Goodbye.").voice(VOICE))
+                .hangup(),
+        );
     }
     let cb = match RecordingCallback::from_form(&v.params) {
         Ok(c) => c,
         Err(e) => return bad_webhook(e.code()),
     };
-    let from = v.params.iter().find(|(k, _)| k == "From").map(|(_, p)| p.clone()).unwrap_or_default();
+    let from = v
+        .params
+        .iter()
+        .find(|(k, _)| k == "From")
+        .map(|(_, p)| p.clone())
+        .unwrap_or_default();
     let task_state = state.clone();
     let tenant = v.tenant;
     tokio::spawn(async move {
@@ -348,5 +531,10 @@ async fn recording(State(state): State<AppState>, RawQuery(query): RawQuery, hea
             tracing::error!(error = %e, "voicemail handling failed");
         }
     });
-    (StatusCode::NO_CONTENT, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "",
+    )
+        .into_response()
 }

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{json_col, parse_col, to_json, ts, with_conn, with_db, Store, StoreError, StoreResult, Tx};
+use super::{
+    json_col, parse_col, to_json, ts, with_conn, with_db, Store, StoreError, StoreResult, Tx,
+};
 use crate::domain::{
     Channel, ConversationId, CustomerId, Direction, EscalationId, EscalationReason,
     EscalationStatus, IdentityLevel, MessageId, PhoneE164, Priority, PropertyId, TenantId,
@@ -220,7 +222,13 @@ impl Store {
     }
 
     /// Append a message; a repeated `external_id` is a conflict (the delivery was a duplicate).
-    pub async fn insert_message(&self, tenant: TenantId, conversation: ConversationId, m: &NewMessage, now: DateTime<Utc>) -> StoreResult<MessageId> {
+    pub async fn insert_message(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        m: &NewMessage,
+        now: DateTime<Utc>,
+    ) -> StoreResult<MessageId> {
         let mut tx = self.begin().await?;
         let out = tx.insert_message(tenant, conversation, m, now).await?;
         tx.commit().await?;
@@ -252,7 +260,13 @@ impl Store {
             .collect()
     }
 
-    pub async fn insert_tool_call(&self, tenant: TenantId, conversation: ConversationId, call: &NewToolCall, now: DateTime<Utc>) -> StoreResult<ToolCallId> {
+    pub async fn insert_tool_call(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        call: &NewToolCall,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ToolCallId> {
         let mut tx = self.begin().await?;
         let out = tx.insert_tool_call(tenant, conversation, call, now).await?;
         tx.commit().await?;
@@ -284,7 +298,12 @@ impl Store {
     }
 
     /// Open an escalation and hand the conversation to the queue.
-    pub async fn insert_escalation(&self, tenant: TenantId, e: &NewEscalation, now: DateTime<Utc>) -> StoreResult<EscalationId> {
+    pub async fn insert_escalation(
+        &self,
+        tenant: TenantId,
+        e: &NewEscalation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EscalationId> {
         let mut tx = self.begin().await?;
         let out = tx.insert_escalation(tenant, e, now).await?;
         tx.commit().await?;

@@ -5,7 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{json_col, parse_col, to_json, ts, with_conn, with_db, with_tx, Store, StoreError, StoreResult, Tx};
+use super::{
+    json_col, parse_col, to_json, ts, with_conn, with_db, with_tx, Store, StoreError, StoreResult,
+    Tx,
+};
 use crate::domain::{
     AppointmentId, AppointmentStatus, Cents, CustomerId, PricingRule, PropertyId, ServiceId,
     SlotId, TechnicianId, TenantId, ZoneId,
@@ -197,11 +200,13 @@ macro_rules! take_stop {
 /// Give one stop of a slot back inside a transaction.
 macro_rules! free_stop {
     ($tx:expr, $tenant:expr, $slot:expr) => {
-        sqlx::query("UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0")
-            .bind($tenant)
-            .bind($slot)
-            .execute(&mut *$tx)
-            .await?
+        sqlx::query(
+            "UPDATE slots SET booked = booked - 1 WHERE tenant_id = $1 AND id = $2 AND booked > 0",
+        )
+        .bind($tenant)
+        .bind($slot)
+        .execute(&mut *$tx)
+        .await?
     };
 }
 
@@ -332,7 +337,12 @@ impl Store {
     }
 
     /// Book a visit: take a stop of the slot and create the appointment, atomically.
-    pub async fn book_appointment(&self, tenant: TenantId, a: &NewAppointment, now: DateTime<Utc>) -> StoreResult<AppointmentId> {
+    pub async fn book_appointment(
+        &self,
+        tenant: TenantId,
+        a: &NewAppointment,
+        now: DateTime<Utc>,
+    ) -> StoreResult<AppointmentId> {
         let mut tx = self.begin().await?;
         let out = tx.book_appointment(tenant, a, now).await?;
         tx.commit().await?;
@@ -340,15 +350,29 @@ impl Store {
     }
 
     /// Move an appointment to another slot; see [`Tx::reschedule_appointment`].
-    pub async fn reschedule_appointment(&self, tenant: TenantId, id: AppointmentId, new_slot: SlotId, by: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn reschedule_appointment(
+        &self,
+        tenant: TenantId,
+        id: AppointmentId,
+        new_slot: SlotId,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let out = tx.reschedule_appointment(tenant, id, new_slot, by, now).await?;
+        let out = tx
+            .reschedule_appointment(tenant, id, new_slot, by, now)
+            .await?;
         tx.commit().await?;
         Ok(out)
     }
 
     /// Cancel an appointment and give its stop back.
-    pub async fn cancel_appointment(&self, tenant: TenantId, id: AppointmentId, now: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn cancel_appointment(
+        &self,
+        tenant: TenantId,
+        id: AppointmentId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let out = tx.cancel_appointment(tenant, id, now).await?;
         tx.commit().await?;

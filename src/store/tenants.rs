@@ -80,7 +80,8 @@ impl TenantRow {
 
 impl Store {
     pub async fn insert_tenant(&self, t: &NewTenant, now: i64) -> StoreResult<TenantId> {
-        let portal_key = crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let portal_key =
+            crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id: i64 = with_tx!(self, tx => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO tenants (slug, name, timezone, business_hours, policy, on_call_number, office_phone, branding, created_at, portal_key) \

@@ -5,7 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{json_col, to_json, ts, with_conn, with_db, Backend, Conversation, Store, StoreError, StoreResult, Tx};
+use super::{
+    json_col, to_json, ts, with_conn, with_db, Backend, Conversation, Store, StoreError,
+    StoreResult, Tx,
+};
 use crate::domain::{Channel, ConversationId, CustomerId, IdentityLevel, PropertyId, TenantId};
 
 /// A conversation idle this long is closed; the next message opens a new one.
@@ -14,9 +17,16 @@ pub const CONVERSATION_IDLE_SECS: i64 = 24 * 3600;
 #[derive(Debug, Clone)]
 pub enum Enqueued {
     /// A new inbound message, waiting for its turn.
-    New { inbox_id: i64, conversation_id: ConversationId },
+    New {
+        inbox_id: i64,
+        conversation_id: ConversationId,
+    },
     /// This external id was seen before.
-    Duplicate { inbox_id: i64, conversation_id: ConversationId, done: bool },
+    Duplicate {
+        inbox_id: i64,
+        conversation_id: ConversationId,
+        done: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,7 +42,17 @@ pub struct InboxItem {
     pub escalated: bool,
 }
 
-type InboxRow = (i64, i64, String, String, String, i64, String, Option<String>, bool);
+type InboxRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    bool,
+);
 
 fn inbox_item(r: InboxRow) -> StoreResult<InboxItem> {
     let (id, conversation, external_id, text, media, received_at, status, reply, escalated) = r;
@@ -49,7 +69,8 @@ fn inbox_item(r: InboxRow) -> StoreResult<InboxItem> {
     })
 }
 
-const INBOX_COLS: &str = "id, conversation_id, external_id, text, media, received_at, status, reply, escalated";
+const INBOX_COLS: &str =
+    "id, conversation_id, external_id, text, media, received_at, status, reply, escalated";
 
 #[derive(Debug, Clone)]
 pub struct NewOutbound {
@@ -77,10 +98,23 @@ pub struct Outbound {
     pub error: Option<String>,
 }
 
-type OutboundRow = (i64, i64, Option<i64>, String, String, String, String, String, String, Option<String>, Option<String>);
+type OutboundRow = (
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 fn outbound(r: OutboundRow) -> Outbound {
-    let (id, tenant, conversation, channel, to, from, body, purpose, status, provider_id, error) = r;
+    let (id, tenant, conversation, channel, to, from, body, purpose, status, provider_id, error) =
+        r;
     Outbound {
         id,
         tenant_id: TenantId(tenant),
@@ -144,14 +178,29 @@ impl Store {
             .bind(tenant.0).bind(conversation.0).bind(external_id).bind(text).bind(to_json(&media)).bind(now.timestamp())
             .fetch_optional(pool).await?);
         if let Some(inbox_id) = inserted {
-            return Ok(Enqueued::New { inbox_id, conversation_id: conversation });
+            return Ok(Enqueued::New {
+                inbox_id,
+                conversation_id: conversation,
+            });
         }
-        let item = self.inbox_item(tenant, external_id).await?.ok_or(StoreError::NotFound)?;
-        Ok(Enqueued::Duplicate { inbox_id: item.id, conversation_id: item.conversation_id, done: item.done })
+        let item = self
+            .inbox_item(tenant, external_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(Enqueued::Duplicate {
+            inbox_id: item.id,
+            conversation_id: item.conversation_id,
+            done: item.done,
+        })
     }
 
-    pub async fn inbox_item(&self, tenant: TenantId, external_id: &str) -> StoreResult<Option<InboxItem>> {
-        let sql = format!("SELECT {INBOX_COLS} FROM inbox WHERE tenant_id = $1 AND external_id = $2");
+    pub async fn inbox_item(
+        &self,
+        tenant: TenantId,
+        external_id: &str,
+    ) -> StoreResult<Option<InboxItem>> {
+        let sql =
+            format!("SELECT {INBOX_COLS} FROM inbox WHERE tenant_id = $1 AND external_id = $2");
         let row: Option<InboxRow> = with_db!(self, pool => sqlx::query_as(&sql).bind(tenant.0).bind(external_id).fetch_optional(pool).await?);
         row.map(inbox_item).transpose()
     }
@@ -163,7 +212,12 @@ impl Store {
     }
 
     /// Queue a message for delivery by the outbound sender.
-    pub async fn enqueue_outbound(&self, tenant: TenantId, m: &NewOutbound, now: DateTime<Utc>) -> StoreResult<i64> {
+    pub async fn enqueue_outbound(
+        &self,
+        tenant: TenantId,
+        m: &NewOutbound,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let id = tx.enqueue_outbound(tenant, m, now).await?;
         tx.commit().await?;
@@ -172,12 +226,19 @@ impl Store {
 
     /// Messages waiting to be sent, oldest first.
     pub async fn pending_outbound(&self, limit: i64) -> StoreResult<Vec<Outbound>> {
-        let sql = format!("SELECT {OUTBOX_COLS} FROM outbox WHERE status = 'queued' ORDER BY id LIMIT $1");
-        let rows: Vec<OutboundRow> = with_db!(self, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?);
+        let sql = format!(
+            "SELECT {OUTBOX_COLS} FROM outbox WHERE status = 'queued' ORDER BY id LIMIT $1"
+        );
+        let rows: Vec<OutboundRow> =
+            with_db!(self, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?);
         Ok(rows.into_iter().map(outbound).collect())
     }
 
-    pub async fn outbound_of(&self, tenant: TenantId, conversation: Option<ConversationId>) -> StoreResult<Vec<Outbound>> {
+    pub async fn outbound_of(
+        &self,
+        tenant: TenantId,
+        conversation: Option<ConversationId>,
+    ) -> StoreResult<Vec<Outbound>> {
         let sql = format!("SELECT {OUTBOX_COLS} FROM outbox WHERE tenant_id = $1 AND ($2 IS NULL OR conversation_id = $2) ORDER BY id");
         let rows: Vec<OutboundRow> = with_db!(self, pool => sqlx::query_as(&sql).bind(tenant.0).bind(conversation.map(|c| c.0)).fetch_all(pool).await?);
         Ok(rows.into_iter().map(outbound).collect())
@@ -185,7 +246,14 @@ impl Store {
 
     /// Record what happened to a queued message (`sent`, `failed`, `blocked`, or a provider
     /// delivery status).
-    pub async fn mark_outbound(&self, id: i64, status: &str, provider_id: Option<&str>, error: Option<&str>, now: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn mark_outbound(
+        &self,
+        id: i64,
+        status: &str,
+        provider_id: Option<&str>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         with_db!(self, pool => sqlx::query(
             "UPDATE outbox SET status = $1, provider_id = COALESCE($2, provider_id), error = $3, updated_at = $4 WHERE id = $5")
             .bind(status).bind(provider_id).bind(error).bind(now.timestamp()).bind(id)
@@ -194,7 +262,13 @@ impl Store {
     }
 
     /// A delivery status callback, keyed by the provider's message id.
-    pub async fn outbound_status(&self, provider_id: &str, status: &str, error: Option<&str>, now: DateTime<Utc>) -> StoreResult<bool> {
+    pub async fn outbound_status(
+        &self,
+        provider_id: &str,
+        status: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let n = with_db!(self, pool => sqlx::query("UPDATE outbox SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE provider_id = $4")
             .bind(status).bind(error).bind(now.timestamp()).bind(provider_id)
             .execute(pool).await?.rows_affected());
@@ -205,32 +279,52 @@ impl Store {
 impl Tx {
     /// Serialise turns of one conversation: PostgreSQL locks the row until commit (other
     /// instances wait); SQLite already holds the database write lock (`BEGIN IMMEDIATE`).
-    pub async fn lock_conversation(&mut self, tenant: TenantId, id: ConversationId) -> StoreResult<Conversation> {
-        let suffix = if self.is_postgres() { " FOR UPDATE" } else { "" };
+    pub async fn lock_conversation(
+        &mut self,
+        tenant: TenantId,
+        id: ConversationId,
+    ) -> StoreResult<Conversation> {
+        let suffix = if self.is_postgres() {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT id, channel, customer_id, property_id, identity_level, owner, participant, status, created_at, updated_at \
              FROM conversations WHERE tenant_id = $1 AND id = $2{suffix}"
         );
-        let row: Option<super::conversations::ConversationRow> =
-            with_conn!(self, c => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
+        let row: Option<super::conversations::ConversationRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
         row.ok_or(StoreError::NotFound)?.into_conversation()
     }
 
     /// Inbound messages of a conversation still waiting for their turn, in arrival order.
-    pub async fn pending_inbox(&mut self, conversation: ConversationId) -> StoreResult<Vec<InboxItem>> {
+    pub async fn pending_inbox(
+        &mut self,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<InboxItem>> {
         let sql = format!("SELECT {INBOX_COLS} FROM inbox WHERE conversation_id = $1 AND status = 'pending' ORDER BY id");
         let rows: Vec<InboxRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(conversation.0).fetch_all(&mut *c).await?);
         rows.into_iter().map(inbox_item).collect()
     }
 
-    pub async fn finish_inbox(&mut self, id: i64, reply: Option<&str>, escalated: bool, now: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn finish_inbox(
+        &mut self,
+        id: i64,
+        reply: Option<&str>,
+        escalated: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         with_conn!(self, c => sqlx::query("UPDATE inbox SET status = 'done', reply = $1, escalated = $2, processed_at = $3 WHERE id = $4")
             .bind(reply).bind(escalated).bind(now.timestamp()).bind(id)
             .execute(&mut *c).await?.rows_affected());
         Ok(())
     }
 
-    pub async fn conversation_state(&mut self, tenant: TenantId, id: ConversationId) -> StoreResult<serde_json::Value> {
+    pub async fn conversation_state(
+        &mut self,
+        tenant: TenantId,
+        id: ConversationId,
+    ) -> StoreResult<serde_json::Value> {
         let raw: Option<String> = with_conn!(self, c => sqlx::query_scalar("SELECT state FROM conversations WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
         json_col(&raw.ok_or(StoreError::NotFound)?, "conversation state")
@@ -258,7 +352,12 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn enqueue_outbound(&mut self, tenant: TenantId, m: &NewOutbound, now: DateTime<Utc>) -> StoreResult<i64> {
+    pub async fn enqueue_outbound(
+        &mut self,
+        tenant: TenantId,
+        m: &NewOutbound,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
         Ok(with_conn!(self, c => sqlx::query_scalar(
             "INSERT INTO outbox (tenant_id, conversation_id, channel, to_addr, from_addr, body, purpose, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8) RETURNING id")

@@ -29,13 +29,22 @@ pub fn wav_to_16k_mono(bytes: &[u8]) -> anyhow::Result<Vec<f32>> {
         (1, 16) => data
             .chunks_exact(2 * channels)
             .map(|frame| {
-                let sum: f32 = frame.chunks_exact(2).map(|s| f32::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0).sum();
+                let sum: f32 = frame
+                    .chunks_exact(2)
+                    .map(|s| f32::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0)
+                    .sum();
                 sum / channels as f32
             })
             .collect(),
         (7, 8) => data
             .chunks_exact(channels)
-            .map(|frame| frame.iter().map(|b| f32::from(mulaw_decode(*b)) / 32768.0).sum::<f32>() / channels as f32)
+            .map(|frame| {
+                frame
+                    .iter()
+                    .map(|b| f32::from(mulaw_decode(*b)) / 32768.0)
+                    .sum::<f32>()
+                    / channels as f32
+            })
             .collect(),
         _ => anyhow::bail!("unsupported WAV encoding (format {format}, {bits} bits)"),
     };
@@ -55,7 +64,12 @@ fn riff_chunks(bytes: &[u8]) -> anyhow::Result<(&[u8], &[u8])> {
     // Bounded by the buffer: each step advances at least 8 bytes.
     while pos + 8 <= bytes.len() {
         let id = &bytes[pos..pos + 4];
-        let len = u32::from_le_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
+        let len = u32::from_le_bytes([
+            bytes[pos + 4],
+            bytes[pos + 5],
+            bytes[pos + 6],
+            bytes[pos + 7],
+        ]) as usize;
         let start = pos + 8;
         let end = start.saturating_add(len).min(bytes.len());
         match id {
@@ -65,7 +79,10 @@ fn riff_chunks(bytes: &[u8]) -> anyhow::Result<(&[u8], &[u8])> {
         }
         pos = end + (len & 1);
     }
-    Ok((fmt.ok_or_else(|| anyhow::anyhow!("WAV without fmt chunk"))?, data.ok_or_else(|| anyhow::anyhow!("WAV without data chunk"))?))
+    Ok((
+        fmt.ok_or_else(|| anyhow::anyhow!("WAV without fmt chunk"))?,
+        data.ok_or_else(|| anyhow::anyhow!("WAV without data chunk"))?,
+    ))
 }
 
 #[cfg(test)]
@@ -91,7 +108,10 @@ mod tests {
 
     #[test]
     fn decodes_pcm_and_mulaw_and_upsamples_8k() {
-        let pcm: Vec<u8> = [0i16, 16384, -16384, 32767].iter().flat_map(|s| s.to_le_bytes()).collect();
+        let pcm: Vec<u8> = [0i16, 16384, -16384, 32767]
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect();
         let out = wav_to_16k_mono(&wav(16_000, 1, 16, &pcm)).expect("pcm");
         assert_eq!(out.len(), 4);
         assert!((out[1] - 0.5).abs() < 1e-3 && (out[2] + 0.5).abs() < 1e-3);

@@ -10,9 +10,8 @@ use frontdesk::domain::{
     SignatureStatus, SlotId, TenantId,
 };
 use frontdesk::store::{
-    NewToolCall,
     Appointment, NewAgreement, NewConversation, NewCustomer, NewEscalation, NewInvoice, NewMessage,
-    NewVisit, Store, StoreError,
+    NewToolCall, NewVisit, Store, StoreError,
 };
 use serde_json::json;
 
@@ -1434,8 +1433,7 @@ store_test!(
                     decision: "allowed".into(),
                     rule: "agent_reschedule".into(),
                 },
-                w.now + Duration::minutes(1,
-            ),
+                w.now + Duration::minutes(1),
             )
             .await
             .expect("insert tool call");
@@ -1451,8 +1449,7 @@ store_test!(
                     decision: "refused".into(),
                     rule: "agent_reschedule.max_reschedules".into(),
                 },
-                w.now + Duration::minutes(2,
-            ),
+                w.now + Duration::minutes(2),
             )
             .await
             .expect("insert tool call");

@@ -494,6 +494,22 @@ impl MessageStatus {
         }
     }
 
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Scheduled => "scheduled",
+            Self::Queued => "queued",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Undelivered => "undelivered",
+            Self::Failed => "failed",
+            Self::Read => "read",
+            Self::Canceled => "canceled",
+            Self::Other(s) => s,
+        }
+    }
+
     /// The message will not arrive.
     pub fn is_failure(&self) -> bool {
         matches!(self, Self::Undelivered | Self::Failed)
