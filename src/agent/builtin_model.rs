@@ -184,6 +184,13 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
         return reply("");
     }
 
+    // A write already ran (or was put to the customer) this turn: say how it went.
+    for tool in ["reschedule_appointment", "book_service"] {
+        if let Some(d) = v.called(tool) {
+            return after_write(&v, d);
+        }
+    }
+
     // 1. What the agent may never do, and emergencies: straight to a person.
     let has = |i: Intent| v.u.intents.contains(&i);
     let escalation = if has(Intent::Emergency) {
