@@ -6,4 +6,5 @@
 mod common;
 
 mod capacity;
+mod smoke;
 mod store;

@@ -1,0 +1,99 @@
+//! The real application on port 0 over a test database, with the demo world seeded at a
+//! pinned clock. Requests go over loopback with reqwest, exactly as a client would send them.
+
+use std::net::SocketAddr;
+
+use frontdesk::app::Application;
+use frontdesk::config::{RawSettings, Secret};
+use frontdesk::domain::{Role, TenantId};
+use frontdesk::http::AppState;
+use frontdesk::seed::DemoSummary;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::TestDb;
+
+/// Monday 2026-11-23, 8:15 PM in Austin: after hours, the demo world's "now".
+pub const CLOCK: &str = "2026-11-23T20:15:00-06:00";
+/// What Twilio would call; signatures are computed over this, not the loopback address.
+pub const PUBLIC_URL: &str = "https://frontdesk.test";
+pub const TWILIO_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
+pub const TWILIO_AUTH_TOKEN: &str = "test-auth-token-0123456789abcdef";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub demo: DemoSummary,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(db: &TestDb) -> TestApp {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Spawn with settings adjusted (a model endpoint, a Twilio API base, another clock).
+    pub async fn spawn_with(db: &TestDb, adjust: impl FnOnce(&mut RawSettings)) -> TestApp {
+        let mut raw = RawSettings {
+            database_url: Some(db.url().to_string()),
+            bind: Some("127.0.0.1:0".into()),
+            public_url: Some(PUBLIC_URL.into()),
+            clock: Some(CLOCK.into()),
+            twilio_account_sid: Some(TWILIO_ACCOUNT_SID.into()),
+            twilio_auth_token: Some(Secret::new(TWILIO_AUTH_TOKEN)),
+            twilio_api_base: Some("http://127.0.0.1:9".into()),
+            ..RawSettings::default()
+        };
+        adjust(&mut raw);
+        let settings = raw.resolve().expect("test settings");
+        let now = settings.clock.now();
+        let store = db.store();
+        let demo = frontdesk::seed::seed_demo(&store, now)
+            .await
+            .expect("seed demo");
+        let app = Application::with_store(settings, store)
+            .await
+            .expect("build app");
+        let addr = app.local_addr().expect("addr");
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = app
+                .run_until(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        TestApp {
+            addr,
+            state,
+            demo,
+            http: reqwest::Client::new(),
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A fresh API token for a tenant and role.
+    pub async fn token(&self, tenant: TenantId, role: Role) -> String {
+        frontdesk::auth::create_token(&self.state.store, tenant, None, role, "test", 0)
+            .await
+            .expect("token")
+    }
+
+    /// Stop the server and wait for it (graceful shutdown).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;
+        }
+    }
+}
