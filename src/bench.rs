@@ -1,68 +1,54 @@
 //! `frontdesk bench`: measured figures for BENCHMARKS.md. Numbers are printed, never
-//! asserted. Each benchmark builds its own world in a temporary database.
+//! asserted. Each benchmark builds its own world (a new tenant, or a temporary database).
 
 use std::time::{Duration, Instant};
 
 use crate::agent::Inbound;
-use crate::clock::Clock;
 use crate::config::RawSettings;
 use crate::domain::Channel;
+use crate::search::bench::percentile;
 use crate::store::Store;
 
-/// Latency percentiles of a sample, in milliseconds.
-#[derive(Debug, Clone, Copy)]
-pub struct Percentiles {
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
-pub fn percentiles(samples: &mut [Duration]) -> Percentiles {
-    samples.sort();
-    let at = |q: f64| {
-        if samples.is_empty() {
-            return 0.0;
-        }
-        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[i].as_secs_f64() * 1000.0
-    };
-    Percentiles {
-        p50_ms: at(0.50),
-        p99_ms: at(0.99),
-        max_ms: at(1.0),
-    }
+/// Search latency on `customers` generated customers in a new tenant of `database_url`
+/// (PostgreSQL adds the trigram comparison).
+pub async fn search(database_url: &str, customers: usize, queries: usize) -> anyhow::Result<String> {
+    let store = Store::connect(database_url, 4).await?;
+    let reports = crate::search::bench::bench_with_store(&store, customers, queries, 42).await?;
+    store.close().await;
+    Ok(reports.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n"))
 }
 
 /// Turn overhead with the built-in model: `conversations` customers each send a short
 /// scripted exchange (a reschedule request, a pick, a yes, a price question) through the full
 /// runtime on `database_url` (a fresh SQLite file when `None`).
 pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow::Result<String> {
+    const CLOCK: &str = "2026-11-23T20:15:00-06:00";
     let dir = std::env::temp_dir().join(format!("frontdesk-bench-{}", std::process::id()));
     let url = database_url.unwrap_or_else(|| crate::config::default_database_url(&dir));
-    let now = Clock::parse("2026-11-23T20:15:00-06:00")?;
-    let settings = RawSettings {
-        database_url: Some(url.clone()),
-        clock: Some("2026-11-23T20:15:00-06:00".into()),
-        ..Default::default()
-    }
-    .resolve()?;
+    let settings = RawSettings { database_url: Some(url.clone()), clock: Some(CLOCK.into()), ..Default::default() }.resolve()?;
     let store = Store::connect(&url, 10).await?;
     let state = crate::app::build_state(settings, store.clone()).await?;
-    let tenant = store
-        .tenant_by_slug("demo")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("demo tenant missing"))?;
-    let script = [
-        "hi, can u move my appt to next week",
-        "the first one",
-        "yes",
-        "how much is mosquito service?",
-    ];
+    let tenant = store.tenant_by_slug("demo").await?.ok_or_else(|| anyhow::anyhow!("demo tenant missing"))?;
+    // Real customers with exactly one phone and one property: every turn does real work
+    // (identity by caller id, appointments, windows, a proposal, a write, a quote).
+    let (page, _) = store.list_customers(tenant.id, 1, 500).await?;
+    let mut phones = Vec::new();
+    for c in page.iter().filter(|c| c.phones.len() == 1) {
+        let single_owner = store.customers_by_phone(tenant.id, &c.phones[0]).await?.len() == 1;
+        if single_owner && store.properties(tenant.id, c.id).await?.len() == 1 {
+            phones.push(c.phones[0].to_string());
+        }
+    }
+    anyhow::ensure!(!phones.is_empty(), "no demo customer with a single phone and property");
+    let script = ["hi, can u move my appt to next week", "the first one", "yes", "how much is mosquito service?"];
     let mut samples = Vec::with_capacity(conversations * script.len());
     let started = Instant::now();
     for i in 0..conversations {
-        // Numbers outside the demo's customer phones: each conversation verifies as unknown.
-        let from = format!("+1512777{:04}", i % 10_000);
+        let from = phones[i % phones.len()].clone();
         for (j, text) in script.iter().enumerate() {
             let t = Instant::now();
             state
@@ -72,7 +58,7 @@ pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow
                     channel: Channel::Sms,
                     participant: from.clone(),
                     text: (*text).to_string(),
-                    external_id: Some(format!("bench-{i}-{j}")),
+                    external_id: Some(format!("bench-{}-{i}-{j}", std::process::id())),
                     media: vec![],
                     portal_customer: None,
                 })
@@ -82,8 +68,7 @@ pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow
     }
     let wall = started.elapsed();
     let n = samples.len();
-    let p = percentiles(&mut samples);
-    let _ = now;
+    samples.sort();
     store.close().await;
     if url.starts_with("sqlite") {
         let _ = std::fs::remove_dir_all(&dir);
@@ -91,9 +76,9 @@ pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow
     Ok(format!(
         "turns: {n} turns ({conversations} conversations) on {}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {:.0} turns/s (sequential)",
         if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" },
-        p.p50_ms,
-        p.p99_ms,
-        p.max_ms,
+        ms(percentile(&samples, 0.50)),
+        ms(percentile(&samples, 0.99)),
+        ms(percentile(&samples, 1.0)),
         n as f64 / wall.as_secs_f64()
     ))
 }

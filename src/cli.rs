@@ -88,10 +88,35 @@ pub enum Command {
         #[arg(long, default_value = "sms")]
         channel: String,
     },
+    /// Measure: search latency on a generated world, turn overhead with the built-in model.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Load N generated customers into the store at --database-url, then time misspelled
+    /// name + street lookups through the index (and PostgreSQL trigram search).
+    Search {
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: usize,
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+    },
+    /// Turn overhead of the runtime with the built-in model on a fresh demo world.
+    Turns {
+        #[arg(long, default_value_t = 200)]
+        conversations: usize,
+        /// Run on this store instead of a temporary SQLite file.
+        #[arg(long)]
+        store: Option<String>,
     },
 }
 
@@ -183,6 +208,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
             channel,
         } => chat(settings, &from, &tenant, &channel).await,
+        Command::Bench { command: BenchCommand::Search { customers, queries } } => {
+            println!("{}", crate::bench::search(&settings.database_url, customers, queries).await?);
+            Ok(())
+        }
+        Command::Bench { command: BenchCommand::Turns { conversations, store } } => {
+            println!("{}", crate::bench::turns(store, conversations).await?);
+            Ok(())
+        }
         Command::Token {
             command:
                 TokenCommand::Create {

@@ -370,7 +370,7 @@ pub fn rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -465,6 +465,61 @@ pub fn bench_queries(
     report.build = Some(build);
     report.index_bytes = Some(index.size_bytes()?);
     Ok(report)
+}
+
+/// The comparison on a real store: load `n_docs` synthetic customers into a new tenant with
+/// the bulk loader, rebuild the index from the store (timed), then run the same misspelled
+/// queries through the index and (on PostgreSQL) through trigram search.
+pub async fn bench_with_store(store: &Store, n_docs: usize, n_queries: usize, seed: u64) -> anyhow::Result<Vec<BenchReport>> {
+    use crate::domain::{BusinessHours, Policy, TenantTz};
+    let slug = format!("search-bench-{n_docs}-{}", std::process::id());
+    let tenant = store
+        .insert_tenant(
+            &crate::store::NewTenant {
+                slug,
+                name: "Search Bench".into(),
+                timezone: TenantTz::parse("America/Chicago")?,
+                business_hours: BusinessHours { mon: None, tue: None, wed: None, thu: None, fri: None, sat: None, sun: None },
+                policy: Policy::default(),
+                phone_numbers: vec![],
+                on_call_number: None,
+                office_phone: None,
+                branding: serde_json::json!({}),
+            },
+            0,
+        )
+        .await?;
+    let zone = store.insert_zone(tenant, "Z", "Zone").await?;
+    let customers = synthetic_customers(n_docs, seed);
+    let started = Instant::now();
+    let mut ids = Vec::with_capacity(n_docs);
+    for chunk in customers.chunks(20_000) {
+        let rows: Vec<NewCustomer> = chunk.iter().map(|c| c.to_new_customer(zone)).collect();
+        ids.extend(store.bulk_load_customers(tenant, &rows, 0).await?);
+    }
+    store.finish_bulk_load().await?;
+    tracing::info!(n_docs, elapsed = ?started.elapsed(), "loaded synthetic customers");
+    let queries = misspelled_queries(&customers, n_queries, seed);
+
+    let index = SearchIndex::new_in_ram()?;
+    let started = Instant::now();
+    index.rebuild(store, tenant).await?;
+    let build = started.elapsed();
+    let mut timings = Timings::new(queries.len());
+    for q in &queries {
+        let started = Instant::now();
+        let hits = index.search(tenant, &q.text, 10)?;
+        let ranked: Vec<CustomerId> = hits.iter().map(|h| h.customer_id).collect();
+        timings.record(started.elapsed(), &ranked, ids.get(q.target).copied());
+    }
+    let mut report = timings.report("tantivy", n_docs);
+    report.build = Some(build);
+    report.index_bytes = Some(index.size_bytes()?);
+    let mut out = vec![report];
+    if let Some(trgm) = bench_trigram(store, tenant, &queries, &ids).await? {
+        out.push(trgm);
+    }
+    Ok(out)
 }
 
 /// Run the same queries through the PostgreSQL trigram search of a tenant already loaded
