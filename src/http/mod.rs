@@ -7,6 +7,7 @@ mod health;
 mod messages;
 mod operator;
 mod portal;
+mod queue;
 mod twilio;
 
 pub use auth::OperatorAuth;
@@ -51,7 +52,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(messages::router())
-        .nest("/api/v1/operator", operator::router())
+        .nest("/api/v1/operator", operator::router().merge(queue::router()))
         .nest("/api/v1/portal", portal::router())
         .merge(twilio::router())
         .fallback(|| async { ApiError::NotFound("route") })
