@@ -63,12 +63,13 @@ pub fn router(state: AppState) -> Router {
             )
             .into_response()
         })
-        .layer(middleware::from_fn(json_errors))
         .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             settings.request_timeout,
         ))
+        // Outside the limit and timeout layers, so their bodiless answers become JSON too.
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
