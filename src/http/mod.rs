@@ -52,7 +52,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(messages::router())
-        .nest("/api/v1/operator", operator::router().merge(queue::router()))
+        .nest(
+            "/api/v1/operator",
+            operator::router().merge(queue::router()),
+        )
         .nest("/api/v1/portal", portal::router())
         .merge(twilio::router())
         .fallback(|| async { ApiError::NotFound("route") })

@@ -12,8 +12,8 @@ use super::{
     StoreError, StoreResult, Tx,
 };
 use crate::domain::{
-    Channel, ConversationId, Direction, EscalationId, EscalationStatus, MessageId, Role,
-    TenantId, UserId,
+    Channel, ConversationId, Direction, EscalationId, EscalationStatus, MessageId, Role, TenantId,
+    UserId,
 };
 
 /// Resolution recorded on escalations closed by handing the conversation back.
@@ -118,7 +118,8 @@ impl QueueRow {
     }
 }
 
-const QUEUE_SELECT: &str = "SELECT e.id, e.conversation_id, e.customer_id, e.reason, e.priority, e.summary, e.status, \
+const QUEUE_SELECT: &str =
+    "SELECT e.id, e.conversation_id, e.customer_id, e.reason, e.priority, e.summary, e.status, \
      e.assignee, e.due_at, e.created_at, e.resolved_at, e.resolution, \
      c.channel, c.owner, c.status AS conversation_status, cu.first_name, cu.last_name, cu.company \
      FROM escalations e \
@@ -144,7 +145,8 @@ impl Store {
         let sql = format!(
             "{QUEUE_SELECT} WHERE e.tenant_id = $1 AND {cond} ORDER BY {URGENCY_ORDER} LIMIT $3 OFFSET $4"
         );
-        let count_sql = format!("SELECT COUNT(*) FROM escalations e WHERE e.tenant_id = $1 AND {cond}");
+        let count_sql =
+            format!("SELECT COUNT(*) FROM escalations e WHERE e.tenant_id = $1 AND {cond}");
         let limit = i64::from(per_page);
         let offset = i64::from(page.saturating_sub(1)) * limit;
         let (rows, total): (Vec<QueueRow>, i64) = with_db!(self, pool => {
@@ -193,9 +195,7 @@ impl Store {
             }
             EscalationStatus::Open => {
                 if owned_by_other(&conv, csr) {
-                    return Err(StoreError::Conflict(
-                        "another CSR owns this conversation",
-                    ));
+                    return Err(StoreError::Conflict("another CSR owns this conversation"));
                 }
                 with_conn!(tx, c => sqlx::query(
                     "UPDATE escalations SET status = 'claimed', assignee = $1 WHERE tenant_id = $2 AND id = $3 AND status = 'open'")

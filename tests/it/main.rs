@@ -6,5 +6,6 @@
 mod common;
 
 mod capacity;
+mod operator;
 mod smoke;
 mod store;
