@@ -7,5 +7,6 @@ mod common;
 
 mod capacity;
 mod operator;
+mod queue;
 mod smoke;
 mod store;
