@@ -24,6 +24,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("the service window is full")]
     WindowFull,
+    #[error("this number opted out of text messages (STOP); it cannot be texted")]
+    OptedOut,
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("the store is unavailable")]
@@ -46,7 +48,9 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) | ApiError::WindowFull => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::WindowFull | ApiError::OptedOut => {
+                StatusCode::CONFLICT
+            }
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -66,6 +70,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::WindowFull => "window_full",
+            ApiError::OptedOut => "opted_out",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",

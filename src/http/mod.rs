@@ -7,6 +7,7 @@ mod health;
 mod messages;
 mod operator;
 mod portal;
+mod queue;
 mod twilio;
 
 pub use auth::OperatorAuth;
@@ -51,7 +52,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(messages::router())
-        .nest("/api/v1/operator", operator::router())
+        .nest(
+            "/api/v1/operator",
+            operator::router().merge(queue::router()),
+        )
         .nest("/api/v1/portal", portal::router())
         .merge(twilio::router())
         .fallback(|| async { ApiError::NotFound("route") })
@@ -62,12 +66,13 @@ pub fn router(state: AppState) -> Router {
             )
             .into_response()
         })
-        .layer(middleware::from_fn(json_errors))
         .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             settings.request_timeout,
         ))
+        // Outside the limit and timeout layers, so their bodiless answers become JSON too.
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {

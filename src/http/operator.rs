@@ -51,7 +51,7 @@ async fn catalog(
     Ok(Json(json!({ "services": services })))
 }
 
-fn parse_u32(
+pub(super) fn parse_u32(
     params: &HashMap<String, String>,
     key: &str,
     default: u32,

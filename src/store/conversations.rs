@@ -140,7 +140,7 @@ impl ConversationRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct EscalationRow {
+pub(crate) struct EscalationRow {
     id: i64,
     conversation_id: i64,
     customer_id: Option<i64>,
@@ -156,7 +156,7 @@ struct EscalationRow {
 }
 
 impl EscalationRow {
-    fn into_escalation(self) -> StoreResult<Escalation> {
+    pub(crate) fn into_escalation(self) -> StoreResult<Escalation> {
         Ok(Escalation {
             id: EscalationId(self.id),
             conversation_id: ConversationId(self.conversation_id),
@@ -175,7 +175,7 @@ impl EscalationRow {
 }
 
 const CONVERSATION_COLS: &str = "id, channel, customer_id, property_id, identity_level, owner, participant, status, created_at, updated_at";
-const ESCALATION_COLS: &str = "id, conversation_id, customer_id, reason, priority, summary, status, assignee, due_at, created_at, resolved_at, resolution";
+pub(crate) const ESCALATION_COLS: &str = "id, conversation_id, customer_id, reason, priority, summary, status, assignee, due_at, created_at, resolved_at, resolution";
 
 impl Store {
     pub async fn insert_conversation(

@@ -6,5 +6,7 @@
 mod common;
 
 mod capacity;
+mod operator;
+mod queue;
 mod smoke;
 mod store;
