@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod twilio;
 pub mod world;
 
 use frontdesk::store::Store;
