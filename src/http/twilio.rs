@@ -69,12 +69,13 @@ async fn verify(
     body: &[u8],
 ) -> Result<Verified, Response> {
     let unverified = form::decode(body).map_err(|_| forbidden())?;
-    let to = unverified
-        .iter()
-        .find(|(k, _)| k == "To")
-        .map(|(_, v)| v.as_str())
+    // Recording status callbacks carry no `To`: the URL we gave Twilio names our number
+    // (`?to=`), and the signature covers that URL.
+    let to = param(&unverified, "To")
+        .map(str::to_string)
+        .or_else(|| query_param(query, "to"))
         .unwrap_or_default();
-    let tenant = match state.store.tenant_by_number(to).await {
+    let tenant = match state.store.tenant_by_number(&to).await {
         Ok(Some(t)) => t,
         _ => return Err(forbidden()),
     };
@@ -100,6 +101,19 @@ async fn verify(
             Err(forbidden())
         }
     }
+}
+
+fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// One parameter of a raw query string, decoded.
+fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    let pairs = form::decode(query?.as_bytes()).ok()?;
+    param(&pairs, key).map(str::to_string)
 }
 
 fn bad_webhook(code: &str) -> Response {
@@ -354,27 +368,50 @@ fn gather(state: &AppState, tenant: &Tenant, n: u32, prompt: &str) -> twiml::Res
         .hangup()
 }
 
-fn voicemail(state: &AppState, prompt: &str) -> twiml::Response {
+/// The numbers of the call travel in the callback URL: Twilio's recording status callback
+/// names neither the caller nor the number called.
+fn voicemail(state: &AppState, call: &CallNumbers, prompt: &str) -> twiml::Response {
     let base = state.settings.public_url.clone();
+    let numbers = form::encode(&[("to", call.to.as_str()), ("from", call.from.as_str())]);
     twiml::Response::new()
         .say(Say::new(prompt).voice(VOICE))
         .record(
             Record::new(format!("{base}/twilio/voice/recording?stage=done"))
                 .max_length(120)
                 .play_beep(true)
-                .recording_status_callback(format!("{base}/twilio/voice/recording"))
+                .recording_status_callback(format!("{base}/twilio/voice/recording?{numbers}"))
                 .recording_status_callback_event("completed"),
         )
 }
 
+/// Who called which of our numbers.
+struct CallNumbers {
+    from: String,
+    to: String,
+}
+
+impl CallNumbers {
+    fn of(params: &[(String, String)]) -> Self {
+        CallNumbers {
+            from: param(params, "From").unwrap_or_default().to_string(),
+            to: param(params, "To").unwrap_or_default().to_string(),
+        }
+    }
+}
+
 /// A person: the office during business hours, voicemail after.
-fn to_a_person(state: &AppState, tenant: &Tenant, said: &str) -> twiml::Response {
+fn to_a_person(
+    state: &AppState,
+    tenant: &Tenant,
+    call: &CallNumbers,
+    said: &str,
+) -> twiml::Response {
     let open = tenant
         .business_hours
         .is_open(tenant.timezone, state.clock.now());
     match (open, tenant.office_phone.as_deref().and_then(|p| PhoneE164::parse(p).ok())) {
         (true, Some(office)) => twiml::Response::new().say(Say::new(format!("{said} Connecting you to our office now.")).voice(VOICE)).dial(Dial::number(office).timeout(25)),
-        _ => voicemail(state, &format!("{said} Our office is closed right now. Please leave a message after the beep and we'll get back to you.")),
+        _ => voicemail(state, call, &format!("{said} Our office is closed right now. Please leave a message after the beep and we'll get back to you.")),
     }
 }
 
@@ -443,15 +480,11 @@ async fn voice_turn(
         .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("n=")))
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
-    let from = v
-        .params
-        .iter()
-        .find(|(k, _)| k == "From")
-        .map(|(_, p)| p.clone())
-        .unwrap_or_default();
+    let call = CallNumbers::of(&v.params);
+    let from = call.from.clone();
     let tenant = v.tenant;
     if wants_person(&g) {
-        return twiml_response(to_a_person(&state, &tenant, "Of course."));
+        return twiml_response(to_a_person(&state, &tenant, &call, "Of course."));
     }
     let speech = g.speech_result.clone().unwrap_or_default();
     if speech.trim().is_empty() || g.confidence.is_some_and(|c| c < 0.35) {
@@ -477,13 +510,14 @@ async fn voice_turn(
             return twiml_response(to_a_person(
                 &state,
                 &tenant,
+                &call,
                 "Sorry, I'm having trouble right now.",
             ))
         }
     };
     let reply = out.reply.unwrap_or_default();
     if out.escalated {
-        return twiml_response(to_a_person(&state, &tenant, &reply));
+        return twiml_response(to_a_person(&state, &tenant, &call, &reply));
     }
     twiml_response(gather(&state, &tenant, n + 1, &reply))
 }
@@ -507,7 +541,7 @@ async fn recording(
         Err(r) => return r,
     };
     // The <Record> action (caller hung up or finished): just end the call.
-    if query.as_deref().is_some_and(|q| q.contains("stage=done")) {
+    if query_param(query.as_deref(), "stage").as_deref() == Some("done") {
         return twiml_response(
             twiml::Response::new()
                 .say(Say::new("Thank you. Goodbye.").voice(VOICE))
@@ -518,11 +552,9 @@ async fn recording(
         Ok(c) => c,
         Err(e) => return bad_webhook(e.code()),
     };
-    let from = v
-        .params
-        .iter()
-        .find(|(k, _)| k == "From")
-        .map(|(_, p)| p.clone())
+    let from = param(&v.params, "From")
+        .map(str::to_string)
+        .or_else(|| query_param(query.as_deref(), "from"))
         .unwrap_or_default();
     let task_state = state.clone();
     let tenant = v.tenant;
