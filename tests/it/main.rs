@@ -9,3 +9,4 @@ mod capacity;
 mod smoke;
 mod store;
 mod twilio_sms;
+mod twilio_voice;
