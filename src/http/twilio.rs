@@ -2,9 +2,8 @@
 //! Every request is signature-checked against the public URL Twilio used before anything
 //! else happens; a failure is a bare 403. The tenant is the owner of the `To` number.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -25,8 +24,6 @@ use crate::channels::twilio::webhook::{
 use crate::domain::{Channel, PhoneE164};
 use crate::store::{NewOutbound, Tenant};
 
-/// Twilio gives a webhook 15 s; answer within this and send anything slower by REST.
-pub const REPLY_BUDGET: Duration = Duration::from_secs(10);
 const VOICE: &str = "Polly.Joanna";
 const SPEECH_MODEL: &str = "phone_call";
 
@@ -126,55 +123,75 @@ fn bad_webhook(code: &str) -> Response {
         .into_response()
 }
 
+/// Who delivers a turn's reply: still open, the webhook (inline TwiML), or the outbox.
+const PENDING: u8 = 0;
+const INLINE: u8 = 1;
+const LATE: u8 = 2;
+
 /// Run a turn but answer within the budget; a slower reply is sent by REST when it is ready.
+/// Exactly one of the two delivers it: whoever moves `handoff` away from `PENDING` first.
 async fn turn_within_budget(
     state: &AppState,
     inbound: Inbound,
     tenant: &Tenant,
     to: &str,
 ) -> Option<TurnOutcome> {
-    let answered = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handoff = Arc::new(AtomicU8::new(PENDING));
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
     let task_state = state.clone();
-    let task_answered = answered.clone();
+    let task_handoff = handoff.clone();
+    let max_segments = usize::from(tenant.policy.sms_max_segments.max(1));
     let (tenant_id, from, customer) = (tenant.id, to.to_string(), inbound.participant.clone());
     tokio::spawn(async move {
         let result = task_state.agent.handle(inbound).await;
-        if let Ok(out) = &result {
-            if !task_answered.load(Ordering::SeqCst) && !out.duplicate {
-                if let Some(reply) = &out.reply {
-                    let late = NewOutbound {
-                        conversation_id: Some(out.conversation_id),
-                        channel: Channel::Sms,
-                        to: customer,
-                        from,
-                        body: fit_sms(reply, 2),
-                        purpose: "late_reply".into(),
-                    };
-                    if let Err(e) = task_state
-                        .store
-                        .enqueue_outbound(tenant_id, &late, task_state.clock.now())
-                        .await
-                    {
-                        tracing::error!(error = %e, "could not queue a late reply");
-                    }
-                    task_state.outbox.notify_one();
+        let inline = task_handoff
+            .compare_exchange(PENDING, INLINE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        if let (false, Ok(out)) = (inline, &result) {
+            if let (Some(reply), false) = (&out.reply, out.duplicate) {
+                let late = NewOutbound {
+                    conversation_id: Some(out.conversation_id),
+                    channel: Channel::Sms,
+                    to: customer,
+                    from,
+                    body: fit_sms(reply, max_segments),
+                    purpose: "late_reply".into(),
+                };
+                if let Err(e) = task_state
+                    .store
+                    .enqueue_outbound(tenant_id, &late, task_state.clock.now())
+                    .await
+                {
+                    tracing::error!(error = %e, "could not queue a late reply");
                 }
             }
         }
+        // The turn may also have queued a page to the on-call number: send now, not at the
+        // sender's next poll.
+        task_state.outbox.notify_one();
         let _ = tx.send(result);
     });
-    match tokio::time::timeout(REPLY_BUDGET, rx).await {
-        Ok(Ok(Ok(out))) => {
-            answered.store(true, Ordering::SeqCst);
-            Some(out)
+    let result = match tokio::time::timeout(state.settings.twilio.reply_budget, &mut rx).await {
+        Ok(r) => r,
+        Err(_) => {
+            if handoff
+                .compare_exchange(PENDING, LATE, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                tracing::info!("turn slower than the reply budget; the reply goes out by REST");
+                return None;
+            }
+            // The turn finished just now and its result is on the way.
+            rx.await
         }
-        Ok(Ok(Err(e))) => {
+    };
+    match result {
+        Ok(Ok(out)) => Some(out),
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "turn failed");
-            answered.store(true, Ordering::SeqCst);
             None
         }
-        _ => None,
+        Err(_) => None,
     }
 }
 
@@ -252,10 +269,12 @@ async fn sms(
         // An opted-out number is never texted; a duplicate delivery was already answered.
         Some(out) if !opted_out && !out.duplicate => match out.reply {
             Some(reply) if !reply.trim().is_empty() => {
-                twiml_response(twiml::Response::new().message(fit_sms(
-                    &reply,
-                    usize::from(tenant.policy.sms_max_segments.max(1)),
-                )))
+                // An escalation's acknowledgement (for an emergency: safety guidance, then who
+                // will call back and when) may take one more segment rather than lose the
+                // promise at its end.
+                let max =
+                    usize::from(tenant.policy.sms_max_segments.max(1)) + usize::from(out.escalated);
+                twiml_response(twiml::Response::new().message(fit_sms(&reply, max)))
             }
             _ => twiml_response(twiml::Response::new()),
         },
@@ -504,8 +523,12 @@ async fn voice_turn(
         media: vec![],
         portal_customer: None,
     };
-    let out = match tokio::time::timeout(REPLY_BUDGET, state.agent.handle(inbound)).await {
-        Ok(Ok(out)) => out,
+    let budget = state.settings.twilio.reply_budget;
+    let out = match tokio::time::timeout(budget, state.agent.handle(inbound)).await {
+        Ok(Ok(out)) => {
+            state.outbox.notify_one();
+            out
+        }
         _ => {
             return twiml_response(to_a_person(
                 &state,
