@@ -209,11 +209,11 @@ fn call_base(call_sid: &str, from: &str, to: &str, status: &str) -> Params {
 /// A call arriving (`POST /twilio/voice`).
 pub fn call_params(call_sid: &str, from: &str, to: &str) -> Params {
     let mut p = call_base(call_sid, from, to, "ringing");
-    p.push(("CallToken".into(), "%7B%22parentCallInfoToken%22%3A%22eyJ%22%7D".into()));
     p.push((
-        "StirVerstat".into(),
-        "TN-Validation-Passed-A".into(),
+        "CallToken".into(),
+        "%7B%22parentCallInfoToken%22%3A%22eyJ%22%7D".into(),
     ));
+    p.push(("StirVerstat".into(), "TN-Validation-Passed-A".into()));
     p.sort();
     p
 }

@@ -8,5 +8,6 @@ mod common;
 mod capacity;
 mod smoke;
 mod store;
+mod twilio_outbound;
 mod twilio_sms;
 mod twilio_voice;

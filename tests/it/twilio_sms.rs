@@ -60,7 +60,9 @@ store_test!(
         let twilio = TwilioClient::new(&app);
 
         // Correctly signed: TwiML with a reply.
-        let ok = twilio.sms(RACHEL_KIM, "how much is mosquito service?").await;
+        let ok = twilio
+            .sms(RACHEL_KIM, "how much is mosquito service?")
+            .await;
         assert!(ok.is_twiml(), "{ok:?}");
         assert!(ok.content_type.starts_with("text/xml"), "{ok:?}");
         assert!(ok.message().contains('$'), "{ok:?}");
@@ -70,13 +72,20 @@ store_test!(
         let good = twilio.signature("/twilio/sms", &p);
 
         // A forged signature (right shape, wrong key).
-        let forged = sign("not-the-auth-token", &format!("{PUBLIC_URL}/twilio/sms"), &p);
+        let forged = sign(
+            "not-the-auth-token",
+            &format!("{PUBLIC_URL}/twilio/sms"),
+            &p,
+        );
         assert_forbidden(
             &twilio.post_raw("/twilio/sms", &p, Some(&forged), &[]).await,
             "forged",
         );
         // No header at all; an empty one.
-        assert_forbidden(&twilio.post_raw("/twilio/sms", &p, None, &[]).await, "missing");
+        assert_forbidden(
+            &twilio.post_raw("/twilio/sms", &p, None, &[]).await,
+            "missing",
+        );
         assert_forbidden(
             &twilio.post_raw("/twilio/sms", &p, Some(""), &[]).await,
             "empty",
@@ -113,7 +122,11 @@ store_test!(
         let stranger = sms_params(&sid("SM"), RACHEL_KIM, "+15125559876", "hello");
         assert_forbidden(&twilio.post("/twilio/sms", &stranger).await, "unknown To");
 
-        assert_eq!(footprint(db).await, before, "a refused webhook stored nothing");
+        assert_eq!(
+            footprint(db).await,
+            before,
+            "a refused webhook stored nothing"
+        );
 
         // The untouched request still goes through.
         let later = twilio.post_raw("/twilio/sms", &p, Some(&good), &[]).await;
@@ -164,7 +177,10 @@ store_test!(
             1
         );
         assert_eq!(count(db, "SELECT COUNT(*) FROM messages").await, messages);
-        assert_eq!(count(db, "SELECT COUNT(*) FROM tool_calls").await, tool_calls);
+        assert_eq!(
+            count(db, "SELECT COUNT(*) FROM tool_calls").await,
+            tool_calls
+        );
 
         // The same SID posted twice at once: still one turn.
         let racing = sms_params(&sid("SM"), RACHEL_KIM, DEMO_NUMBER, "what do I owe?");
@@ -200,12 +216,18 @@ store_test!(
         // STOP: recorded, nothing said (the carrier confirms), shown to the CSR.
         let stop = twilio.sms(RACHEL_KIM, "Stop").await;
         assert!(stop.is_empty_response(), "{stop:?}");
-        assert!(store.opted_out(tenant, &rachel).await.expect("opt-out").is_some());
+        assert!(store
+            .opted_out(tenant, &rachel)
+            .await
+            .expect("opt-out")
+            .is_some());
         let rec = record(&app, app.demo.rachel_kim.0).await;
         assert_eq!(rec["opted_out"], true, "record shows the opt-out");
 
         // Anything after STOP: no <Message>.
-        let after = twilio.sms(RACHEL_KIM, "how much is mosquito service?").await;
+        let after = twilio
+            .sms(RACHEL_KIM, "how much is mosquito service?")
+            .await;
         assert!(after.is_empty_response(), "{after:?}");
 
         // A CSR reply queued for her is blocked, and Twilio is never asked.
@@ -237,15 +259,25 @@ store_test!(
             .find(|m| m.id == id)
             .expect("row");
         assert_eq!(row.status, "blocked");
-        assert!(fake.messages_to(RACHEL_KIM).is_empty(), "{:?}", fake.requests());
+        assert!(
+            fake.messages_to(RACHEL_KIM).is_empty(),
+            "{:?}",
+            fake.requests()
+        );
 
         // START: subscribed again, and the agent answers again.
         let start = twilio.sms(RACHEL_KIM, "START").await;
         assert!(start.message().contains("subscribed"), "{start:?}");
-        assert!(store.opted_out(tenant, &rachel).await.expect("opt-out").is_none());
+        assert!(store
+            .opted_out(tenant, &rachel)
+            .await
+            .expect("opt-out")
+            .is_none());
         let rec = record(&app, app.demo.rachel_kim.0).await;
         assert_eq!(rec["opted_out"], false);
-        let again = twilio.sms(RACHEL_KIM, "how much is mosquito service?").await;
+        let again = twilio
+            .sms(RACHEL_KIM, "how much is mosquito service?")
+            .await;
         assert!(again.message().contains('$'), "{again:?}");
 
         // Tom Becker opted out before: nothing, whatever he writes, and nothing by REST.
@@ -296,7 +328,11 @@ store_test!(
             .await;
         let text = wasp.message();
         assert!(text.contains("Hornet & Yellowjacket"), "{text}");
-        assert!(wasp.body.contains("Hornet &amp; Yellowjacket"), "{}", wasp.body);
+        assert!(
+            wasp.body.contains("Hornet &amp; Yellowjacket"),
+            "{}",
+            wasp.body
+        );
         assert_fits(&text);
         // Whatever the agent says, it fits in two segments (GSM-7 or UCS-2).
         for (n, ask) in [
@@ -378,7 +414,12 @@ store_test!(
             "a concrete window is proposed: {proposal}"
         );
         // Nothing moved before she agrees.
-        let unchanged = app.state.store.appointment(tenant, appt_id).await.expect("a");
+        let unchanged = app
+            .state
+            .store
+            .appointment(tenant, appt_id)
+            .await
+            .expect("a");
         assert_eq!(unchanged.window_start, before.window_start);
 
         let yes = twilio.sms(RACHEL_KIM, "yes").await;
@@ -386,7 +427,12 @@ store_test!(
         assert!(done.starts_with("Done!"), "{done}");
         assert_fits(&done);
 
-        let after = app.state.store.appointment(tenant, appt_id).await.expect("a");
+        let after = app
+            .state
+            .store
+            .appointment(tenant, appt_id)
+            .await
+            .expect("a");
         assert_ne!(after.window_start, before.window_start, "the visit moved");
         assert_eq!(after.reschedule_count, before.reschedule_count + 1);
 
@@ -401,7 +447,13 @@ store_test!(
         let start = chrono::DateTime::parse_from_rfc3339(s(&item["window_start"])).expect("time");
         assert_eq!(start.with_timezone(&chrono::Utc), after.window_start);
         assert_eq!(item["reschedule_count"], after.reschedule_count);
-        assert!(item["window_start"].as_str().expect("s").contains("T12:00:00-06:00"), "{item}");
+        assert!(
+            item["window_start"]
+                .as_str()
+                .expect("s")
+                .contains("T12:00:00-06:00"),
+            "{item}"
+        );
         let conv = rec["conversations"]
             .as_array()
             .expect("conversations")
@@ -415,7 +467,10 @@ store_test!(
             .iter()
             .map(|m| s(&m["text"]))
             .collect();
-        assert!(texts.contains(&"can u move my appt to next tues afternoon"), "{texts:?}");
+        assert!(
+            texts.contains(&"can u move my appt to next tues afternoon"),
+            "{texts:?}"
+        );
         assert!(texts.contains(&"yes"), "{texts:?}");
         assert!(texts.iter().any(|t| t.starts_with("Done!")), "{texts:?}");
         let tools: Vec<(&str, &str)> = conv["tool_calls"]

@@ -95,12 +95,19 @@ store_test!(
         let said = greeting.said();
         assert!(said.contains("Greenleaf Pest Control"), "{said}");
         assert!(said.contains("automated assistant"), "{said}");
-        assert!(call.next.starts_with("/twilio/voice/turn?n="), "{}", call.next);
+        assert!(
+            call.next.starts_with("/twilio/voice/turn?n="),
+            "{}",
+            call.next
+        );
 
         let appt = app
             .state
             .store
-            .appointment(app.demo.demo, app.demo.rachel_kim_appointment.expect("visit"))
+            .appointment(
+                app.demo.demo,
+                app.demo.rachel_kim_appointment.expect("visit"),
+            )
             .await
             .expect("appointment");
         let day = appt
@@ -112,7 +119,10 @@ store_test!(
         // Caller id alone is not enough on the phone: no account detail before the factor.
         let ask = call.say("when is my next appointment", 0.91).await;
         let text = ask.said();
-        assert!(!text.contains(&day), "no visit date before verification: {text}");
+        assert!(
+            !text.contains(&day),
+            "no visit date before verification: {text}"
+        );
         assert!(
             text.to_lowercase().contains("zip") || text.to_lowercase().contains("street"),
             "asks for a knowledge factor: {text}"
@@ -128,7 +138,10 @@ store_test!(
         // The right ZIP: now the visit can be discussed.
         let told = call.say("my zip code is 78748", 0.88).await;
         let text = told.said();
-        assert!(text.contains(&day), "after the factor the visit is named ({day}): {text}");
+        assert!(
+            text.contains(&day),
+            "after the factor the visit is named ({day}): {text}"
+        );
         app.stop().await;
     }
 );
@@ -145,7 +158,10 @@ store_test!(
         let day = app
             .state
             .store
-            .appointment(app.demo.demo, app.demo.rachel_kim_appointment.expect("visit"))
+            .appointment(
+                app.demo.demo,
+                app.demo.rachel_kim_appointment.expect("visit"),
+            )
             .await
             .expect("appointment")
             .window_start
@@ -163,15 +179,25 @@ store_test!(
         let twilio = TwilioClient::new(&app);
         let tenant = app.demo.demo;
         let appt_id = app.demo.rachel_kim_appointment.expect("visit");
-        let before = app.state.store.appointment(tenant, appt_id).await.expect("a");
+        let before = app
+            .state
+            .store
+            .appointment(tenant, appt_id)
+            .await
+            .expect("a");
 
         let (mut call, _) = Call::start(&twilio, RACHEL_KIM).await;
         let mut replies = vec![];
         let r = call
-            .say("can you move my appointment to next tuesday afternoon", 0.93)
+            .say(
+                "can you move my appointment to next tuesday afternoon",
+                0.93,
+            )
             .await;
         replies.push(r.said());
-        let r = call.say("seven three zero five texas oaks drive, 78748", 0.9).await;
+        let r = call
+            .say("seven three zero five texas oaks drive, 78748", 0.9)
+            .await;
         replies.push(r.said());
         // Verified, the agent offers windows; she picks one and hears the exact change.
         let offer = r.said();
@@ -180,14 +206,31 @@ store_test!(
         let proposal = r.said();
         replies.push(proposal.clone());
         assert!(proposal.contains("PM"), "the change is stated: {replies:?}");
-        let unchanged = app.state.store.appointment(tenant, appt_id).await.expect("a");
-        assert_eq!(unchanged.window_start, before.window_start, "not before a yes");
+        let unchanged = app
+            .state
+            .store
+            .appointment(tenant, appt_id)
+            .await
+            .expect("a");
+        assert_eq!(
+            unchanged.window_start, before.window_start,
+            "not before a yes"
+        );
 
         let done = call.say("yes please", 0.95).await;
         let text = done.said();
         assert!(text.contains("Done"), "{replies:?} then {text}");
-        assert!(!done.elements("Gather").is_empty(), "the call goes on: {}", done.body);
-        let after = app.state.store.appointment(tenant, appt_id).await.expect("a");
+        assert!(
+            !done.elements("Gather").is_empty(),
+            "the call goes on: {}",
+            done.body
+        );
+        let after = app
+            .state
+            .store
+            .appointment(tenant, appt_id)
+            .await
+            .expect("a");
         assert_ne!(after.window_start, before.window_start);
 
         let token = app.token(tenant, Role::Admin).await;
@@ -261,10 +304,19 @@ store_test!(
         let bye = twilio
             .post(
                 &action,
-                &record_action_params(&call.call_sid, RACHEL_KIM, DEMO_NUMBER, &recording_sid, &url),
+                &record_action_params(
+                    &call.call_sid,
+                    RACHEL_KIM,
+                    DEMO_NUMBER,
+                    &recording_sid,
+                    &url,
+                ),
             )
             .await;
-        assert!(bye.is_twiml() && !bye.elements("Hangup").is_empty(), "{bye:?}");
+        assert!(
+            bye.is_twiml() && !bye.elements("Hangup").is_empty(),
+            "{bye:?}"
+        );
 
         let store = app.state.store.clone();
         let tenant = app.demo.demo;
@@ -282,9 +334,13 @@ store_test!(
         })
         .await
         .expect("a voicemail escalation for Rachel");
-        let msgs = store.messages(tenant, esc.conversation_id).await.expect("messages");
+        let msgs = store
+            .messages(tenant, esc.conversation_id)
+            .await
+            .expect("messages");
         assert!(
-            msgs.iter().any(|m| m.text.contains(&url) || m.media.contains(&url)),
+            msgs.iter()
+                .any(|m| m.text.contains(&url) || m.media.contains(&url)),
             "the recording link is on the queue item: {msgs:?}"
         );
         // Posted again (Twilio retries): still one escalation.
@@ -302,7 +358,12 @@ store_test!(
 
         // A forged recording callback is refused.
         let forged = twilio
-            .post_raw(&path_of(&callback), &p, Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA="), &[])
+            .post_raw(
+                &path_of(&callback),
+                &p,
+                Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+                &[],
+            )
             .await;
         assert_eq!(forged.status, 403);
         app.stop().await;
@@ -323,7 +384,11 @@ store_test!(
 
         let (mut other, _) = Call::start(&twilio, RACHEL_KIM).await;
         let zero = other.press("0").await;
-        assert!(zero.elements("Dial")[0].text.contains(DEMO_OFFICE), "{}", zero.body);
+        assert!(
+            zero.elements("Dial")[0].text.contains(DEMO_OFFICE),
+            "{}",
+            zero.body
+        );
         app.stop().await;
     }
 );
