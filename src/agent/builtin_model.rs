@@ -764,7 +764,7 @@ fn picks_offer(v: &View<'_>) -> Option<i64> {
             let morning = label
                 .split(',')
                 .nth(1)
-                .is_some_and(|t| t.trim_start().split_whitespace().nth(1) == Some("AM"));
+                .is_some_and(|t| t.split_whitespace().nth(1) == Some("AM"));
             let part_ok = match part {
                 Some(DayPart::Morning) => morning,
                 Some(DayPart::Afternoon) => !morning,
