@@ -46,6 +46,14 @@ pub struct GlobalArgs {
     pub twilio_auth_token: Option<String>,
     #[arg(long, env = "FRONTDESK_TWILIO_API_BASE", global = true, hide = true)]
     pub twilio_api_base: Option<String>,
+    /// How long a Twilio webhook waits for the agent before answering (ms, default 10000).
+    #[arg(
+        long,
+        env = "FRONTDESK_TWILIO_REPLY_BUDGET_MS",
+        global = true,
+        hide = true
+    )]
+    pub twilio_reply_budget_ms: Option<u64>,
     /// `builtin` (default, offline) or `openai` (any OpenAI-compatible endpoint).
     #[arg(long, env = "FRONTDESK_MODEL", global = true)]
     pub model: Option<String>,
@@ -151,6 +159,7 @@ impl GlobalArgs {
             twilio_account_sid: self.twilio_account_sid.clone(),
             twilio_auth_token: self.twilio_auth_token.clone().map(Secret::new),
             twilio_api_base: self.twilio_api_base.clone(),
+            twilio_reply_budget_ms: self.twilio_reply_budget_ms,
             model: self.model.clone(),
             openai_base_url: self.openai_base_url.clone(),
             openai_model: self.openai_model.clone(),

@@ -64,7 +64,13 @@ pub struct TwilioSettings {
     pub account_sid: Option<String>,
     pub auth_token: Option<Secret>,
     pub api_base: String,
+    /// How long a webhook waits for the agent before answering empty TwiML; a slower reply
+    /// goes out by REST. Twilio gives a webhook 15 s in all.
+    pub reply_budget: Duration,
 }
+
+/// The default of `TwilioSettings::reply_budget`.
+pub const DEFAULT_TWILIO_REPLY_BUDGET: Duration = Duration::from_secs(10);
 
 /// The raw, optional values from each source, merged field by field.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -81,6 +87,8 @@ pub struct RawSettings {
     pub twilio_account_sid: Option<String>,
     pub twilio_auth_token: Option<Secret>,
     pub twilio_api_base: Option<String>,
+    /// Milliseconds; at most 14 000 (Twilio's 15 s limit, less a margin).
+    pub twilio_reply_budget_ms: Option<u64>,
     /// `builtin` (default) or `openai` (any OpenAI-compatible endpoint).
     pub model: Option<String>,
     pub openai_base_url: Option<String>,
@@ -104,6 +112,7 @@ impl RawSettings {
             twilio_account_sid: self.twilio_account_sid.or(lower.twilio_account_sid),
             twilio_auth_token: self.twilio_auth_token.or(lower.twilio_auth_token),
             twilio_api_base: self.twilio_api_base.or(lower.twilio_api_base),
+            twilio_reply_budget_ms: self.twilio_reply_budget_ms.or(lower.twilio_reply_budget_ms),
             model: self.model.or(lower.model),
             openai_base_url: self.openai_base_url.or(lower.openai_base_url),
             openai_model: self.openai_model.or(lower.openai_model),
@@ -143,6 +152,13 @@ impl RawSettings {
                 "FRONTDESK_PUBLIC_URL must start with http:// or https://, got `{public_url}`"
             );
         }
+        let reply_budget = match self.twilio_reply_budget_ms {
+            None => DEFAULT_TWILIO_REPLY_BUDGET,
+            Some(ms) if (1..=14_000).contains(&ms) => Duration::from_millis(ms),
+            Some(ms) => anyhow::bail!(
+                "FRONTDESK_TWILIO_REPLY_BUDGET_MS must be 1..=14000 (Twilio waits 15 s), got {ms}"
+            ),
+        };
         let model = match self.model.as_deref().unwrap_or("builtin") {
             "builtin" => ModelSettings::Builtin,
             "openai" => ModelSettings::OpenAi {
@@ -185,6 +201,7 @@ impl RawSettings {
                     .unwrap_or_else(|| "https://api.twilio.com".into())
                     .trim_end_matches('/')
                     .to_string(),
+                reply_budget,
             },
         })
     }

@@ -13,6 +13,10 @@ use crate::store::{
 #[derive(Debug, Serialize)]
 pub struct CustomerRecord {
     pub customer: Customer,
+    /// Any of the customer's phones texted STOP: nothing may be texted to it.
+    pub opted_out: bool,
+    /// Which phones opted out, and when.
+    pub opt_outs: Vec<OptOut>,
     pub properties: Vec<Property>,
     pub service_history: Vec<Visit>,
     pub billing: Billing,
@@ -22,6 +26,12 @@ pub struct CustomerRecord {
     pub conversations: Vec<ConversationView>,
     pub escalations: Vec<Escalation>,
     pub timeline: Vec<TimelineEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OptOut {
+    pub phone: crate::domain::PhoneE164,
+    pub at: DateTime<FixedOffset>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +97,15 @@ pub async fn customer_record(
     let agreements = store.agreements(t, id).await?;
     let portal_activity = store.portal_events(t, id, PORTAL_EVENTS_SHOWN).await?;
     let escalations = store.escalations_of(t, id).await?;
+    let mut opt_outs = Vec::new();
+    for phone in &customer.phones {
+        if let Some(at) = store.opted_out(t, phone).await? {
+            opt_outs.push(OptOut {
+                phone: phone.clone(),
+                at: local(tenant.timezone, at),
+            });
+        }
+    }
     let mut conversations = Vec::new();
     for c in store.conversations_of(t, id).await? {
         let messages = store.messages(t, c.id).await?;
@@ -151,6 +170,8 @@ pub async fn customer_record(
     );
     Ok(CustomerRecord {
         customer,
+        opted_out: !opt_outs.is_empty(),
+        opt_outs,
         properties,
         service_history,
         billing,

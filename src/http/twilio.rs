@@ -2,9 +2,8 @@
 //! Every request is signature-checked against the public URL Twilio used before anything
 //! else happens; a failure is a bare 403. The tenant is the owner of the `To` number.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -25,8 +24,6 @@ use crate::channels::twilio::webhook::{
 use crate::domain::{Channel, PhoneE164};
 use crate::store::{NewOutbound, Tenant};
 
-/// Twilio gives a webhook 15 s; answer within this and send anything slower by REST.
-pub const REPLY_BUDGET: Duration = Duration::from_secs(10);
 const VOICE: &str = "Polly.Joanna";
 const SPEECH_MODEL: &str = "phone_call";
 
@@ -69,12 +66,13 @@ async fn verify(
     body: &[u8],
 ) -> Result<Verified, Response> {
     let unverified = form::decode(body).map_err(|_| forbidden())?;
-    let to = unverified
-        .iter()
-        .find(|(k, _)| k == "To")
-        .map(|(_, v)| v.as_str())
+    // Recording status callbacks carry no `To`: the URL we gave Twilio names our number
+    // (`?to=`), and the signature covers that URL.
+    let to = param(&unverified, "To")
+        .map(str::to_string)
+        .or_else(|| query_param(query, "to"))
         .unwrap_or_default();
-    let tenant = match state.store.tenant_by_number(to).await {
+    let tenant = match state.store.tenant_by_number(&to).await {
         Ok(Some(t)) => t,
         _ => return Err(forbidden()),
     };
@@ -102,6 +100,19 @@ async fn verify(
     }
 }
 
+fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// One parameter of a raw query string, decoded.
+fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    let pairs = form::decode(query?.as_bytes()).ok()?;
+    param(&pairs, key).map(str::to_string)
+}
+
 fn bad_webhook(code: &str) -> Response {
     tracing::warn!(code, "malformed twilio webhook");
     (
@@ -112,55 +123,75 @@ fn bad_webhook(code: &str) -> Response {
         .into_response()
 }
 
+/// Who delivers a turn's reply: still open, the webhook (inline TwiML), or the outbox.
+const PENDING: u8 = 0;
+const INLINE: u8 = 1;
+const LATE: u8 = 2;
+
 /// Run a turn but answer within the budget; a slower reply is sent by REST when it is ready.
+/// Exactly one of the two delivers it: whoever moves `handoff` away from `PENDING` first.
 async fn turn_within_budget(
     state: &AppState,
     inbound: Inbound,
     tenant: &Tenant,
     to: &str,
 ) -> Option<TurnOutcome> {
-    let answered = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handoff = Arc::new(AtomicU8::new(PENDING));
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
     let task_state = state.clone();
-    let task_answered = answered.clone();
+    let task_handoff = handoff.clone();
+    let max_segments = usize::from(tenant.policy.sms_max_segments.max(1));
     let (tenant_id, from, customer) = (tenant.id, to.to_string(), inbound.participant.clone());
     tokio::spawn(async move {
         let result = task_state.agent.handle(inbound).await;
-        if let Ok(out) = &result {
-            if !task_answered.load(Ordering::SeqCst) && !out.duplicate {
-                if let Some(reply) = &out.reply {
-                    let late = NewOutbound {
-                        conversation_id: Some(out.conversation_id),
-                        channel: Channel::Sms,
-                        to: customer,
-                        from,
-                        body: fit_sms(reply, 2),
-                        purpose: "late_reply".into(),
-                    };
-                    if let Err(e) = task_state
-                        .store
-                        .enqueue_outbound(tenant_id, &late, task_state.clock.now())
-                        .await
-                    {
-                        tracing::error!(error = %e, "could not queue a late reply");
-                    }
-                    task_state.outbox.notify_one();
+        let inline = task_handoff
+            .compare_exchange(PENDING, INLINE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        if let (false, Ok(out)) = (inline, &result) {
+            if let (Some(reply), false) = (&out.reply, out.duplicate) {
+                let late = NewOutbound {
+                    conversation_id: Some(out.conversation_id),
+                    channel: Channel::Sms,
+                    to: customer,
+                    from,
+                    body: fit_sms(reply, max_segments),
+                    purpose: "late_reply".into(),
+                };
+                if let Err(e) = task_state
+                    .store
+                    .enqueue_outbound(tenant_id, &late, task_state.clock.now())
+                    .await
+                {
+                    tracing::error!(error = %e, "could not queue a late reply");
                 }
             }
         }
+        // The turn may also have queued a page to the on-call number: send now, not at the
+        // sender's next poll.
+        task_state.outbox.notify_one();
         let _ = tx.send(result);
     });
-    match tokio::time::timeout(REPLY_BUDGET, rx).await {
-        Ok(Ok(Ok(out))) => {
-            answered.store(true, Ordering::SeqCst);
-            Some(out)
+    let result = match tokio::time::timeout(state.settings.twilio.reply_budget, &mut rx).await {
+        Ok(r) => r,
+        Err(_) => {
+            if handoff
+                .compare_exchange(PENDING, LATE, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                tracing::info!("turn slower than the reply budget; the reply goes out by REST");
+                return None;
+            }
+            // The turn finished just now and its result is on the way.
+            rx.await
         }
-        Ok(Ok(Err(e))) => {
+    };
+    match result {
+        Ok(Ok(out)) => Some(out),
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "turn failed");
-            answered.store(true, Ordering::SeqCst);
             None
         }
-        _ => None,
+        Err(_) => None,
     }
 }
 
@@ -238,10 +269,12 @@ async fn sms(
         // An opted-out number is never texted; a duplicate delivery was already answered.
         Some(out) if !opted_out && !out.duplicate => match out.reply {
             Some(reply) if !reply.trim().is_empty() => {
-                twiml_response(twiml::Response::new().message(fit_sms(
-                    &reply,
-                    usize::from(tenant.policy.sms_max_segments.max(1)),
-                )))
+                // An escalation's acknowledgement (for an emergency: safety guidance, then who
+                // will call back and when) may take one more segment rather than lose the
+                // promise at its end.
+                let max =
+                    usize::from(tenant.policy.sms_max_segments.max(1)) + usize::from(out.escalated);
+                twiml_response(twiml::Response::new().message(fit_sms(&reply, max)))
             }
             _ => twiml_response(twiml::Response::new()),
         },
@@ -354,27 +387,50 @@ fn gather(state: &AppState, tenant: &Tenant, n: u32, prompt: &str) -> twiml::Res
         .hangup()
 }
 
-fn voicemail(state: &AppState, prompt: &str) -> twiml::Response {
+/// The numbers of the call travel in the callback URL: Twilio's recording status callback
+/// names neither the caller nor the number called.
+fn voicemail(state: &AppState, call: &CallNumbers, prompt: &str) -> twiml::Response {
     let base = state.settings.public_url.clone();
+    let numbers = form::encode(&[("to", call.to.as_str()), ("from", call.from.as_str())]);
     twiml::Response::new()
         .say(Say::new(prompt).voice(VOICE))
         .record(
             Record::new(format!("{base}/twilio/voice/recording?stage=done"))
                 .max_length(120)
                 .play_beep(true)
-                .recording_status_callback(format!("{base}/twilio/voice/recording"))
+                .recording_status_callback(format!("{base}/twilio/voice/recording?{numbers}"))
                 .recording_status_callback_event("completed"),
         )
 }
 
+/// Who called which of our numbers.
+struct CallNumbers {
+    from: String,
+    to: String,
+}
+
+impl CallNumbers {
+    fn of(params: &[(String, String)]) -> Self {
+        CallNumbers {
+            from: param(params, "From").unwrap_or_default().to_string(),
+            to: param(params, "To").unwrap_or_default().to_string(),
+        }
+    }
+}
+
 /// A person: the office during business hours, voicemail after.
-fn to_a_person(state: &AppState, tenant: &Tenant, said: &str) -> twiml::Response {
+fn to_a_person(
+    state: &AppState,
+    tenant: &Tenant,
+    call: &CallNumbers,
+    said: &str,
+) -> twiml::Response {
     let open = tenant
         .business_hours
         .is_open(tenant.timezone, state.clock.now());
     match (open, tenant.office_phone.as_deref().and_then(|p| PhoneE164::parse(p).ok())) {
         (true, Some(office)) => twiml::Response::new().say(Say::new(format!("{said} Connecting you to our office now.")).voice(VOICE)).dial(Dial::number(office).timeout(25)),
-        _ => voicemail(state, &format!("{said} Our office is closed right now. Please leave a message after the beep and we'll get back to you.")),
+        _ => voicemail(state, call, &format!("{said} Our office is closed right now. Please leave a message after the beep and we'll get back to you.")),
     }
 }
 
@@ -443,15 +499,11 @@ async fn voice_turn(
         .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("n=")))
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
-    let from = v
-        .params
-        .iter()
-        .find(|(k, _)| k == "From")
-        .map(|(_, p)| p.clone())
-        .unwrap_or_default();
+    let call = CallNumbers::of(&v.params);
+    let from = call.from.clone();
     let tenant = v.tenant;
     if wants_person(&g) {
-        return twiml_response(to_a_person(&state, &tenant, "Of course."));
+        return twiml_response(to_a_person(&state, &tenant, &call, "Of course."));
     }
     let speech = g.speech_result.clone().unwrap_or_default();
     if speech.trim().is_empty() || g.confidence.is_some_and(|c| c < 0.35) {
@@ -471,19 +523,24 @@ async fn voice_turn(
         media: vec![],
         portal_customer: None,
     };
-    let out = match tokio::time::timeout(REPLY_BUDGET, state.agent.handle(inbound)).await {
-        Ok(Ok(out)) => out,
+    let budget = state.settings.twilio.reply_budget;
+    let out = match tokio::time::timeout(budget, state.agent.handle(inbound)).await {
+        Ok(Ok(out)) => {
+            state.outbox.notify_one();
+            out
+        }
         _ => {
             return twiml_response(to_a_person(
                 &state,
                 &tenant,
+                &call,
                 "Sorry, I'm having trouble right now.",
             ))
         }
     };
     let reply = out.reply.unwrap_or_default();
     if out.escalated {
-        return twiml_response(to_a_person(&state, &tenant, &reply));
+        return twiml_response(to_a_person(&state, &tenant, &call, &reply));
     }
     twiml_response(gather(&state, &tenant, n + 1, &reply))
 }
@@ -507,7 +564,7 @@ async fn recording(
         Err(r) => return r,
     };
     // The <Record> action (caller hung up or finished): just end the call.
-    if query.as_deref().is_some_and(|q| q.contains("stage=done")) {
+    if query_param(query.as_deref(), "stage").as_deref() == Some("done") {
         return twiml_response(
             twiml::Response::new()
                 .say(Say::new("Thank you. Goodbye.").voice(VOICE))
@@ -518,11 +575,9 @@ async fn recording(
         Ok(c) => c,
         Err(e) => return bad_webhook(e.code()),
     };
-    let from = v
-        .params
-        .iter()
-        .find(|(k, _)| k == "From")
-        .map(|(_, p)| p.clone())
+    let from = param(&v.params, "From")
+        .map(str::to_string)
+        .or_else(|| query_param(query.as_deref(), "from"))
         .unwrap_or_default();
     let task_state = state.clone();
     let tenant = v.tenant;

@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod app;
+pub mod twilio;
 pub mod world;
 
 use frontdesk::store::Store;

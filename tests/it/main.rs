@@ -10,3 +10,6 @@ mod operator;
 mod queue;
 mod smoke;
 mod store;
+mod twilio_outbound;
+mod twilio_sms;
+mod twilio_voice;
