@@ -1033,6 +1033,17 @@ fn placeholder(
 async fn sensitive_terms(w: &World) -> anyhow::Result<Vec<String>> {
     let store = &w.state.store;
     let t = w.tenant.id;
+    let mut catalog_prices = Vec::new();
+    for s in store.services(t).await? {
+        let p = &s.pricing;
+        catalog_prices.push(p.base_cents.to_string());
+        catalog_prices.push(p.initial_fee_cents.to_string());
+        catalog_prices.push((p.base_cents + p.initial_fee_cents).to_string());
+        for tier in &p.size_tiers {
+            catalog_prices.push(tier.price_cents.to_string());
+            catalog_prices.push((tier.price_cents + p.initial_fee_cents).to_string());
+        }
+    }
     let mut terms = Vec::new();
     for name in NAMED_CUSTOMERS {
         let Some(c) = named_customer(&w.summary, name) else {
@@ -1065,8 +1076,10 @@ async fn sensitive_terms(w: &World) -> anyhow::Result<Vec<String>> {
             .map(|i| i.balance_cents.0)
             .filter(|b| *b > 0)
             .sum();
-        if owed > 0 {
-            terms.push(crate::domain::Cents(owed).to_string());
+        let owed = crate::domain::Cents(owed).to_string();
+        // A balance that equals a catalog price cannot be told apart from a quote.
+        if owed != "$0.00" && !catalog_prices.contains(&owed) {
+            terms.push(owed);
         }
     }
     terms.sort();

@@ -196,8 +196,8 @@ pub struct AppointmentExpect {
     /// The appointment moved (to anything).
     #[serde(default)]
     pub moved: bool,
-    /// Local date of the new window (YYYY-MM-DD).
-    #[serde(default)]
+    /// Local date of the new window (`2026-03-10`, quoted or as a TOML date).
+    #[serde(default, deserialize_with = "de_date")]
     pub date: Option<NaiveDate>,
     /// Weekday of the new window (`tuesday`).
     #[serde(default)]
@@ -234,6 +234,23 @@ pub struct EscalationExpect {
     /// The escalation is tied to this named customer.
     #[serde(default)]
     pub customer: Option<String>,
+}
+
+/// A TOML local date (`date = 2026-03-10`) or the same as a string.
+fn de_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Toml(toml::value::Datetime),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::Text(s) => s,
+        Raw::Toml(dt) => dt.to_string(),
+    };
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a date like 2026-03-10")))
 }
 
 /// A scenario that could not be read, with the file and what is wrong.
