@@ -11,7 +11,11 @@ use crate::store::Store;
 use super::scenario::NAMED_CUSTOMERS;
 
 /// The scenario TOML for conversation `id` of tenant `tenant_slug`.
-pub async fn capture(store: &Store, tenant_slug: &str, id: ConversationId) -> anyhow::Result<String> {
+pub async fn capture(
+    store: &Store,
+    tenant_slug: &str,
+    id: ConversationId,
+) -> anyhow::Result<String> {
     let tenant = store
         .tenant_by_slug(tenant_slug)
         .await?
@@ -81,8 +85,9 @@ pub async fn capture(store: &Store, tenant_slug: &str, id: ConversationId) -> an
             }
         }
         (None, _) => {
-            let p = PhoneE164::parse(&conv.participant)
-                .map_err(|_| anyhow::anyhow!("participant `{}` is not a phone", conv.participant))?;
+            let p = PhoneE164::parse(&conv.participant).map_err(|_| {
+                anyhow::anyhow!("participant `{}` is not a phone", conv.participant)
+            })?;
             format!("{{ phone = {} }}", q(p.as_str()))
         }
     };
@@ -146,7 +151,11 @@ pub async fn capture(store: &Store, tenant_slug: &str, id: ConversationId) -> an
                         "\n[[expect.appointments]]\ncustomer = {}\ndate = {}\npart_of_day = {}",
                         q(n),
                         local.format("%Y-%m-%d"),
-                        q(if chrono::Timelike::hour(&local) < 12 { "morning" } else { "afternoon" })
+                        q(if chrono::Timelike::hour(&local) < 12 {
+                            "morning"
+                        } else {
+                            "afternoon"
+                        })
                     );
                 }
             }

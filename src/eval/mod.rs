@@ -80,11 +80,19 @@ pub fn parse_override(s: &str) -> anyhow::Result<(String, toml::Value)> {
         .split_once('=')
         .ok_or_else(|| anyhow::anyhow!("--policy `{s}`: expected KEY=VALUE"))?;
     let k = k.trim();
-    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
-        anyhow::bail!("--policy `{s}`: the key is a dotted path like agent_reschedule.max_reschedules");
+    if k.is_empty()
+        || !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
+        anyhow::bail!(
+            "--policy `{s}`: the key is a dotted path like agent_reschedule.max_reschedules"
+        );
     }
     let value = match toml::from_str::<toml::Table>(&format!("v = {}", v.trim())) {
-        Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(v.trim().into())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or(toml::Value::String(v.trim().into())),
         Err(_) => toml::Value::String(v.trim().into()),
     };
     Ok((k.to_string(), value))
@@ -186,7 +194,10 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<RunOutco
     };
     report.write_all(&args.out, &regressions)?;
     if let Some(path) = &args.write_baseline {
-        std::fs::write(path, serde_json::to_string_pretty(&Baseline::of(&report))? + "\n")?;
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&Baseline::of(&report))? + "\n",
+        )?;
     }
     let failed = report.summary.scenarios - report.summary.scenarios_passed;
     let exit_code = match (&args.baseline, regressions.is_empty(), failed) {

@@ -51,7 +51,12 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(model: &str, trials: usize, scenarios: Vec<ScenarioResult>, wall_seconds: f64) -> Report {
+    pub fn new(
+        model: &str,
+        trials: usize,
+        scenarios: Vec<ScenarioResult>,
+        wall_seconds: f64,
+    ) -> Report {
         let mut latencies: Vec<f64> = scenarios
             .iter()
             .flat_map(|s| &s.results)
@@ -108,7 +113,10 @@ impl Report {
     /// Write `results.json`, `junit.xml` and `report.md` into `dir`.
     pub fn write_all(&self, dir: &Path, regressions: &[String]) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(self)?)?;
+        std::fs::write(
+            dir.join("results.json"),
+            serde_json::to_string_pretty(self)?,
+        )?;
         std::fs::write(dir.join("junit.xml"), self.junit())?;
         std::fs::write(dir.join("report.md"), self.markdown(regressions))?;
         Ok(())

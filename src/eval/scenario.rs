@@ -406,8 +406,7 @@ fn check_customer(c: &str) -> Result<(), String> {
 
 fn check_name(n: &str, what: &str) -> Result<(), String> {
     if !n.is_empty()
-        && n
-            .chars()
+        && n.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         Ok(())
@@ -528,7 +527,10 @@ unchanged = true
         ];
         for (text, needle) in bad {
             let e = parse(text).expect_err(needle);
-            assert!(e.to_string().contains(needle), "{e} should mention {needle}");
+            assert!(
+                e.to_string().contains(needle),
+                "{e} should mention {needle}"
+            );
         }
     }
 }

@@ -6,5 +6,6 @@
 mod common;
 
 mod capacity;
+mod eval;
 mod smoke;
 mod store;
