@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `migrate`, `seed`, `token create`. Flags and
+//! The command line: `serve` (the default), `migrate`, `seed`, `chat`, `eval`, `token create`. Flags and
 //! `FRONTDESK_*` variables feed the same typed settings as the config file.
 
 use std::path::PathBuf;
@@ -100,6 +100,11 @@ pub enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// Run eval scenarios against the agent, or capture a conversation as a scenario.
+    Eval {
+        #[command(subcommand)]
+        command: crate::eval::EvalCommand,
     },
     /// Manage API tokens.
     Token {
@@ -225,6 +230,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", crate::bench::turns(store, conversations).await?);
             Ok(())
         }
+        Command::Eval { command } => eval(settings, command).await,
         Command::Token {
             command:
                 TokenCommand::Create {
@@ -264,6 +270,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+/// `frontdesk eval run|capture`; a regression (or a failure without a baseline) exits 1.
+async fn eval(settings: Settings, command: crate::eval::EvalCommand) -> anyhow::Result<()> {
+    match command {
+        crate::eval::EvalCommand::Run(args) => {
+            let outcome = crate::eval::run(&args, &settings).await?;
+            print!("{}", crate::eval::summary_text(&outcome, &args));
+            if outcome.exit_code != 0 {
+                std::process::exit(outcome.exit_code);
+            }
+            Ok(())
+        }
+        crate::eval::EvalCommand::Capture(args) => {
+            let store = Store::connect(&settings.database_url, 2).await?;
+            let toml = crate::eval::capture::capture(
+                &store,
+                &args.tenant,
+                crate::domain::ConversationId(args.conversation),
+            )
+            .await?;
+            print!("{toml}");
             Ok(())
         }
     }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod eval;
 pub mod http;
 pub mod metrics;
 pub mod outbound;

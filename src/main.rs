@@ -4,8 +4,12 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    frontdesk::telemetry::init();
     let cli = frontdesk::cli::Cli::parse();
+    if matches!(cli.command, Some(frontdesk::cli::Command::Eval { .. })) {
+        frontdesk::telemetry::init_quiet();
+    } else {
+        frontdesk::telemetry::init();
+    }
     match frontdesk::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

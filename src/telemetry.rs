@@ -3,8 +3,17 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    init_with_default("info,sqlx=warn,tower_http=info");
+}
+
+/// For batch commands (`eval`) whose output is a report, not a log: warnings only unless
+/// `RUST_LOG` says otherwise.
+pub fn init_quiet() {
+    init_with_default("warn");
+}
+
+fn init_with_default(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

@@ -326,6 +326,21 @@ impl Store {
             .collect()
     }
 
+    /// Escalations of one conversation, oldest first.
+    pub async fn escalations_of_conversation(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<Escalation>> {
+        let sql = format!(
+            "SELECT {ESCALATION_COLS} FROM escalations WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id"
+        );
+        let rows: Vec<EscalationRow> = with_db!(self, pool => sqlx::query_as(&sql).bind(tenant.0).bind(conversation.0).fetch_all(pool).await?);
+        rows.into_iter()
+            .map(EscalationRow::into_escalation)
+            .collect()
+    }
+
     pub async fn opt_out(
         &self,
         tenant: TenantId,

@@ -6,6 +6,7 @@
 mod common;
 
 mod capacity;
+mod eval;
 mod operator;
 mod queue;
 mod smoke;
