@@ -15,11 +15,19 @@ fn ms(d: Duration) -> f64 {
 
 /// Search latency on `customers` generated customers in a new tenant of `database_url`
 /// (PostgreSQL adds the trigram comparison).
-pub async fn search(database_url: &str, customers: usize, queries: usize) -> anyhow::Result<String> {
+pub async fn search(
+    database_url: &str,
+    customers: usize,
+    queries: usize,
+) -> anyhow::Result<String> {
     let store = Store::connect(database_url, 4).await?;
     let reports = crate::search::bench::bench_with_store(&store, customers, queries, 42).await?;
     store.close().await;
-    Ok(reports.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n"))
+    Ok(reports
+        .iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// Turn overhead with the built-in model: `conversations` customers each send a short
@@ -29,22 +37,42 @@ pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow
     const CLOCK: &str = "2026-11-23T20:15:00-06:00";
     let dir = std::env::temp_dir().join(format!("frontdesk-bench-{}", std::process::id()));
     let url = database_url.unwrap_or_else(|| crate::config::default_database_url(&dir));
-    let settings = RawSettings { database_url: Some(url.clone()), clock: Some(CLOCK.into()), ..Default::default() }.resolve()?;
+    let settings = RawSettings {
+        database_url: Some(url.clone()),
+        clock: Some(CLOCK.into()),
+        ..Default::default()
+    }
+    .resolve()?;
     let store = Store::connect(&url, 10).await?;
     let state = crate::app::build_state(settings, store.clone()).await?;
-    let tenant = store.tenant_by_slug("demo").await?.ok_or_else(|| anyhow::anyhow!("demo tenant missing"))?;
+    let tenant = store
+        .tenant_by_slug("demo")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo tenant missing"))?;
     // Real customers with exactly one phone and one property: every turn does real work
     // (identity by caller id, appointments, windows, a proposal, a write, a quote).
     let (page, _) = store.list_customers(tenant.id, 1, 500).await?;
     let mut phones = Vec::new();
     for c in page.iter().filter(|c| c.phones.len() == 1) {
-        let single_owner = store.customers_by_phone(tenant.id, &c.phones[0]).await?.len() == 1;
+        let single_owner = store
+            .customers_by_phone(tenant.id, &c.phones[0])
+            .await?
+            .len()
+            == 1;
         if single_owner && store.properties(tenant.id, c.id).await?.len() == 1 {
             phones.push(c.phones[0].to_string());
         }
     }
-    anyhow::ensure!(!phones.is_empty(), "no demo customer with a single phone and property");
-    let script = ["hi, can u move my appt to next week", "the first one", "yes", "how much is mosquito service?"];
+    anyhow::ensure!(
+        !phones.is_empty(),
+        "no demo customer with a single phone and property"
+    );
+    let script = [
+        "hi, can u move my appt to next week",
+        "the first one",
+        "yes",
+        "how much is mosquito service?",
+    ];
     let mut samples = Vec::with_capacity(conversations * script.len());
     let started = Instant::now();
     for i in 0..conversations {

@@ -222,11 +222,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
             channel,
         } => chat(settings, &from, &tenant, &channel).await,
-        Command::Bench { command: BenchCommand::Search { customers, queries } } => {
-            println!("{}", crate::bench::search(&settings.database_url, customers, queries).await?);
+        Command::Bench {
+            command: BenchCommand::Search { customers, queries },
+        } => {
+            println!(
+                "{}",
+                crate::bench::search(&settings.database_url, customers, queries).await?
+            );
             Ok(())
         }
-        Command::Bench { command: BenchCommand::Turns { conversations, store } } => {
+        Command::Bench {
+            command:
+                BenchCommand::Turns {
+                    conversations,
+                    store,
+                },
+        } => {
             println!("{}", crate::bench::turns(store, conversations).await?);
             Ok(())
         }

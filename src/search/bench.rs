@@ -470,7 +470,12 @@ pub fn bench_queries(
 /// The comparison on a real store: load `n_docs` synthetic customers into a new tenant with
 /// the bulk loader, rebuild the index from the store (timed), then run the same misspelled
 /// queries through the index and (on PostgreSQL) through trigram search.
-pub async fn bench_with_store(store: &Store, n_docs: usize, n_queries: usize, seed: u64) -> anyhow::Result<Vec<BenchReport>> {
+pub async fn bench_with_store(
+    store: &Store,
+    n_docs: usize,
+    n_queries: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<BenchReport>> {
     use crate::domain::{BusinessHours, Policy, TenantTz};
     let slug = format!("search-bench-{n_docs}-{}", std::process::id());
     let tenant = store
@@ -479,7 +484,15 @@ pub async fn bench_with_store(store: &Store, n_docs: usize, n_queries: usize, se
                 slug,
                 name: "Search Bench".into(),
                 timezone: TenantTz::parse("America/Chicago")?,
-                business_hours: BusinessHours { mon: None, tue: None, wed: None, thu: None, fri: None, sat: None, sun: None },
+                business_hours: BusinessHours {
+                    mon: None,
+                    tue: None,
+                    wed: None,
+                    thu: None,
+                    fri: None,
+                    sat: None,
+                    sun: None,
+                },
                 policy: Policy::default(),
                 phone_numbers: vec![],
                 on_call_number: None,
