@@ -12,11 +12,7 @@ use crate::store::{
 
 #[derive(Debug, Serialize)]
 pub struct CustomerRecord {
-    pub customer: Customer,
-    /// Any of the customer's phones texted STOP: nothing may be texted to it.
-    pub opted_out: bool,
-    /// Which phones opted out, and when.
-    pub opt_outs: Vec<OptOut>,
+    pub customer: CustomerView,
     pub properties: Vec<Property>,
     pub service_history: Vec<Visit>,
     pub billing: Billing,
@@ -26,6 +22,17 @@ pub struct CustomerRecord {
     pub conversations: Vec<ConversationView>,
     pub escalations: Vec<Escalation>,
     pub timeline: Vec<TimelineEntry>,
+}
+
+/// The customer's profile with their SMS opt-out state.
+#[derive(Debug, Serialize)]
+pub struct CustomerView {
+    #[serde(flatten)]
+    pub customer: Customer,
+    /// Any of the customer's phones texted STOP: nothing may be texted to it.
+    pub opted_out: bool,
+    /// Which phones opted out, and when.
+    pub opt_outs: Vec<OptOut>,
 }
 
 #[derive(Debug, Serialize)]
@@ -169,9 +176,11 @@ pub async fn customer_record(
         &escalations,
     );
     Ok(CustomerRecord {
-        customer,
-        opted_out: !opt_outs.is_empty(),
-        opt_outs,
+        customer: CustomerView {
+            customer,
+            opted_out: !opt_outs.is_empty(),
+            opt_outs,
+        },
         properties,
         service_history,
         billing,

@@ -189,7 +189,8 @@ impl Store {
              VALUES ($1, $2, $3, $4, 'agent', $5, 'open', $6, $6) RETURNING id")
             .bind(tenant.0).bind(c.channel.as_str()).bind(c.customer_id.map(|c| c.0)).bind(c.identity_level.as_str())
             .bind(&c.participant).bind(now.timestamp())
-            .fetch_one(pool).await?);
+            .fetch_one(pool).await
+            .map_err(|e| StoreError::on_unique(e, "this participant already has an open conversation on this channel"))?);
         Ok(ConversationId(id))
     }
 

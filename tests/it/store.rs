@@ -35,11 +35,20 @@ fn message(direction: Direction, text: &str, external_id: Option<&str>) -> NewMe
 }
 
 async fn sms_conversation(store: &Store, w: &MiniWorld, at_minutes: i64) -> ConversationId {
+    conversation_on(store, w, Channel::Sms, at_minutes).await
+}
+
+async fn conversation_on(
+    store: &Store,
+    w: &MiniWorld,
+    channel: Channel,
+    at_minutes: i64,
+) -> ConversationId {
     store
         .insert_conversation(
             w.tenant,
             &NewConversation {
-                channel: Channel::Sms,
+                channel,
                 customer_id: Some(w.customer),
                 identity_level: IdentityLevel::Verified,
                 participant: w.phone.as_str().into(),
@@ -1552,9 +1561,10 @@ store_test!(
     fn a_customers_conversations_list_open_ones_first(db: &TestDb) {
         let store = db.store();
         let w = world::minimal(&store).await;
-        let oldest = sms_conversation(&store, &w, 0).await;
-        let middle = sms_conversation(&store, &w, 1).await;
-        let closed = sms_conversation(&store, &w, 2).await;
+        // One open conversation per participant and channel: three channels.
+        let oldest = conversation_on(&store, &w, Channel::Sms, 0).await;
+        let middle = conversation_on(&store, &w, Channel::Chat, 1).await;
+        let closed = conversation_on(&store, &w, Channel::Api, 2).await;
         // A message makes the oldest the most recently active.
         store
             .insert_message(
@@ -2018,5 +2028,35 @@ store_test!(
                 .len(),
             1
         );
+    }
+);
+
+store_test!(
+    fn one_open_conversation_per_participant_and_channel(store: Store) {
+        let w = world::minimal(&store).await;
+        sms_conversation(&store, &w, 0).await;
+        let again = store
+            .insert_conversation(
+                w.tenant,
+                &NewConversation {
+                    channel: Channel::Sms,
+                    customer_id: Some(w.customer),
+                    identity_level: IdentityLevel::Verified,
+                    participant: w.phone.as_str().into(),
+                },
+                w.now,
+            )
+            .await;
+        assert_err!(again, StoreError::Conflict(_));
+        // The turn pipeline's lookup returns the same open conversation, never a second one.
+        let a = store
+            .open_conversation(w.tenant, Channel::Sms, w.phone.as_str(), w.now)
+            .await
+            .expect("open");
+        let b = store
+            .open_conversation(w.tenant, Channel::Sms, w.phone.as_str(), w.now)
+            .await
+            .expect("open");
+        assert_eq!(a, b);
     }
 );

@@ -222,7 +222,10 @@ store_test!(
             .expect("opt-out")
             .is_some());
         let rec = record(&app, app.demo.rachel_kim.0).await;
-        assert_eq!(rec["opted_out"], true, "record shows the opt-out");
+        assert_eq!(
+            rec["customer"]["opted_out"], true,
+            "record shows the opt-out"
+        );
 
         // Anything after STOP: no <Message>.
         let after = twilio
@@ -274,7 +277,7 @@ store_test!(
             .expect("opt-out")
             .is_none());
         let rec = record(&app, app.demo.rachel_kim.0).await;
-        assert_eq!(rec["opted_out"], false);
+        assert_eq!(rec["customer"]["opted_out"], false);
         let again = twilio
             .sms(RACHEL_KIM, "how much is mosquito service?")
             .await;
@@ -284,7 +287,7 @@ store_test!(
         let tom = twilio.sms(TOM_BECKER, "when is my next visit?").await;
         assert!(tom.is_empty_response(), "{tom:?}");
         let rec = record(&app, app.demo.tom_becker.0).await;
-        assert_eq!(rec["opted_out"], true);
+        assert_eq!(rec["customer"]["opted_out"], true);
         store
             .enqueue_outbound(
                 tenant,
