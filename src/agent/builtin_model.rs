@@ -184,9 +184,17 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
         return reply("");
     }
 
-    // A write already ran (or was put to the customer) this turn: say how it went.
+    // A write already ran (or was put to the customer) this turn: say how it went. A change
+    // waiting for the customer's yes does not stop questions asked alongside it from being
+    // answered in the same reply (the confirmation question goes last).
+    let mut pending_confirm: Option<String> = None;
     for tool in ["reschedule_appointment", "book_service"] {
         if let Some(d) = v.called(tool) {
+            let asks_more = v.u.intents.iter().any(|i| INFO_GOALS.contains(i));
+            if asks_more && d.result.get("status").and_then(Value::as_str) == Some("needs_confirmation") {
+                pending_confirm = Some(field(&d.result, "confirm_text"));
+                break;
+            }
             return after_write(&v, d);
         }
     }
@@ -273,6 +281,9 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
     // 5. Work through the goals; each either needs a tool call or yields a sentence.
     let mut parts: Vec<String> = Vec::new();
     for goal in goals {
+        if pending_confirm.is_some() && !INFO_GOALS.contains(&goal) {
+            continue;
+        }
         match goal_step(&v, goal) {
             GoalStep::Call(step) | GoalStep::Final(step)
                 if matches!(step, ModelStep::ToolCalls { .. }) =>
@@ -284,8 +295,19 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
             GoalStep::Call(step) | GoalStep::Final(step) => return step,
         }
     }
+    parts.extend(pending_confirm);
     reply(parts.join(" "))
 }
+
+/// Goals answered with information only (no write), which can share a reply.
+const INFO_GOALS: &[Intent] = &[
+    Intent::Quote,
+    Intent::Balance,
+    Intent::ListAppointments,
+    Intent::AppointmentStatus,
+    Intent::Hours,
+    Intent::Services,
+];
 
 enum GoalStep {
     /// Run a tool first.
@@ -919,6 +941,12 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
             when_args(v, json!({ "appointment_id": appointment_id, "limit": 3 })),
         ));
     };
+    if search.result.get("status").and_then(Value::as_str) == Some("refused") {
+        return GoalStep::Final(call(
+            "escalate",
+            json!({ "reason": "out_of_policy", "summary": format!("Wants to move {what}; refused by policy ({}): {}", field(&search.result, "rule"), field(&search.result, "message")) }),
+        ));
+    }
     let windows = search
         .result
         .get("windows")
@@ -951,6 +979,9 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
                     latest.is_some_and(|l| *d > l.date_naive())
                         || earliest.is_some_and(|e| *d < e.date_naive())
                 });
+            let outside = outside
+                || search.result.get("requested_outside_policy").and_then(Value::as_bool)
+                    == Some(true);
             if outside {
                 return GoalStep::Final(call(
                     "escalate",

@@ -303,9 +303,7 @@ impl Agent {
             },
         );
         let affirmed = understanding.yes_no == Some(true);
-        if understanding.yes_no == Some(false) {
-            state.proposal = None;
-        }
+        let spanish = understanding.language == builtin::Lang::Es;
 
         let mut messages: Vec<ChatMessage> = history
             .iter()
@@ -374,6 +372,7 @@ impl Agent {
             customer_text: &item.text,
             escalated: None,
             confirm_text: None,
+            spanish,
             actions: Vec::new(),
         };
         let mut reply: Option<String> = None;
@@ -457,6 +456,17 @@ impl Agent {
         }
         if escalated.is_some() {
             ctx.state.acknowledged_escalation = true;
+            ctx.state.proposal = None;
+        }
+        // A proposal stands for the customer's next message only: one that this reply does
+        // not put to the customer (again) is dropped, so a later "yes" cannot run a change
+        // the customer moved on from (or already declined).
+        if ctx
+            .state
+            .proposal
+            .as_ref()
+            .is_some_and(|p| p.shown_in_turn != Some(ctx.state.turn))
+        {
             ctx.state.proposal = None;
         }
         let owner = if escalated.is_some() {

@@ -8,3 +8,4 @@ mod common;
 mod capacity;
 mod smoke;
 mod store;
+mod agent_reschedule;
