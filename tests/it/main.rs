@@ -9,3 +9,4 @@ mod capacity;
 mod smoke;
 mod store;
 mod agent_reschedule;
+mod agent_escalation;
