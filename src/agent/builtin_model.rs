@@ -663,12 +663,11 @@ fn pick_service<'s>(v: &View<'_>, list: &'s [ServiceInfo]) -> Option<&'s Service
             }
         }
         let name = s.name.to_lowercase();
-        if name
-            .split_whitespace()
-            .any(|w| w.len() > 3 && text.contains(w))
-        {
-            score += 4;
-        }
+        // Every word of the service's name the customer used ("termite treatment").
+        score += 4 * name
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 3 && text.contains(w))
+            .count() as i64;
         if score == 0 {
             continue;
         }

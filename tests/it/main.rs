@@ -10,3 +10,4 @@ mod smoke;
 mod store;
 mod agent_reschedule;
 mod agent_escalation;
+mod agent_identity;
