@@ -68,9 +68,27 @@ pub enum AgentError {
     Busy,
 }
 
+/// Bounds how many turns one instance runs at once. A turn holds one pooled connection for
+/// its transaction (possibly waiting on the conversation lock) and borrows a second one for
+/// reads; without a bound, a burst of messages fills the pool with waiting transactions and
+/// the turn holding the lock can never get its second connection.
+#[derive(Clone, Debug)]
+pub struct TurnGate(Arc<tokio::sync::Semaphore>);
+
+impl TurnGate {
+    /// A gate for a store whose pool has `max_connections` connections: a third of them may
+    /// be in turns, leaving room for reads and for requests outside the agent.
+    pub fn for_pool(max_connections: u32) -> Self {
+        let permits = (max_connections as usize / 3).max(1);
+        TurnGate(Arc::new(tokio::sync::Semaphore::new(permits)))
+    }
+}
+
 #[derive(Clone)]
 pub struct Agent {
     pub store: Store,
+    /// Turns running at once in this instance.
+    pub gate: TurnGate,
     pub search: Arc<SearchIndex>,
     pub model: Arc<dyn Model>,
     /// Answers when `model` fails or times out.
@@ -89,6 +107,8 @@ impl Agent {
             ),
         };
         let text = builtin::mask_secrets(&inbound.text);
+        // Enqueueing writes too (SQLite: waits for the write lock): it holds a turn's place.
+        let permit = self.gate.0.acquire().await.map_err(|_| AgentError::Busy)?;
         let conversation = self
             .store
             .open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now)
@@ -123,11 +143,20 @@ impl Agent {
                 done: false,
             } => (inbox_id, conversation_id, true),
         };
+        drop(permit);
 
         let deadline = tokio::time::Instant::now() + DUPLICATE_WAIT;
         loop {
             let mut usage = Usage::default();
-            self.drain(&inbound, conversation, &mut usage).await?;
+            {
+                let _permit = self
+                    .gate
+                    .0
+                    .acquire()
+                    .await
+                    .map_err(|_| AgentError::Busy)?;
+                self.drain(&inbound, conversation, &mut usage).await?;
+            }
             let item = self.store.inbox_by_id(inbound.tenant, inbox_id).await?;
             if item.done {
                 let mut out = outcome_of(conversation, &item, duplicate);

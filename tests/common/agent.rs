@@ -293,3 +293,23 @@ pub fn day_label(at: chrono::DateTime<chrono::Utc>) -> String {
         .format("%a %b %-d")
         .to_string()
 }
+
+/// A second, independent agent over the same database (its own pool, search index and
+/// state), as a second instance behind a load balancer would have.
+pub async fn second_agent(db: &TestDb) -> frontdesk::agent::Agent {
+    let settings = frontdesk::config::RawSettings {
+        database_url: Some(db.url().to_string()),
+        clock: Some(super::app::CLOCK.into()),
+        ..Default::default()
+    }
+    .resolve()
+    .expect("settings of the second instance");
+    let store = frontdesk::store::Store::connect(db.url(), super::POOL_SIZE)
+        .await
+        .expect("the second instance's store");
+    frontdesk::app::build_state(settings, store)
+        .await
+        .expect("the second instance")
+        .agent
+        .clone()
+}

@@ -11,3 +11,4 @@ mod store;
 mod agent_reschedule;
 mod agent_escalation;
 mod agent_identity;
+mod agent_delivery;
