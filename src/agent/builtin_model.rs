@@ -178,6 +178,43 @@ const GOALS: &[Intent] = &[
 
 pub fn decide(req: &ModelRequest) -> ModelStep {
     let v = view(req);
+    let step = decide_for(&v);
+    // A portal customer who just failed to reschedule online hears that we know, once.
+    match step {
+        ModelStep::Reply { text } if !text.is_empty() => match portal_refusal(&v) {
+            Some(note) if v.u.intents.contains(&Intent::Reschedule) => {
+                reply(format!("{note} {text}"))
+            }
+            _ => reply(text),
+        },
+        other => other,
+    }
+}
+
+/// "I see the portal couldn't move your visit (…)": from a `reschedule_refused` portal
+/// event on the first turn of a portal chat.
+fn portal_refusal(v: &View<'_>) -> Option<String> {
+    if v.req.facts.channel != "chat" || v.state.get("turn").and_then(Value::as_u64) != Some(1) {
+        return None;
+    }
+    let events = v.state.get("recent_portal_events")?.as_array()?;
+    let refused = events
+        .iter()
+        .find(|e| e.get("kind").and_then(Value::as_str) == Some("reschedule_refused"))?;
+    let reason = refused
+        .get("detail")
+        .and_then(|d| d.get("reason"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
+    Some(match (v.lang, reason.is_empty()) {
+        (Lang::Es, _) => "Veo que el portal no pudo cambiar su visita. Yo le puedo ayudar por aquí.".to_string(),
+        (_, true) => "I see the portal couldn't move your visit; I can help here.".to_string(),
+        (_, false) => format!("I see the portal couldn't move your visit ({}). I can help here.", reason.trim_end_matches('.')),
+    })
+}
+
+fn decide_for(v: &View<'_>) -> ModelStep {
 
     // Once escalated, the runtime sends the acknowledgement.
     if v.called("escalate").is_some() {
@@ -195,7 +232,7 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
                 pending_confirm = Some(field(&d.result, "confirm_text"));
                 break;
             }
-            return after_write(&v, d);
+            return after_write(v, d);
         }
     }
 
@@ -217,7 +254,7 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
     if let Some((reason, priority)) = escalation {
         return call(
             "escalate",
-            json!({ "reason": reason, "priority": priority, "summary": summary_of(&v) }),
+            json!({ "reason": reason, "priority": priority, "summary": summary_of(v) }),
         );
     }
 
@@ -232,7 +269,7 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
         if v.u.yes_no == Some(true) && !new_request {
             return match v.called(&tool) {
                 None => call(&tool, p.get("arguments").cloned().unwrap_or(Value::Null)),
-                Some(d) => after_write(&v, d),
+                Some(d) => after_write(v, d),
             };
         }
         if v.u.yes_no == Some(false) && !new_request {
@@ -255,7 +292,7 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
         || !v.u.pests.is_empty()
         || gives_identity(&v.u)
         || v.u.appointment_ref.is_some()
-        || picks_offer(&v).is_some();
+        || picks_offer(v).is_some();
     if goals.is_empty() && continuing {
         if let Some(prev) = v
             .earlier
@@ -268,12 +305,12 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
         }
     }
     if goals.is_empty() {
-        return small_talk(&v);
+        return small_talk(v);
     }
 
     // 4. Account work needs a verified customer (and a chosen property).
     if goals.iter().any(|g| ACCOUNT_GOALS.contains(g)) {
-        if let Some(step) = identity_step(&v) {
+        if let Some(step) = identity_step(v) {
             return step;
         }
     }
@@ -284,7 +321,7 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
         if pending_confirm.is_some() && !INFO_GOALS.contains(&goal) {
             continue;
         }
-        match goal_step(&v, goal) {
+        match goal_step(v, goal) {
             GoalStep::Call(step) | GoalStep::Final(step)
                 if matches!(step, ModelStep::ToolCalls { .. }) =>
             {

@@ -407,7 +407,7 @@ impl Agent {
         let mut reply: Option<String> = None;
         for _ in 0..MAX_STEPS {
             request.facts.identity_level = ctx.identity.level.as_str().into();
-            request.facts.state = facts_state(ctx.state, portal_activity.first());
+            request.facts.state = facts_state(ctx.state, &portal_activity);
             let step = match self.step(&request).await {
                 Ok(resp) => {
                     usage.prompt_tokens += resp.usage.prompt_tokens;
@@ -471,12 +471,10 @@ impl Agent {
         if escalated.is_none() {
             if let Some(question) = confirm {
                 // The change must be shown to the customer, word for word, before it can run.
+                // A reply that does not carry the question is replaced by it: whatever else a
+                // model wrote may contradict it ("Done!" when nothing was written).
                 if !text.contains(&question) {
-                    text = if text.trim().is_empty() {
-                        question
-                    } else {
-                        format!("{} {question}", text.trim_end())
-                    };
+                    text = question;
                 }
                 if let Some(p) = ctx.state.proposal.as_mut() {
                     p.shown_in_turn = Some(ctx.state.turn);
@@ -614,17 +612,16 @@ fn outcome_of(conversation: ConversationId, item: &InboxItem, duplicate: bool) -
 
 /// The state facts a model may see: what was offered and proposed, and identity progress
 /// (counts, never other customers' data).
-fn facts_state(
-    state: &AgentState,
-    latest_portal: Option<&crate::store::PortalEvent>,
-) -> serde_json::Value {
+fn facts_state(state: &AgentState, portal: &[crate::store::PortalEvent]) -> serde_json::Value {
+    let event = |e: &crate::store::PortalEvent| json!({ "kind": e.kind, "detail": e.detail, "at": e.at });
     json!({
         "turn": state.turn,
         "needs_property_choice": !state.property_candidates.is_empty(),
         "failed_verifications": state.failed_verifications,
         "proposal": state.proposal,
         "offered": state.offered,
-        "latest_portal_event": latest_portal.map(|e| json!({ "kind": e.kind, "detail": e.detail, "at": e.at })),
+        "latest_portal_event": portal.first().map(event),
+        "recent_portal_events": portal.iter().map(event).collect::<Vec<_>>(),
     })
 }
 

@@ -9,7 +9,6 @@ use frontdesk::domain::{Channel, Direction};
 
 use crate::common::agent::*;
 use crate::common::app::TestApp;
-use crate::common::TestDb;
 
 fn inbound(app: &TestApp, from: &str, text: &str, external_id: &str) -> Inbound {
     Inbound {

@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use crate::common::agent::*;
 use crate::common::app::TestApp;
-use crate::common::TestDb;
 
 /// `(message, reason, priority)`: each escalates on its own, from a verified customer.
 const NEVER_BY_THE_AGENT: &[(&str, &str, &str)] = &[

@@ -4,7 +4,6 @@
 
 use crate::common::agent::*;
 use crate::common::app::TestApp;
-use crate::common::TestDb;
 
 store_test!(
     fn a_quote_is_exactly_the_catalog_rule_for_the_property(db: &TestDb) {

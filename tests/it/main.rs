@@ -12,3 +12,5 @@ mod agent_reschedule;
 mod agent_escalation;
 mod agent_identity;
 mod agent_delivery;
+mod agent_openai;
+mod agent_portal;
