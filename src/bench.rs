@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use crate::agent::Inbound;
-use crate::clock::Clock;
 use crate::config::RawSettings;
 use crate::domain::Channel;
 use crate::store::Store;
@@ -33,13 +32,12 @@ pub fn percentiles(samples: &mut [Duration]) -> Percentiles {
     }
 }
 
-/// Turn overhead with the built-in model: `conversations` customers each send a short
-/// scripted exchange (a reschedule request, a pick, a yes, a price question) through the full
-/// runtime on `database_url` (a fresh SQLite file when `None`).
+/// Turn overhead with the built-in model: `conversations` demo customers (their phones on
+/// file) each send a short scripted exchange (a reschedule request, a pick, a yes, a price
+/// question) through the full runtime on `database_url` (a fresh SQLite file when `None`).
 pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow::Result<String> {
     let dir = std::env::temp_dir().join(format!("frontdesk-bench-{}", std::process::id()));
     let url = database_url.unwrap_or_else(|| crate::config::default_database_url(&dir));
-    let now = Clock::parse("2026-11-23T20:15:00-06:00")?;
     let settings = RawSettings {
         database_url: Some(url.clone()),
         clock: Some("2026-11-23T20:15:00-06:00".into()),
@@ -58,11 +56,32 @@ pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow
         "yes",
         "how much is mosquito service?",
     ];
+    // Real demo customers, one phone each (a phone on file verifies by SMS), so turns list
+    // appointments, search windows, reschedule and quote against real rows.
+    let mut phones: Vec<String> = Vec::new();
+    let mut page = 1;
+    while phones.len() < conversations && page <= 100 {
+        let (customers, _) = store.list_customers(tenant.id, page, 100).await?;
+        if customers.is_empty() {
+            break;
+        }
+        for c in customers {
+            if let Some(p) = c.phones.first() {
+                let p = p.to_string();
+                if !phones.contains(&p) {
+                    phones.push(p);
+                }
+            }
+        }
+        page += 1;
+    }
+    if phones.is_empty() {
+        anyhow::bail!("the demo tenant has no customer phones");
+    }
     let mut samples = Vec::with_capacity(conversations * script.len());
     let started = Instant::now();
     for i in 0..conversations {
-        // Numbers outside the demo's customer phones: each conversation verifies as unknown.
-        let from = format!("+1512777{:04}", i % 10_000);
+        let from = phones[i % phones.len()].clone();
         for (j, text) in script.iter().enumerate() {
             let t = Instant::now();
             state
@@ -83,7 +102,6 @@ pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow
     let wall = started.elapsed();
     let n = samples.len();
     let p = percentiles(&mut samples);
-    let _ = now;
     store.close().await;
     if url.starts_with("sqlite") {
         let _ = std::fs::remove_dir_all(&dir);

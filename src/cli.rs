@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `seed`, `token create`. Flags and
+//! The command line: `serve` (the default), `migrate`, `seed`, `token create`, `chat`,
+//! `bench turns`. Flags and
 //! `FRONTDESK_*` variables feed the same typed settings as the config file.
 
 use std::path::PathBuf;
@@ -93,6 +94,23 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Measure the system and print the figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Turn overhead with the built-in model: demo customers text a scripted exchange through
+    /// the full runtime. Uses `--database-url` when given (an empty database), otherwise a
+    /// fresh SQLite file.
+    Turns {
+        /// How many conversations (one demo customer's phone each).
+        #[arg(long, default_value_t = 200)]
+        conversations: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +201,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
             channel,
         } => chat(settings, &from, &tenant, &channel).await,
+        Command::Bench {
+            command: BenchCommand::Turns { conversations },
+        } => {
+            let report =
+                crate::bench::turns(cli.global.database_url.clone(), conversations).await?;
+            println!("{report}");
+            Ok(())
+        }
         Command::Token {
             command:
                 TokenCommand::Create {

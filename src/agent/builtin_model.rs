@@ -208,14 +208,18 @@ fn portal_refusal(v: &View<'_>) -> Option<String> {
         .unwrap_or("")
         .trim();
     Some(match (v.lang, reason.is_empty()) {
-        (Lang::Es, _) => "Veo que el portal no pudo cambiar su visita. Yo le puedo ayudar por aquí.".to_string(),
+        (Lang::Es, _) => {
+            "Veo que el portal no pudo cambiar su visita. Yo le puedo ayudar por aquí.".to_string()
+        }
         (_, true) => "I see the portal couldn't move your visit; I can help here.".to_string(),
-        (_, false) => format!("I see the portal couldn't move your visit ({}). I can help here.", reason.trim_end_matches('.')),
+        (_, false) => format!(
+            "I see the portal couldn't move your visit ({}). I can help here.",
+            reason.trim_end_matches('.')
+        ),
     })
 }
 
 fn decide_for(v: &View<'_>) -> ModelStep {
-
     // Once escalated, the runtime sends the acknowledgement.
     if v.called("escalate").is_some() {
         return reply("");
@@ -228,7 +232,9 @@ fn decide_for(v: &View<'_>) -> ModelStep {
     for tool in ["reschedule_appointment", "book_service"] {
         if let Some(d) = v.called(tool) {
             let asks_more = v.u.intents.iter().any(|i| INFO_GOALS.contains(i));
-            if asks_more && d.result.get("status").and_then(Value::as_str) == Some("needs_confirmation") {
+            if asks_more
+                && d.result.get("status").and_then(Value::as_str) == Some("needs_confirmation")
+            {
                 pending_confirm = Some(field(&d.result, "confirm_text"));
                 break;
             }
@@ -822,7 +828,8 @@ fn picks_offer(v: &View<'_>) -> Option<i64> {
             let morning = label
                 .split(',')
                 .nth(1)
-                .is_some_and(|t| t.trim_start().split_whitespace().nth(1) == Some("AM"));
+                .and_then(|t| t.split_whitespace().nth(1))
+                .is_some_and(|w| w.starts_with("AM"));
             let part_ok = match part {
                 Some(DayPart::Morning) => morning,
                 Some(DayPart::Afternoon) => !morning,
@@ -1016,7 +1023,10 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
                         || earliest.is_some_and(|e| *d < e.date_naive())
                 });
             let outside = outside
-                || search.result.get("requested_outside_policy").and_then(Value::as_bool)
+                || search
+                    .result
+                    .get("requested_outside_policy")
+                    .and_then(Value::as_bool)
                     == Some(true);
             if outside {
                 return GoalStep::Final(call(

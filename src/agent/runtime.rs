@@ -149,12 +149,7 @@ impl Agent {
         loop {
             let mut usage = Usage::default();
             {
-                let _permit = self
-                    .gate
-                    .0
-                    .acquire()
-                    .await
-                    .map_err(|_| AgentError::Busy)?;
+                let _permit = self.gate.0.acquire().await.map_err(|_| AgentError::Busy)?;
                 self.drain(&inbound, conversation, &mut usage).await?;
             }
             let item = self.store.inbox_by_id(inbound.tenant, inbox_id).await?;
@@ -613,7 +608,8 @@ fn outcome_of(conversation: ConversationId, item: &InboxItem, duplicate: bool) -
 /// The state facts a model may see: what was offered and proposed, and identity progress
 /// (counts, never other customers' data).
 fn facts_state(state: &AgentState, portal: &[crate::store::PortalEvent]) -> serde_json::Value {
-    let event = |e: &crate::store::PortalEvent| json!({ "kind": e.kind, "detail": e.detail, "at": e.at });
+    let event =
+        |e: &crate::store::PortalEvent| json!({ "kind": e.kind, "detail": e.detail, "at": e.at });
     json!({
         "turn": state.turn,
         "needs_property_choice": !state.property_candidates.is_empty(),

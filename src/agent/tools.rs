@@ -307,8 +307,8 @@ pub fn damerau(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
@@ -654,9 +654,16 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
             .open_slots(t, zone, day_start, day_end, 50)
             .await?
             .into_iter()
-            .filter(|s| q.morning.is_none_or(|m| (tz.local(s.starts_at).hour() < 12) == m))
+            .filter(|s| {
+                q.morning
+                    .is_none_or(|m| (tz.local(s.starts_at).hour() < 12) == m)
+            })
             .collect();
-        if day.is_empty() || day.iter().any(|s| s.starts_at >= earliest && s.starts_at < latest) {
+        if day.is_empty()
+            || day
+                .iter()
+                .any(|s| s.starts_at >= earliest && s.starts_at < latest)
+        {
             requested_outside_policy = false;
             break;
         }

@@ -359,11 +359,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let out = tx
-            .reschedule_appointment(tenant, id, new_slot, by, now)
+        tx.reschedule_appointment(tenant, id, new_slot, by, now)
             .await?;
         tx.commit().await?;
-        Ok(out)
+        Ok(())
     }
 
     /// Cancel an appointment and give its stop back.
@@ -374,9 +373,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let out = tx.cancel_appointment(tenant, id, now).await?;
+        tx.cancel_appointment(tenant, id, now).await?;
         tx.commit().await?;
-        Ok(out)
+        Ok(())
     }
 
     pub async fn appointment(

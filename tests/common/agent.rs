@@ -91,10 +91,7 @@ impl<'a> Conversation<'a> {
 
     /// Send over `POST /api/v1/messages` with an integration token; the JSON answer.
     pub async fn post(&mut self, text: &str, external_id: &str) -> Value {
-        let token = self
-            .app
-            .token(self.tenant, Role::Integration)
-            .await;
+        let token = self.app.token(self.tenant, Role::Integration).await;
         let res = self
             .app
             .http
@@ -251,7 +248,8 @@ pub async fn appointment_count(db: &TestDb) -> i64 {
 
 /// Sum of `booked` over all slots: changes with every booking or cancellation.
 pub async fn booked_total(db: &TestDb) -> i64 {
-    db.scalar("SELECT CAST(COALESCE(SUM(booked), 0) AS BIGINT) FROM slots").await
+    db.scalar("SELECT CAST(COALESCE(SUM(booked), 0) AS BIGINT) FROM slots")
+        .await
 }
 
 /// Allowed writes (reschedules and bookings) in the whole database.

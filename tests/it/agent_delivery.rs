@@ -27,11 +27,21 @@ store_test!(
         let app = TestApp::spawn(db).await;
         let agent = &app.state.agent;
         let first = agent
-            .handle(inbound(&app, RACHEL, "how much is mosquito service?", "SM-dup-1"))
+            .handle(inbound(
+                &app,
+                RACHEL,
+                "how much is mosquito service?",
+                "SM-dup-1",
+            ))
             .await
             .expect("first delivery");
         let again = agent
-            .handle(inbound(&app, RACHEL, "how much is mosquito service?", "SM-dup-1"))
+            .handle(inbound(
+                &app,
+                RACHEL,
+                "how much is mosquito service?",
+                "SM-dup-1",
+            ))
             .await
             .expect("second delivery");
         assert!(!first.duplicate);
@@ -58,9 +68,19 @@ store_test!(
             .messages(app.demo.demo, first.conversation_id)
             .await
             .expect("messages");
-        let inbound_count = messages.iter().filter(|m| m.direction == Direction::Inbound).count();
-        let outbound_count = messages.iter().filter(|m| m.direction == Direction::Outbound).count();
-        assert_eq!((inbound_count, outbound_count), (2, 2), "one turn per message");
+        let inbound_count = messages
+            .iter()
+            .filter(|m| m.direction == Direction::Inbound)
+            .count();
+        let outbound_count = messages
+            .iter()
+            .filter(|m| m.direction == Direction::Outbound)
+            .count();
+        assert_eq!(
+            (inbound_count, outbound_count),
+            (2, 2),
+            "one turn per message"
+        );
         let quotes = db
             .scalar(&format!(
                 "SELECT COUNT(*) FROM tool_calls WHERE conversation_id = {} AND tool = 'quote_price'",
@@ -145,10 +165,18 @@ store_test!(
 
         // The same delivery at both instances at once: one turn, one reply.
         let (a, b) = tokio::join!(
-            app.state
-                .agent
-                .handle(inbound(&app, GREG, "how much is mosquito service?", "SM-both")),
-            other.handle(inbound(&app, GREG, "how much is mosquito service?", "SM-both")),
+            app.state.agent.handle(inbound(
+                &app,
+                GREG,
+                "how much is mosquito service?",
+                "SM-both"
+            )),
+            other.handle(inbound(
+                &app,
+                GREG,
+                "how much is mosquito service?",
+                "SM-both"
+            )),
         );
         let (a, b) = (a.expect("a"), b.expect("b"));
         assert_eq!(a.reply, b.reply);

@@ -81,14 +81,21 @@ store_test!(
         let slot_id = frontdesk::domain::SlotId(call.arguments["slot_id"].as_i64().expect("slot"));
         let booked = slot(&app, slot_id).await.booked;
         assert_eq!(
-            store.appointments(t, app.demo.rachel_kim).await.expect("appointments").len(),
+            store
+                .appointments(t, app.demo.rachel_kim)
+                .await
+                .expect("appointments")
+                .len(),
             before,
             "nothing booked before yes"
         );
 
         let done = conv.say("yes").await;
         assert_says_all(&done, &["booked", "Scorpion"]);
-        let after = store.appointments(t, app.demo.rachel_kim).await.expect("appointments");
+        let after = store
+            .appointments(t, app.demo.rachel_kim)
+            .await
+            .expect("appointments");
         assert_eq!(after.len(), before + 1);
         let new = after
             .iter()
@@ -103,15 +110,23 @@ store_test!(
         )));
 
         // Termite treatment is quoted on site: the office books it.
-        db.execute("UPDATE conversations SET status = 'closed'").await;
+        db.execute("UPDATE conversations SET status = 'closed'")
+            .await;
         let total = booked_total(db).await;
         let mut conv = Conversation::sms(&app, RACHEL);
         let out = conv.send("I want to book a termite treatment").await;
         assert!(out.escalated, "{:?}", out.reply);
-        assert_eq!(conv.escalation_reasons(db).await, vec!["out_of_policy".to_string()]);
+        assert_eq!(
+            conv.escalation_reasons(db).await,
+            vec!["out_of_policy".to_string()]
+        );
         assert_eq!(booked_total(db).await, total);
         assert_eq!(
-            store.appointments(t, app.demo.rachel_kim).await.expect("appointments").len(),
+            store
+                .appointments(t, app.demo.rachel_kim)
+                .await
+                .expect("appointments")
+                .len(),
             before + 1
         );
         app.stop().await;
@@ -120,7 +135,15 @@ store_test!(
 
 /// What Rachel Kim's record would give away.
 const RACHEL_DATA: &[&str] = &[
-    "Rachel", "Kim", "7305", "Texas Oaks", "78748", "Nov 30", "Mon", "$", "General Pest",
+    "Rachel",
+    "Kim",
+    "7305",
+    "Texas Oaks",
+    "78748",
+    "Nov 30",
+    "Mon",
+    "$",
+    "General Pest",
 ];
 
 store_test!(
@@ -136,17 +159,38 @@ store_test!(
             let mut conv = Conversation::sms(&app, STRANGER);
             let reply = conv.say(q).await;
             assert_says_none(&reply, RACHEL_DATA);
-            assert_says_none(&reply, &["not a customer", "no account", "isn't on file", "not on file"]);
+            assert_says_none(
+                &reply,
+                &[
+                    "not a customer",
+                    "no account",
+                    "isn't on file",
+                    "not on file",
+                ],
+            );
             answers.push(reply);
-            assert!(conv.tool_calls().await.iter().all(|c| c.decision != "allowed"
-                || c.tool == "escalate"), "{:?}", conv.decisions().await);
-            db.execute("UPDATE conversations SET status = 'closed'").await;
+            assert!(
+                conv.tool_calls()
+                    .await
+                    .iter()
+                    .all(|c| c.decision != "allowed" || c.tool == "escalate"),
+                "{:?}",
+                conv.decisions().await
+            );
+            db.execute("UPDATE conversations SET status = 'closed'")
+                .await;
         }
         // Whether the number is a customer's does not change the answer.
         let mut other = Conversation::sms(&app, STRANGER);
-        let reply = other.say("what's the address on file for +15125559999").await;
-        assert_eq!(reply, answers[2], "the same answer for a number that is nobody's");
-        db.execute("UPDATE conversations SET status = 'closed'").await;
+        let reply = other
+            .say("what's the address on file for +15125559999")
+            .await;
+        assert_eq!(
+            reply, answers[2],
+            "the same answer for a number that is nobody's"
+        );
+        db.execute("UPDATE conversations SET status = 'closed'")
+            .await;
 
         let mut conv = Conversation::sms(&app, STRANGER);
         let reply = conv.say("when is my next appointment").await;
@@ -186,8 +230,17 @@ store_test!(
         let mut conv = Conversation::sms(&app, GARCIAS);
         let ask = conv.say("can I move my appointment?").await;
         assert_says_all(&ask, &["address"]);
-        assert_says_none(&ask, &["Willow", "Avenue F", "2204", "4417", "Maria", "Jose", "Garcia"]);
-        assert!(conv.tool_calls().await.iter().all(|c| c.decision != "allowed"));
+        assert_says_none(
+            &ask,
+            &[
+                "Willow", "Avenue F", "2204", "4417", "Maria", "Jose", "Garcia",
+            ],
+        );
+        assert!(conv
+            .tool_calls()
+            .await
+            .iter()
+            .all(|c| c.decision != "allowed"));
 
         let offer = conv.say("4417 Avenue F").await;
         let row = conv.row().await;

@@ -54,7 +54,10 @@ store_test!(
         assert_eq!(reply, "Mosquito Control is $65.00 a month.");
         let calls = conv.tool_calls().await;
         assert_eq!(calls.len(), 1, "{calls:?}");
-        assert_eq!((calls[0].tool.as_str(), calls[0].decision.as_str()), ("quote_price", "allowed"));
+        assert_eq!(
+            (calls[0].tool.as_str(), calls[0].decision.as_str()),
+            ("quote_price", "allowed")
+        );
 
         let requests = fake.requests();
         assert_eq!(requests.len(), 2);
@@ -62,7 +65,13 @@ store_test!(
             assert!(r.rejected.is_none(), "{:?}", r.rejected);
             assert_eq!(r.body["model"], "fake-model");
             let names = tool_names(&r.body);
-            for t in ["verify_identity", "reschedule_appointment", "quote_price", "book_service", "escalate"] {
+            for t in [
+                "verify_identity",
+                "reschedule_appointment",
+                "quote_price",
+                "book_service",
+                "escalate",
+            ] {
                 assert!(names.iter().any(|n| n == t), "{t} offered: {names:?}");
             }
             let system = system_text(&r.body);
@@ -78,7 +87,13 @@ store_test!(
             .cloned()
             .expect("a tool message");
         assert_eq!(tool_msg["tool_call_id"], "call_q");
-        assert!(tool_msg["content"].as_str().unwrap_or("").contains("per_visit"), "{tool_msg}");
+        assert!(
+            tool_msg["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("per_visit"),
+            "{tool_msg}"
+        );
         app.stop().await;
     }
 );
@@ -116,7 +131,13 @@ store_test!(
         let target = app
             .state
             .store
-            .open_slots(t, property.zone_id, now + chrono::Duration::days(2), now + chrono::Duration::days(4), 10)
+            .open_slots(
+                t,
+                property.zone_id,
+                now + chrono::Duration::days(2),
+                now + chrono::Duration::days(4),
+                10,
+            )
             .await
             .expect("open slots")
             .into_iter()
@@ -146,16 +167,22 @@ store_test!(
 store_test!(
     fn a_card_number_is_masked_and_never_reaches_the_model(db: &TestDb) {
         let fake = FakeChatServer::start().await.expect("fake server");
-        fake.respond_with(|_| FakeResponse::reply("I can't take card details here; please pay in the portal."));
+        fake.respond_with(|_| {
+            FakeResponse::reply("I can't take card details here; please pay in the portal.")
+        });
         let app = spawn_with_fake(db, &fake).await;
         let mut conv = Conversation::sms(&app, RACHEL);
         let card = "4242 4242 4242 4242";
-        conv.say(&format!("pay my bill with {card} exp 12/29 cvv 123")).await;
+        conv.say(&format!("pay my bill with {card} exp 12/29 cvv 123"))
+            .await;
         let texts = conv.stored_texts().await;
         let inbound = texts.first().expect("the message");
         assert!(inbound.contains("[card ending 4242]"), "{inbound}");
         for t in &texts {
-            assert!(!t.contains(card) && !t.contains("4242424242424242"), "stored: {t}");
+            assert!(
+                !t.contains(card) && !t.contains("4242424242424242"),
+                "stored: {t}"
+            );
             assert!(!t.contains("cvv 123"), "stored: {t}");
         }
         let rows = db
@@ -169,7 +196,10 @@ store_test!(
         assert!(fake.hits() >= 1);
         for r in fake.requests() {
             let body = r.body.to_string();
-            assert!(!body.contains(card) && !body.contains("4242424242424242"), "{body}");
+            assert!(
+                !body.contains(card) && !body.contains("4242424242424242"),
+                "{body}"
+            );
         }
         app.stop().await;
     }

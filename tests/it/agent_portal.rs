@@ -44,7 +44,11 @@ store_test!(
     fn portal_chat_is_verified_and_knows_the_refused_portal_reschedule(db: &TestDb) {
         let app = TestApp::spawn(db).await;
         let jose = app.demo.jose_garcia;
-        let appointment = appointment(&app, app.demo.jose_garcia_appointment.expect("Jose's visit")).await;
+        let appointment = appointment(
+            &app,
+            app.demo.jose_garcia_appointment.expect("Jose's visit"),
+        )
+        .await;
         let token = portal_token(&app, jose, 3600).await;
 
         let res = chat(&app, &token, "I tried to move my visit online and it wouldn't let me. can you move it to wednesday afternoon?", "p1").await;
@@ -70,14 +74,19 @@ store_test!(
     }
 );
 
-async fn appointment_by_id(app: &TestApp, id: frontdesk::domain::AppointmentId) -> frontdesk::store::Appointment {
+async fn appointment_by_id(
+    app: &TestApp,
+    id: frontdesk::domain::AppointmentId,
+) -> frontdesk::store::Appointment {
     appointment(app, id).await
 }
 
 store_test!(
     fn a_reported_portal_event_reaches_the_model_context(db: &TestDb) {
         let fake = FakeChatServer::start().await.expect("fake server");
-        fake.respond_with(|_| FakeResponse::reply("I see the portal could not move it; let me help."));
+        fake.respond_with(|_| {
+            FakeResponse::reply("I see the portal could not move it; let me help.")
+        });
         let base = fake.base_url();
         let app = TestApp::spawn_with(db, move |raw| {
             raw.model = Some("openai".into());
@@ -102,7 +111,10 @@ store_test!(
         let body = requests[0].body.to_string();
         assert!(body.contains("reschedule_refused"), "{body}");
         assert!(body.contains("test-marker-7731"), "{body}");
-        let system = requests[0].body["messages"][0]["content"].as_str().unwrap_or("").to_string();
+        let system = requests[0].body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         assert!(system.contains("Verified customer: Rachel Kim"), "{system}");
         app.stop().await;
     }
@@ -120,9 +132,13 @@ store_test!(
         .await
         .expect("connect in time")
         .expect("websocket");
-        ws.send(WsMessage::Text(json!({ "text": "when is my next appointment?", "client_message_id": "w1" }).to_string().into()))
-            .await
-            .expect("send");
+        ws.send(WsMessage::Text(
+            json!({ "text": "when is my next appointment?", "client_message_id": "w1" })
+                .to_string()
+                .into(),
+        ))
+        .await
+        .expect("send");
         let frame = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
             .await
             .expect("an answer in time")
@@ -150,7 +166,9 @@ store_test!(
             let ws_url = format!("ws://{}/api/v1/portal/chat?token={bad}", app.addr);
             let refused = tokio_tungstenite::connect_async(ws_url).await;
             match refused {
-                Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 401),
+                Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+                    assert_eq!(res.status(), 401)
+                }
                 other => panic!("the WebSocket must be refused: {:?}", other.map(|_| ())),
             }
         }

@@ -36,7 +36,10 @@ async fn assert_moved(
     reply: &str,
 ) {
     let after = rachel_appointment(app).await;
-    assert_eq!(after.slot_id, new_slot, "the visit moved to the proposed window");
+    assert_eq!(
+        after.slot_id, new_slot,
+        "the visit moved to the proposed window"
+    );
     assert_eq!(after.reschedule_count, before.reschedule_count + 1);
     assert_eq!(after.last_rescheduled_by.as_deref(), Some("agent"));
     assert_eq!(after.original_window_start, before.original_window_start);
@@ -71,12 +74,22 @@ store_test!(
         let (appointment, slot_id) = proposed(&conv).await;
         assert_eq!(appointment, before.id.0);
         let new_slot = frontdesk::domain::SlotId(slot_id);
-        assert_says_all(&proposal, &[&day_label(slot(&app, new_slot).await.starts_at)]);
-        assert_eq!(rachel_appointment(&app).await.slot_id, before.slot_id, "no write before yes");
+        assert_says_all(
+            &proposal,
+            &[&day_label(slot(&app, new_slot).await.starts_at)],
+        );
+        assert_eq!(
+            rachel_appointment(&app).await.slot_id,
+            before.slot_id,
+            "no write before yes"
+        );
         let new_booked = slot(&app, new_slot).await.booked;
 
         let done = conv.say("yes").await;
-        assert_moved(&app, &conv, &before, old_booked, new_slot, new_booked, &done).await;
+        assert_moved(
+            &app, &conv, &before, old_booked, new_slot, new_booked, &done,
+        )
+        .await;
         app.stop().await;
     }
 );
@@ -97,7 +110,16 @@ store_test!(
         assert_eq!(rachel_appointment(&app).await.slot_id, before.slot_id);
 
         let done = conv.say("yes").await;
-        assert_moved(&app, &conv, &before, old_booked, new_slot, target.booked, &done).await;
+        assert_moved(
+            &app,
+            &conv,
+            &before,
+            old_booked,
+            new_slot,
+            target.booked,
+            &done,
+        )
+        .await;
         assert_says_all(&done, &["Thu Nov 26"]);
         app.stop().await;
     }
@@ -129,7 +151,9 @@ store_test!(
         let booked = booked_total(db).await;
         let mut conv = Conversation::sms(&app, RACHEL);
         // The visit is on Nov 30; the agent may move it at most 21 days.
-        let reply = conv.say("can you move my appointment to December 28?").await;
+        let reply = conv
+            .say("can you move my appointment to December 28?")
+            .await;
         assert_says_all(&reply, &["follow up"]);
         assert_untouched_and_escalated(&app, db, &conv, &before, booked, "out_of_policy").await;
         app.stop().await;
@@ -143,7 +167,9 @@ store_test!(
         let booked = booked_total(db).await;
         let mut conv = Conversation::sms(&app, RACHEL);
         // Tomorrow's 8 AM window starts 11 h 45 min after the pinned clock.
-        let reply = conv.say("please move my appointment to tomorrow morning").await;
+        let reply = conv
+            .say("please move my appointment to tomorrow morning")
+            .await;
         assert_says_all(&reply, &["follow up"]);
         assert_untouched_and_escalated(&app, db, &conv, &before, booked, "out_of_policy").await;
         app.stop().await;
@@ -164,7 +190,9 @@ store_test!(
             .expect("Greg's visit moved three times");
         let booked = booked_total(db).await;
         let mut conv = Conversation::sms(&app, GREG);
-        let mut reply = conv.say("I need to reschedule my appointment to next week").await;
+        let mut reply = conv
+            .say("I need to reschedule my appointment to next week")
+            .await;
         // Whatever the agent offers, the fourth move never happens.
         for _ in 0..2 {
             if conv.row().await.owner != "agent" {
@@ -181,7 +209,10 @@ store_test!(
         assert_eq!(after.reschedule_count, 3);
         assert_eq!(booked_total(db).await, booked);
         assert_eq!(writes(db).await, 0);
-        assert_eq!(conv.escalation_reasons(db).await, vec!["out_of_policy".to_string()]);
+        assert_eq!(
+            conv.escalation_reasons(db).await,
+            vec!["out_of_policy".to_string()]
+        );
         app.stop().await;
     }
 );
@@ -221,7 +252,9 @@ store_test!(
         let before = rachel_appointment(&app).await;
         let booked = booked_total(db).await;
         let mut conv = Conversation::sms(&app, RACHEL);
-        let reply = conv.say("can you move my appointment to thursday morning").await;
+        let reply = conv
+            .say("can you move my appointment to thursday morning")
+            .await;
         assert_says_all(&reply, &["YES"]);
         let reply = conv.say("how much is mosquito service?").await;
         assert!(reply.contains('$'), "{reply}");
@@ -249,7 +282,16 @@ store_test!(
         assert_eq!(day_label(target.starts_at), "Fri Nov 27");
         let done = conv.say("sí").await;
         assert_says_all(&done, &["Listo"]);
-        assert_moved(&app, &conv, &before, old_booked, new_slot, target.booked, &done).await;
+        assert_moved(
+            &app,
+            &conv,
+            &before,
+            old_booked,
+            new_slot,
+            target.booked,
+            &done,
+        )
+        .await;
         app.stop().await;
     }
 );
@@ -271,7 +313,16 @@ store_test!(
         let target = slot(&app, new_slot).await;
         assert_eq!(rachel_appointment(&app).await.slot_id, before.slot_id);
         let done = conv.say("yes").await;
-        assert_moved(&app, &conv, &before, old_booked, new_slot, target.booked, &done).await;
+        assert_moved(
+            &app,
+            &conv,
+            &before,
+            old_booked,
+            new_slot,
+            target.booked,
+            &done,
+        )
+        .await;
         app.stop().await;
     }
 );

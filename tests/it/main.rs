@@ -5,12 +5,12 @@
 #[macro_use]
 mod common;
 
+mod agent_delivery;
+mod agent_escalation;
+mod agent_identity;
+mod agent_openai;
+mod agent_portal;
+mod agent_reschedule;
 mod capacity;
 mod smoke;
 mod store;
-mod agent_reschedule;
-mod agent_escalation;
-mod agent_identity;
-mod agent_delivery;
-mod agent_openai;
-mod agent_portal;

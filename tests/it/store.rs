@@ -1428,8 +1428,8 @@ store_test!(
                 conv,
                 &NewToolCall {
                     tool: "reschedule_appointment".into(),
-                    arguments: (&args).clone(),
-                    result: (&result).clone(),
+                    arguments: args.clone(),
+                    result: result.clone(),
                     decision: "allowed".into(),
                     rule: "agent_reschedule".into(),
                 },
@@ -1444,8 +1444,8 @@ store_test!(
                 conv,
                 &NewToolCall {
                     tool: "reschedule_appointment".into(),
-                    arguments: (&args).clone(),
-                    result: (&refused).clone(),
+                    arguments: args.clone(),
+                    result: refused.clone(),
                     decision: "refused".into(),
                     rule: "agent_reschedule.max_reschedules".into(),
                 },
@@ -1830,8 +1830,8 @@ store_test!(
                 conv,
                 &NewToolCall {
                     tool: "lookup".into(),
-                    arguments: (&json!({})).clone(),
-                    result: (&json!({})).clone(),
+                    arguments: json!({}),
+                    result: json!({}),
                     decision: "allowed".into(),
                     rule: "r".into(),
                 },
