@@ -85,6 +85,7 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
     let model = build_model(&settings.model)?;
     let agent = Agent {
         store: store.clone(),
+        gate: crate::agent::runtime::TurnGate::for_pool(settings.db_max_connections),
         search: search.clone(),
         model,
         fallback: Arc::new(BuiltinModel),

@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `seed`, `chat`, `eval`, `token create`. Flags and
+//! The command line: `serve` (the default), `migrate`, `seed`, `chat`, `eval`, `bench`,
+//! `token create`. Flags and
 //! `FRONTDESK_*` variables feed the same typed settings as the config file.
 
 use std::path::PathBuf;

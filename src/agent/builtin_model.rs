@@ -178,16 +178,67 @@ const GOALS: &[Intent] = &[
 
 pub fn decide(req: &ModelRequest) -> ModelStep {
     let v = view(req);
+    let step = decide_for(&v);
+    // A portal customer who just failed to reschedule online hears that we know, once.
+    match step {
+        ModelStep::Reply { text } if !text.is_empty() => match portal_refusal(&v) {
+            Some(note) if v.u.intents.contains(&Intent::Reschedule) => {
+                reply(format!("{note} {text}"))
+            }
+            _ => reply(text),
+        },
+        other => other,
+    }
+}
 
+/// "I see the portal couldn't move your visit (…)": from a `reschedule_refused` portal
+/// event on the first turn of a portal chat.
+fn portal_refusal(v: &View<'_>) -> Option<String> {
+    if v.req.facts.channel != "chat" || v.state.get("turn").and_then(Value::as_u64) != Some(1) {
+        return None;
+    }
+    let events = v.state.get("recent_portal_events")?.as_array()?;
+    let refused = events
+        .iter()
+        .find(|e| e.get("kind").and_then(Value::as_str) == Some("reschedule_refused"))?;
+    let reason = refused
+        .get("detail")
+        .and_then(|d| d.get("reason"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
+    Some(match (v.lang, reason.is_empty()) {
+        (Lang::Es, _) => {
+            "Veo que el portal no pudo cambiar su visita. Yo le puedo ayudar por aquí.".to_string()
+        }
+        (_, true) => "I see the portal couldn't move your visit; I can help here.".to_string(),
+        (_, false) => format!(
+            "I see the portal couldn't move your visit ({}). I can help here.",
+            reason.trim_end_matches('.')
+        ),
+    })
+}
+
+fn decide_for(v: &View<'_>) -> ModelStep {
     // Once escalated, the runtime sends the acknowledgement.
     if v.called("escalate").is_some() {
         return reply("");
     }
 
-    // A write already ran (or was put to the customer) this turn: say how it went.
+    // A write already ran (or was put to the customer) this turn: say how it went. A change
+    // waiting for the customer's yes does not stop questions asked alongside it from being
+    // answered in the same reply (the confirmation question goes last).
+    let mut pending_confirm: Option<String> = None;
     for tool in ["reschedule_appointment", "book_service"] {
         if let Some(d) = v.called(tool) {
-            return after_write(&v, d);
+            let asks_more = v.u.intents.iter().any(|i| INFO_GOALS.contains(i));
+            if asks_more
+                && d.result.get("status").and_then(Value::as_str) == Some("needs_confirmation")
+            {
+                pending_confirm = Some(field(&d.result, "confirm_text"));
+                break;
+            }
+            return after_write(v, d);
         }
     }
 
@@ -209,7 +260,7 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
     if let Some((reason, priority)) = escalation {
         return call(
             "escalate",
-            json!({ "reason": reason, "priority": priority, "summary": summary_of(&v) }),
+            json!({ "reason": reason, "priority": priority, "summary": summary_of(v) }),
         );
     }
 
@@ -224,7 +275,7 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
         if v.u.yes_no == Some(true) && !new_request {
             return match v.called(&tool) {
                 None => call(&tool, p.get("arguments").cloned().unwrap_or(Value::Null)),
-                Some(d) => after_write(&v, d),
+                Some(d) => after_write(v, d),
             };
         }
         if v.u.yes_no == Some(false) && !new_request {
@@ -247,7 +298,7 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
         || !v.u.pests.is_empty()
         || gives_identity(&v.u)
         || v.u.appointment_ref.is_some()
-        || picks_offer(&v).is_some();
+        || picks_offer(v).is_some();
     if goals.is_empty() && continuing {
         if let Some(prev) = v
             .earlier
@@ -260,12 +311,12 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
         }
     }
     if goals.is_empty() {
-        return small_talk(&v);
+        return small_talk(v);
     }
 
     // 4. Account work needs a verified customer (and a chosen property).
     if goals.iter().any(|g| ACCOUNT_GOALS.contains(g)) {
-        if let Some(step) = identity_step(&v) {
+        if let Some(step) = identity_step(v) {
             return step;
         }
     }
@@ -273,7 +324,10 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
     // 5. Work through the goals; each either needs a tool call or yields a sentence.
     let mut parts: Vec<String> = Vec::new();
     for goal in goals {
-        match goal_step(&v, goal) {
+        if pending_confirm.is_some() && !INFO_GOALS.contains(&goal) {
+            continue;
+        }
+        match goal_step(v, goal) {
             GoalStep::Call(step) | GoalStep::Final(step)
                 if matches!(step, ModelStep::ToolCalls { .. }) =>
             {
@@ -284,8 +338,19 @@ pub fn decide(req: &ModelRequest) -> ModelStep {
             GoalStep::Call(step) | GoalStep::Final(step) => return step,
         }
     }
+    parts.extend(pending_confirm);
     reply(parts.join(" "))
 }
+
+/// Goals answered with information only (no write), which can share a reply.
+const INFO_GOALS: &[Intent] = &[
+    Intent::Quote,
+    Intent::Balance,
+    Intent::ListAppointments,
+    Intent::AppointmentStatus,
+    Intent::Hours,
+    Intent::Services,
+];
 
 enum GoalStep {
     /// Run a tool first.
@@ -641,12 +706,11 @@ fn pick_service<'s>(v: &View<'_>, list: &'s [ServiceInfo]) -> Option<&'s Service
             }
         }
         let name = s.name.to_lowercase();
-        if name
-            .split_whitespace()
-            .any(|w| w.len() > 3 && text.contains(w))
-        {
-            score += 4;
-        }
+        // Every word of the service's name the customer used ("termite treatment").
+        score += 4 * name
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 3 && text.contains(w))
+            .count() as i64;
         if score == 0 {
             continue;
         }
@@ -764,7 +828,8 @@ fn picks_offer(v: &View<'_>) -> Option<i64> {
             let morning = label
                 .split(',')
                 .nth(1)
-                .is_some_and(|t| t.split_whitespace().nth(1) == Some("AM"));
+                .and_then(|t| t.split_whitespace().nth(1))
+                .is_some_and(|w| w.starts_with("AM"));
             let part_ok = match part {
                 Some(DayPart::Morning) => morning,
                 Some(DayPart::Afternoon) => !morning,
@@ -919,6 +984,12 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
             when_args(v, json!({ "appointment_id": appointment_id, "limit": 3 })),
         ));
     };
+    if search.result.get("status").and_then(Value::as_str) == Some("refused") {
+        return GoalStep::Final(call(
+            "escalate",
+            json!({ "reason": "out_of_policy", "summary": format!("Wants to move {what}; refused by policy ({}): {}", field(&search.result, "rule"), field(&search.result, "message")) }),
+        ));
+    }
     let windows = search
         .result
         .get("windows")
@@ -951,6 +1022,12 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
                     latest.is_some_and(|l| *d > l.date_naive())
                         || earliest.is_some_and(|e| *d < e.date_naive())
                 });
+            let outside = outside
+                || search
+                    .result
+                    .get("requested_outside_policy")
+                    .and_then(Value::as_bool)
+                    == Some(true);
             if outside {
                 return GoalStep::Final(call(
                     "escalate",

@@ -70,6 +70,38 @@ pub fn follow_up_text(tenant: &Tenant, due: DateTime<Utc>, now: DateTime<Utc>) -
     }
 }
 
+/// The follow-up promise in Spanish ("by 8:30 AM tomorrow" → "mañana antes de las 8:30 AM").
+fn follow_up_es(en: &str) -> String {
+    if let Some(mins) = en
+        .strip_prefix("within ")
+        .and_then(|r| r.strip_suffix(" minutes"))
+    {
+        return format!("en menos de {mins} minutos");
+    }
+    let Some(rest) = en.strip_prefix("by ") else {
+        return en.to_string();
+    };
+    let (time, when) = match rest.find(" AM").or_else(|| rest.find(" PM")) {
+        Some(i) => (&rest[..i + 3], rest[i + 3..].trim()),
+        None => (rest, ""),
+    };
+    let day = match when {
+        "today" => "hoy".to_string(),
+        "tomorrow" => "mañana".to_string(),
+        other => match other.strip_prefix("on ") {
+            Some("Monday") => "el lunes".into(),
+            Some("Tuesday") => "el martes".into(),
+            Some("Wednesday") => "el miércoles".into(),
+            Some("Thursday") => "el jueves".into(),
+            Some("Friday") => "el viernes".into(),
+            Some("Saturday") => "el sábado".into(),
+            Some("Sunday") => "el domingo".into(),
+            _ => other.to_string(),
+        },
+    };
+    format!("{day} antes de las {time}").trim().to_string()
+}
+
 fn weekday_name(w: chrono::Weekday) -> &'static str {
     match w {
         chrono::Weekday::Mon => "Monday",
@@ -175,9 +207,22 @@ pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escal
                 ctx.tx.enqueue_outbound(tenant.id, &page, ctx.now).await?;
             }
         }
+        if ctx.spanish {
+            format!(
+                "{} Avisé a nuestro técnico de guardia; se comunicará con usted {}.",
+                super::prompts::safety_guidance(),
+                follow_up_es(&follow_up)
+            )
+        } else {
+            format!(
+                "{} I've alerted our on-call technician; they will contact you {follow_up}.",
+                super::prompts::safety_guidance()
+            )
+        }
+    } else if ctx.spanish {
         format!(
-            "{} I've alerted our on-call technician; they will contact you {follow_up}.",
-            super::prompts::safety_guidance()
+            "Pasé su mensaje a nuestro equipo de {company}. Una persona le dará seguimiento {}.",
+            follow_up_es(&follow_up)
         )
     } else {
         format!("I've passed this to our team at {company}. A person will follow up {follow_up}.")

@@ -68,9 +68,27 @@ pub enum AgentError {
     Busy,
 }
 
+/// Bounds how many turns one instance runs at once. A turn holds one pooled connection for
+/// its transaction (possibly waiting on the conversation lock) and borrows a second one for
+/// reads; without a bound, a burst of messages fills the pool with waiting transactions and
+/// the turn holding the lock can never get its second connection.
+#[derive(Clone, Debug)]
+pub struct TurnGate(Arc<tokio::sync::Semaphore>);
+
+impl TurnGate {
+    /// A gate for a store whose pool has `max_connections` connections: a third of them may
+    /// be in turns, leaving room for reads and for requests outside the agent.
+    pub fn for_pool(max_connections: u32) -> Self {
+        let permits = (max_connections as usize / 3).max(1);
+        TurnGate(Arc::new(tokio::sync::Semaphore::new(permits)))
+    }
+}
+
 #[derive(Clone)]
 pub struct Agent {
     pub store: Store,
+    /// Turns running at once in this instance.
+    pub gate: TurnGate,
     pub search: Arc<SearchIndex>,
     pub model: Arc<dyn Model>,
     /// Answers when `model` fails or times out.
@@ -89,6 +107,8 @@ impl Agent {
             ),
         };
         let text = builtin::mask_secrets(&inbound.text);
+        // Enqueueing writes too (SQLite: waits for the write lock): it holds a turn's place.
+        let permit = self.gate.0.acquire().await.map_err(|_| AgentError::Busy)?;
         let conversation = self
             .store
             .open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now)
@@ -123,11 +143,15 @@ impl Agent {
                 done: false,
             } => (inbox_id, conversation_id, true),
         };
+        drop(permit);
 
         let deadline = tokio::time::Instant::now() + DUPLICATE_WAIT;
         loop {
             let mut usage = Usage::default();
-            self.drain(&inbound, conversation, &mut usage).await?;
+            {
+                let _permit = self.gate.0.acquire().await.map_err(|_| AgentError::Busy)?;
+                self.drain(&inbound, conversation, &mut usage).await?;
+            }
             let item = self.store.inbox_by_id(inbound.tenant, inbox_id).await?;
             if item.done {
                 let mut out = outcome_of(conversation, &item, duplicate);
@@ -303,9 +327,7 @@ impl Agent {
             },
         );
         let affirmed = understanding.yes_no == Some(true);
-        if understanding.yes_no == Some(false) {
-            state.proposal = None;
-        }
+        let spanish = understanding.language == builtin::Lang::Es;
 
         let mut messages: Vec<ChatMessage> = history
             .iter()
@@ -374,12 +396,13 @@ impl Agent {
             customer_text: &item.text,
             escalated: None,
             confirm_text: None,
+            spanish,
             actions: Vec::new(),
         };
         let mut reply: Option<String> = None;
         for _ in 0..MAX_STEPS {
             request.facts.identity_level = ctx.identity.level.as_str().into();
-            request.facts.state = facts_state(ctx.state, portal_activity.first());
+            request.facts.state = facts_state(ctx.state, &portal_activity);
             let step = match self.step(&request).await {
                 Ok(resp) => {
                     usage.prompt_tokens += resp.usage.prompt_tokens;
@@ -443,12 +466,10 @@ impl Agent {
         if escalated.is_none() {
             if let Some(question) = confirm {
                 // The change must be shown to the customer, word for word, before it can run.
+                // A reply that does not carry the question is replaced by it: whatever else a
+                // model wrote may contradict it ("Done!" when nothing was written).
                 if !text.contains(&question) {
-                    text = if text.trim().is_empty() {
-                        question
-                    } else {
-                        format!("{} {question}", text.trim_end())
-                    };
+                    text = question;
                 }
                 if let Some(p) = ctx.state.proposal.as_mut() {
                     p.shown_in_turn = Some(ctx.state.turn);
@@ -457,6 +478,17 @@ impl Agent {
         }
         if escalated.is_some() {
             ctx.state.acknowledged_escalation = true;
+            ctx.state.proposal = None;
+        }
+        // A proposal stands for the customer's next message only: one that this reply does
+        // not put to the customer (again) is dropped, so a later "yes" cannot run a change
+        // the customer moved on from (or already declined).
+        if ctx
+            .state
+            .proposal
+            .as_ref()
+            .is_some_and(|p| p.shown_in_turn != Some(ctx.state.turn))
+        {
             ctx.state.proposal = None;
         }
         let owner = if escalated.is_some() {
@@ -575,17 +607,17 @@ fn outcome_of(conversation: ConversationId, item: &InboxItem, duplicate: bool) -
 
 /// The state facts a model may see: what was offered and proposed, and identity progress
 /// (counts, never other customers' data).
-fn facts_state(
-    state: &AgentState,
-    latest_portal: Option<&crate::store::PortalEvent>,
-) -> serde_json::Value {
+fn facts_state(state: &AgentState, portal: &[crate::store::PortalEvent]) -> serde_json::Value {
+    let event =
+        |e: &crate::store::PortalEvent| json!({ "kind": e.kind, "detail": e.detail, "at": e.at });
     json!({
         "turn": state.turn,
         "needs_property_choice": !state.property_candidates.is_empty(),
         "failed_verifications": state.failed_verifications,
         "proposal": state.proposal,
         "offered": state.offered,
-        "latest_portal_event": latest_portal.map(|e| json!({ "kind": e.kind, "detail": e.detail, "at": e.at })),
+        "latest_portal_event": portal.first().map(event),
+        "recent_portal_events": portal.iter().map(event).collect::<Vec<_>>(),
     })
 }
 

@@ -114,6 +114,8 @@ pub struct ToolCtx<'a> {
     pub escalated: Option<escalation::Escalated>,
     /// A confirmation question a write tool needs shown in this turn's reply.
     pub confirm_text: Option<String>,
+    /// The customer writes in Spanish: confirmation questions and acknowledgements follow.
+    pub spanish: bool,
     /// Short log of what tools did this turn (for summaries).
     pub actions: Vec<String>,
 }
@@ -566,6 +568,19 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
         }
         let p = ctx.store.property(t, a.property_id).await?;
         let r = &policy.agent_reschedule;
+        // Offering windows for a visit the agent may not move would only disappoint.
+        if !r.enabled {
+            return Ok(ToolOutcome::refused(
+                "agent_reschedule.enabled",
+                "the agent may not reschedule; escalate",
+            ));
+        }
+        if a.reschedule_count >= r.max_reschedules {
+            return Ok(ToolOutcome::refused(
+                "agent_reschedule.max_reschedules",
+                "this visit was moved too many times; escalate (out_of_policy)",
+            ));
+        }
         (
             p.zone_id,
             ctx.now + Duration::hours(r.min_hours_ahead),
@@ -624,6 +639,35 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
         });
         date_ok && part_ok && after_ok
     };
+    // Did the customer ask for dates the policy puts out of reach (too soon, too far)?
+    // Every requested date is outside the allowed range, or all of its windows (of the
+    // requested part of the day) start outside it.
+    let mut requested_outside_policy = !q.dates.is_empty();
+    for d in &q.dates {
+        let day_start = tz.instant(*d, NaiveTime::MIN);
+        let day_end = tz.instant(*d + Duration::days(1), NaiveTime::MIN);
+        if day_end <= earliest || day_start >= latest {
+            continue;
+        }
+        let day: Vec<crate::store::Slot> = ctx
+            .store
+            .open_slots(t, zone, day_start, day_end, 50)
+            .await?
+            .into_iter()
+            .filter(|s| {
+                q.morning
+                    .is_none_or(|m| (tz.local(s.starts_at).hour() < 12) == m)
+            })
+            .collect();
+        if day.is_empty()
+            || day
+                .iter()
+                .any(|s| s.starts_at >= earliest && s.starts_at < latest)
+        {
+            requested_outside_policy = false;
+            break;
+        }
+    }
     let mut chosen: Vec<&crate::store::Slot> = Vec::new();
     // Preferred dates in the customer's order first, then the earliest others.
     for d in &q.dates {
@@ -653,6 +697,7 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
         json!({
             "windows": windows,
             "allowed_range": { "earliest": crate::record::local(tz, earliest), "latest": crate::record::local(tz, latest) },
+            "requested_outside_policy": requested_outside_policy,
         }),
     ))
 }
@@ -663,14 +708,18 @@ fn guard(ctx: &mut ToolCtx<'_>, tool: &str, args: &Value, summary: String) -> Op
     let confirmed = ctx.state.proposal.as_ref().is_some_and(|p| {
         p.tool == tool
             && p.arguments == canonical
-            && p.shown_in_turn.is_some_and(|t| t < ctx.state.turn)
+            && p.shown_in_turn.is_some_and(|t| t + 1 == ctx.state.turn)
             && ctx.customer_affirmed
     });
     if confirmed {
         ctx.state.proposal = None;
         return None;
     }
-    let question = format!("{summary} Reply YES to confirm.");
+    let question = if ctx.spanish {
+        format!("{summary} Responda SÍ para confirmar.")
+    } else {
+        format!("{summary} Reply YES to confirm.")
+    };
     ctx.state.proposal = Some(Proposal {
         tool: tool.into(),
         arguments: canonical,
@@ -769,10 +818,17 @@ async fn reschedule(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, 
     }
     let from = window_label(tz, a.window_start, a.window_end);
     let to = window_label(tz, slot.starts_at, slot.ends_at);
-    let summary = format!(
-        "Move your {} visit at {} from {from} to {to}?",
-        a.service, property.street
-    );
+    let summary = if ctx.spanish {
+        format!(
+            "¿Cambiamos su visita de {} en {} del {from} al {to}?",
+            a.service, property.street
+        )
+    } else {
+        format!(
+            "Move your {} visit at {} from {from} to {to}?",
+            a.service, property.street
+        )
+    };
     if let Some(wait) = guard(ctx, "reschedule_appointment", args, summary) {
         return Ok(wait);
     }

@@ -14,6 +14,7 @@
 // Not every test module uses every helper.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod api;
 pub mod app;
 pub mod twilio;

@@ -5,6 +5,12 @@
 #[macro_use]
 mod common;
 
+mod agent_delivery;
+mod agent_escalation;
+mod agent_identity;
+mod agent_openai;
+mod agent_portal;
+mod agent_reschedule;
 mod capacity;
 mod eval;
 mod operator;

@@ -510,6 +510,16 @@ impl<'a> Reader<'a> {
         let mut j = i;
         while j < self.toks.len() && words.len() < 5 {
             let t = &self.toks[j];
+            // "Avenue F", "Ave B": a lettered avenue is a whole street name.
+            if words.is_empty() && matches!(t.folded.as_str(), "avenue" | "ave") {
+                if let Some(letter) = self.toks.get(j + 1).filter(|l| {
+                    l.kind == TokenKind::Word
+                        && l.folded.chars().count() == 1
+                        && l.folded.chars().all(|c| c.is_ascii_alphabetic())
+                }) {
+                    return Some((vec!["avenue".to_string(), letter.folded.clone()], j + 2));
+                }
+            }
             if t.kind == TokenKind::Word
                 && STREET_SUFFIXES.contains(&t.folded.as_str())
                 && !words.is_empty()
@@ -680,6 +690,26 @@ impl<'a> Reader<'a> {
                 self.facts.name = Some(words.join(" "));
                 return;
             }
+        }
+        // "Rachel Kim, 7305 Oak Dr, 78748": a message that opens with two or three
+        // capitalised name words, then a comma or a number, opens with a name.
+        let mut words = Vec::new();
+        let mut j = 0;
+        while j < n && words.len() < 3 {
+            let t = &self.toks[j];
+            if !name_like(t)
+                || !capitalised(t)
+                || STREET_SUFFIXES.contains(&t.folded.as_str())
+                || self.consumed.get(j).copied().unwrap_or(false)
+            {
+                break;
+            }
+            words.push(title_case(&t.raw));
+            j += 1;
+        }
+        let followed_by_details = self.w(j) == "," || self.free_number(j).is_some();
+        if words.len() >= 2 && followed_by_details {
+            self.facts.name = Some(words.join(" "));
         }
     }
 
