@@ -55,6 +55,9 @@ pub struct GlobalArgs {
     pub openai_model: Option<String>,
     #[arg(long, env = "FRONTDESK_OPENAI_API_KEY", global = true, hide = true)]
     pub openai_api_key: Option<String>,
+    /// Whisper model file for voicemail and live calls (`off` disables).
+    #[arg(long, env = "FRONTDESK_WHISPER_MODEL", global = true)]
+    pub whisper_model: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +90,11 @@ pub enum Command {
         /// sms, voice, api.
         #[arg(long, default_value = "sms")]
         channel: String,
+    },
+    /// Speech to text: fetch the model, transcribe a file, benchmark.
+    Voice {
+        #[command(subcommand)]
+        command: crate::voice::cli::VoiceCommand,
     },
     /// Manage API tokens.
     Token {
@@ -130,6 +138,7 @@ impl GlobalArgs {
             openai_base_url: self.openai_base_url.clone(),
             openai_model: self.openai_model.clone(),
             openai_api_key: self.openai_api_key.clone().map(Secret::new),
+            whisper_model: self.whisper_model.clone(),
             ..RawSettings::default()
         };
         let from_file = match &self.config {
@@ -183,6 +192,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
             channel,
         } => chat(settings, &from, &tenant, &channel).await,
+        Command::Voice { command } => crate::voice::cli::run(command, &settings).await,
         Command::Token {
             command:
                 TokenCommand::Create {

@@ -7,6 +7,7 @@ mod health;
 mod messages;
 mod operator;
 mod portal;
+mod stream;
 mod twilio;
 
 pub use auth::OperatorAuth;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/operator", operator::router())
         .nest("/api/v1/portal", portal::router())
         .merge(twilio::router())
+        .merge(stream::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::bad_request(

@@ -27,7 +27,7 @@ use crate::store::{NewOutbound, Tenant};
 
 /// Twilio gives a webhook 15 s; answer within this and send anything slower by REST.
 pub const REPLY_BUDGET: Duration = Duration::from_secs(10);
-const VOICE: &str = "Polly.Joanna";
+pub(super) const VOICE: &str = "Polly.Joanna";
 const SPEECH_MODEL: &str = "phone_call";
 
 pub fn router() -> Router<AppState> {
@@ -368,7 +368,7 @@ fn voicemail(state: &AppState, prompt: &str) -> twiml::Response {
 }
 
 /// A person: the office during business hours, voicemail after.
-fn to_a_person(state: &AppState, tenant: &Tenant, said: &str) -> twiml::Response {
+pub(super) fn to_a_person(state: &AppState, tenant: &Tenant, said: &str) -> twiml::Response {
     let open = tenant
         .business_hours
         .is_open(tenant.timezone, state.clock.now());

@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod voice;
 pub mod world;
 
 use frontdesk::store::Store;

@@ -8,3 +8,6 @@ mod common;
 mod capacity;
 mod smoke;
 mod store;
+mod voice_stream;
+#[cfg(feature = "whisper")]
+mod voice_voicemail;
