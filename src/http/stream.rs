@@ -28,7 +28,7 @@ use crate::channels::twilio::media::{
 };
 use crate::channels::twilio::signature::{PublicBaseUrl, Validator, HEADER};
 use crate::channels::twilio::twiml::{self, Say, Stream};
-use crate::domain::{Channel, PhoneE164, TenantId};
+use crate::domain::{Channel, TenantId};
 use crate::store::Tenant;
 
 pub const PATH: &str = "/twilio/voice/stream";
@@ -83,7 +83,11 @@ async fn check_handshake(
     Err(forbidden())
 }
 
-async fn stream(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     let bound = match check_handshake(&state, &headers).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -110,7 +114,11 @@ enum Work {
     Transfer,
 }
 
-async fn run(state: AppState, mut socket: WebSocket, bound: Option<TenantId>) -> anyhow::Result<()> {
+async fn run(
+    state: AppState,
+    mut socket: WebSocket,
+    bound: Option<TenantId>,
+) -> anyhow::Result<()> {
     let mut upsampler = Upsampler::new();
     let mut detector = EndOfTurn::new(TurnConfig::default(), 16_000);
     let mut utterance: Vec<f32> = Vec::new();
@@ -148,7 +156,7 @@ async fn run(state: AppState, mut socket: WebSocket, bound: Option<TenantId>) ->
                 };
                 let n: u32 = params.get("n").and_then(|n| n.parse().ok()).unwrap_or(1);
                 let from = params.get("From").cloned().unwrap_or_default();
-                let prompt = call_prompt(&state, &tenant, &from).await;
+                let prompt = crate::voicemail::caller_prompt(&state.store, &tenant, &from).await;
                 let call = Call {
                     tenant,
                     call_sid: start.start.call_sid.to_string(),
@@ -215,33 +223,12 @@ async fn run(state: AppState, mut socket: WebSocket, bound: Option<TenantId>) ->
     Ok(())
 }
 
-/// Company, pests, and the caller's name and street when the caller id is one customer's.
-async fn call_prompt(state: &AppState, tenant: &Tenant, from: &str) -> String {
-    let mut prompt = crate::voicemail::initial_prompt(tenant);
-    let Ok(phone) = PhoneE164::parse(from) else {
-        return prompt;
-    };
-    if let Ok(ids) = state.store.customers_by_phone(tenant.id, &phone).await {
-        if let [id] = ids.as_slice() {
-            if let Ok(c) = state.store.customer(tenant.id, *id).await {
-                prompt.push(' ');
-                prompt.push_str(&c.name);
-                if let Ok(props) = state.store.properties(tenant.id, *id).await {
-                    if let [p] = props.as_slice() {
-                        prompt.push_str(", ");
-                        prompt.push_str(&p.street);
-                    }
-                }
-                prompt.push('.');
-            }
-        }
-    }
-    prompt
-}
-
 /// One call's turns, in order.
 async fn turns(state: AppState, call: Call, mut n: u32, mut rx: mpsc::Receiver<Work>) {
-    let rest = match crate::outbound::TwilioRest::new(&state.settings.twilio, &state.settings.public_url) {
+    let rest = match crate::outbound::TwilioRest::new(
+        &state.settings.twilio,
+        &state.settings.public_url,
+    ) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "no Twilio client");
@@ -251,20 +238,18 @@ async fn turns(state: AppState, call: Call, mut n: u32, mut rx: mpsc::Receiver<W
     while let Some(work) = rx.recv().await {
         let twiml = match work {
             Work::Transfer => to_a_person(&state, &call.tenant, "Of course."),
-            Work::Utterance { pcm, ended } => {
-                match turn(&state, &call, n, pcm).await {
-                    Ok(Some(t)) => {
-                        tracing::info!(call = %call.call_sid, n, took_ms = ended.elapsed().as_millis() as u64, "stream turn answered");
-                        n += 1;
-                        t
-                    }
-                    Ok(None) => continue,
-                    Err(e) => {
-                        tracing::error!(error = %e, "stream turn failed");
-                        to_a_person(&state, &call.tenant, "Sorry, I'm having trouble right now.")
-                    }
+            Work::Utterance { pcm, ended } => match turn(&state, &call, n, pcm).await {
+                Ok(Some(t)) => {
+                    tracing::info!(call = %call.call_sid, n, took_ms = ended.elapsed().as_millis() as u64, "stream turn answered");
+                    n += 1;
+                    t
                 }
-            }
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "stream turn failed");
+                    to_a_person(&state, &call.tenant, "Sorry, I'm having trouble right now.")
+                }
+            },
         };
         if let Err(e) = rest
             .update_call(&call.tenant, &call.call_sid, &twiml.to_xml())

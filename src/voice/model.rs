@@ -402,7 +402,10 @@ pub fn vocab_from_tokenizer_json(json: &[u8]) -> anyhow::Result<Vec<Vec<u8>>> {
 pub enum Part {
     Whole,
     /// `index` of `of` equal row blocks.
-    Slice { index: usize, of: usize },
+    Slice {
+        index: usize,
+        of: usize,
+    },
 }
 
 /// The whisper.cpp tensors a CTranslate2 variable becomes. Empty for variables whisper.cpp
@@ -428,7 +431,9 @@ pub fn ggml_names(ct2: &str) -> anyhow::Result<Vec<(String, Part)>> {
         ["encoder", "layer_norm", w] => whole(format!("encoder.ln_post.{}", param(w).unwrap_or(w))),
         ["decoder", "layer_norm", w] => whole(format!("decoder.ln.{}", param(w).unwrap_or(w))),
         ["decoder", "embeddings", "weight"] => whole("decoder.token_embedding.weight".into()),
-        [side @ ("encoder" | "decoder"), layer, block, rest @ ..] if layer.starts_with("layer_") => {
+        [side @ ("encoder" | "decoder"), layer, block, rest @ ..]
+            if layer.starts_with("layer_") =>
+        {
             let i: usize = layer["layer_".len()..]
                 .parse()
                 .map_err(|_| anyhow::anyhow!("bad layer in `{ct2}`"))?;
@@ -484,7 +489,10 @@ enum GgmlType {
 /// Quantize one row to q8_0 blocks (32 values: f16 scale + 32 i8), as ggml's reference does.
 pub fn quantize_q8_0(row: &[f32], out: &mut Vec<u8>) -> anyhow::Result<()> {
     if row.len() % 32 != 0 {
-        anyhow::bail!("q8_0 needs rows that are a multiple of 32, got {}", row.len());
+        anyhow::bail!(
+            "q8_0 needs rows that are a multiple of 32, got {}",
+            row.len()
+        );
     }
     for block in row.chunks_exact(32) {
         let amax = block.iter().fold(0f32, |m, x| m.max(x.abs()));
@@ -532,7 +540,9 @@ pub fn convert(
             .count() as i32
     };
     let heads = |side: &str| -> anyhow::Result<i32> {
-        Ok(i32::try_from(var(&format!("{side}/num_heads"))?.scalar_int()?)?)
+        Ok(i32::try_from(
+            var(&format!("{side}/num_heads"))?.scalar_int()?,
+        )?)
     };
     let n_vocab = dim("decoder/embeddings/weight", 0)?;
     let n_mels = dim("encoder/conv1/weight", 1)?;
@@ -766,7 +776,9 @@ mod tests {
     }
 
     fn halfs(xs: &[f32]) -> Vec<u8> {
-        xs.iter().flat_map(|x| f32_to_f16(*x).to_le_bytes()).collect()
+        xs.iter()
+            .flat_map(|x| f32_to_f16(*x).to_le_bytes())
+            .collect()
     }
 
     #[test]
@@ -777,7 +789,13 @@ mod tests {
         b.extend(&3u32.to_le_bytes());
         b.extend(&3u32.to_le_bytes());
         push_var(&mut b, "decoder/num_heads", &[], 2, &6i16.to_le_bytes());
-        push_var(&mut b, "a/w", &[2, 3], 4, &halfs(&[1.0, -2.0, 0.5, 0.0, 3.0, 65504.0]));
+        push_var(
+            &mut b,
+            "a/w",
+            &[2, 3],
+            4,
+            &halfs(&[1.0, -2.0, 0.5, 0.0, 3.0, 65504.0]),
+        );
         push_var(&mut b, "a/b", &[2], 0, &[0, 0, 128, 63, 0, 0, 0, 64]);
         b.extend(&1u32.to_le_bytes());
         push_str(&mut b, "a/tied");
@@ -808,43 +826,97 @@ mod tests {
         assert_eq!(
             names("encoder/layer_2/self_attention/linear_0/weight"),
             vec![
-                ("encoder.blocks.2.attn.query.weight".into(), Part::Slice { index: 0, of: 3 }),
-                ("encoder.blocks.2.attn.key.weight".into(), Part::Slice { index: 1, of: 3 }),
-                ("encoder.blocks.2.attn.value.weight".into(), Part::Slice { index: 2, of: 3 }),
+                (
+                    "encoder.blocks.2.attn.query.weight".into(),
+                    Part::Slice { index: 0, of: 3 }
+                ),
+                (
+                    "encoder.blocks.2.attn.key.weight".into(),
+                    Part::Slice { index: 1, of: 3 }
+                ),
+                (
+                    "encoder.blocks.2.attn.value.weight".into(),
+                    Part::Slice { index: 2, of: 3 }
+                ),
             ]
         );
         // The key has no bias in whisper.cpp.
         assert_eq!(
             names("decoder/layer_0/self_attention/linear_0/bias"),
             vec![
-                ("decoder.blocks.0.attn.query.bias".into(), Part::Slice { index: 0, of: 3 }),
-                ("decoder.blocks.0.attn.value.bias".into(), Part::Slice { index: 2, of: 3 }),
+                (
+                    "decoder.blocks.0.attn.query.bias".into(),
+                    Part::Slice { index: 0, of: 3 }
+                ),
+                (
+                    "decoder.blocks.0.attn.value.bias".into(),
+                    Part::Slice { index: 2, of: 3 }
+                ),
             ]
         );
         assert_eq!(
             names("decoder/layer_3/attention/linear_1/weight"),
             vec![
-                ("decoder.blocks.3.cross_attn.key.weight".into(), Part::Slice { index: 0, of: 2 }),
-                ("decoder.blocks.3.cross_attn.value.weight".into(), Part::Slice { index: 1, of: 2 }),
+                (
+                    "decoder.blocks.3.cross_attn.key.weight".into(),
+                    Part::Slice { index: 0, of: 2 }
+                ),
+                (
+                    "decoder.blocks.3.cross_attn.value.weight".into(),
+                    Part::Slice { index: 1, of: 2 }
+                ),
             ]
         );
         assert_eq!(
             names("decoder/layer_3/attention/linear_1/bias"),
-            vec![("decoder.blocks.3.cross_attn.value.bias".into(), Part::Slice { index: 1, of: 2 })]
+            vec![(
+                "decoder.blocks.3.cross_attn.value.bias".into(),
+                Part::Slice { index: 1, of: 2 }
+            )]
         );
         for (ct2, ggml) in [
-            ("decoder/layer_1/attention/linear_2/bias", "decoder.blocks.1.cross_attn.out.bias"),
-            ("decoder/layer_1/attention/layer_norm/gamma", "decoder.blocks.1.cross_attn_ln.weight"),
-            ("encoder/layer_0/self_attention/linear_1/weight", "encoder.blocks.0.attn.out.weight"),
-            ("encoder/layer_0/self_attention/layer_norm/beta", "encoder.blocks.0.attn_ln.bias"),
-            ("encoder/layer_0/ffn/linear_1/weight", "encoder.blocks.0.mlp.2.weight"),
-            ("encoder/layer_0/ffn/linear_0/bias", "encoder.blocks.0.mlp.0.bias"),
-            ("encoder/layer_0/ffn/layer_norm/gamma", "encoder.blocks.0.mlp_ln.weight"),
+            (
+                "decoder/layer_1/attention/linear_2/bias",
+                "decoder.blocks.1.cross_attn.out.bias",
+            ),
+            (
+                "decoder/layer_1/attention/layer_norm/gamma",
+                "decoder.blocks.1.cross_attn_ln.weight",
+            ),
+            (
+                "encoder/layer_0/self_attention/linear_1/weight",
+                "encoder.blocks.0.attn.out.weight",
+            ),
+            (
+                "encoder/layer_0/self_attention/layer_norm/beta",
+                "encoder.blocks.0.attn_ln.bias",
+            ),
+            (
+                "encoder/layer_0/ffn/linear_1/weight",
+                "encoder.blocks.0.mlp.2.weight",
+            ),
+            (
+                "encoder/layer_0/ffn/linear_0/bias",
+                "encoder.blocks.0.mlp.0.bias",
+            ),
+            (
+                "encoder/layer_0/ffn/layer_norm/gamma",
+                "encoder.blocks.0.mlp_ln.weight",
+            ),
             ("encoder/layer_norm/gamma", "encoder.ln_post.weight"),
             ("decoder/layer_norm/beta", "decoder.ln.bias"),
-            ("decoder/embeddings/weight", "decoder.token_embedding.weight"),
-            ("encoder/position_encodings/encodings", "encoder.positional_embedding"),
-            ("decoder/position_encodings/encodings", "decoder.positional_embedding"),
+            (
+                "decoder/embeddings/weight",
+                "decoder.token_embedding.weight",
+            ),
+            (
+                "encoder/position_encodings/encodings",
+                "encoder.positional_embedding",
+            ),
+            (
+                "decoder/position_encodings/encodings",
+                "decoder.positional_embedding",
+            ),
             ("encoder/conv2/bias", "encoder.conv2.bias"),
         ] {
             assert_eq!(names(ct2), vec![(ggml.to_string(), Part::Whole)], "{ct2}");
@@ -855,7 +927,15 @@ mod tests {
 
     #[test]
     fn half_floats_round_trip_and_round_to_even() {
-        for x in [0.0f32, 1.0, -2.5, 0.333_251_95, 65504.0, 6.103_515_6e-5, 5.960_464_5e-8] {
+        for x in [
+            0.0f32,
+            1.0,
+            -2.5,
+            0.333_251_95,
+            65504.0,
+            6.103_515_6e-5,
+            5.960_464_5e-8,
+        ] {
             assert_eq!(f16_to_f32(f32_to_f16(x)), x, "{x}");
         }
         assert_eq!(f32_to_f16(1.0), 0x3c00);
@@ -883,7 +963,11 @@ mod tests {
         for row in f.chunks(201) {
             assert!(row.iter().any(|x| *x > 0.0));
         }
-        let peak = |r: usize| f[r * 201..(r + 1) * 201].iter().fold(0f32, |m, x| m.max(*x));
+        let peak = |r: usize| {
+            f[r * 201..(r + 1) * 201]
+                .iter()
+                .fold(0f32, |m, x| m.max(*x))
+        };
         assert!(peak(5) > peak(70));
     }
 

@@ -64,9 +64,7 @@ pub fn speak(text: &str, dir: &Path) -> Speech {
 pub fn model_path() -> PathBuf {
     let path = std::env::var("FRONTDESK_WHISPER_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ggml-tiny.en.bin")
-        });
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ggml-tiny.en.bin"));
     assert!(
         path.is_file(),
         "no whisper model at {} (run `cargo run -- voice fetch-model`)",
@@ -139,7 +137,11 @@ impl FakeTwilio {
     pub async fn wait_for(&self, needle: &str, within: Duration) -> Received {
         let started = Instant::now();
         loop {
-            if let Some(r) = self.received().into_iter().find(|r| r.path.contains(needle)) {
+            if let Some(r) = self
+                .received()
+                .into_iter()
+                .find(|r| r.path.contains(needle))
+            {
                 return r;
             }
             assert!(
@@ -174,7 +176,11 @@ async fn message(
     UrlPath(sid): UrlPath<String>,
     body: Bytes,
 ) -> impl IntoResponse {
-    record(&fake, format!("/2010-04-01/Accounts/{sid}/Messages.json"), &body);
+    record(
+        &fake,
+        format!("/2010-04-01/Accounts/{sid}/Messages.json"),
+        &body,
+    );
     (
         StatusCode::CREATED,
         [("content-type", "application/json")],
@@ -187,7 +193,11 @@ async fn call(
     UrlPath((sid, call)): UrlPath<(String, String)>,
     body: Bytes,
 ) -> impl IntoResponse {
-    record(&fake, format!("/2010-04-01/Accounts/{sid}/Calls/{call}"), &body);
+    record(
+        &fake,
+        format!("/2010-04-01/Accounts/{sid}/Calls/{call}"),
+        &body,
+    );
     (
         StatusCode::OK,
         [("content-type", "application/json")],
@@ -299,16 +309,20 @@ impl StreamClient {
 
     pub async fn dtmf(&mut self, digit: &str) {
         let sid = self.stream_sid.clone();
-        self.send(serde_json::json!({"event":"dtmf","streamSid": sid, "sequenceNumber":"99",
-            "dtmf": {"track":"inbound_track","digit": digit}}))
-            .await;
+        self.send(
+            serde_json::json!({"event":"dtmf","streamSid": sid, "sequenceNumber":"99",
+            "dtmf": {"track":"inbound_track","digit": digit}}),
+        )
+        .await;
     }
 
     pub async fn stop(mut self, call_sid: &str) {
         let sid = self.stream_sid.clone();
-        self.send(serde_json::json!({"event":"stop","streamSid": sid, "sequenceNumber":"100",
-            "stop": {"accountSid": super::app::TWILIO_ACCOUNT_SID, "callSid": call_sid}}))
-            .await;
+        self.send(
+            serde_json::json!({"event":"stop","streamSid": sid, "sequenceNumber":"100",
+            "stop": {"accountSid": super::app::TWILIO_ACCOUNT_SID, "callSid": call_sid}}),
+        )
+        .await;
         let _ = self.ws.close(None).await;
     }
 }

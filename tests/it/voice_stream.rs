@@ -74,7 +74,7 @@ async fn spoken_request_is_answered_by_updating_the_call() {
             client
         });
         let update = fake
-            .wait_for(&format!("/Calls/{CALL}.json"), Duration::from_secs(30))
+            .wait_for(&format!("/Calls/{CALL}.json"), Duration::from_secs(120))
             .await;
         let latency = update.at.duration_since(speech_ended);
         println!("end of speech → call update: {latency:?}");
@@ -87,8 +87,13 @@ async fn spoken_request_is_answered_by_updating_the_call() {
             twiml.contains(r#"<Stream url="wss://frontdesk.test/twilio/voice/stream">"#),
             "the next turn streams again: {twiml}"
         );
-        assert!(twiml.contains(r#"<Parameter name="n" value="2"/>"#), "{twiml}");
-        assert!(latency < Duration::from_secs(10), "{latency:?}");
+        assert!(
+            twiml.contains(r#"<Parameter name="n" value="2"/>"#),
+            "{twiml}"
+        );
+        // A guard against hangs, not the benchmark (docs/voice-benchmarks.md): 0.8 s of
+        // end-of-turn silence, transcription and the turn, on a busy debug build.
+        assert!(latency < Duration::from_secs(20), "{latency:?}");
 
         let item = app
             .state
