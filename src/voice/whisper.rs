@@ -76,9 +76,18 @@ impl Transcriber for WhisperTranscriber {
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
         params.set_suppress_blank(true);
+        // Tokenized here and passed as prompt tokens: the same as whisper.cpp does with an
+        // initial prompt, without leaking a C string per call.
         let prompt: String = prompt.chars().filter(|c| *c != '\0').collect();
-        if !prompt.trim().is_empty() {
-            params.set_initial_prompt(&prompt);
+        let tokens = if prompt.trim().is_empty() {
+            Vec::new()
+        } else {
+            self.ctx
+                .tokenize(&prompt, 1024)
+                .map_err(|e| anyhow::anyhow!("prompt: {e}"))?
+        };
+        if !tokens.is_empty() {
+            params.set_tokens(&tokens);
         }
         let mut state = self.state()?;
         state
