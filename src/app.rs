@@ -91,6 +91,7 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
         fallback: Arc::new(BuiltinModel),
         clock,
     };
+    let transcriber = crate::voice::load_transcriber(settings.whisper_model.as_deref());
     Ok(AppState {
         store,
         search,
@@ -99,7 +100,7 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
         settings: Arc::new(settings),
         metrics: Arc::new(Metrics::default()),
         outbox: Arc::new(tokio::sync::Notify::new()),
-        transcriber: None,
+        transcriber,
     })
 }
 

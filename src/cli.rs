@@ -64,6 +64,9 @@ pub struct GlobalArgs {
     pub openai_model: Option<String>,
     #[arg(long, env = "FRONTDESK_OPENAI_API_KEY", global = true, hide = true)]
     pub openai_api_key: Option<String>,
+    /// Whisper model file for voicemail and live calls (`off` disables).
+    #[arg(long, env = "FRONTDESK_WHISPER_MODEL", global = true)]
+    pub whisper_model: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +109,11 @@ pub enum Command {
     Eval {
         #[command(subcommand)]
         command: crate::eval::EvalCommand,
+    },
+    /// Speech to text: fetch the model, transcribe a file, benchmark.
+    Voice {
+        #[command(subcommand)]
+        command: crate::voice::cli::VoiceCommand,
     },
     /// Manage API tokens.
     Token {
@@ -170,6 +178,7 @@ impl GlobalArgs {
             openai_base_url: self.openai_base_url.clone(),
             openai_model: self.openai_model.clone(),
             openai_api_key: self.openai_api_key.clone().map(Secret::new),
+            whisper_model: self.whisper_model.clone(),
             ..RawSettings::default()
         };
         let from_file = match &self.config {
@@ -243,6 +252,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Eval { command } => eval(settings, command).await,
+        Command::Voice { command } => crate::voice::cli::run(command, &settings).await,
         Command::Token {
             command:
                 TokenCommand::Create {

@@ -45,6 +45,8 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     pub twilio: TwilioSettings,
     pub model: ModelSettings,
+    /// Whisper model file (`off` disables; unset: `models/ggml-tiny.en.bin` if present).
+    pub whisper_model: Option<String>,
 }
 
 /// Which model answers customers. The built-in one is always the fallback.
@@ -95,6 +97,7 @@ pub struct RawSettings {
     pub openai_model: Option<String>,
     pub openai_api_key: Option<Secret>,
     pub openai_timeout_secs: Option<u64>,
+    pub whisper_model: Option<String>,
 }
 
 impl RawSettings {
@@ -116,6 +119,7 @@ impl RawSettings {
             model: self.model.or(lower.model),
             openai_base_url: self.openai_base_url.or(lower.openai_base_url),
             openai_model: self.openai_model.or(lower.openai_model),
+            whisper_model: self.whisper_model.or(lower.whisper_model),
             openai_api_key: self.openai_api_key.or(lower.openai_api_key),
             openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
         }
@@ -183,6 +187,7 @@ impl RawSettings {
         };
         Ok(Settings {
             model,
+            whisper_model: self.whisper_model,
             database_url: self
                 .database_url
                 .unwrap_or_else(|| default_database_url(Path::new("data"))),

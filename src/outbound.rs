@@ -113,6 +113,44 @@ impl TwilioRest {
     }
 }
 
+impl TwilioRest {
+    /// `POST /2010-04-01/Accounts/{sid}/Calls/{CallSid}.json` with new TwiML for a live call
+    /// (speak a reply, reconnect the media stream, transfer).
+    pub async fn update_call(
+        &self,
+        tenant: &Tenant,
+        call_sid: &str,
+        twiml: &str,
+    ) -> Result<(), SendError> {
+        let (sid, token) = self.credentials(tenant).ok_or(SendError::NoCredentials)?;
+        let url = format!(
+            "{}/2010-04-01/Accounts/{sid}/Calls/{call_sid}.json",
+            self.api_base
+        );
+        let res = self
+            .http
+            .post(&url)
+            .basic_auth(&sid, Some(&token))
+            .form(&[("Twiml", twiml)])
+            .send()
+            .await
+            .map_err(|e| SendError::Transport(e.without_url().to_string()))?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = res.text().await.unwrap_or_default();
+        let err: TwilioError = serde_json::from_str(&text).unwrap_or(TwilioError {
+            code: None,
+            message: None,
+        });
+        Err(SendError::Refused {
+            code: err.code.unwrap_or(i64::from(status.as_u16())),
+            message: err.message.unwrap_or_else(|| format!("HTTP {status}")),
+        })
+    }
+}
+
 /// Whether `at` falls in the tenant's quiet hours (local time).
 pub fn in_quiet_hours(tenant: &Tenant, at: DateTime<Utc>) -> bool {
     let h = tenant.timezone.local(at).hour() as u8;

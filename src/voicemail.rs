@@ -54,6 +54,33 @@ pub fn initial_prompt(tenant: &Tenant) -> String {
     )
 }
 
+/// [`initial_prompt`] plus the caller's name and street when the caller id is exactly one
+/// customer's (a shared family phone adds nothing: no one else's details leak into it).
+pub async fn caller_prompt(store: &crate::store::Store, tenant: &Tenant, from: &str) -> String {
+    let mut prompt = initial_prompt(tenant);
+    let Ok(phone) = PhoneE164::parse(from) else {
+        return prompt;
+    };
+    let Ok(ids) = store.customers_by_phone(tenant.id, &phone).await else {
+        return prompt;
+    };
+    let [id] = ids.as_slice() else {
+        return prompt;
+    };
+    if let Ok(c) = store.customer(tenant.id, *id).await {
+        prompt.push(' ');
+        prompt.push_str(&c.name);
+        if let Ok(props) = store.properties(tenant.id, *id).await {
+            if let [p] = props.as_slice() {
+                prompt.push_str(", ");
+                prompt.push_str(&p.street);
+            }
+        }
+        prompt.push('.');
+    }
+    prompt
+}
+
 pub async fn handle(
     state: &AppState,
     tenant: &Tenant,
@@ -67,7 +94,7 @@ pub async fn handle(
             let audio = fetch_recording(state, tenant, &url).await?;
             let pcm = crate::voice::wav_to_16k_mono(&audio)?;
             let t = t.clone();
-            let prompt = initial_prompt(tenant);
+            let prompt = caller_prompt(&state.store, tenant, from).await;
             let text = tokio::task::spawn_blocking(move || t.transcribe(&pcm, &prompt)).await??;
             Some(text.trim().to_string()).filter(|s| !s.is_empty())
         }

@@ -8,6 +8,7 @@ mod messages;
 mod operator;
 mod portal;
 mod queue;
+mod stream;
 mod twilio;
 
 pub use auth::OperatorAuth;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         )
         .nest("/api/v1/portal", portal::router())
         .merge(twilio::router())
+        .merge(stream::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::bad_request(

@@ -24,7 +24,7 @@ use crate::channels::twilio::webhook::{
 use crate::domain::{Channel, PhoneE164};
 use crate::store::{NewOutbound, Tenant};
 
-const VOICE: &str = "Polly.Joanna";
+pub(super) const VOICE: &str = "Polly.Joanna";
 const SPEECH_MODEL: &str = "phone_call";
 
 pub fn router() -> Router<AppState> {
@@ -404,9 +404,9 @@ fn voicemail(state: &AppState, call: &CallNumbers, prompt: &str) -> twiml::Respo
 }
 
 /// Who called which of our numbers.
-struct CallNumbers {
-    from: String,
-    to: String,
+pub(super) struct CallNumbers {
+    pub(super) from: String,
+    pub(super) to: String,
 }
 
 impl CallNumbers {
@@ -419,7 +419,7 @@ impl CallNumbers {
 }
 
 /// A person: the office during business hours, voicemail after.
-fn to_a_person(
+pub(super) fn to_a_person(
     state: &AppState,
     tenant: &Tenant,
     call: &CallNumbers,

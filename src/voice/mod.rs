@@ -2,6 +2,12 @@
 //! (cargo feature `whisper`) when a model is configured, otherwise none, in which case
 //! recordings go to the human queue with their link.
 
+pub mod cli;
+pub mod model;
+#[cfg(feature = "whisper")]
+pub mod whisper;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Audio in, words out. Implementations run blocking work off the async runtime.
@@ -13,6 +19,70 @@ pub trait Transcriber: Send + Sync {
 }
 
 pub type SharedTranscriber = Option<Arc<dyn Transcriber>>;
+
+/// Threads whisper.cpp uses per transcription (`FRONTDESK_WHISPER_THREADS`, default 2).
+pub fn whisper_threads() -> i32 {
+    std::env::var("FRONTDESK_WHISPER_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n: &i32| (1..=64).contains(n))
+        .unwrap_or(2)
+}
+
+/// Which model file to load: the configured path (`FRONTDESK_WHISPER_MODEL`; empty or `off`
+/// disables transcription), else `models/ggml-tiny.en.bin` when it exists.
+pub fn model_path(configured: Option<&str>) -> Option<PathBuf> {
+    match configured.map(str::trim) {
+        Some("" | "off" | "none") => None,
+        Some(p) => Some(PathBuf::from(p)),
+        None => Some(PathBuf::from(model::DEFAULT_MODEL_PATH)).filter(|p| p.is_file()),
+    }
+}
+
+/// The transcriber for a server: whisper when the feature is built in and the model loads.
+/// Anything else is a warning, never a failed start: voicemail then goes to the human queue
+/// with its recording link.
+pub fn load_transcriber(configured: Option<&str>) -> SharedTranscriber {
+    let path = model_path(configured)?;
+    match load(&path) {
+        Ok(t) => {
+            tracing::info!(model = %path.display(), engine = %t.name(), "speech to text ready");
+            Some(t)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "speech to text is off; voicemail goes to the human queue");
+            None
+        }
+    }
+}
+
+#[cfg(feature = "whisper")]
+fn load(path: &Path) -> anyhow::Result<Arc<dyn Transcriber>> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    // One loaded model per file per process (tests start many apps).
+    static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<whisper::WhisperTranscriber>>>> =
+        OnceLock::new();
+    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let cache = LOADED.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = cache
+        .lock()
+        .map_err(|_| anyhow::anyhow!("model cache poisoned"))?;
+    if let Some(t) = cache.get(&key) {
+        return Ok(t.clone());
+    }
+    let t = Arc::new(whisper::WhisperTranscriber::load(path, whisper_threads())?);
+    cache.insert(key, t.clone());
+    Ok(t)
+}
+
+#[cfg(not(feature = "whisper"))]
+fn load(path: &Path) -> anyhow::Result<Arc<dyn Transcriber>> {
+    anyhow::bail!(
+        "{} is configured but this build has no `whisper` feature",
+        path.display()
+    )
+}
 
 /// Decode a PCM WAV (8 or 16 kHz, 16-bit, mono or stereo) or µ-law WAV into 16 kHz mono f32.
 pub fn wav_to_16k_mono(bytes: &[u8]) -> anyhow::Result<Vec<f32>> {

@@ -20,3 +20,6 @@ mod store;
 mod twilio_outbound;
 mod twilio_sms;
 mod twilio_voice;
+mod voice_stream;
+#[cfg(feature = "whisper")]
+mod voice_voicemail;

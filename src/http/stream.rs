@@ -1,0 +1,341 @@
+//! `GET /twilio/voice/stream`: the Media Streams WebSocket of a live call.
+//!
+//! The handshake is signature-checked over the `wss://` URL before the upgrade. Caller audio
+//! (8 kHz µ-law) is decoded to 16 kHz, cut into turns by the energy end-of-turn detector, and
+//! each finished utterance is transcribed (initial prompt: company, the caller's name and
+//! street when the caller id matches one customer, pests), run as a voice turn, and answered
+//! by updating the call through Twilio's REST API: `<Say>` the reply, then `<Connect>` a new
+//! stream (Twilio ends this one). The turn number travels as a stream parameter, so external
+//! ids `CallSid:stream:<n>` stay unique across reconnections. DTMF `0` transfers like the
+//! gather flow.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::mpsc;
+
+use super::twilio::{to_a_person, CallNumbers, VOICE};
+use super::AppState;
+use crate::agent::Inbound;
+use crate::channels::twilio::media::{
+    mulaw_8k_to_f32_16k, EndOfTurn, StreamEvent, Track, TurnConfig, TurnEvent, Upsampler,
+};
+use crate::channels::twilio::signature::{PublicBaseUrl, Validator, HEADER};
+use crate::channels::twilio::twiml::{self, Say, Stream};
+use crate::domain::{Channel, TenantId};
+use crate::store::Tenant;
+
+pub const PATH: &str = "/twilio/voice/stream";
+/// Audio kept from before the detector fired, so the first syllable is not clipped.
+const PRE_ROLL_CHUNKS: usize = 10;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(PATH, get(stream))
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "",
+    )
+        .into_response()
+}
+
+/// Which auth token signed the handshake: the account-wide one or a tenant's own. A tenant
+/// token binds the stream to that tenant.
+async fn check_handshake(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<TenantId>, Response> {
+    let base = PublicBaseUrl::parse(&state.settings.public_url).map_err(|_| forbidden())?;
+    let url = base.websocket_url(PATH);
+    let signature = headers.get(HEADER).and_then(|v| v.to_str().ok());
+    if let Some(token) = &state.settings.twilio.auth_token {
+        if Validator::new(token.expose())
+            .validate_stream_handshake(&url, signature)
+            .is_ok()
+        {
+            return Ok(None);
+        }
+    }
+    let tenants = state.store.list_tenants().await.map_err(|_| forbidden())?;
+    for (id, _) in tenants {
+        let Ok(tenant) = state.store.tenant(id).await else {
+            continue;
+        };
+        if let Some(token) = tenant.twilio_auth_token.as_deref() {
+            if Validator::new(token)
+                .validate_stream_handshake(&url, signature)
+                .is_ok()
+            {
+                return Ok(Some(tenant.id));
+            }
+        }
+    }
+    tracing::warn!(path = PATH, "media stream handshake signature rejected");
+    Err(forbidden())
+}
+
+async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let bound = match check_handshake(&state, &headers).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    ws.on_upgrade(move |socket| async move {
+        if let Err(e) = run(state, socket, bound).await {
+            tracing::warn!(error = %e, "media stream ended with an error");
+        }
+    })
+}
+
+/// What a turn worker needs about the call.
+#[derive(Clone)]
+struct Call {
+    tenant: Tenant,
+    call_sid: String,
+    from: String,
+    to: String,
+    prompt: String,
+}
+
+impl Call {
+    fn numbers(&self) -> CallNumbers {
+        CallNumbers {
+            from: self.from.clone(),
+            to: self.to.clone(),
+        }
+    }
+}
+
+enum Work {
+    Utterance { pcm: Vec<f32>, ended: Instant },
+    Transfer,
+}
+
+async fn run(
+    state: AppState,
+    mut socket: WebSocket,
+    bound: Option<TenantId>,
+) -> anyhow::Result<()> {
+    let mut upsampler = Upsampler::new();
+    let mut detector = EndOfTurn::new(TurnConfig::default(), 16_000);
+    let mut utterance: Vec<f32> = Vec::new();
+    let mut pre_roll: VecDeque<Vec<f32>> = VecDeque::with_capacity(PRE_ROLL_CHUNKS);
+    let mut worker: Option<(mpsc::Sender<Work>, tokio::task::JoinHandle<()>)> = None;
+    let mut chunk = Vec::with_capacity(320);
+    while let Some(msg) = socket.recv().await {
+        let text = match msg? {
+            Message::Text(t) => t,
+            Message::Close(_) => break,
+            Message::Binary(_) => {
+                tracing::warn!("binary frame on a media stream");
+                break;
+            }
+            _ => continue,
+        };
+        let event = match StreamEvent::parse(text.as_str()) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable media stream frame");
+                continue;
+            }
+        };
+        match event {
+            StreamEvent::Connected { .. } | StreamEvent::Mark(_) | StreamEvent::Unknown => {}
+            StreamEvent::Start(start) => {
+                let params = &start.start.custom_parameters;
+                let to = params.get("To").cloned().unwrap_or_default();
+                let tenant = match state.store.tenant_by_number(&to).await? {
+                    Some(t) if bound.is_none_or(|b| b == t.id) => t,
+                    _ => {
+                        tracing::warn!("media stream for an unknown number");
+                        break;
+                    }
+                };
+                let n: u32 = params.get("n").and_then(|n| n.parse().ok()).unwrap_or(1);
+                let from = params.get("From").cloned().unwrap_or_default();
+                let prompt = crate::voicemail::caller_prompt(&state.store, &tenant, &from).await;
+                let call = Call {
+                    tenant,
+                    call_sid: start.start.call_sid.to_string(),
+                    from,
+                    to,
+                    prompt,
+                };
+                let (tx, rx) = mpsc::channel(4);
+                let handle = tokio::spawn(turns(state.clone(), call, n, rx));
+                worker = Some((tx, handle));
+            }
+            StreamEvent::Media(m) => {
+                if !matches!(m.media.track, Track::Inbound | Track::Unknown) {
+                    continue;
+                }
+                let Ok(mulaw) = m.media.mulaw() else { continue };
+                chunk.clear();
+                mulaw_8k_to_f32_16k(&mut upsampler, &mulaw, &mut chunk);
+                let in_turn_before = detector.in_turn();
+                let events = detector.push(&chunk);
+                if in_turn_before || detector.in_turn() {
+                    if !in_turn_before {
+                        utterance = pre_roll.iter().flatten().copied().collect();
+                    }
+                    utterance.extend_from_slice(&chunk);
+                }
+                for e in events {
+                    match e {
+                        TurnEvent::Ended(_) => {
+                            let pcm = std::mem::take(&mut utterance);
+                            if let Some((tx, _)) = &worker {
+                                let _ = tx
+                                    .send(Work::Utterance {
+                                        pcm,
+                                        ended: Instant::now(),
+                                    })
+                                    .await;
+                            }
+                        }
+                        TurnEvent::Discarded => utterance.clear(),
+                        _ => {}
+                    }
+                }
+                if pre_roll.len() == PRE_ROLL_CHUNKS {
+                    pre_roll.pop_front();
+                }
+                pre_roll.push_back(chunk.clone());
+            }
+            StreamEvent::Dtmf(d) => {
+                if d.dtmf.digit == "0" {
+                    if let Some((tx, _)) = &worker {
+                        let _ = tx.send(Work::Transfer).await;
+                    }
+                }
+            }
+            StreamEvent::Stop(_) => break,
+        }
+    }
+    // Let a turn already under way finish (it answers by REST, not on this socket).
+    if let Some((tx, handle)) = worker {
+        drop(tx);
+        let _ = handle.await;
+    }
+    Ok(())
+}
+
+/// One call's turns, in order.
+async fn turns(state: AppState, call: Call, mut n: u32, mut rx: mpsc::Receiver<Work>) {
+    let rest = match crate::outbound::TwilioRest::new(
+        &state.settings.twilio,
+        &state.settings.public_url,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "no Twilio client");
+            return;
+        }
+    };
+    while let Some(work) = rx.recv().await {
+        let twiml = match work {
+            Work::Transfer => to_a_person(&state, &call.tenant, &call.numbers(), "Of course."),
+            Work::Utterance { pcm, ended } => match turn(&state, &call, n, pcm).await {
+                Ok(Some(t)) => {
+                    tracing::info!(call = %call.call_sid, n, took_ms = ended.elapsed().as_millis() as u64, "stream turn answered");
+                    n += 1;
+                    t
+                }
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "stream turn failed");
+                    to_a_person(
+                        &state,
+                        &call.tenant,
+                        &call.numbers(),
+                        "Sorry, I'm having trouble right now.",
+                    )
+                }
+            },
+        };
+        if let Err(e) = rest
+            .update_call(&call.tenant, &call.call_sid, &twiml.to_xml())
+            .await
+        {
+            tracing::error!(error = %e, call = %call.call_sid, "could not update the call");
+        }
+    }
+}
+
+/// Transcribe and run one utterance; `None` when nothing was understood.
+async fn turn(
+    state: &AppState,
+    call: &Call,
+    n: u32,
+    pcm: Vec<f32>,
+) -> anyhow::Result<Option<twiml::Response>> {
+    let Some(t) = state.transcriber.clone() else {
+        // No speech model: a person has to take the call.
+        return Ok(Some(to_a_person(
+            state,
+            &call.tenant,
+            &call.numbers(),
+            "Let me get you to someone who can help.",
+        )));
+    };
+    let prompt = call.prompt.clone();
+    let text = tokio::task::spawn_blocking(move || t.transcribe(&pcm, &prompt)).await??;
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let out = state
+        .agent
+        .handle(Inbound {
+            tenant: call.tenant.id,
+            channel: Channel::Voice,
+            participant: call.from.clone(),
+            text,
+            external_id: Some(format!("{}:stream:{n}", call.call_sid)),
+            media: vec![],
+            portal_customer: None,
+        })
+        .await?;
+    if out.duplicate {
+        return Ok(None);
+    }
+    let reply = out.reply.unwrap_or_default();
+    if out.escalated {
+        return Ok(Some(to_a_person(
+            state,
+            &call.tenant,
+            &call.numbers(),
+            &reply,
+        )));
+    }
+    Ok(Some(speak_and_listen(state, call, n + 1, &reply)?))
+}
+
+/// `<Say>` the reply, then reconnect the media stream for the next turn.
+fn speak_and_listen(
+    state: &AppState,
+    call: &Call,
+    next: u32,
+    reply: &str,
+) -> anyhow::Result<twiml::Response> {
+    let base = PublicBaseUrl::parse(&state.settings.public_url)?;
+    let stream = Stream::new(base.websocket_url(PATH))?
+        .parameter("From", call.from.clone())
+        .parameter("To", call.to.clone())
+        .parameter("n", next.to_string());
+    Ok(twiml::Response::new()
+        .say(Say::new(reply).voice(VOICE))
+        .connect_stream(stream))
+}

@@ -1,0 +1,113 @@
+//! The Media Streams WebSocket: handshake signatures, DTMF transfer (no model needed), and
+//! with the `whisper` feature a spoken request answered by updating the call.
+
+use std::time::Duration;
+
+use crate::common::app::{TestApp, TWILIO_AUTH_TOKEN};
+use crate::common::voice::FakeTwilio;
+use crate::common::voice::StreamClient;
+
+const CALL: &str = "CA0000000000000000000000000000b001";
+
+store_test!(
+    fn stream_handshake_is_signed_and_zero_transfers(db: &TestDb) {
+        let fake = FakeTwilio::spawn().await;
+        let app = TestApp::spawn_with(db, |raw| {
+            raw.twilio_api_base = Some(fake.base());
+            raw.whisper_model = Some("off".into());
+        })
+        .await;
+        // A handshake signed with another token is refused before the upgrade.
+        let refused = StreamClient::connect(app.addr, "not-the-token").await.err();
+        assert_eq!(refused, Some(403));
+
+        let mut client = StreamClient::connect(app.addr, TWILIO_AUTH_TOKEN)
+            .await
+            .expect("signed handshake accepted");
+        client.start(CALL, "+15125550155", "+15125550000", 1).await;
+        client.dtmf("0").await;
+        let update = fake
+            .wait_for(&format!("/Calls/{CALL}.json"), Duration::from_secs(10))
+            .await;
+        let twiml = update.param("Twiml").unwrap_or_default().to_string();
+        // After hours (the pinned clock is 8:15 PM): a person means voicemail.
+        assert!(twiml.contains("<Record"), "{twiml}");
+        assert!(twiml.contains("Of course."), "{twiml}");
+        client.stop(CALL).await;
+        app.stop().await;
+    }
+);
+
+#[cfg(feature = "whisper")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spoken_request_is_answered_by_updating_the_call() {
+    use crate::common::voice::{model_path, scratch_dir, speak, MULAW_SILENCE};
+    use crate::common::TestDb;
+
+    let db = TestDb::sqlite().await;
+    db.bounded(async {
+        let dir = scratch_dir();
+        let speech = speak(
+            "Hi, this is Rachel Kim, I need to move my appointment to next Tuesday afternoon.",
+            &dir,
+        );
+        let fake = FakeTwilio::spawn().await;
+        let model = model_path();
+        let app = TestApp::spawn_with(&db, |raw| {
+            raw.twilio_api_base = Some(fake.base());
+            raw.whisper_model = Some(model.display().to_string());
+        })
+        .await;
+        assert!(app.state.transcriber.is_some(), "the model loaded");
+
+        let mut client = StreamClient::connect(app.addr, TWILIO_AUTH_TOKEN)
+            .await
+            .expect("handshake");
+        client.start(CALL, "+15125550155", "+15125550000", 1).await;
+        client.play(&[MULAW_SILENCE; 8000], 1.0).await; // half a second of line before speech
+        client.play(&speech.raw_mulaw, 1.0).await;
+        let speech_ended = std::time::Instant::now();
+        // Silence until the reply comes (the detector needs 0.8 s of it).
+        let silence = vec![MULAW_SILENCE; 8000 * 3];
+        let playing = tokio::spawn(async move {
+            client.play(&silence, 1.0).await;
+            client
+        });
+        let update = fake
+            .wait_for(&format!("/Calls/{CALL}.json"), Duration::from_secs(120))
+            .await;
+        let latency = update.at.duration_since(speech_ended);
+        println!("end of speech → call update: {latency:?}");
+        let client = playing.await.expect("client");
+        client.stop(CALL).await;
+
+        let twiml = update.param("Twiml").unwrap_or_default().to_string();
+        assert!(twiml.contains("<Say"), "{twiml}");
+        assert!(
+            twiml.contains(r#"<Stream url="wss://frontdesk.test/twilio/voice/stream">"#),
+            "the next turn streams again: {twiml}"
+        );
+        assert!(
+            twiml.contains(r#"<Parameter name="n" value="2"/>"#),
+            "{twiml}"
+        );
+        // A guard against hangs, not the benchmark (docs/voice-benchmarks.md): 0.8 s of
+        // end-of-turn silence, transcription and the turn, on a busy debug build.
+        assert!(latency < Duration::from_secs(20), "{latency:?}");
+
+        let item = app
+            .state
+            .store
+            .inbox_item(app.demo.demo, &format!("{CALL}:stream:1"))
+            .await
+            .expect("inbox")
+            .expect("the utterance went through the inbox as turn 1");
+        let heard = item.text;
+        println!("transcript: {heard}\nreply TwiML: {twiml}");
+        assert!(heard.to_lowercase().contains("appointment"), "{heard}");
+        let _ = std::fs::remove_dir_all(dir);
+        app.stop().await;
+    })
+    .await;
+    db.finish().await;
+}
