@@ -3,7 +3,7 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    init_with_default("info,sqlx=warn,tower_http=info");
+    init_with_default("info,sqlx=warn,tower_http=info,tantivy=warn");
 }
 
 /// For batch commands (`eval`) whose output is a report, not a log: warnings only unless
