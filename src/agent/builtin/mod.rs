@@ -11,6 +11,7 @@
 mod identity;
 mod intent;
 mod normalize;
+pub use normalize::damerau_levenshtein;
 mod pests;
 mod phrase;
 mod secrets;

@@ -1015,7 +1015,7 @@ fn is_one_swap(a: &[u8], b: &[u8]) -> bool {
 
 /// Edit distance counting insertions, deletions, substitutions and swaps of adjacent letters
 /// (the optimal-string-alignment form of Damerau–Levenshtein).
-pub fn damerau_levenshtein(a: &[u8], b: &[u8]) -> usize {
+pub fn damerau_levenshtein<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     let (n, m) = (a.len(), b.len());
     let mut d = vec![vec![0usize; m + 1]; n + 1];
     for (i, row) in d.iter_mut().enumerate() {
