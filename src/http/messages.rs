@@ -63,19 +63,7 @@ async fn inbound(
         .map_err(|e| ApiError::bad_request("invalid_from", e.message))?;
     let to =
         PhoneE164::parse(&body.to).map_err(|e| ApiError::bad_request("invalid_to", e.message))?;
-    let text = body.text.trim();
-    if text.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_text",
-            "`text` must not be empty",
-        ));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::bad_request(
-            "text_too_long",
-            format!("`text` is limited to {MAX_TEXT_CHARS} characters"),
-        ));
-    }
+    let text = super::required_text(&body.text, "text", MAX_TEXT_CHARS, "empty_text")?;
     if body.external_id.as_ref().is_some_and(|e| e.len() > 200) {
         return Err(ApiError::bad_request(
             "invalid_external_id",

@@ -137,6 +137,30 @@ async fn json_errors(req: Request, next: Next) -> Response {
     out
 }
 
+/// A required free-text field: trimmed, not empty (`empty_code`), at most `max` characters
+/// (`text_too_long`).
+pub(crate) fn required_text<'a>(
+    raw: &'a str,
+    field: &str,
+    max: usize,
+    empty_code: &'static str,
+) -> Result<&'a str, ApiError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(ApiError::bad_request(
+            empty_code,
+            format!("`{field}` must not be empty"),
+        ));
+    }
+    if text.chars().count() > max {
+        return Err(ApiError::bad_request(
+            "text_too_long",
+            format!("`{field}` is limited to {max} characters"),
+        ));
+    }
+    Ok(text)
+}
+
 /// JSON body extractor whose rejections use the API error shape.
 pub struct ApiJson<T>(pub T);
 

@@ -110,19 +110,7 @@ struct ChatBody {
 }
 
 async fn run_chat(state: &AppState, c: PortalClaims, body: ChatBody) -> ApiResult<Value> {
-    let text = body.text.trim();
-    if text.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_text",
-            "`text` must not be empty",
-        ));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::bad_request(
-            "text_too_long",
-            format!("`text` is limited to {MAX_TEXT_CHARS} characters"),
-        ));
-    }
+    let text = super::required_text(&body.text, "text", MAX_TEXT_CHARS, "empty_text")?;
     let out = state
         .agent
         .handle(Inbound {

@@ -142,19 +142,12 @@ async fn resolve(
     ApiJson(body): ApiJson<Resolve>,
 ) -> ApiResult<Json<Value>> {
     let id: EscalationId = id.parse()?;
-    let resolution = body.resolution.trim();
-    if resolution.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_resolution",
-            "`resolution` must say how the escalation was resolved",
-        ));
-    }
-    if resolution.chars().count() > MAX_RESOLUTION_CHARS {
-        return Err(ApiError::bad_request(
-            "text_too_long",
-            format!("`resolution` is limited to {MAX_RESOLUTION_CHARS} characters"),
-        ));
-    }
+    let resolution = super::required_text(
+        &body.resolution,
+        "resolution",
+        MAX_RESOLUTION_CHARS,
+        "empty_resolution",
+    )?;
     let csr = Csr::new(who.user_id, who.role);
     let tenant = tenant_of(&state, &who).await?;
     let item = state
@@ -205,19 +198,7 @@ async fn reply(
     ApiJson(body): ApiJson<Reply>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let id: ConversationId = id.parse()?;
-    let text = body.text.trim();
-    if text.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_text",
-            "`text` must not be empty",
-        ));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::bad_request(
-            "text_too_long",
-            format!("`text` is limited to {MAX_TEXT_CHARS} characters"),
-        ));
-    }
+    let text = super::required_text(&body.text, "text", MAX_TEXT_CHARS, "empty_text")?;
     let csr = Csr::new(who.user_id, who.role);
     let conv = state
         .store
