@@ -61,9 +61,7 @@ impl Req {
     }
 }
 
-/// Send a request; returns the status and the body parsed as JSON (`Value::Null` when the
-/// body is empty, a JSON string holding the text when it is not JSON).
-pub async fn send(app: &TestApp, req: &Req) -> (StatusCode, Value) {
+fn build(app: &TestApp, req: &Req) -> reqwest::RequestBuilder {
     let mut b = app.http.request(req.method.clone(), app.url(&req.path));
     if let Some(a) = &req.authorization {
         b = b.header("authorization", a);
@@ -75,10 +73,27 @@ pub async fn send(app: &TestApp, req: &Req) -> (StatusCode, Value) {
             .header("content-type", "application/json")
             .body(body.clone());
     }
-    let res = tokio::time::timeout(std::time::Duration::from_secs(30), b.send())
-        .await
-        .expect("the server answered within 30 s")
-        .expect("the request reached the server");
+    b
+}
+
+/// Send a request; returns the status and the body parsed as JSON (`Value::Null` when the
+/// body is empty, a JSON string holding the text when it is not JSON).
+pub async fn send(app: &TestApp, req: &Req) -> (StatusCode, Value) {
+    // A server that refuses an oversized body answers before reading it and closes the
+    // connection; the client can then see its write fail instead of the answer. Such a
+    // transport error is retried (bounded); any answer is taken as it is.
+    let mut attempts = 0;
+    let res = loop {
+        attempts += 1;
+        match tokio::time::timeout(std::time::Duration::from_secs(30), build(app, req).send())
+            .await
+            .expect("the server answered within 30 s")
+        {
+            Ok(res) => break res,
+            Err(e) if attempts < 3 => eprintln!("retrying after a transport error: {e}"),
+            Err(e) => panic!("the request reached the server: {e}"),
+        }
+    };
     let status = res.status();
     let text = res.text().await.expect("a readable body");
     let body = if text.is_empty() {
