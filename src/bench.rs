@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::agent::Inbound;
+use crate::agent::{Caller, Inbound};
 use crate::config::RawSettings;
 use crate::domain::Channel;
 use crate::search::bench::percentile;
@@ -88,7 +88,7 @@ pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow
                     text: (*text).to_string(),
                     external_id: Some(format!("bench-{}-{i}-{j}", std::process::id())),
                     media: vec![],
-                    portal_customer: None,
+                    caller: Caller::phone(&from, true),
                 })
                 .await?;
             samples.push(t.elapsed());

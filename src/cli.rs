@@ -360,7 +360,10 @@ async fn chat(settings: Settings, from: &str, tenant: &str, channel: &str) -> an
                 text: line,
                 external_id: None,
                 media: vec![],
-                portal_customer: None,
+                caller: crate::agent::Caller::Phone {
+                    phone: phone.clone(),
+                    verifies: true,
+                },
             })
             .await?;
         match out.reply {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::agent::Inbound;
+use crate::agent::{Caller, Inbound};
 use crate::channels::twilio::sms::fit_sms;
 use crate::channels::twilio::webhook::RecordingCallback;
 use crate::domain::{Channel, EscalationReason, PhoneE164};
@@ -116,7 +116,7 @@ pub async fn handle(
                     text,
                     external_id: Some(external_id),
                     media: vec![url],
-                    portal_customer: None,
+                    caller: Caller::phone(from, false),
                 })
                 .await?;
             if let (Some(reply), false) = (out.reply, out.duplicate) {
@@ -151,7 +151,7 @@ pub async fn handle(
                         text: text.clone(),
                         external_id: Some(external_id),
                         media: vec![url],
-                        portal_customer: None,
+                        caller: Caller::phone(from, false),
                     },
                     EscalationReason::Voicemail,
                     &text,

@@ -12,4 +12,4 @@ pub mod state;
 pub mod tools;
 
 pub use model::ToolSpec;
-pub use runtime::{Agent, Inbound, TurnOutcome};
+pub use runtime::{Agent, Caller, Inbound, TurnOutcome};

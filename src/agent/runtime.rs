@@ -46,8 +46,32 @@ pub struct Inbound {
     pub text: String,
     pub external_id: Option<String>,
     pub media: Vec<String>,
-    /// Set when a portal token already proved who this is.
-    pub portal_customer: Option<CustomerId>,
+    /// Who the channel says is writing, and how far that can be trusted.
+    pub caller: Caller,
+}
+
+/// What the channel (not the message text) says about who is writing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A phone number reported by the carrier or an integration. `verifies`: a phone on file
+    /// counts as verified for scheduling actions (SMS from the carrier; an integration token
+    /// trusted to have verified the caller itself). Voice caller ids can be spoofed: they
+    /// only match.
+    Phone { phone: PhoneE164, verifies: bool },
+    /// A customer signed in to the portal (the token proved who this is).
+    Portal(CustomerId),
+    /// No usable caller id (withheld, or not a phone number): never matches anyone.
+    Unknown,
+}
+
+impl Caller {
+    /// A caller id as a channel reports it; anything that is not an E.164 number is unknown.
+    pub fn phone(raw: &str, verifies: bool) -> Caller {
+        match PhoneE164::parse(raw) {
+            Ok(phone) => Caller::Phone { phone, verifies },
+            Err(_) => Caller::Unknown,
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -220,11 +244,11 @@ impl Agent {
             .await?;
             tx.finish_inbox(item.id, None, true, now).await?;
         }
-        let customer = match (conv.customer_id, PhoneE164::parse(&inbound.participant)) {
+        let customer = match (conv.customer_id, &inbound.caller) {
             (Some(c), _) => Some(c),
-            (None, Ok(p)) => match self
+            (None, Caller::Phone { phone: p, .. }) => match self
                 .store
-                .customers_by_phone(tenant.id, &p)
+                .customers_by_phone(tenant.id, p)
                 .await?
                 .as_slice()
             {
@@ -558,12 +582,12 @@ impl Agent {
         state: &mut AgentState,
     ) -> Result<(), StoreError> {
         let t = tenant.id;
-        let customers = if let Some(c) = inbound.portal_customer {
-            vec![c]
-        } else if let Ok(phone) = PhoneE164::parse(&inbound.participant) {
-            self.store.customers_by_phone(t, &phone).await?
-        } else {
-            Vec::new()
+        let (customers, phone_verifies) = match &inbound.caller {
+            Caller::Portal(c) => (vec![*c], true),
+            Caller::Phone { phone, verifies } => {
+                (self.store.customers_by_phone(t, phone).await?, *verifies)
+            }
+            Caller::Unknown => (Vec::new(), false),
         };
         if customers.is_empty() {
             return Ok(());
@@ -573,8 +597,6 @@ impl Agent {
             properties.extend(self.store.properties(t, *c).await?);
         }
         state.candidates = customers.clone();
-        let phone_verifies = matches!(inbound.channel, Channel::Sms | Channel::Api)
-            || inbound.portal_customer.is_some();
         if customers.len() == 1 {
             identity.customer = Some(customers[0]);
             if properties.len() == 1 {

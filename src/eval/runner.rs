@@ -21,7 +21,7 @@ use super::scenario::{
 };
 use super::simulate::Simulator;
 use crate::agent::model::{Model, Usage};
-use crate::agent::Inbound;
+use crate::agent::{Caller, Inbound};
 use crate::channels::twilio::sms::{keyword, Keyword};
 use crate::clock::Clock;
 use crate::config::{ModelSettings, RawSettings};
@@ -433,10 +433,16 @@ async fn drive(
         (None, Some(c)) => store.customer(t, c).await?.phones.first().cloned(),
         _ => None,
     };
-    let (participant, portal_customer) = match (channel, caller_customer) {
-        (Channel::Chat, Some(c)) => (format!("portal:{c}"), Some(c)),
+    let (participant, caller) = match (channel, caller_customer) {
+        (Channel::Chat, Some(c)) => (format!("portal:{c}"), Caller::Portal(c)),
         (_, _) => match &phone {
-            Some(p) => (p.to_string(), None),
+            Some(p) => (
+                p.to_string(),
+                Caller::Phone {
+                    phone: p.clone(),
+                    verifies: channel != Channel::Voice,
+                },
+            ),
             None => anyhow::bail!("this customer has no phone on file; use the chat channel"),
         },
     };
@@ -533,7 +539,7 @@ async fn drive(
                 text: text.clone(),
                 external_id: Some(format!("eval-{}-{trial}-{i}", s.id)),
                 media: vec![],
-                portal_customer,
+                caller: caller.clone(),
             })
             .await?;
         let latency_ms = turn_started.elapsed().as_secs_f64() * 1000.0;

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::auth::bearer;
 use super::{ApiJson, AppState};
-use crate::agent::Inbound;
+use crate::agent::{Caller, Inbound};
 use crate::auth::{authenticate, Principal};
 use crate::domain::{Channel, PhoneE164, Role};
 use crate::error::{ApiError, ApiResult};
@@ -89,7 +89,10 @@ async fn inbound(
             text: text.to_string(),
             external_id: body.external_id.clone(),
             media: vec![],
-            portal_customer: None,
+            caller: Caller::Phone {
+                phone: from.clone(),
+                verifies: true,
+            },
         })
         .await?;
     Ok(Json(json!({

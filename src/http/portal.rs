@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::auth::bearer;
 use super::messages::MAX_TEXT_CHARS;
 use super::{ApiJson, AppState};
-use crate::agent::Inbound;
+use crate::agent::{Caller, Inbound};
 use crate::auth::portal::{self, PortalClaims};
 use crate::domain::{Channel, PortalEventKind};
 use crate::error::{ApiError, ApiResult};
@@ -122,7 +122,7 @@ async fn run_chat(state: &AppState, c: PortalClaims, body: ChatBody) -> ApiResul
                 .client_message_id
                 .map(|id| format!("portal:{}:{id}", c.customer)),
             media: vec![],
-            portal_customer: Some(c.customer),
+            caller: Caller::Portal(c.customer),
         })
         .await?;
     Ok(

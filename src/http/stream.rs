@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use super::twilio::{to_a_person, CallNumbers, VOICE};
 use super::AppState;
-use crate::agent::Inbound;
+use crate::agent::{Caller, Inbound};
 use crate::channels::twilio::media::{
     mulaw_8k_to_f32_16k, EndOfTurn, StreamEvent, Track, TurnConfig, TurnEvent, Upsampler,
 };
@@ -305,7 +305,7 @@ async fn turn(
             text,
             external_id: Some(format!("{}:stream:{n}", call.call_sid)),
             media: vec![],
-            portal_customer: None,
+            caller: Caller::phone(&call.from, false),
         })
         .await?;
     if out.duplicate {

@@ -13,7 +13,7 @@ use axum::routing::post;
 use axum::Router;
 
 use super::AppState;
-use crate::agent::{Inbound, TurnOutcome};
+use crate::agent::{Caller, Inbound, TurnOutcome};
 use crate::channels::twilio::form;
 use crate::channels::twilio::signature::{PublicBaseUrl, Validator, HEADER};
 use crate::channels::twilio::sms::{fit_sms, keyword, Keyword};
@@ -261,7 +261,10 @@ async fn sms(
         text: msg.body.clone(),
         external_id: Some(msg.message_sid.to_string()),
         media: msg.media.iter().map(|m| m.url.clone()).collect(),
-        portal_customer: None,
+        caller: Caller::Phone {
+            phone: from.clone(),
+            verifies: true,
+        },
     };
     let to = msg.to.as_str().to_string();
     let out = turn_within_budget(&state, inbound, &tenant, &to).await;
@@ -521,7 +524,7 @@ async fn voice_turn(
         text: speech,
         external_id: Some(format!("{}:{n}", g.call_sid)),
         media: vec![],
-        portal_customer: None,
+        caller: Caller::phone(&from, false),
     };
     let budget = state.settings.twilio.reply_budget;
     let out = match tokio::time::timeout(budget, state.agent.handle(inbound)).await {

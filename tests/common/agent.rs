@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use frontdesk::agent::{Inbound, TurnOutcome};
+use frontdesk::agent::{Caller, Inbound, TurnOutcome};
 use frontdesk::domain::{Channel, ConversationId, CustomerId, Role, TenantId};
 use frontdesk::store::{Appointment, Conversation as ConversationRow, Slot, ToolCall};
 use serde_json::{json, Value};
@@ -29,7 +29,7 @@ pub struct Conversation<'a> {
     pub tenant: TenantId,
     pub channel: Channel,
     pub from: String,
-    pub portal_customer: Option<CustomerId>,
+    pub caller: Caller,
     pub id: Option<ConversationId>,
     pub replies: Vec<Option<String>>,
 }
@@ -41,7 +41,7 @@ impl<'a> Conversation<'a> {
             tenant: app.demo.demo,
             channel: Channel::Sms,
             from: from.to_string(),
-            portal_customer: None,
+            caller: Caller::phone(from, true),
             id: None,
             replies: Vec::new(),
         }
@@ -53,7 +53,7 @@ impl<'a> Conversation<'a> {
             tenant: app.demo.demo,
             channel: Channel::Chat,
             from: format!("portal:{customer}"),
-            portal_customer: Some(customer),
+            caller: Caller::Portal(customer),
             id: None,
             replies: Vec::new(),
         }
@@ -73,7 +73,7 @@ impl<'a> Conversation<'a> {
                 text: text.to_string(),
                 external_id: Some(format!("conv-{}-{n}", self.from)),
                 media: vec![],
-                portal_customer: self.portal_customer,
+                caller: self.caller.clone(),
             })
             .await
             .expect("the turn runs");

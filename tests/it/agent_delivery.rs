@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use frontdesk::agent::{Agent, Inbound};
+use frontdesk::agent::{Agent, Caller, Inbound};
 use frontdesk::domain::{Channel, Direction};
 
 use crate::common::agent::*;
@@ -18,7 +18,7 @@ fn inbound(app: &TestApp, from: &str, text: &str, external_id: &str) -> Inbound 
         text: text.to_string(),
         external_id: Some(external_id.to_string()),
         media: vec![],
-        portal_customer: None,
+        caller: Caller::phone(from, true),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use frontdesk::agent::Inbound;
+use frontdesk::agent::{Caller, Inbound};
 use frontdesk::config::{RawSettings, Settings};
 use frontdesk::domain::Channel;
 use frontdesk::eval::scenario::Scenario;
@@ -267,7 +267,7 @@ async fn capture_turns_a_conversation_into_a_scenario_that_parses_and_passes() {
                 text: text.to_string(),
                 external_id: Some(format!("cap-{i}")),
                 media: vec![],
-                portal_customer: None,
+                caller: Caller::phone("+15125550155", true),
             })
             .await
             .expect("turn");
