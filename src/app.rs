@@ -61,13 +61,48 @@ impl Application {
             std::time::Duration::from_secs(5),
             stop_rx,
         ));
+        let recovery = tokio::spawn(run_recovery(
+            self.state.agent.clone(),
+            self.state.outbox.clone(),
+            self.state.settings.twilio.reply_budget,
+            stop_tx.subscribe(),
+        ));
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;
         let _ = stop_tx.send(true);
         let _ = sender.await;
+        let _ = recovery.await;
         self.state.store.close().await;
         Ok(())
+    }
+}
+
+/// How often every instance looks for turns and replies that a crash left behind.
+const RECOVERY_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// At start-up and then periodically: finish messages nobody is running (their worker
+/// died) and send finished SMS replies nobody delivered. Safe on every instance at once.
+async fn run_recovery(
+    agent: Agent,
+    outbox: Arc<tokio::sync::Notify>,
+    reply_budget: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let grace = reply_budget + RECOVERY_EVERY;
+    loop {
+        match agent.recover(RECOVERY_EVERY, grace).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(recovered = n, "finished work left behind");
+                outbox.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "recovery pass failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RECOVERY_EVERY) => {}
+            _ = stop.changed() => break,
+        }
     }
 }
 
@@ -90,6 +125,7 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
         model,
         fallback: Arc::new(BuiltinModel),
         clock,
+        turn_budget: turn_budget(settings.twilio.reply_budget),
     };
     let transcriber = crate::voice::load_transcriber(settings.whisper_model.as_deref());
     Ok(AppState {
@@ -102,6 +138,13 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
         outbox: Arc::new(tokio::sync::Notify::new()),
         transcriber,
     })
+}
+
+/// The model's share of a reply budget: what is left after a margin for storing the turn
+/// and answering (a fifth of the budget, at most a second).
+pub fn turn_budget(reply_budget: std::time::Duration) -> std::time::Duration {
+    let margin = (reply_budget / 5).min(std::time::Duration::from_secs(1));
+    reply_budget.saturating_sub(margin)
 }
 
 pub fn build_model(settings: &ModelSettings) -> anyhow::Result<Arc<dyn Model>> {

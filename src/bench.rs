@@ -89,6 +89,7 @@ pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow
                     external_id: Some(format!("bench-{}-{i}-{j}", std::process::id())),
                     media: vec![],
                     caller: Caller::phone(&from, true),
+                    reply_from: None,
                 })
                 .await?;
             samples.push(t.elapsed());

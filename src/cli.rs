@@ -364,6 +364,7 @@ async fn chat(settings: Settings, from: &str, tenant: &str, channel: &str) -> an
                     phone: phone.clone(),
                     verifies: true,
                 },
+                reply_from: None,
             })
             .await?;
         match out.reply {

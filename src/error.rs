@@ -24,6 +24,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("the service window is full")]
     WindowFull,
+    #[error("this external id was already used for a different message")]
+    ExternalIdReused,
     #[error("this number opted out of text messages (STOP); it cannot be texted")]
     OptedOut,
     #[error("the request body is too large")]
@@ -48,9 +50,10 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) | ApiError::WindowFull | ApiError::OptedOut => {
-                StatusCode::CONFLICT
-            }
+            ApiError::Conflict(_)
+            | ApiError::WindowFull
+            | ApiError::OptedOut
+            | ApiError::ExternalIdReused => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -70,6 +73,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::WindowFull => "window_full",
+            ApiError::ExternalIdReused => "external_id_reused",
             ApiError::OptedOut => "opted_out",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unavailable => "unavailable",
@@ -116,6 +120,7 @@ impl From<crate::agent::runtime::AgentError> for ApiError {
             crate::agent::runtime::AgentError::Busy => {
                 ApiError::Conflict("this message is still being processed; retry shortly".into())
             }
+            crate::agent::runtime::AgentError::ExternalIdReused => ApiError::ExternalIdReused,
         }
     }
 }

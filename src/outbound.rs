@@ -42,8 +42,33 @@ pub enum SendError {
     NoCredentials,
     #[error("Twilio refused the message ({code}): {message}")]
     Refused { code: i64, message: String },
+    /// The request never reached Twilio (connection refused, DNS): safe to send again.
     #[error("Twilio could not be reached: {0}")]
+    NotSent(String),
+    /// The request may have reached Twilio (timeout, broken answer): sending again could
+    /// send twice.
+    #[error("no usable answer from Twilio: {0}")]
     Transport(String),
+}
+
+fn transport(e: reqwest::Error) -> SendError {
+    if e.is_connect() || e.is_builder() {
+        SendError::NotSent(e.without_url().to_string())
+    } else {
+        SendError::Transport(e.without_url().to_string())
+    }
+}
+
+/// A page of Twilio's message list (only what we compare).
+#[derive(Debug, Deserialize)]
+struct MessageList {
+    messages: Vec<ListedMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListedMessage {
+    sid: String,
+    body: Option<String>,
 }
 
 impl TwilioRest {
@@ -90,7 +115,7 @@ impl TwilioRest {
             .form(&form)
             .send()
             .await
-            .map_err(|e| SendError::Transport(e.without_url().to_string()))?;
+            .map_err(transport)?;
         let status = res.status();
         let text = res
             .text()
@@ -114,6 +139,49 @@ impl TwilioRest {
 }
 
 impl TwilioRest {
+    /// Whether a message with this body already went from `from` to `to` since `since`
+    /// (`GET …/Messages.json?To=&From=&DateSent>=`): the check before resending after an
+    /// attempt whose outcome is unknown. Returns its SID.
+    pub async fn find_sent(
+        &self,
+        tenant: &Tenant,
+        from: &str,
+        to: &str,
+        body: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<String>, SendError> {
+        let (sid, token) = self.credentials(tenant).ok_or(SendError::NoCredentials)?;
+        let url = format!("{}/2010-04-01/Accounts/{sid}/Messages.json", self.api_base);
+        let day = (since - chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string();
+        let res = self
+            .http
+            .get(&url)
+            .basic_auth(&sid, Some(&token))
+            .query(&[
+                ("To", to),
+                ("From", from),
+                ("DateSent>", day.as_str()),
+                ("PageSize", "50"),
+            ])
+            .send()
+            .await
+            .map_err(transport)?;
+        if !res.status().is_success() {
+            return Err(SendError::Transport(format!("HTTP {}", res.status())));
+        }
+        let list: MessageList = res
+            .json()
+            .await
+            .map_err(|e| SendError::Transport(format!("unreadable message list: {e}")))?;
+        Ok(list
+            .messages
+            .into_iter()
+            .find(|m| m.body.as_deref() == Some(body))
+            .map(|m| m.sid))
+    }
+
     /// `POST /2010-04-01/Accounts/{sid}/Calls/{CallSid}.json` with new TwiML for a live call
     /// (speak a reply, reconnect the media stream, transfer).
     pub async fn update_call(
@@ -167,12 +235,34 @@ pub fn in_quiet_hours(tenant: &Tenant, at: DateTime<Utc>) -> bool {
     }
 }
 
+/// When the quiet hours that contain `at` end (local time).
+pub fn quiet_hours_end(tenant: &Tenant, at: DateTime<Utc>) -> DateTime<Utc> {
+    let local = tenant.timezone.local(at);
+    let end = chrono::NaiveTime::from_hms_opt(u32::from(tenant.policy.quiet_hours_end), 0, 0)
+        .unwrap_or_default();
+    let today = tenant.timezone.instant(local.date_naive(), end);
+    if today > at {
+        today
+    } else {
+        tenant
+            .timezone
+            .instant(local.date_naive() + chrono::Duration::days(1), end)
+    }
+}
+
 /// Purposes that may go out during quiet hours.
 fn urgent(purpose: &str) -> bool {
     matches!(purpose, "page" | "reply" | "late_reply")
 }
 
-/// Send what is queued (bounded per call). Returns how many rows changed state.
+/// How long a sender holds a leased row before another sender may take it over.
+const LEASE_SECS: i64 = 60;
+/// Attempts before a message that keeps failing to reach Twilio is given up (and logged).
+const MAX_ATTEMPTS: i64 = 8;
+
+/// Send what is due (bounded per call): pages first, each row leased so no other sender
+/// (in this or another instance) sends it at the same time. Returns how many rows changed
+/// state.
 pub async fn deliver_pending(
     store: &Store,
     twilio: &TwilioRest,
@@ -181,7 +271,7 @@ pub async fn deliver_pending(
 ) -> StoreResult<usize> {
     let mut changed = 0;
     let mut tenants: Vec<Tenant> = Vec::new();
-    for m in store.pending_outbound(limit).await? {
+    for m in store.claim_outbound(now, limit, LEASE_SECS).await? {
         let tenant = match tenants.iter().find(|t| t.id == m.tenant_id) {
             Some(t) => t.clone(),
             None => {
@@ -211,7 +301,29 @@ async fn deliver_one(
         }
     }
     if !urgent(&m.purpose) && in_quiet_hours(tenant, now) {
+        store
+            .defer_outbound(m.id, quiet_hours_end(tenant, now))
+            .await?;
         return Ok(false);
+    }
+    if m.status == "uncertain" {
+        // The last attempt may have reached Twilio: look before sending again.
+        match twilio
+            .find_sent(tenant, &m.from, &m.to, &m.body, m.created_at)
+            .await
+        {
+            Ok(Some(sid)) => {
+                store
+                    .mark_outbound(m.id, "sent", Some(&sid), None, now)
+                    .await?;
+                return Ok(true);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(outbox = m.id, error = %e, "could not check an uncertain send; will retry");
+                return retry_later(store, m, now, "uncertain", &e.to_string()).await;
+            }
+        }
     }
     match twilio.send_sms(tenant, &m.from, &m.to, &m.body).await {
         Ok(sid) => {
@@ -219,9 +331,14 @@ async fn deliver_one(
                 .mark_outbound(m.id, "sent", Some(&sid), None, now)
                 .await?
         }
+        Err(SendError::NotSent(e)) => {
+            tracing::warn!(outbox = m.id, error = %e, "send failed before reaching Twilio; will retry");
+            return retry_later(store, m, now, "queued", &e).await;
+        }
         Err(SendError::Transport(e)) => {
-            tracing::warn!(outbox = m.id, error = %e, "send failed; will retry");
-            return Ok(false);
+            // Twilio may have accepted it: the next attempt checks the message list first.
+            tracing::warn!(outbox = m.id, error = %e, "send outcome unknown; will check before retrying");
+            return retry_later(store, m, now, "uncertain", &e).await;
         }
         Err(e) => {
             store
@@ -230,6 +347,34 @@ async fn deliver_one(
         }
     }
     Ok(true)
+}
+
+/// Back off (2, 4, 8 … seconds on the wall clock) and try again, at most `MAX_ATTEMPTS`
+/// times.
+async fn retry_later(
+    store: &Store,
+    m: &Outbound,
+    now: DateTime<Utc>,
+    status: &str,
+    error: &str,
+) -> StoreResult<bool> {
+    if m.attempts >= MAX_ATTEMPTS {
+        tracing::error!(
+            outbox = m.id,
+            attempts = m.attempts,
+            error,
+            "giving up on a message"
+        );
+        store
+            .mark_outbound(m.id, "failed", None, Some(error), now)
+            .await?;
+        return Ok(true);
+    }
+    let backoff = 1i64 << m.attempts.clamp(1, 9);
+    store
+        .retry_outbound(m.id, status, crate::store::wall_now() + backoff, error)
+        .await?;
+    Ok(false)
 }
 
 /// Deliver the outbox when woken and at least every `every`, until `stop` flips.

@@ -117,6 +117,7 @@ pub async fn handle(
                     external_id: Some(external_id),
                     media: vec![url],
                     caller: Caller::phone(from, false),
+                    reply_from: None,
                 })
                 .await?;
             if let (Some(reply), false) = (out.reply, out.duplicate) {
@@ -152,6 +153,7 @@ pub async fn handle(
                         external_id: Some(external_id),
                         media: vec![url],
                         caller: Caller::phone(from, false),
+                        reply_from: None,
                     },
                     EscalationReason::Voicemail,
                     &text,

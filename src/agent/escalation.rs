@@ -189,36 +189,8 @@ pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escal
 
     let company = &tenant.name;
     let acknowledgement = if req.reason == EscalationReason::Emergency {
-        if tenant.policy.escalation.page_on_call_for_emergencies {
-            if let (Some(on_call), Some(from)) =
-                (&tenant.on_call_number, tenant.phone_numbers.first())
-            {
-                let page = NewOutbound {
-                    conversation_id: Some(ctx.conversation),
-                    channel: Channel::Sms,
-                    to: on_call.clone(),
-                    from: from.clone(),
-                    body: format!(
-                        "URGENT {company}: {summary} Reach them at {}.",
-                        ctx.participant
-                    ),
-                    purpose: "page".into(),
-                };
-                ctx.tx.enqueue_outbound(tenant.id, &page, ctx.now).await?;
-            }
-        }
-        if ctx.spanish {
-            format!(
-                "{} Avisé a nuestro técnico de guardia; se comunicará con usted {}.",
-                super::prompts::safety_guidance(),
-                follow_up_es(&follow_up)
-            )
-        } else {
-            format!(
-                "{} I've alerted our on-call technician; they will contact you {follow_up}.",
-                super::prompts::safety_guidance()
-            )
-        }
+        let paged = page_on_call(ctx, &summary).await?;
+        emergency_acknowledgement(ctx.spanish, paged, &follow_up)
     } else if ctx.spanish {
         format!(
             "Pasé su mensaje a nuestro equipo de {company}. Una persona le dará seguimiento {}.",
@@ -227,6 +199,7 @@ pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escal
     } else {
         format!("I've passed this to our team at {company}. A person will follow up {follow_up}.")
     };
+    ctx.state.paged_escalation = (req.reason == EscalationReason::Emergency).then_some(id);
     Ok(Escalated {
         id,
         reason: req.reason,
@@ -235,4 +208,78 @@ pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escal
         follow_up,
         acknowledgement,
     })
+}
+
+/// Text the on-call number (when the tenant pages for emergencies). Pages go first in the
+/// outbox and are never held by quiet hours.
+/// Returns whether a page was queued.
+async fn page_on_call(ctx: &mut ToolCtx<'_>, summary: &str) -> Result<bool, StoreError> {
+    let tenant = ctx.tenant;
+    if !tenant.policy.escalation.page_on_call_for_emergencies {
+        return Ok(false);
+    }
+    let (Some(on_call), Some(from)) = (&tenant.on_call_number, tenant.phone_numbers.first()) else {
+        return Ok(false);
+    };
+    let page = NewOutbound {
+        conversation_id: Some(ctx.conversation),
+        channel: Channel::Sms,
+        to: on_call.clone(),
+        from: from.clone(),
+        body: format!(
+            "URGENT {}: {summary} Reach them at {}.",
+            tenant.name, ctx.participant
+        ),
+        purpose: "page".into(),
+    };
+    ctx.tx.enqueue_outbound(tenant.id, &page, ctx.now).await?;
+    Ok(true)
+}
+
+/// Safety guidance, then who will call back and when — promising on-call only when paged.
+fn emergency_acknowledgement(spanish: bool, paged: bool, follow_up: &str) -> String {
+    let guidance = super::prompts::safety_guidance();
+    match (spanish, paged) {
+        (true, true) => format!(
+            "{guidance} Avisé a nuestro técnico de guardia; se comunicará con usted {}.",
+            follow_up_es(follow_up)
+        ),
+        (true, false) => format!(
+            "{guidance} Una persona de nuestro equipo se comunicará con usted {}.",
+            follow_up_es(follow_up)
+        ),
+        (false, true) => format!(
+            "{guidance} I've alerted our on-call technician; they will contact you {follow_up}."
+        ),
+        (false, false) => {
+            format!("{guidance} A person from our team will contact you {follow_up}.")
+        }
+    }
+}
+
+/// An emergency in a conversation a person already owns: the open escalation becomes
+/// urgent and on-call is paged — once per escalation — and the customer gets the safety
+/// guidance and the promise. Returns what the customer is told.
+pub async fn emergency_while_queued(ctx: &mut ToolCtx<'_>) -> Result<String, StoreError> {
+    let tenant = ctx.tenant;
+    let due = due_at(tenant, Priority::Urgent, ctx.now);
+    let note = format!(
+        " EMERGENCY reported while waiting: \"{}\"",
+        ctx.customer_text
+    );
+    let raised = ctx
+        .tx
+        .raise_open_escalation(tenant.id, ctx.conversation, due, &note)
+        .await?;
+    let mut paged = false;
+    if let Some(id) = raised {
+        paged = ctx.state.paged_escalation == Some(id);
+        if !paged {
+            let summary = format!("Customer reported an emergency: \"{}\"", ctx.customer_text);
+            paged = page_on_call(ctx, &summary).await?;
+            ctx.state.paged_escalation = Some(id);
+        }
+    }
+    let follow_up = follow_up_text(tenant, due, ctx.now);
+    Ok(emergency_acknowledgement(ctx.spanish, paged, &follow_up))
 }

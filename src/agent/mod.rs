@@ -11,5 +11,6 @@ pub mod runtime;
 pub mod state;
 pub mod tools;
 
+pub use crate::domain::Caller;
 pub use model::ToolSpec;
-pub use runtime::{Agent, Caller, Inbound, TurnOutcome};
+pub use runtime::{Agent, Inbound, TurnOutcome};

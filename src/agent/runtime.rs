@@ -23,60 +23,46 @@ use super::state::AgentState;
 use super::tools::{self, Identity, ToolCtx};
 use crate::clock::Clock;
 use crate::domain::{
-    Channel, ConversationId, CustomerId, Direction, EscalationReason, IdentityLevel, PhoneE164,
-    TenantId,
+    Caller, Channel, ConversationId, Direction, EscalationReason, IdentityLevel, TenantId,
 };
 use crate::search::SearchIndex;
-use crate::store::{Enqueued, InboxItem, NewMessage, Store, StoreError, Tenant, Tx};
+use crate::store::{
+    Conversation, Enqueued, InboxItem, NewInbound, NewMessage, NewOutbound, Store, StoreError,
+    Tenant, Tx,
+};
 
 /// At most this many model steps per turn; a model that keeps calling tools past it is
 /// treated as failed (the customer is handed to a person rather than left waiting).
 pub const MAX_STEPS: usize = 8;
-/// How long one model step may take before the fallback answers.
+/// How long one model step may take before the fallback answers (never more than what is
+/// left of the turn's budget).
 pub const MODEL_TIMEOUT: StdDuration = StdDuration::from_secs(20);
-/// Waiting for another worker that holds a duplicate's turn.
-const DUPLICATE_WAIT: StdDuration = StdDuration::from_secs(10);
+/// How long a request waits for its message's turn when someone else runs it.
+const WAIT_FOR_TURN: StdDuration = StdDuration::from_secs(60);
+/// A conversation's lease, renewed before every step: a holder that dies is replaced after it.
+pub const LEASE_SECS: i64 = 30;
 
 #[derive(Debug, Clone)]
 pub struct Inbound {
     pub tenant: TenantId,
     pub channel: Channel,
-    /// Who is writing: an E.164 phone for SMS/voice/API, `portal:<customer id>` for chat.
+    /// The conversation key on this channel: an E.164 phone for SMS and the API, the call
+    /// for voice, `portal:<customer id>` for chat. Never used to identify the customer.
     pub participant: String,
     pub text: String,
     pub external_id: Option<String>,
     pub media: Vec<String>,
     /// Who the channel says is writing, and how far that can be trusted.
     pub caller: Caller,
-}
-
-/// What the channel (not the message text) says about who is writing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
-    /// A phone number reported by the carrier or an integration. `verifies`: a phone on file
-    /// counts as verified for scheduling actions (SMS from the carrier; an integration token
-    /// trusted to have verified the caller itself). Voice caller ids can be spoofed: they
-    /// only match.
-    Phone { phone: PhoneE164, verifies: bool },
-    /// A customer signed in to the portal (the token proved who this is).
-    Portal(CustomerId),
-    /// No usable caller id (withheld, or not a phone number): never matches anyone.
-    Unknown,
-}
-
-impl Caller {
-    /// A caller id as a channel reports it; anything that is not an E.164 number is unknown.
-    pub fn phone(raw: &str, verifies: bool) -> Caller {
-        match PhoneE164::parse(raw) {
-            Ok(phone) => Caller::Phone { phone, verifies },
-            Err(_) => Caller::Unknown,
-        }
-    }
+    /// Our number the customer wrote to (SMS, voice): a reply sent later goes out from it.
+    pub reply_from: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TurnOutcome {
     pub conversation_id: ConversationId,
+    /// The inbox row of the message (who delivers its reply is recorded there).
+    pub inbox_id: i64,
     /// `None`: the agent stays silent (a human owns the conversation).
     pub reply: Option<String>,
     pub escalated: bool,
@@ -88,14 +74,14 @@ pub struct TurnOutcome {
 pub enum AgentError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("a duplicate delivery is still being processed elsewhere")]
+    #[error("the message's turn is still running elsewhere")]
     Busy,
+    #[error("this external id was already used for a different message")]
+    ExternalIdReused,
 }
 
-/// Bounds how many turns one instance runs at once. A turn holds one pooled connection for
-/// its transaction (possibly waiting on the conversation lock) and borrows a second one for
-/// reads; without a bound, a burst of messages fills the pool with waiting transactions and
-/// the turn holding the lock can never get its second connection.
+/// Bounds how many turns one instance runs at once, so a burst of messages cannot take
+/// every pooled connection and starve the reads the running turns need.
 #[derive(Clone, Debug)]
 pub struct TurnGate(Arc<tokio::sync::Semaphore>);
 
@@ -118,10 +104,52 @@ pub struct Agent {
     /// Answers when `model` fails or times out.
     pub fallback: Arc<dyn Model>,
     pub clock: Clock,
+    /// How long the model may take within one turn before the fallback answers instead, so
+    /// every customer gets an answer inside the channel's reply budget.
+    pub turn_budget: StdDuration,
+}
+
+/// What `Agent::accept` did with a message.
+#[derive(Debug, Clone)]
+pub enum Accepted {
+    /// Recorded (or a redelivery of one still running): its turn is pending.
+    Pending {
+        inbox_id: i64,
+        conversation: ConversationId,
+        duplicate: bool,
+    },
+    /// A redelivery of a message whose turn already finished.
+    Done(TurnOutcome),
+}
+
+/// What a turn carries between its steps (each step is its own short transaction).
+#[derive(Default)]
+struct Carry {
+    escalated: Option<escalation::Escalated>,
+    confirm_text: Option<String>,
+    actions: Vec<String>,
 }
 
 impl Agent {
+    /// Record the message, then run its turn (or wait for whoever runs it) and answer.
     pub async fn handle(&self, inbound: Inbound) -> Result<TurnOutcome, AgentError> {
+        match self.accept(&inbound).await? {
+            Accepted::Done(out) => Ok(out),
+            Accepted::Pending {
+                inbox_id,
+                conversation,
+                duplicate,
+            } => {
+                self.wait_for(inbound.tenant, conversation, inbox_id, duplicate)
+                    .await
+            }
+        }
+    }
+
+    /// Store the message before anything slow happens (secrets masked first). External ids
+    /// are unique per channel and sender: a redelivery is recognised, and an id re-used for
+    /// different text is refused rather than answered with another message's reply.
+    pub async fn accept(&self, inbound: &Inbound) -> Result<Accepted, AgentError> {
         let now = self.clock.now();
         let external_id = match &inbound.external_id {
             Some(e) if !e.trim().is_empty() => e.trim().to_string(),
@@ -131,62 +159,148 @@ impl Agent {
             ),
         };
         let text = builtin::mask_secrets(&inbound.text);
-        // Enqueueing writes too (SQLite: waits for the write lock): it holds a turn's place.
-        let permit = self.gate.0.acquire().await.map_err(|_| AgentError::Busy)?;
         let conversation = self
             .store
             .open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now)
             .await?;
-        let (inbox_id, conversation, duplicate) = match self
-            .store
-            .enqueue_inbound(
-                inbound.tenant,
-                conversation,
-                &external_id,
-                &text,
-                &inbound.media,
-                now,
-            )
-            .await?
-        {
-            Enqueued::New {
-                inbox_id,
-                conversation_id,
-            } => (inbox_id, conversation_id, false),
-            Enqueued::Duplicate {
-                inbox_id,
-                conversation_id,
-                done: true,
-            } => {
-                let item = self.store.inbox_by_id(inbound.tenant, inbox_id).await?;
-                return Ok(outcome_of(conversation_id, &item, true));
-            }
-            Enqueued::Duplicate {
-                inbox_id,
-                conversation_id,
-                done: false,
-            } => (inbox_id, conversation_id, true),
+        let scope = format!("{}:{}", inbound.channel, inbound.participant);
+        let new = NewInbound {
+            conversation,
+            scope: &scope,
+            external_id: &external_id,
+            text: &text,
+            media: &inbound.media,
+            caller: &inbound.caller,
+            reply_from: inbound.reply_from.as_deref(),
         };
-        drop(permit);
+        Ok(
+            match self
+                .store
+                .enqueue_inbound(inbound.tenant, &new, now)
+                .await?
+            {
+                Enqueued::New {
+                    inbox_id,
+                    conversation_id,
+                } => Accepted::Pending {
+                    inbox_id,
+                    conversation: conversation_id,
+                    duplicate: false,
+                },
+                Enqueued::Duplicate {
+                    same_text: false, ..
+                } => return Err(AgentError::ExternalIdReused),
+                Enqueued::Duplicate {
+                    inbox_id,
+                    done: true,
+                    ..
+                } => {
+                    let item = self.store.inbox_by_id(inbound.tenant, inbox_id).await?;
+                    Accepted::Done(outcome_of(&item, true))
+                }
+                Enqueued::Duplicate {
+                    inbox_id,
+                    conversation_id,
+                    done: false,
+                    ..
+                } => Accepted::Pending {
+                    inbox_id,
+                    conversation: conversation_id,
+                    duplicate: true,
+                },
+            },
+        )
+    }
 
-        let deadline = tokio::time::Instant::now() + DUPLICATE_WAIT;
+    /// Run the conversation's pending turns (or let their runner finish) until this message
+    /// is answered.
+    pub async fn wait_for(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        inbox_id: i64,
+        duplicate: bool,
+    ) -> Result<TurnOutcome, AgentError> {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_TURN;
+        let mut usage = Usage::default();
         loop {
-            let mut usage = Usage::default();
             {
                 let _permit = self.gate.0.acquire().await.map_err(|_| AgentError::Busy)?;
-                self.drain(&inbound, conversation, &mut usage).await?;
+                self.drain(tenant, conversation, &mut usage).await?;
             }
-            let item = self.store.inbox_by_id(inbound.tenant, inbox_id).await?;
+            let item = self.store.inbox_by_id(tenant, inbox_id).await?;
             if item.done {
-                let mut out = outcome_of(conversation, &item, duplicate);
+                let mut out = outcome_of(&item, duplicate);
                 out.usage = usage;
                 return Ok(out);
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(AgentError::Busy);
             }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
+            // Another worker (possibly another instance) holds the conversation's lease.
+            tokio::time::sleep(StdDuration::from_millis(20)).await;
         }
+    }
+
+    /// Finish what a crash or a hung request left behind: run the turns of conversations
+    /// whose messages wait with nobody holding their lease, and send SMS replies that no
+    /// request delivered. Called at start-up and periodically; safe on every instance.
+    pub async fn recover(
+        &self,
+        min_age: StdDuration,
+        reply_grace: StdDuration,
+    ) -> Result<usize, AgentError> {
+        let mut done = 0;
+        for (tenant, conversation) in self
+            .store
+            .stalled_conversations(min_age.as_secs() as i64)
+            .await?
+        {
+            let mut usage = Usage::default();
+            if self.drain(tenant, conversation, &mut usage).await? {
+                done += 1;
+            }
+        }
+        for (item, customer) in self
+            .store
+            .undelivered_sms_replies(reply_grace.as_secs() as i64)
+            .await?
+        {
+            if self.queue_reply(&item, &customer).await?.is_some() {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Send a finished SMS turn's reply through the outbox, unless it was delivered already.
+    pub async fn queue_reply(
+        &self,
+        item: &InboxItem,
+        customer: &str,
+    ) -> Result<Option<i64>, AgentError> {
+        let (Some(reply), Some(from)) = (&item.reply, &item.reply_from) else {
+            return Ok(None);
+        };
+        let tenant = self.store.tenant(item.tenant_id).await?;
+        let max_segments = usize::from(tenant.policy.sms_max_segments.max(1));
+        let m = NewOutbound {
+            conversation_id: Some(item.conversation_id),
+            channel: Channel::Sms,
+            to: customer.to_string(),
+            from: from.clone(),
+            body: crate::channels::twilio::sms::fit_sms(
+                reply,
+                max_segments + usize::from(item.escalated),
+            ),
+            purpose: "late_reply".into(),
+        };
+        let mut tx = self.store.begin().await?;
+        let id = tx
+            .deliver_by_outbox(item.tenant_id, item.id, &m, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Put an inbound item straight into the human queue (a voicemail that cannot be
@@ -197,64 +311,37 @@ impl Agent {
         reason: EscalationReason,
         summary: &str,
     ) -> Result<ConversationId, AgentError> {
-        let now = self.clock.now();
-        let external_id = inbound
-            .external_id
-            .clone()
-            .unwrap_or_else(|| format!("human-{}", now.timestamp_nanos_opt().unwrap_or_default()));
-        let conversation = self
-            .store
-            .open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now)
-            .await?;
-        let conversation = match self
-            .store
-            .enqueue_inbound(
-                inbound.tenant,
+        let (inbox_id, conversation) = match self.accept(&inbound).await? {
+            Accepted::Done(out) => return Ok(out.conversation_id),
+            Accepted::Pending {
+                inbox_id,
                 conversation,
-                &external_id,
-                &inbound.text,
-                &inbound.media,
-                now,
-            )
-            .await?
-        {
-            Enqueued::New {
-                conversation_id, ..
-            } => conversation_id,
-            Enqueued::Duplicate {
-                conversation_id, ..
-            } => return Ok(conversation_id),
+                ..
+            } => (inbox_id, conversation),
         };
+        let now = self.clock.now();
         let tenant = self.store.tenant(inbound.tenant).await?;
         let mut tx = self.store.begin().await?;
         let conv = tx.lock_conversation(tenant.id, conversation).await?;
-        for item in tx.pending_inbox(conversation).await? {
-            tx.insert_message(
-                tenant.id,
-                conversation,
-                &NewMessage {
-                    direction: Direction::Inbound,
-                    author: "customer".into(),
-                    text: item.text.clone(),
-                    external_id: Some(item.external_id.clone()),
-                    media: item.media.clone(),
-                },
-                now,
-            )
-            .await?;
-            tx.finish_inbox(item.id, None, true, now).await?;
+        let item = self.store.inbox_by_id(tenant.id, inbox_id).await?;
+        if item.done {
+            return Ok(conversation);
         }
+        insert_customer_message(&mut tx, tenant.id, conversation, &item, now).await?;
+        tx.finish_inbox(tenant.id, item.id, None, true, now).await?;
         let customer = match (conv.customer_id, &inbound.caller) {
             (Some(c), _) => Some(c),
-            (None, Caller::Phone { phone: p, .. }) => match self
-                .store
-                .customers_by_phone(tenant.id, p)
-                .await?
-                .as_slice()
-            {
-                [one] => Some(*one),
-                _ => None,
-            },
+            (None, Caller::Phone { phone: p, .. }) => {
+                match self
+                    .store
+                    .customers_by_phone(tenant.id, p)
+                    .await?
+                    .as_slice()
+                {
+                    [one] => Some(*one),
+                    _ => None,
+                }
+            }
             _ => None,
         };
         let priority = escalation::default_priority(reason);
@@ -274,215 +361,190 @@ impl Agent {
         Ok(conversation)
     }
 
-    /// Take the conversation lock and run every pending inbound message in order.
-    async fn drain(
+    /// Run every pending message of a conversation in arrival order, unless another worker
+    /// holds its lease. Returns whether this call ran them.
+    pub async fn drain(
         &self,
-        inbound: &Inbound,
+        tenant: TenantId,
         conversation: ConversationId,
         usage: &mut Usage,
-    ) -> Result<(), AgentError> {
-        let mut tx = self.store.begin().await?;
-        tx.lock_conversation(inbound.tenant, conversation).await?;
-        let pending = tx.pending_inbox(conversation).await?;
-        if pending.is_empty() {
-            return Ok(());
+    ) -> Result<bool, AgentError> {
+        let owner =
+            crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let lease_until = || crate::store::wall_now() + LEASE_SECS;
+        if !self
+            .store
+            .take_lease(tenant, conversation, &owner, lease_until())
+            .await?
+        {
+            return Ok(false);
         }
-        let tenant = self.store.tenant(inbound.tenant).await?;
-        for item in pending {
-            let (reply, escalated) = self
-                .turn(&mut tx, &tenant, inbound, conversation, &item, usage)
-                .await?;
-            tx.finish_inbox(item.id, reply.as_deref(), escalated, self.clock.now())
-                .await?;
+        let result = async {
+            let tenant_row = self.store.tenant(tenant).await?;
+            loop {
+                let pending = self.store.pending_inbox(tenant, conversation).await?;
+                if pending.is_empty() {
+                    return Ok::<(), AgentError>(());
+                }
+                for item in pending {
+                    if !self
+                        .store
+                        .take_lease(tenant, conversation, &owner, lease_until())
+                        .await?
+                    {
+                        // Stalled past the lease: someone else runs the rest now.
+                        return Err(AgentError::Busy);
+                    }
+                    self.process(&tenant_row, conversation, item, usage).await?;
+                }
+            }
         }
-        tx.commit().await?;
-        Ok(())
+        .await;
+        self.store
+            .release_lease(tenant, conversation, &owner)
+            .await?;
+        result.map(|()| true)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn turn(
+    /// One message's turn, in short transactions: (1) store the message and handle an
+    /// emergency — page on-call before any model call; (2) the model loop, each batch of
+    /// tool calls committed with the state and a journal of the steps so far (no
+    /// transaction is open while a model runs); (3) the reply, the state and the inbox
+    /// row. A crash between steps resumes from the journal; nothing runs twice.
+    async fn process(
         &self,
-        tx: &mut Tx,
         tenant: &Tenant,
-        inbound: &Inbound,
         conversation: ConversationId,
-        item: &InboxItem,
+        item: InboxItem,
         usage: &mut Usage,
-    ) -> Result<(Option<String>, bool), AgentError> {
+    ) -> Result<(), AgentError> {
         let now = self.clock.now();
-        let conv = tx.lock_conversation(tenant.id, conversation).await?;
-        let history = self.store.messages(tenant.id, conversation).await?;
-        tx.insert_message(
-            tenant.id,
-            conversation,
-            &NewMessage {
-                direction: Direction::Inbound,
-                author: "customer".into(),
-                text: item.text.clone(),
-                external_id: Some(item.external_id.clone()),
-                media: item.media.clone(),
-            },
-            now,
-        )
-        .await?;
-        let mut state: AgentState =
-            serde_json::from_value(tx.conversation_state(tenant.id, conversation).await?)
-                .unwrap_or_default();
-        let mut identity = Identity {
-            level: conv.identity_level,
-            customer: conv.customer_id,
-            property: conv.property_id,
-        };
-
-        // A human owns the conversation: the agent stays silent.
-        if conv.owner != "agent" {
-            return Ok((None, false));
-        }
-        if state.turn == 0 {
-            self.resolve_caller(tenant, inbound, &mut identity, &mut state)
-                .await?;
-        }
-        state.turn += 1;
-
+        let started = tokio::time::Instant::now();
+        let conv = self.store.conversation(tenant.id, conversation).await?;
         let understanding = builtin::understand(
             &item.text,
             &builtin::Context {
                 now_local: tenant.timezone.local(now).naive_local(),
             },
         );
-        let affirmed = understanding.yes_no == Some(true);
         let spanish = understanding.language == builtin::Lang::Es;
+        let emergency = understanding.has(builtin::Intent::Emergency);
 
-        let mut messages: Vec<ChatMessage> = history
-            .iter()
-            .filter_map(|m| match (m.direction, m.author.as_str()) {
-                (Direction::Inbound, _) => Some(ChatMessage::User {
-                    content: m.text.clone(),
-                }),
-                (Direction::Outbound, "agent") => Some(ChatMessage::Assistant {
-                    content: Some(m.text.clone()),
-                    tool_calls: vec![],
-                }),
-                _ => None,
-            })
-            .collect();
-        messages.push(ChatMessage::User {
-            content: item.text.clone(),
-        });
-
-        let customer_name = match identity.customer {
-            Some(c) if identity.level == IdentityLevel::Verified => {
-                self.store.customer(tenant.id, c).await.ok().map(|c| c.name)
-            }
-            _ => None,
+        // (1) The message joins the conversation; an emergency is handled at once.
+        let mut tx = self.store.begin().await?;
+        let conv_now = tx.lock_conversation(tenant.id, conversation).await?;
+        let mut state: AgentState =
+            serde_json::from_value(tx.conversation_state(tenant.id, conversation).await?)
+                .unwrap_or_default();
+        let mut identity = Identity {
+            level: conv_now.identity_level,
+            customer: conv_now.customer_id,
+            property: conv_now.property_id,
         };
-        let portal_activity = match (inbound.channel, identity.customer) {
-            (Channel::Chat, Some(c)) => self.store.portal_events(tenant.id, c, 5).await?,
-            _ => Vec::new(),
-        };
-        let system = system_prompt(
-            tenant,
-            inbound.channel,
-            &identity,
-            customer_name.as_deref(),
-            &portal_activity,
-            now,
-        );
-        let mut request = ModelRequest {
-            system,
-            messages,
-            tools: tools::specs(),
-            facts: TurnFacts {
-                company: tenant.name.clone(),
-                hours: tenant.business_hours.describe(),
-                office_phone: tenant.office_phone.clone(),
-                channel: inbound.channel.as_str().into(),
-                now_local: crate::record::local(tenant.timezone, now).to_rfc3339(),
-                identity_level: identity.level.as_str().into(),
-                customer_name,
-                state: json!({}),
-            },
-        };
-
-        let participant = inbound.participant.clone();
-        let mut ctx = ToolCtx {
-            store: &self.store,
-            tx,
-            search: &self.search,
-            tenant,
-            conversation,
-            channel: inbound.channel,
-            participant: &participant,
-            identity: &mut identity,
-            state: &mut state,
-            now,
-            customer_affirmed: affirmed,
-            customer_text: &item.text,
-            escalated: None,
-            confirm_text: None,
-            spanish,
-            actions: Vec::new(),
-        };
-        let mut reply: Option<String> = None;
-        for _ in 0..MAX_STEPS {
-            request.facts.identity_level = ctx.identity.level.as_str().into();
-            request.facts.state = facts_state(ctx.state, &portal_activity);
-            let step = match self.step(&request).await {
-                Ok(resp) => {
-                    usage.prompt_tokens += resp.usage.prompt_tokens;
-                    usage.completion_tokens += resp.usage.completion_tokens;
-                    resp.step
+        let first_run = !item.started;
+        let mut carry = Carry::default();
+        let mut early_reply: Option<String> = None;
+        // An emergency raised an escalation a person already owned.
+        let mut raised = false;
+        if first_run {
+            insert_customer_message(&mut tx, tenant.id, conversation, &item, now).await?;
+            if conv_now.owner == "agent" {
+                if state.turn == 0 {
+                    self.resolve_caller(tenant, &item.caller, &mut identity, &mut state)
+                        .await?;
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "model and fallback failed");
+                state.turn += 1;
+            }
+            if emergency {
+                let mut ctx = ToolCtx {
+                    store: &self.store,
+                    tx: &mut tx,
+                    search: &self.search,
+                    tenant,
+                    conversation,
+                    inbox_id: item.id,
+                    channel: conv.channel,
+                    participant: &conv.participant,
+                    identity: &mut identity,
+                    state: &mut state,
+                    now,
+                    customer_affirmed: false,
+                    customer_text: &item.text,
+                    escalated: None,
+                    confirm_text: None,
+                    spanish,
+                    actions: Vec::new(),
+                };
+                early_reply = Some(if conv_now.owner == "agent" {
                     let req = EscalationRequest {
-                        reason: EscalationReason::ModelFailure,
+                        reason: EscalationReason::Emergency,
                         priority: None,
                         model_summary: String::new(),
                     };
-                    ctx.escalated = Some(escalation::open(&mut ctx, req).await?);
-                    break;
-                }
-            };
-            match step {
-                ModelStep::Reply { text } => {
-                    reply = Some(text);
-                    break;
-                }
-                ModelStep::ToolCalls { text, calls } => {
-                    let calls: Vec<ToolCallRequest> = calls.into_iter().take(8).collect();
-                    request.messages.push(ChatMessage::Assistant {
-                        content: text,
-                        tool_calls: calls.clone(),
-                    });
-                    for call in &calls {
-                        let outcome = tools::run(&mut ctx, &call.name, &call.arguments).await?;
-                        request.messages.push(ChatMessage::Tool {
-                            call_id: call.id.clone(),
-                            name: call.name.clone(),
-                            content: outcome.result.to_string(),
-                        });
-                        if ctx.escalated.is_some() {
-                            break;
-                        }
-                    }
-                    if ctx.escalated.is_some() {
-                        break;
-                    }
-                }
+                    let e = escalation::open(&mut ctx, req).await?;
+                    let text = e.acknowledgement.clone();
+                    carry.escalated = Some(e);
+                    text
+                } else {
+                    // A person owns the conversation: page once, raise it to urgent, and
+                    // give the caller safety guidance — never silence for an emergency.
+                    raised = true;
+                    escalation::emergency_while_queued(&mut ctx).await?
+                });
             }
-        }
-        if reply.is_none() && ctx.escalated.is_none() {
-            let req = EscalationRequest {
-                reason: EscalationReason::ModelFailure,
-                priority: None,
-                model_summary: format!("the agent did not finish within {MAX_STEPS} steps"),
+            tx.mark_inbox_started(tenant.id, item.id).await?;
+            let owner = if carry.escalated.is_some() {
+                "queue"
+            } else {
+                conv_now.owner.as_str()
             };
-            ctx.escalated = Some(escalation::open(&mut ctx, req).await?);
+            save_conversation(
+                &mut tx,
+                tenant.id,
+                conversation,
+                &identity,
+                owner,
+                &state,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+
+        if early_reply.is_none() && conv_now.owner != "agent" {
+            // A human owns the conversation: the agent stays silent.
+            let mut tx = self.store.begin().await?;
+            tx.lock_conversation(tenant.id, conversation).await?;
+            tx.finish_inbox(tenant.id, item.id, None, false, self.clock.now())
+                .await?;
+            tx.commit().await?;
+            return Ok(());
         }
 
-        let escalated = ctx.escalated.take();
-        let confirm = ctx.confirm_text.take();
+        // (2) The model loop.
+        let reply = match early_reply {
+            Some(text) => Some(text),
+            None => {
+                self.model_loop(
+                    tenant,
+                    &conv,
+                    &item,
+                    &understanding,
+                    &mut identity,
+                    &mut state,
+                    &mut carry,
+                    started,
+                    usage,
+                )
+                .await?
+            }
+        };
+
+        // (3) The reply.
+        let mut tx = self.store.begin().await?;
+        tx.lock_conversation(tenant.id, conversation).await?;
+        let escalated = carry.escalated.take();
+        let confirm = carry.confirm_text.take();
         let mut text = match &escalated {
             Some(e) => e.acknowledgement.clone(),
             None => reply.unwrap_or_default(),
@@ -495,38 +557,36 @@ impl Agent {
                 if !text.contains(&question) {
                     text = question;
                 }
-                if let Some(p) = ctx.state.proposal.as_mut() {
-                    p.shown_in_turn = Some(ctx.state.turn);
+                // Only a message that arrives after this reply can agree to it: one sent
+                // before (even a moment before) never saw the question.
+                let latest = tx.latest_inbox_id(tenant.id, conversation).await?;
+                if let Some(p) = state.proposal.as_mut() {
+                    p.shown_in_turn = Some(state.turn);
+                    p.answerable_after_inbox = Some(latest);
                 }
             }
         }
         if escalated.is_some() {
-            ctx.state.acknowledged_escalation = true;
-            ctx.state.proposal = None;
+            state.acknowledged_escalation = true;
+            state.proposal = None;
         }
         // A proposal stands for the customer's next message only: one that this reply does
         // not put to the customer (again) is dropped, so a later "yes" cannot run a change
         // the customer moved on from (or already declined).
-        if ctx
-            .state
+        if state
             .proposal
             .as_ref()
-            .is_some_and(|p| p.shown_in_turn != Some(ctx.state.turn))
+            .is_some_and(|p| p.shown_in_turn != Some(state.turn))
         {
-            ctx.state.proposal = None;
+            state.proposal = None;
         }
+        let current_owner = tx.lock_conversation(tenant.id, conversation).await?.owner;
         let owner = if escalated.is_some() {
-            "queue"
+            "queue".to_string()
         } else {
-            "agent"
+            current_owner
         };
-        let (level, customer, property) = (
-            ctx.identity.level,
-            ctx.identity.customer,
-            ctx.identity.property,
-        );
-        let state_json = serde_json::to_value(&*ctx.state).unwrap_or_default();
-        drop(ctx);
+        let now = self.clock.now();
         tx.insert_message(
             tenant.id,
             conversation,
@@ -540,26 +600,279 @@ impl Agent {
             now,
         )
         .await?;
-        tx.update_conversation(
+        save_conversation(
+            &mut tx,
             tenant.id,
             conversation,
-            customer,
-            property,
-            level,
-            owner,
-            &state_json,
+            &identity,
+            &owner,
+            &state,
             now,
         )
         .await?;
-        Ok((Some(text), escalated.is_some()))
+        let escalated_now = escalated.is_some() || raised;
+        tx.finish_inbox(tenant.id, item.id, Some(&text), escalated_now, now)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
+    /// Model steps until a reply, an escalation or the step bound. Each batch of tool calls
+    /// runs in its own transaction, saved with the state and the steps taken so far.
+    #[allow(clippy::too_many_arguments)]
+    async fn model_loop(
+        &self,
+        tenant: &Tenant,
+        conv: &Conversation,
+        item: &InboxItem,
+        understanding: &builtin::Understanding,
+        identity: &mut Identity,
+        state: &mut AgentState,
+        carry: &mut Carry,
+        started: tokio::time::Instant,
+        usage: &mut Usage,
+    ) -> Result<Option<String>, AgentError> {
+        let now = self.clock.now();
+        let conversation = conv.id;
+        let affirmed = understanding.yes_no == Some(true);
+        let spanish = understanding.language == builtin::Lang::Es;
+        let history = self.store.messages(tenant.id, conversation).await?;
+        let mut messages: Vec<ChatMessage> = history
+            .iter()
+            .filter_map(|m| match (m.direction, m.author.as_str()) {
+                (Direction::Inbound, _) => Some(ChatMessage::User {
+                    content: m.text.clone(),
+                }),
+                (Direction::Outbound, "agent") => Some(ChatMessage::Assistant {
+                    content: Some(m.text.clone()),
+                    tool_calls: vec![],
+                }),
+                _ => None,
+            })
+            .collect();
+        let mut journal: Vec<ChatMessage> =
+            serde_json::from_value(item.journal.clone()).unwrap_or_default();
+        messages.extend(journal.iter().cloned());
+
+        let customer_name = match identity.customer {
+            Some(c) if identity.level == IdentityLevel::Verified => {
+                self.store.customer(tenant.id, c).await.ok().map(|c| c.name)
+            }
+            _ => None,
+        };
+        let portal_activity = match (conv.channel, identity.customer) {
+            (Channel::Chat, Some(c)) => self.store.portal_events(tenant.id, c, 5).await?,
+            _ => Vec::new(),
+        };
+        let system = system_prompt(
+            tenant,
+            conv.channel,
+            identity,
+            customer_name.as_deref(),
+            &portal_activity,
+            now,
+        );
+        let mut request = ModelRequest {
+            system,
+            messages,
+            tools: tools::specs(),
+            facts: TurnFacts {
+                company: tenant.name.clone(),
+                hours: tenant.business_hours.describe(),
+                office_phone: tenant.office_phone.clone(),
+                channel: conv.channel.as_str().into(),
+                now_local: crate::record::local(tenant.timezone, now).to_rfc3339(),
+                identity_level: identity.level.as_str().into(),
+                customer_name,
+                state: json!({}),
+            },
+        };
+        let deadline = started + self.turn_budget;
+        let steps_taken = journal
+            .iter()
+            .filter(|m| matches!(m, ChatMessage::Assistant { .. }))
+            .count();
+        for _ in steps_taken..MAX_STEPS {
+            request.facts.identity_level = identity.level.as_str().into();
+            request.facts.state = facts_state(state, &portal_activity);
+            let step = match self.step(&request, deadline).await {
+                Ok(resp) => {
+                    usage.prompt_tokens += resp.usage.prompt_tokens;
+                    usage.completion_tokens += resp.usage.completion_tokens;
+                    resp.step
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "model and fallback failed");
+                    self.escalate_in_own_tx(
+                        tenant,
+                        conv,
+                        item,
+                        identity,
+                        state,
+                        carry,
+                        spanish,
+                        EscalationRequest {
+                            reason: EscalationReason::ModelFailure,
+                            priority: None,
+                            model_summary: String::new(),
+                        },
+                    )
+                    .await?;
+                    return Ok(None);
+                }
+            };
+            let (text, calls) = match step {
+                ModelStep::Reply { text } => return Ok(Some(text)),
+                ModelStep::ToolCalls { text, calls } => (text, calls),
+            };
+            let calls: Vec<ToolCallRequest> = calls.into_iter().take(8).collect();
+            let assistant = ChatMessage::Assistant {
+                content: text,
+                tool_calls: calls.clone(),
+            };
+            request.messages.push(assistant.clone());
+            journal.push(assistant);
+
+            let mut tx = self.store.begin().await?;
+            tx.lock_conversation(tenant.id, conversation).await?;
+            let mut ctx = ToolCtx {
+                store: &self.store,
+                tx: &mut tx,
+                search: &self.search,
+                tenant,
+                conversation,
+                inbox_id: item.id,
+                channel: conv.channel,
+                participant: &conv.participant,
+                identity: &mut *identity,
+                state: &mut *state,
+                now,
+                customer_affirmed: affirmed,
+                customer_text: &item.text,
+                escalated: carry.escalated.take(),
+                confirm_text: carry.confirm_text.take(),
+                spanish,
+                actions: std::mem::take(&mut carry.actions),
+            };
+            for call in &calls {
+                let outcome = tools::run(&mut ctx, &call.name, &call.arguments).await?;
+                let result = ChatMessage::Tool {
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    content: outcome.result.to_string(),
+                };
+                request.messages.push(result.clone());
+                journal.push(result);
+                if ctx.escalated.is_some() {
+                    break;
+                }
+            }
+            carry.escalated = ctx.escalated.take();
+            carry.confirm_text = ctx.confirm_text.take();
+            carry.actions = std::mem::take(&mut ctx.actions);
+            drop(ctx);
+            let owner = if carry.escalated.is_some() {
+                "queue"
+            } else {
+                "agent"
+            };
+            save_conversation(
+                &mut tx,
+                tenant.id,
+                conversation,
+                identity,
+                owner,
+                state,
+                now,
+            )
+            .await?;
+            tx.save_inbox_journal(
+                tenant.id,
+                item.id,
+                &serde_json::to_value(&journal).unwrap_or_default(),
+            )
+            .await?;
+            tx.commit().await?;
+            if carry.escalated.is_some() {
+                return Ok(None);
+            }
+        }
+        self.escalate_in_own_tx(
+            tenant,
+            conv,
+            item,
+            identity,
+            state,
+            carry,
+            spanish,
+            EscalationRequest {
+                reason: EscalationReason::ModelFailure,
+                priority: None,
+                model_summary: format!("the agent did not finish within {MAX_STEPS} steps"),
+            },
+        )
+        .await?;
+        Ok(None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn escalate_in_own_tx(
+        &self,
+        tenant: &Tenant,
+        conv: &Conversation,
+        item: &InboxItem,
+        identity: &mut Identity,
+        state: &mut AgentState,
+        carry: &mut Carry,
+        spanish: bool,
+        req: EscalationRequest,
+    ) -> Result<(), AgentError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        tx.lock_conversation(tenant.id, conv.id).await?;
+        let mut ctx = ToolCtx {
+            store: &self.store,
+            tx: &mut tx,
+            search: &self.search,
+            tenant,
+            conversation: conv.id,
+            inbox_id: item.id,
+            channel: conv.channel,
+            participant: &conv.participant,
+            identity: &mut *identity,
+            state: &mut *state,
+            now,
+            customer_affirmed: false,
+            customer_text: &item.text,
+            escalated: None,
+            confirm_text: None,
+            spanish,
+            actions: std::mem::take(&mut carry.actions),
+        };
+        let e = escalation::open(&mut ctx, req).await?;
+        carry.actions = std::mem::take(&mut ctx.actions);
+        drop(ctx);
+        save_conversation(&mut tx, tenant.id, conv.id, identity, "queue", state, now).await?;
+        tx.commit().await?;
+        carry.escalated = Some(e);
+        Ok(())
+    }
+
+    /// One model step; the fallback answers when the model fails, times out, or would run
+    /// past the turn's deadline.
     async fn step(
         &self,
         request: &ModelRequest,
+        deadline: tokio::time::Instant,
     ) -> Result<super::model::ModelResponse, ModelError> {
-        let primary = tokio::time::timeout(MODEL_TIMEOUT, self.model.complete(request)).await;
-        match primary {
+        let left = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .min(MODEL_TIMEOUT);
+        if left.is_zero() {
+            tracing::warn!(model = %self.model.name(), "no time left in the turn; using the fallback");
+            return self.fallback.complete(request).await;
+        }
+        match tokio::time::timeout(left, self.model.complete(request)).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => {
                 tracing::warn!(model = %self.model.name(), error = %e, "model failed; using the fallback");
@@ -577,12 +890,12 @@ impl Agent {
     async fn resolve_caller(
         &self,
         tenant: &Tenant,
-        inbound: &Inbound,
+        caller: &Caller,
         identity: &mut Identity,
         state: &mut AgentState,
     ) -> Result<(), StoreError> {
         let t = tenant.id;
-        let (customers, phone_verifies) = match &inbound.caller {
+        let (customers, phone_verifies) = match caller {
             Caller::Portal(c) => (vec![*c], true),
             Caller::Phone { phone, verifies } => {
                 (self.store.customers_by_phone(t, phone).await?, *verifies)
@@ -617,14 +930,63 @@ impl Agent {
     }
 }
 
-fn outcome_of(conversation: ConversationId, item: &InboxItem, duplicate: bool) -> TurnOutcome {
+fn outcome_of(item: &InboxItem, duplicate: bool) -> TurnOutcome {
     TurnOutcome {
-        conversation_id: conversation,
+        conversation_id: item.conversation_id,
+        inbox_id: item.id,
         reply: item.reply.clone(),
         escalated: item.escalated,
         duplicate,
         usage: Usage::default(),
     }
+}
+
+/// The customer's message in the conversation transcript.
+async fn insert_customer_message(
+    tx: &mut Tx,
+    tenant: TenantId,
+    conversation: ConversationId,
+    item: &InboxItem,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.insert_message(
+        tenant,
+        conversation,
+        &NewMessage {
+            direction: Direction::Inbound,
+            author: "customer".into(),
+            text: item.text.clone(),
+            external_id: Some(item.external_id.clone()),
+            media: item.media.clone(),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Save who the conversation is with, who owns it, and the agent's state.
+async fn save_conversation(
+    tx: &mut Tx,
+    tenant: TenantId,
+    conversation: ConversationId,
+    identity: &Identity,
+    owner: &str,
+    state: &AgentState,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let state_json = serde_json::to_value(state).unwrap_or_default();
+    tx.update_conversation(
+        tenant,
+        conversation,
+        identity.customer,
+        identity.property,
+        identity.level,
+        owner,
+        &state_json,
+        now,
+    )
+    .await
 }
 
 /// The state facts a model may see: what was offered and proposed, and identity progress

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CustomerId, PropertyId, SlotId};
+use crate::domain::{CustomerId, EscalationId, PropertyId, SlotId};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -20,6 +20,8 @@ pub struct AgentState {
     pub offered: Vec<OfferedWindow>,
     /// The escalation acknowledgement has been sent; the agent stays silent after it.
     pub acknowledged_escalation: bool,
+    /// The escalation for which on-call was paged (an emergency pages once per escalation).
+    pub paged_escalation: Option<EscalationId>,
     /// Free-form memory of the built-in model (e.g. the intent it is working on).
     pub memo: serde_json::Value,
 }
@@ -33,6 +35,10 @@ pub struct Proposal {
     pub summary: String,
     /// The turn whose reply showed it; `None` until a reply carrying it was sent.
     pub shown_in_turn: Option<u32>,
+    /// The newest inbound message when that reply was stored: only a later message (one
+    /// the customer wrote after the question reached them) can agree to it.
+    #[serde(default)]
+    pub answerable_after_inbox: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -101,6 +101,8 @@ pub struct ToolCtx<'a> {
     pub search: &'a SearchIndex,
     pub tenant: &'a Tenant,
     pub conversation: ConversationId,
+    /// The inbox row of the message this turn answers.
+    pub inbox_id: i64,
     pub channel: Channel,
     pub participant: &'a str,
     pub identity: &'a mut Identity,
@@ -689,6 +691,8 @@ fn guard(ctx: &mut ToolCtx<'_>, tool: &str, args: &Value, summary: String) -> Op
         p.tool == tool
             && p.arguments == canonical
             && p.shown_in_turn.is_some_and(|t| t + 1 == ctx.state.turn)
+            // The agreement must have been written after the question was sent.
+            && p.answerable_after_inbox.is_some_and(|after| ctx.inbox_id > after)
             && ctx.customer_affirmed
     });
     if confirmed {
@@ -705,6 +709,7 @@ fn guard(ctx: &mut ToolCtx<'_>, tool: &str, args: &Value, summary: String) -> Op
         arguments: canonical,
         summary: summary.clone(),
         shown_in_turn: None,
+        answerable_after_inbox: None,
     });
     ctx.confirm_text = Some(question.clone());
     Some(ToolOutcome {

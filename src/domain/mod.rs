@@ -1,6 +1,7 @@
 //! The domain: typed values for everything DESIGN's domain section names. No IO happens here;
 //! values are parsed at the edge and cannot hold an invalid state afterwards.
 
+pub mod caller;
 pub mod catalog;
 pub mod ids;
 pub mod money;
@@ -8,6 +9,7 @@ pub mod phone;
 pub mod policy;
 pub mod time;
 
+pub use caller::Caller;
 pub use catalog::{AddOn, PricingRule, Quote, SizeTier};
 pub use ids::*;
 pub use money::Cents;

@@ -540,6 +540,7 @@ async fn drive(
                 external_id: Some(format!("eval-{}-{trial}-{i}", s.id)),
                 media: vec![],
                 caller: caller.clone(),
+                reply_from: None,
             })
             .await?;
         let latency_ms = turn_started.elapsed().as_secs_f64() * 1000.0;

@@ -93,6 +93,7 @@ async fn inbound(
                 phone: from.clone(),
                 verifies: true,
             },
+            reply_from: None,
         })
         .await?;
     Ok(Json(json!({

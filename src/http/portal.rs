@@ -123,6 +123,7 @@ async fn run_chat(state: &AppState, c: PortalClaims, body: ChatBody) -> ApiResul
                 .map(|id| format!("portal:{}:{id}", c.customer)),
             media: vec![],
             caller: Caller::Portal(c.customer),
+            reply_from: None,
         })
         .await?;
     Ok(

@@ -306,6 +306,7 @@ async fn turn(
             external_id: Some(format!("{}:stream:{n}", call.call_sid)),
             media: vec![],
             caller: Caller::phone(&call.from, false),
+            reply_from: None,
         })
         .await?;
     if out.duplicate {

@@ -2,9 +2,6 @@
 //! Every request is signature-checked against the public URL Twilio used before anything
 //! else happens; a failure is a bare 403. The tenant is the owner of the `To` number.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -13,6 +10,7 @@ use axum::routing::post;
 use axum::Router;
 
 use super::AppState;
+use crate::agent::runtime::{Accepted, AgentError};
 use crate::agent::{Caller, Inbound, TurnOutcome};
 use crate::channels::twilio::form;
 use crate::channels::twilio::signature::{PublicBaseUrl, Validator, HEADER};
@@ -22,7 +20,7 @@ use crate::channels::twilio::webhook::{
     GatherResult, InboundSms, MessageStatusCallback, RecordingCallback, VoiceCall,
 };
 use crate::domain::{Channel, PhoneE164};
-use crate::store::{NewOutbound, Tenant};
+use crate::store::{Delivery, StoreError, Tenant};
 
 pub(super) const VOICE: &str = "Polly.Joanna";
 const SPEECH_MODEL: &str = "phone_call";
@@ -123,75 +121,84 @@ fn bad_webhook(code: &str) -> Response {
         .into_response()
 }
 
-/// Who delivers a turn's reply: still open, the webhook (inline TwiML), or the outbox.
-const PENDING: u8 = 0;
-const INLINE: u8 = 1;
-const LATE: u8 = 2;
-
-/// Run a turn but answer within the budget; a slower reply is sent by REST when it is ready.
-/// Exactly one of the two delivers it: whoever moves `handoff` away from `PENDING` first.
+/// Run a turn and answer within the budget. The message is stored first (an error there
+/// answers 503, so Twilio retries and nothing is lost). Exactly one party delivers the reply,
+/// recorded on the inbox row: this request (inline TwiML) if the turn finishes in time;
+/// otherwise the turn, still running in the background, queues it for the REST sender. A
+/// redelivery of a finished message is answered only if nobody delivered its reply yet (the
+/// process died between finishing the turn and answering).
 async fn turn_within_budget(
     state: &AppState,
     inbound: Inbound,
-    tenant: &Tenant,
-    to: &str,
-) -> Option<TurnOutcome> {
-    let handoff = Arc::new(AtomicU8::new(PENDING));
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
-    let task_state = state.clone();
-    let task_handoff = handoff.clone();
-    let max_segments = usize::from(tenant.policy.sms_max_segments.max(1));
-    let (tenant_id, from, customer) = (tenant.id, to.to_string(), inbound.participant.clone());
-    tokio::spawn(async move {
-        let result = task_state.agent.handle(inbound).await;
-        let inline = task_handoff
-            .compare_exchange(PENDING, INLINE, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok();
-        if let (false, Ok(out)) = (inline, &result) {
-            if let (Some(reply), false) = (&out.reply, out.duplicate) {
-                let late = NewOutbound {
-                    conversation_id: Some(out.conversation_id),
-                    channel: Channel::Sms,
-                    to: customer,
-                    from,
-                    body: fit_sms(reply, max_segments),
-                    purpose: "late_reply".into(),
-                };
-                if let Err(e) = task_state
+) -> Result<Option<TurnOutcome>, StoreError> {
+    let budget = state.settings.twilio.reply_budget;
+    let deadline = tokio::time::Instant::now() + budget;
+    let (inbox_id, conversation, duplicate) = match state.agent.accept(&inbound).await {
+        Ok(Accepted::Done(out)) => {
+            let item = state
+                .store
+                .inbox_by_id(inbound.tenant, out.inbox_id)
+                .await?;
+            return Ok(match item.delivery {
+                Some(_) => None,
+                None => state
                     .store
-                    .enqueue_outbound(tenant_id, &late, task_state.clock.now())
-                    .await
-                {
-                    tracing::error!(error = %e, "could not queue a late reply");
-                }
-            }
+                    .claim_delivery(inbound.tenant, out.inbox_id, Delivery::Inline)
+                    .await?
+                    .then_some(out),
+            });
         }
-        // The turn may also have queued a page to the on-call number: send now, not at the
-        // sender's next poll.
-        task_state.outbox.notify_one();
-        let _ = tx.send(result);
-    });
-    let result = match tokio::time::timeout(state.settings.twilio.reply_budget, &mut rx).await {
-        Ok(r) => r,
-        Err(_) => {
-            if handoff
-                .compare_exchange(PENDING, LATE, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-            {
-                tracing::info!("turn slower than the reply budget; the reply goes out by REST");
-                return None;
-            }
-            // The turn finished just now and its result is on the way.
-            rx.await
+        Ok(Accepted::Pending {
+            inbox_id,
+            conversation,
+            duplicate,
+        }) => (inbox_id, conversation, duplicate),
+        Err(AgentError::Store(e)) => return Err(e),
+        Err(e) => {
+            tracing::warn!(error = %e, "inbound message refused");
+            return Ok(None);
         }
     };
-    match result {
-        Ok(Ok(out)) => Some(out),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "turn failed");
-            None
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task_state = state.clone();
+    let (tenant, customer) = (inbound.tenant, inbound.participant.clone());
+    // The turn runs to completion whatever happens to this request.
+    tokio::spawn(async move {
+        let result = task_state
+            .agent
+            .wait_for(tenant, conversation, inbox_id, duplicate)
+            .await;
+        // The turn may have queued a page to the on-call number: send now.
+        task_state.outbox.notify_one();
+        // Nobody waits any more: the reply goes out by REST (unless already delivered).
+        if let Err(Ok(out)) = tx.send(result) {
+            match task_state.store.inbox_by_id(tenant, out.inbox_id).await {
+                Ok(item) => match task_state.agent.queue_reply(&item, &customer).await {
+                    Ok(Some(_)) => task_state.outbox.notify_one(),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "could not queue a late reply"),
+                },
+                Err(e) => tracing::error!(error = %e, "could not read a finished turn"),
+            }
         }
-        Err(_) => None,
+    });
+    match tokio::time::timeout_at(deadline, rx).await {
+        Ok(Ok(Ok(out))) => {
+            let claimed = state
+                .store
+                .claim_delivery(inbound.tenant, out.inbox_id, Delivery::Inline)
+                .await?;
+            Ok(claimed.then_some(out))
+        }
+        Ok(Ok(Err(e))) => {
+            tracing::error!(error = %e, "turn failed");
+            Ok(None)
+        }
+        Ok(Err(_)) => Ok(None),
+        Err(_) => {
+            tracing::info!("turn slower than the reply budget; the reply goes out by REST");
+            Ok(None)
+        }
     }
 }
 
@@ -265,12 +272,23 @@ async fn sms(
             phone: from.clone(),
             verifies: true,
         },
+        reply_from: Some(msg.to.as_str().to_string()),
     };
-    let to = msg.to.as_str().to_string();
-    let out = turn_within_budget(&state, inbound, &tenant, &to).await;
+    let out = match turn_within_budget(&state, inbound).await {
+        Ok(out) => out,
+        Err(e) => {
+            tracing::error!(error = %e, "could not store an inbound message");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "text/plain")],
+                "",
+            )
+                .into_response();
+        }
+    };
     match out {
-        // An opted-out number is never texted; a duplicate delivery was already answered.
-        Some(out) if !opted_out && !out.duplicate => match out.reply {
+        // An opted-out number is never texted.
+        Some(out) if !opted_out => match out.reply {
             Some(reply) if !reply.trim().is_empty() => {
                 // An escalation's acknowledgement (for an emergency: safety guidance, then who
                 // will call back and when) may take one more segment rather than lose the
@@ -525,6 +543,7 @@ async fn voice_turn(
         external_id: Some(format!("{}:{n}", g.call_sid)),
         media: vec![],
         caller: Caller::phone(&from, false),
+        reply_from: Some(call.to.clone()),
     };
     let budget = state.settings.twilio.reply_budget;
     let out = match tokio::time::timeout(budget, state.agent.handle(inbound)).await {

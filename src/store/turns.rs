@@ -9,7 +9,9 @@ use super::{
     json_col, to_json, ts, with_conn, with_db, Backend, Conversation, Store, StoreError,
     StoreResult, Tx,
 };
-use crate::domain::{Channel, ConversationId, CustomerId, IdentityLevel, PropertyId, TenantId};
+use crate::domain::{
+    Caller, Channel, ConversationId, CustomerId, EscalationId, IdentityLevel, PropertyId, TenantId,
+};
 
 /// A conversation idle this long is closed; the next message opens a new one.
 pub const CONVERSATION_IDLE_SECS: i64 = 24 * 3600;
@@ -21,56 +23,144 @@ pub enum Enqueued {
         inbox_id: i64,
         conversation_id: ConversationId,
     },
-    /// This external id was seen before.
+    /// This external id was seen before from the same sender on the same channel.
     Duplicate {
         inbox_id: i64,
         conversation_id: ConversationId,
         done: bool,
+        /// The earlier delivery carried the same text (a true redelivery); otherwise the id
+        /// was re-used for a different message.
+        same_text: bool,
     },
+}
+
+/// An inbound message to record before its turn runs.
+#[derive(Debug, Clone)]
+pub struct NewInbound<'a> {
+    pub conversation: ConversationId,
+    /// External ids are unique per scope (the channel and sender), never across senders.
+    pub scope: &'a str,
+    pub external_id: &'a str,
+    pub text: &'a str,
+    pub media: &'a [String],
+    /// What the channel asserted about the sender.
+    pub caller: &'a Caller,
+    /// Our number the customer wrote to: a reply sent later goes out from it.
+    pub reply_from: Option<&'a str>,
+}
+
+/// Where a finished turn's reply went (it is delivered exactly once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// In the answer to the request that carried the message (TwiML, JSON, WebSocket).
+    Inline,
+    /// Queued in the outbox (the request had stopped waiting, or the process died).
+    Outbox,
+}
+
+impl Delivery {
+    fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Inline => "inline",
+            Delivery::Outbox => "outbox",
+        }
+    }
+    fn parse(raw: Option<&str>) -> Option<Delivery> {
+        match raw {
+            Some("inline") => Some(Delivery::Inline),
+            Some("outbox") => Some(Delivery::Outbox),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct InboxItem {
     pub id: i64,
+    pub tenant_id: TenantId,
     pub conversation_id: ConversationId,
     pub external_id: String,
     pub text: String,
     pub media: Vec<String>,
+    #[serde(skip)]
+    pub caller: Caller,
+    pub reply_from: Option<String>,
     pub received_at: DateTime<Utc>,
     pub done: bool,
+    /// The message is stored in the conversation and its emergency check ran.
+    pub started: bool,
+    /// Model steps already taken (assistant tool calls and their results), so a turn
+    /// interrupted between steps resumes instead of running its tools again.
+    pub journal: serde_json::Value,
     pub reply: Option<String>,
     pub escalated: bool,
+    #[serde(skip)]
+    pub delivery: Option<Delivery>,
 }
 
 type InboxRow = (
     i64,
     i64,
-    String,
-    String,
-    String,
     i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    String,
+    bool,
     String,
     Option<String>,
     bool,
+    Option<String>,
 );
 
 fn inbox_item(r: InboxRow) -> StoreResult<InboxItem> {
-    let (id, conversation, external_id, text, media, received_at, status, reply, escalated) = r;
+    let (
+        id,
+        tenant,
+        conversation,
+        external_id,
+        text,
+        media,
+        caller,
+        reply_from,
+        received_at,
+        status,
+        started,
+        journal,
+        reply,
+        escalated,
+        delivery,
+    ) = r;
     Ok(InboxItem {
         id,
+        tenant_id: TenantId(tenant),
         conversation_id: ConversationId(conversation),
         external_id,
         text,
         media: json_col(&media, "inbox media")?,
+        caller: json_col(&caller, "inbox caller")?,
+        reply_from,
         received_at: ts(received_at),
         done: status == "done",
+        started,
+        journal: json_col(&journal, "inbox journal")?,
         reply,
         escalated,
+        delivery: Delivery::parse(delivery.as_deref()),
     })
 }
 
 const INBOX_COLS: &str =
-    "id, conversation_id, external_id, text, media, received_at, status, reply, escalated";
+    "id, tenant_id, conversation_id, external_id, text, media, caller, reply_from, \
+     received_at, status, started, journal, reply, escalated, delivery";
+
+/// Seconds on the wall clock (leases and recovery never use a pinned demo clock).
+pub fn wall_now() -> i64 {
+    Utc::now().timestamp()
+}
 
 #[derive(Debug, Clone)]
 pub struct NewOutbound {
@@ -96,6 +186,9 @@ pub struct Outbound {
     pub status: String,
     pub provider_id: Option<String>,
     pub error: Option<String>,
+    /// Send attempts so far (counted when a sender leases the row).
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
 }
 
 type OutboundRow = (
@@ -110,11 +203,26 @@ type OutboundRow = (
     String,
     Option<String>,
     Option<String>,
+    i64,
+    i64,
 );
 
 fn outbound(r: OutboundRow) -> Outbound {
-    let (id, tenant, conversation, channel, to, from, body, purpose, status, provider_id, error) =
-        r;
+    let (
+        id,
+        tenant,
+        conversation,
+        channel,
+        to,
+        from,
+        body,
+        purpose,
+        status,
+        provider_id,
+        error,
+        attempts,
+        created_at,
+    ) = r;
     Outbound {
         id,
         tenant_id: TenantId(tenant),
@@ -127,10 +235,12 @@ fn outbound(r: OutboundRow) -> Outbound {
         status,
         provider_id,
         error,
+        attempts,
+        created_at: ts(created_at),
     }
 }
 
-const OUTBOX_COLS: &str = "id, tenant_id, conversation_id, channel, to_addr, from_addr, body, purpose, status, provider_id, error";
+const OUTBOX_COLS: &str = "id, tenant_id, conversation_id, channel, to_addr, from_addr, body, purpose, status, provider_id, error, CAST(attempts AS BIGINT), created_at";
 
 impl Store {
     /// The open conversation of this participant on this channel, opened if there is none (or
@@ -161,37 +271,128 @@ impl Store {
         Ok(ConversationId(id))
     }
 
-    /// Record an inbound message before its turn runs; a repeated external id is reported as
-    /// a duplicate (with whether its turn already finished).
+    /// Record an inbound message before its turn runs (committed at once: nothing slow
+    /// happens before it). A repeated external id from the same scope is reported as a
+    /// duplicate, with whether its turn already finished and whether the text matches.
     pub async fn enqueue_inbound(
         &self,
         tenant: TenantId,
-        conversation: ConversationId,
-        external_id: &str,
-        text: &str,
-        media: &[String],
+        m: &NewInbound<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<Enqueued> {
         let inserted: Option<i64> = with_db!(self, pool => sqlx::query_scalar(
-            "INSERT INTO inbox (tenant_id, conversation_id, external_id, text, media, received_at, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending') ON CONFLICT (tenant_id, external_id) DO NOTHING RETURNING id")
-            .bind(tenant.0).bind(conversation.0).bind(external_id).bind(text).bind(to_json(&media)).bind(now.timestamp())
+            "INSERT INTO inbox (tenant_id, conversation_id, scope, external_id, text, media, caller, reply_from, received_at, accepted_wall, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending') ON CONFLICT (tenant_id, scope, external_id) DO NOTHING RETURNING id")
+            .bind(tenant.0).bind(m.conversation.0).bind(m.scope).bind(m.external_id).bind(m.text).bind(to_json(&m.media))
+            .bind(to_json(m.caller)).bind(m.reply_from).bind(now.timestamp()).bind(wall_now())
             .fetch_optional(pool).await?);
         if let Some(inbox_id) = inserted {
             return Ok(Enqueued::New {
                 inbox_id,
-                conversation_id: conversation,
+                conversation_id: m.conversation,
             });
         }
-        let item = self
-            .inbox_item(tenant, external_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = format!(
+            "SELECT {INBOX_COLS} FROM inbox WHERE tenant_id = $1 AND scope = $2 AND external_id = $3"
+        );
+        let row: Option<InboxRow> = with_db!(self, pool => sqlx::query_as(&sql).bind(tenant.0).bind(m.scope).bind(m.external_id).fetch_optional(pool).await?);
+        let item = inbox_item(row.ok_or(StoreError::NotFound)?)?;
         Ok(Enqueued::Duplicate {
             inbox_id: item.id,
             conversation_id: item.conversation_id,
             done: item.done,
+            same_text: item.text == m.text,
         })
+    }
+
+    /// Inbound messages of a conversation still waiting for their turn, in arrival order.
+    pub async fn pending_inbox(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<InboxItem>> {
+        let sql = format!("SELECT {INBOX_COLS} FROM inbox WHERE tenant_id = $1 AND conversation_id = $2 AND status = 'pending' ORDER BY id");
+        let rows: Vec<InboxRow> = with_db!(self, pool => sqlx::query_as(&sql).bind(tenant.0).bind(conversation.0).fetch_all(pool).await?);
+        rows.into_iter().map(inbox_item).collect()
+    }
+
+    /// Take (or renew) the right to run this conversation's turns until `until` (wall clock
+    /// seconds). Only one holder at a time; an expired lease (its holder died) is taken over.
+    pub async fn take_lease(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        owner: &str,
+        until: i64,
+    ) -> StoreResult<bool> {
+        let n = with_db!(self, pool => sqlx::query(
+            "UPDATE conversations SET lease_owner = $1, lease_until = $2 WHERE tenant_id = $3 AND id = $4 \
+             AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $5)")
+            .bind(owner).bind(until).bind(tenant.0).bind(conversation.0).bind(wall_now())
+            .execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    pub async fn release_lease(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        owner: &str,
+    ) -> StoreResult<()> {
+        with_db!(self, pool => sqlx::query(
+            "UPDATE conversations SET lease_owner = NULL, lease_until = NULL WHERE tenant_id = $1 AND id = $2 AND lease_owner = $3")
+            .bind(tenant.0).bind(conversation.0).bind(owner)
+            .execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Conversations with messages waiting whose turn nobody runs (no lease, or the holder
+    /// died), accepted at least `min_age_secs` ago.
+    pub async fn stalled_conversations(
+        &self,
+        min_age_secs: i64,
+    ) -> StoreResult<Vec<(TenantId, ConversationId)>> {
+        let now = wall_now();
+        let rows: Vec<(i64, i64)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT DISTINCT i.tenant_id, i.conversation_id FROM inbox i JOIN conversations c ON c.id = i.conversation_id AND c.tenant_id = i.tenant_id \
+             WHERE i.status = 'pending' AND i.accepted_wall <= $1 AND (c.lease_owner IS NULL OR c.lease_until < $2) ORDER BY 1, 2 LIMIT 100")
+            .bind(now - min_age_secs).bind(now)
+            .fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(t, c)| (TenantId(t), ConversationId(c)))
+            .collect())
+    }
+
+    /// Finished SMS turns whose reply nobody delivered (the request stopped waiting or the
+    /// process died), finished at least `min_age_secs` ago, with the customer's number.
+    pub async fn undelivered_sms_replies(
+        &self,
+        min_age_secs: i64,
+    ) -> StoreResult<Vec<(InboxItem, String)>> {
+        let rows: Vec<(i64, i64, String)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT i.tenant_id, i.id, c.participant FROM inbox i JOIN conversations c ON c.id = i.conversation_id AND c.tenant_id = i.tenant_id \
+             WHERE i.status = 'done' AND i.delivery IS NULL AND i.reply IS NOT NULL AND c.channel = 'sms' AND i.processed_wall <= $1 ORDER BY i.id LIMIT 100")
+            .bind(wall_now() - min_age_secs).fetch_all(pool).await?);
+        let mut out = Vec::with_capacity(rows.len());
+        for (tenant, id, participant) in rows {
+            out.push((self.inbox_by_id(TenantId(tenant), id).await?, participant));
+        }
+        Ok(out)
+    }
+
+    /// Record who delivers a finished turn's reply; `false` when someone already did.
+    pub async fn claim_delivery(
+        &self,
+        tenant: TenantId,
+        inbox_id: i64,
+        how: Delivery,
+    ) -> StoreResult<bool> {
+        let n = with_db!(self, pool => sqlx::query(
+            "UPDATE inbox SET delivery = $1 WHERE tenant_id = $2 AND id = $3 AND status = 'done' AND delivery IS NULL")
+            .bind(how.as_str()).bind(tenant.0).bind(inbox_id)
+            .execute(pool).await?.rows_affected());
+        Ok(n == 1)
     }
 
     pub async fn inbox_item(
@@ -224,10 +425,66 @@ impl Store {
         Ok(id)
     }
 
-    /// Messages waiting to be sent, oldest first.
+    /// Lease up to `limit` messages that are due (queued, or whose send had an uncertain
+    /// outcome), on-call pages first, then oldest first. A leased row is not handed to any
+    /// other sender until the lease expires (its sender died) — `FOR UPDATE SKIP LOCKED`
+    /// on PostgreSQL, SQLite's single writer otherwise.
+    pub async fn claim_outbound(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease_secs: i64,
+    ) -> StoreResult<Vec<Outbound>> {
+        let wall = wall_now();
+        let lock = if self.db.is_postgres() {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE id IN (\
+               SELECT id FROM outbox WHERE status IN ('queued', 'uncertain') AND not_before <= $2 \
+               AND (lease_until IS NULL OR lease_until < $3) \
+               ORDER BY CASE WHEN purpose = 'page' THEN 0 ELSE 1 END, id LIMIT $4{lock}) \
+             RETURNING {OUTBOX_COLS}"
+        );
+        let mut rows: Vec<OutboundRow> = with_db!(self, pool => sqlx::query_as(&sql)
+            .bind(wall + lease_secs).bind(now.timestamp()).bind(wall).bind(limit)
+            .fetch_all(pool).await?);
+        rows.sort_by_key(|r| (r.7 != "page", r.0));
+        Ok(rows.into_iter().map(outbound).collect())
+    }
+
+    /// Try a leased message again no sooner than `after_wall` (wall clock seconds), with
+    /// its new status (`queued`, or `uncertain` when the last attempt may have gone out).
+    pub async fn retry_outbound(
+        &self,
+        id: i64,
+        status: &str,
+        after_wall: i64,
+        error: &str,
+    ) -> StoreResult<()> {
+        with_db!(self, pool => sqlx::query(
+            "UPDATE outbox SET status = $1, lease_until = $2, error = $3, updated_at = $4 WHERE id = $5")
+            .bind(status).bind(after_wall).bind(error).bind(wall_now()).bind(id)
+            .execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Put a leased message back until `not_before` (the tenant's quiet hours end).
+    pub async fn defer_outbound(&self, id: i64, not_before: DateTime<Utc>) -> StoreResult<()> {
+        with_db!(self, pool => sqlx::query(
+            "UPDATE outbox SET not_before = $1, lease_until = NULL, updated_at = $2 WHERE id = $3")
+            .bind(not_before.timestamp()).bind(wall_now()).bind(id)
+            .execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Messages waiting to be sent, oldest first (pages first).
     pub async fn pending_outbound(&self, limit: i64) -> StoreResult<Vec<Outbound>> {
         let sql = format!(
-            "SELECT {OUTBOX_COLS} FROM outbox WHERE status = 'queued' ORDER BY id LIMIT $1"
+            "SELECT {OUTBOX_COLS} FROM outbox WHERE status IN ('queued', 'uncertain') \
+             ORDER BY CASE WHEN purpose = 'page' THEN 0 ELSE 1 END, id LIMIT $1"
         );
         let rows: Vec<OutboundRow> =
             with_db!(self, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?);
@@ -255,7 +512,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         with_db!(self, pool => sqlx::query(
-            "UPDATE outbox SET status = $1, provider_id = COALESCE($2, provider_id), error = $3, updated_at = $4 WHERE id = $5")
+            "UPDATE outbox SET status = $1, provider_id = COALESCE($2, provider_id), error = $3, updated_at = $4, lease_until = NULL WHERE id = $5")
             .bind(status).bind(provider_id).bind(error).bind(now.timestamp()).bind(id)
             .execute(pool).await?.rows_affected());
         Ok(())
@@ -297,27 +554,83 @@ impl Tx {
         row.ok_or(StoreError::NotFound)?.into_conversation()
     }
 
-    /// Inbound messages of a conversation still waiting for their turn, in arrival order.
-    pub async fn pending_inbox(
+    /// Make the conversation's unresolved escalation urgent (due no later than `due`) and
+    /// note why in its summary; returns it, or `None` when there is none.
+    pub async fn raise_open_escalation(
         &mut self,
+        tenant: TenantId,
         conversation: ConversationId,
-    ) -> StoreResult<Vec<InboxItem>> {
-        let sql = format!("SELECT {INBOX_COLS} FROM inbox WHERE conversation_id = $1 AND status = 'pending' ORDER BY id");
-        let rows: Vec<InboxRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(conversation.0).fetch_all(&mut *c).await?);
-        rows.into_iter().map(inbox_item).collect()
+        due: DateTime<Utc>,
+        note: &str,
+    ) -> StoreResult<Option<EscalationId>> {
+        let id: Option<i64> = with_conn!(self, c => sqlx::query_scalar(
+            "UPDATE escalations SET priority = 'urgent', due_at = CASE WHEN due_at < $1 THEN due_at ELSE $1 END, summary = summary || $2 \
+             WHERE id = (SELECT MAX(id) FROM escalations WHERE tenant_id = $3 AND conversation_id = $4 AND status <> 'resolved') RETURNING id")
+            .bind(due.timestamp()).bind(note).bind(tenant.0).bind(conversation.0)
+            .fetch_optional(&mut *c).await?);
+        Ok(id.map(EscalationId))
+    }
+
+    /// The message is stored in its conversation and its emergency check ran.
+    pub async fn mark_inbox_started(&mut self, tenant: TenantId, id: i64) -> StoreResult<()> {
+        with_conn!(self, c => sqlx::query("UPDATE inbox SET started = TRUE WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0).bind(id).execute(&mut *c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Save the model steps a turn has taken so far (with the tool writes they made).
+    pub async fn save_inbox_journal(
+        &mut self,
+        tenant: TenantId,
+        id: i64,
+        journal: &serde_json::Value,
+    ) -> StoreResult<()> {
+        with_conn!(self, c => sqlx::query("UPDATE inbox SET journal = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(to_json(journal)).bind(tenant.0).bind(id).execute(&mut *c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// The newest inbound message of a conversation recorded so far: a message with a
+    /// higher id arrived after this moment.
+    pub async fn latest_inbox_id(
+        &mut self,
+        tenant: TenantId,
+        conversation: ConversationId,
+    ) -> StoreResult<i64> {
+        let id: Option<i64> = with_conn!(self, c => sqlx::query_scalar("SELECT MAX(id) FROM inbox WHERE tenant_id = $1 AND conversation_id = $2")
+            .bind(tenant.0).bind(conversation.0).fetch_one(&mut *c).await?);
+        Ok(id.unwrap_or(0))
     }
 
     pub async fn finish_inbox(
         &mut self,
+        tenant: TenantId,
         id: i64,
         reply: Option<&str>,
         escalated: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        with_conn!(self, c => sqlx::query("UPDATE inbox SET status = 'done', reply = $1, escalated = $2, processed_at = $3 WHERE id = $4")
-            .bind(reply).bind(escalated).bind(now.timestamp()).bind(id)
+        with_conn!(self, c => sqlx::query("UPDATE inbox SET status = 'done', reply = $1, escalated = $2, processed_at = $3, processed_wall = $4 WHERE tenant_id = $5 AND id = $6")
+            .bind(reply).bind(escalated).bind(now.timestamp()).bind(wall_now()).bind(tenant.0).bind(id)
             .execute(&mut *c).await?.rows_affected());
         Ok(())
+    }
+
+    /// Queue a finished turn's reply for sending, unless someone already delivered it.
+    pub async fn deliver_by_outbox(
+        &mut self,
+        tenant: TenantId,
+        inbox_id: i64,
+        m: &NewOutbound,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        let n = with_conn!(self, c => sqlx::query(
+            "UPDATE inbox SET delivery = 'outbox' WHERE tenant_id = $1 AND id = $2 AND status = 'done' AND delivery IS NULL")
+            .bind(tenant.0).bind(inbox_id).execute(&mut *c).await?.rows_affected());
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(self.enqueue_outbound(tenant, m, now).await?))
     }
 
     pub async fn conversation_state(

@@ -74,6 +74,7 @@ impl<'a> Conversation<'a> {
                 external_id: Some(format!("conv-{}-{n}", self.from)),
                 media: vec![],
                 caller: self.caller.clone(),
+                reply_from: None,
             })
             .await
             .expect("the turn runs");

@@ -19,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -582,6 +582,9 @@ struct FakeState {
     requests: Vec<RestRequest>,
     /// Answers to give instead of accepting, in order: (HTTP status, Twilio error code, message).
     errors: VecDeque<(u16, i64, String)>,
+    /// Accept this many next creates but answer them with an unreadable body, as when the
+    /// connection breaks after Twilio took the message.
+    garble: usize,
 }
 
 struct Shared {
@@ -619,7 +622,7 @@ impl FakeTwilio {
         let router = Router::new()
             .route(
                 "/2010-04-01/Accounts/{account}/Messages.json",
-                post(create_message),
+                post(create_message).get(list_messages),
             )
             .route(
                 "/2010-04-01/Accounts/{account}/Recordings/{recording}",
@@ -663,6 +666,12 @@ impl FakeTwilio {
         lock(&self.shared.state)
             .errors
             .push_back((status, code, message.to_string()));
+    }
+
+    /// Accept the next message create but answer with a broken body: the sender cannot
+    /// know the message went out.
+    pub fn garble_next(&self) {
+        lock(&self.shared.state).garble += 1;
     }
 
     pub fn requests(&self) -> Vec<RestRequest> {
@@ -780,6 +789,12 @@ async fn create_message(
             let message_sid = sid("SM");
             request.answered_sid = Some(message_sid.clone());
             let text = param(&form, "Body").unwrap_or_default();
+            if state.garble > 0 {
+                state.garble -= 1;
+                state.requests.push(request);
+                shared.notify.notify_waiters();
+                return (StatusCode::CREATED, "{\"sid\": \"SM").into_response();
+            }
             (
                 StatusCode::CREATED,
                 [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -814,6 +829,57 @@ async fn create_message(
     };
     shared.notify.notify_waiters();
     answer
+}
+
+/// `GET …/Messages.json?To=&From=&DateSent>=`: the messages this fake accepted, newest
+/// first, in Twilio's list shape.
+async fn list_messages(
+    State(shared): State<Arc<Shared>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let authorized = account == shared.account_sid
+        && basic_auth_ok(&headers, &shared.account_sid, &shared.auth_token);
+    let filters = form_decode(query.unwrap_or_default().as_bytes());
+    let mut state = lock(&shared.state);
+    state.requests.push(RestRequest {
+        method: "GET".into(),
+        path: format!("/2010-04-01/Accounts/{account}/Messages.json"),
+        account_sid: account.clone(),
+        authorized,
+        content_type: String::new(),
+        form: filters.clone(),
+        answered_sid: None,
+    });
+    if !authorized {
+        return twilio_error(401, 20003, "Authenticate");
+    }
+    let wanted =
+        |key: &str, r: &RestRequest| param(&filters, key).is_none_or(|v| r.field(key) == Some(v));
+    let messages: Vec<Value> = state
+        .requests
+        .iter()
+        .rev()
+        .filter(|r| r.method == "POST" && r.answered_sid.is_some())
+        .filter(|r| wanted("To", r) && wanted("From", r))
+        .map(|r| {
+            json!({
+                "sid": r.answered_sid,
+                "body": r.field("Body"),
+                "to": r.field("To"),
+                "from": r.field("From"),
+                "status": "sent",
+            })
+        })
+        .collect();
+    Json(json!({
+        "messages": messages,
+        "page": 0,
+        "page_size": 50,
+        "next_page_uri": null,
+    }))
+    .into_response()
 }
 
 async fn recording(

@@ -19,6 +19,7 @@ fn inbound(app: &TestApp, from: &str, text: &str, external_id: &str) -> Inbound 
         external_id: Some(external_id.to_string()),
         media: vec![],
         caller: Caller::phone(from, true),
+        reply_from: None,
     }
 }
 

@@ -268,6 +268,7 @@ async fn capture_turns_a_conversation_into_a_scenario_that_parses_and_passes() {
                 external_id: Some(format!("cap-{i}")),
                 media: vec![],
                 caller: Caller::phone("+15125550155", true),
+                reply_from: None,
             })
             .await
             .expect("turn");

@@ -17,6 +17,7 @@ mod operator;
 mod queue;
 mod smoke;
 mod store;
+mod turn_safety;
 mod twilio_outbound;
 mod twilio_sms;
 mod twilio_voice;
