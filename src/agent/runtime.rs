@@ -212,7 +212,7 @@ impl Agent {
                 inbound.tenant,
                 conversation,
                 &external_id,
-                &inbound.text,
+                &builtin::mask_secrets(&inbound.text),
                 &inbound.media,
                 now,
             )
@@ -263,10 +263,10 @@ impl Agent {
             customer_id: customer,
             reason,
             priority,
-            summary: format!(
+            summary: builtin::mask_secrets(&format!(
                 "From {} via {}. {summary}",
                 inbound.participant, inbound.channel
-            ),
+            )),
             due_at: escalation::due_at(&tenant, priority, now),
         };
         tx.insert_escalation(tenant.id, &e, now).await?;
@@ -380,6 +380,13 @@ impl Agent {
             (Channel::Chat, Some(c)) => self.store.portal_events(tenant.id, c, 5).await?,
             _ => Vec::new(),
         };
+        let portal_activity: Vec<_> = portal_activity
+            .into_iter()
+            .map(|e| crate::store::PortalEvent {
+                detail: builtin::mask_json(&e.detail),
+                ..e
+            })
+            .collect();
         let system = system_prompt(
             tenant,
             inbound.channel,
