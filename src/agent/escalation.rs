@@ -166,11 +166,11 @@ pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escal
     } else {
         ctx.actions.join("; ")
     };
-    let summary = format!(
+    let summary = super::builtin::mask_secrets(&format!(
         "Who: {who} via {}. Wants: {wants}. Done: {done}. Stopped because {}.",
         ctx.channel,
         reason_text(req.reason)
-    );
+    ));
     let id = ctx
         .tx
         .insert_escalation(

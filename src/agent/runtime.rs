@@ -350,10 +350,10 @@ impl Agent {
             customer_id: customer,
             reason,
             priority,
-            summary: format!(
+            summary: builtin::mask_secrets(&format!(
                 "From {} via {}. {summary}",
                 inbound.participant, inbound.channel
-            ),
+            )),
             due_at: escalation::due_at(&tenant, priority, now),
         };
         tx.insert_escalation(tenant.id, &e, now).await?;
@@ -660,10 +660,16 @@ impl Agent {
             }
             _ => None,
         };
-        let portal_activity = match (conv.channel, identity.customer) {
+        let portal_activity: Vec<_> = match (conv.channel, identity.customer) {
             (Channel::Chat, Some(c)) => self.store.portal_events(tenant.id, c, 5).await?,
             _ => Vec::new(),
-        };
+        }
+        .into_iter()
+        .map(|e| crate::store::PortalEvent {
+            detail: builtin::mask_json(&e.detail),
+            ..e
+        })
+        .collect();
         let system = system_prompt(
             tenant,
             conv.channel,

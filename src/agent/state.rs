@@ -15,7 +15,12 @@ pub struct AgentState {
     pub candidates: Vec<CustomerId>,
     /// Properties among which the caller must pick by street.
     pub property_candidates: Vec<PropertyId>,
+    /// Verification attempts that failed in this conversation (docs/identity.md).
     pub failed_verifications: u32,
+    /// The turn whose customer message already had its one verification attempt.
+    pub verification_attempt_turn: Option<u32>,
+    /// Too many failed attempts: this conversation can no longer verify (a person follows up).
+    pub identity_locked: bool,
     pub proposal: Option<Proposal>,
     pub offered: Vec<OfferedWindow>,
     /// The escalation acknowledgement has been sent; the agent stays silent after it.

@@ -146,8 +146,8 @@ pub async fn run(
     ));
     let call = NewToolCall {
         tool: name.to_string(),
-        arguments: args.clone(),
-        result: outcome.result.clone(),
+        arguments: super::builtin::mask_json(args),
+        result: super::builtin::mask_json(&outcome.result),
         decision: outcome.decision.as_str().to_string(),
         rule: outcome.rule.clone(),
     };
@@ -314,30 +314,115 @@ fn street_number(street: &str) -> Option<&str> {
         .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
 }
 
-fn name_similarity(given: &str, first: &str, last: &str) -> f64 {
-    let g: Vec<String> = given
+fn name_words(given: &str) -> Vec<String> {
+    given
         .to_lowercase()
-        .split_whitespace()
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-')
+        .filter(|w| !w.is_empty())
         .map(str::to_string)
-        .collect();
-    if g.is_empty() {
-        return 0.0;
+        .collect()
+}
+
+/// One name part agrees with what was said: close in edit distance (typo-tolerant).
+fn name_part_agrees(given: &str, on_file: &str) -> bool {
+    similarity(given, on_file) >= 0.7
+        || (on_file.chars().count() >= 3 && damerau(given, on_file) <= 1)
+}
+
+/// A full name (first AND last, typo-tolerant, in any order) agrees with the one on file;
+/// a single word never does. See docs/identity.md.
+fn full_name_agrees(given: &str, first: &str, last: &str) -> bool {
+    let g = name_words(given);
+    if g.len() < 2 {
+        return false;
     }
     let first = first.to_lowercase();
     let last = last.to_lowercase();
-    let last_score = g.iter().map(|w| similarity(w, &last)).fold(0.0, f64::max);
-    let first_score = g.iter().map(|w| similarity(w, &first)).fold(0.0, f64::max);
-    if g.len() == 1 {
-        last_score
-    } else {
-        (last_score * 0.6) + (first_score * 0.4)
-    }
+    // A last name of several words ("Garcia Lopez") may be said whole.
+    let last_words = name_words(&last);
+    let last_ok = |i: usize| {
+        name_part_agrees(&g[i], &last)
+            || (last_words.len() > 1 && g[i..].join(" ").starts_with(&last))
+    };
+    (0..g.len())
+        .any(|i| name_part_agrees(&g[i], &first) && (0..g.len()).any(|j| j != i && last_ok(j)))
 }
 
 const VERIFY_FAIL: &str =
     "I couldn't match those details. Please check the name, service address and ZIP.";
 
+/// Rules of `verify_identity` outcomes that checked no knowledge factor (not an attempt).
+const NOT_AN_ATTEMPT: &[&str] = &[
+    "identity.already_verified",
+    "identity.details_required",
+    "identity.property_required",
+];
+
+/// `verify_identity` under the attempt limits of docs/identity.md: one attempt per customer
+/// message, and a lock (with an `identity_unresolved` escalation) after too many failures in
+/// this conversation or from this caller within the policy's window.
 async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
+    if ctx.identity.level == IdentityLevel::Verified && ctx.state.property_candidates.is_empty() {
+        return Ok(ToolOutcome::allowed(
+            "identity.already_verified",
+            json!({ "status": "verified" }),
+        ));
+    }
+    let limits = ctx.tenant.policy.identity.clone();
+    let since = ctx.now - Duration::hours(limits.caller_window_hours);
+    let caller_failures = ctx
+        .tx
+        .failed_verifications(ctx.tenant.id, ctx.participant, since)
+        .await?;
+    if ctx.state.identity_locked
+        || ctx.state.failed_verifications >= limits.max_failed_per_conversation
+        || caller_failures >= i64::from(limits.max_failed_per_caller)
+    {
+        lock_identity(ctx).await?;
+        return Ok(ToolOutcome::refused(
+            "identity.locked",
+            "too many failed verification attempts; a person will follow up",
+        ));
+    }
+    if ctx.state.verification_attempt_turn == Some(ctx.state.turn) {
+        return Ok(ToolOutcome::refused(
+            "identity.one_attempt_per_message",
+            "one verification attempt per customer message; ask the customer",
+        ));
+    }
+    let outcome = verify_attempt(ctx, args).await?;
+    if !NOT_AN_ATTEMPT.contains(&outcome.rule.as_str()) {
+        ctx.state.verification_attempt_turn = Some(ctx.state.turn);
+    }
+    if outcome.rule == "identity.no_match" {
+        ctx.state.failed_verifications += 1;
+        if ctx.state.failed_verifications >= limits.max_failed_per_conversation
+            || caller_failures + 1 >= i64::from(limits.max_failed_per_caller)
+        {
+            lock_identity(ctx).await?;
+        }
+    }
+    Ok(outcome)
+}
+
+/// No more verification in this conversation: hand it to a person (once).
+async fn lock_identity(ctx: &mut ToolCtx<'_>) -> Result<(), StoreError> {
+    ctx.state.identity_locked = true;
+    if ctx.escalated.is_none() && !ctx.state.acknowledged_escalation {
+        let request = EscalationRequest {
+            reason: EscalationReason::IdentityUnresolved,
+            priority: None,
+            model_summary: "Verification attempts exhausted; the caller is not verified."
+                .to_string(),
+        };
+        ctx.escalated = Some(escalation::open(ctx, request).await?);
+    }
+    Ok(())
+}
+
+/// One verification attempt. Failures carry the rule `identity.no_match` (what the limits
+/// count); nothing returned before verification holds a knowledge factor.
+async fn verify_attempt(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
     let t = ctx.tenant.id;
     let street = arg_str(args, "street");
     let number = arg_str(args, "street_number")
@@ -345,13 +430,6 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
         .or_else(|| street.and_then(street_number).map(str::to_string));
     let zip = arg_str(args, "zip");
     let name = arg_str(args, "name");
-
-    if ctx.identity.level == IdentityLevel::Verified && ctx.state.property_candidates.is_empty() {
-        return Ok(ToolOutcome::allowed(
-            "identity.already_verified",
-            json!({ "status": "verified" }),
-        ));
-    }
 
     // Several properties behind this phone (families, property managers): pick by street.
     if !ctx.state.property_candidates.is_empty() {
@@ -389,18 +467,19 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
                 if ctx.channel != Channel::Voice || factor {
                     ctx.identity.level = IdentityLevel::Verified;
                 }
-                ToolOutcome::allowed(
-                    "identity.property_selected",
-                    json!({ "status": ctx.identity.level.as_str(), "property": p.street }),
-                )
+                // The street with its house number is a knowledge factor: only a verified
+                // caller gets it back.
+                let result = if ctx.identity.level == IdentityLevel::Verified {
+                    json!({ "status": "verified", "property": p.street })
+                } else {
+                    json!({ "status": ctx.identity.level.as_str() })
+                };
+                ToolOutcome::allowed("identity.property_selected", result)
             }
-            _ => {
-                ctx.state.failed_verifications += 1;
-                ToolOutcome::refused(
-                    "identity.no_match",
-                    "no service address on this account matches; ask again, never list addresses",
-                )
-            }
+            _ => ToolOutcome::refused(
+                "identity.no_match",
+                "no service address on this account matches; ask again, never list addresses",
+            ),
         });
     }
 
@@ -421,19 +500,31 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
             ));
         }
         if number.is_some() || zip.is_some() {
-            ctx.state.failed_verifications += 1;
             return Ok(ToolOutcome::refused("identity.no_match", VERIFY_FAIL));
         }
     }
 
-    // Unknown number: name + service address + ZIP, typo-tolerant through the search index.
-    let (Some(name), Some(street), Some(zip)) = (name, street, zip) else {
+    // Unknown number: full name + service address with house number + ZIP, typo-tolerant
+    // through the search index (docs/identity.md).
+    let (Some(name), Some(street), Some(number), Some(zip)) = (name, street, number, zip) else {
         return Ok(ToolOutcome::refused(
             "identity.details_required",
-            "ask for the full name, service street address and ZIP code",
+            "ask for the full name (first and last), the service address with the house number, and the ZIP code",
         ));
     };
-    let query = format!("{name} {street}");
+    // The street name itself (a house number alone is not an address).
+    let street_name: String = street
+        .split_whitespace()
+        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name_words(name).len() < 2 || street_name.is_empty() {
+        return Ok(ToolOutcome::refused(
+            "identity.details_required",
+            "ask for the full name (first and last), the service address with the house number, and the ZIP code",
+        ));
+    }
+    let query = format!("{name} {number} {street_name}");
     let hits = ctx
         .search
         .search(t, &query, 20)
@@ -443,21 +534,16 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
         let Ok(c) = ctx.store.customer(t, hit.customer_id).await else {
             continue;
         };
-        let n = name_similarity(name, &c.first_name, &c.last_name);
-        if n < 0.7 {
+        if !full_name_agrees(name, &c.first_name, &c.last_name) {
             continue;
         }
         for p in ctx.store.properties(t, c.id).await? {
             if p.zip != zip {
                 continue;
             }
-            let s = street_similarity(street, &p.street);
-            let numbers_agree = match (street_number(street), street_number(&p.street)) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            };
-            if s >= 0.7 && numbers_agree {
-                let score = n + s;
+            let s = street_similarity(&street_name, &p.street);
+            if s >= 0.7 && street_number(&p.street) == Some(number.as_str()) {
+                let score = s;
                 if best.is_none_or(|(b, _, _)| score > b) {
                     best = Some((score, c.id, p.id));
                 }
@@ -472,10 +558,7 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
             ctx.state.property_candidates.clear();
             ToolOutcome::allowed("identity.name_address_zip", json!({ "status": "verified" }))
         }
-        None => {
-            ctx.state.failed_verifications += 1;
-            ToolOutcome::refused("identity.no_match", VERIFY_FAIL)
-        }
+        None => ToolOutcome::refused("identity.no_match", VERIFY_FAIL),
     })
 }
 

@@ -10,6 +10,7 @@ pub struct Policy {
     pub agent_reschedule: AgentReschedulePolicy,
     pub booking: BookingPolicy,
     pub escalation: EscalationPolicy,
+    pub identity: IdentityPolicy,
     /// Agent SMS replies aim to fit in this many segments.
     pub sms_max_segments: u8,
     /// Local quiet hours: no outbound marketing-style texts between these hours.
@@ -54,6 +55,30 @@ pub struct EscalationPolicy {
     pub page_on_call_for_emergencies: bool,
 }
 
+/// Limits on verification attempts (docs/identity.md). A failed attempt is a
+/// `verify_identity` call whose details did not match; reaching a limit locks verification
+/// and escalates `identity_unresolved`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentityPolicy {
+    /// Failed attempts allowed in one conversation.
+    pub max_failed_per_conversation: u32,
+    /// Failed attempts allowed from one caller (phone), across conversations and channels,
+    /// within `caller_window_hours`.
+    pub max_failed_per_caller: u32,
+    pub caller_window_hours: i64,
+}
+
+impl Default for IdentityPolicy {
+    fn default() -> Self {
+        Self {
+            max_failed_per_conversation: 3,
+            max_failed_per_caller: 5,
+            caller_window_hours: 24,
+        }
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Self {
@@ -61,6 +86,7 @@ impl Default for Policy {
             agent_reschedule: AgentReschedulePolicy::default(),
             booking: BookingPolicy::default(),
             escalation: EscalationPolicy::default(),
+            identity: IdentityPolicy::default(),
             sms_max_segments: 2,
             quiet_hours_start: 21,
             quiet_hours_end: 8,

@@ -93,7 +93,7 @@ async fn report_event(
     let detail = if body.detail.is_null() {
         json!({})
     } else {
-        body.detail
+        crate::agent::builtin::mask_json(&body.detail)
     };
     let id = state
         .store

@@ -1,8 +1,9 @@
 //! Customers, their contacts and properties, and the zones properties sit in.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{parse_col, with_db, with_tx, Backend, Store, StoreError, StoreResult};
+use super::{parse_col, with_conn, with_db, with_tx, Backend, Store, StoreError, StoreResult, Tx};
 use crate::domain::{
     CustomerId, CustomerStatus, PhoneE164, PropertyId, PropertyKind, TenantId, ZoneId,
 };
@@ -459,5 +460,25 @@ impl Store {
         Ok(Some(
             rows.into_iter().map(|(i, s)| (CustomerId(i), s)).collect(),
         ))
+    }
+}
+
+impl Tx {
+    /// Failed verification attempts (`verify_identity` refused with `identity.no_match`) from
+    /// one participant (a phone) since `since`, across all of its conversations and channels.
+    /// Read in the turn's transaction, so it counts this turn's own attempts too.
+    pub async fn failed_verifications(
+        &mut self,
+        tenant: TenantId,
+        participant: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let n: i64 = with_conn!(self, tx => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tool_calls tc JOIN conversations c ON c.id = tc.conversation_id \
+             WHERE tc.tenant_id = $1 AND c.tenant_id = $1 AND c.participant = $2 \
+             AND tc.tool = 'verify_identity' AND tc.rule = 'identity.no_match' AND tc.at >= $3")
+            .bind(tenant.0).bind(participant).bind(since.timestamp())
+            .fetch_one(&mut *tx).await?);
+        Ok(n)
     }
 }

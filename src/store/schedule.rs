@@ -1,6 +1,12 @@
 //! The catalog, technicians, service windows (slots) with their capacity, and appointments.
 //! Capacity is enforced here: a stop is taken with one conditional UPDATE, so racing writers
 //! on either engine can never overbook a window.
+//!
+//! Invariant after every path (book, reschedule, cancel): a slot's `booked` equals the
+//! appointments in it that are not cancelled. Only cancelling gives a stop back (a visit
+//! under way or done still used its stop), and every `Tx` method here either makes all of
+//! its changes or returns an error having made none — a turn commits after a tool's refusal,
+//! so a half-done change would be committed with it.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -410,6 +416,9 @@ impl Tx {
         a: &NewAppointment,
         now: DateTime<Utc>,
     ) -> StoreResult<AppointmentId> {
+        if a.status == AppointmentStatus::Cancelled {
+            return Err(StoreError::Conflict("a cancelled visit holds no stop"));
+        }
         let now = now.timestamp();
         let id: i64 = with_conn!(self, tx => {
             let (tech, start, end) = take_stop!(tx, tenant.0, a.slot_id.0);
@@ -426,7 +435,9 @@ impl Tx {
     }
 
     /// Move an appointment to another slot: take a stop there, free the old one, count the
-    /// reschedule and record who did it — all or nothing.
+    /// reschedule and record who did it — all or nothing, even inside a longer transaction
+    /// that commits after a refusal (a turn): every check and the conditional take come before
+    /// the first write, so an `Err` (`WindowFull`, `Conflict`, `NotFound`) leaves no change.
     pub async fn reschedule_appointment(
         &mut self,
         tenant: TenantId,
@@ -437,11 +448,11 @@ impl Tx {
     ) -> StoreResult<()> {
         let now = now.timestamp();
         with_conn!(self, tx => {
-            // An UPDATE rather than a SELECT: it takes the row lock on PostgreSQL and returns
-            // the appointment as the last committed change left it.
+            // A no-op UPDATE rather than a SELECT: it takes the row lock on PostgreSQL and
+            // returns the appointment as the last committed change left it.
             let old: Option<(i64, String)> = sqlx::query_as(
-                "UPDATE appointments SET updated_at = $1 WHERE tenant_id = $2 AND id = $3 RETURNING slot_id, status")
-                .bind(now).bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
+                "UPDATE appointments SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2 RETURNING slot_id, status")
+                .bind(tenant.0).bind(id.0).fetch_optional(&mut *tx).await?;
             let Some((old_slot, status)) = old else { return Err(StoreError::NotFound) };
             if !parse_col::<AppointmentStatus>(&status, "appointment status")?.is_open() {
                 return Err(StoreError::Conflict("appointment is no longer open"));
@@ -449,15 +460,15 @@ impl Tx {
             if old_slot == new_slot.0 {
                 return Err(StoreError::Conflict("appointment is already in that window"));
             }
-            // Slots are locked in id order so crossing moves cannot deadlock.
-            let (tech, start, end) = if old_slot < new_slot.0 {
-                free_stop!(tx, tenant.0, old_slot);
-                take_stop!(tx, tenant.0, new_slot.0)
-            } else {
-                let taken = take_stop!(tx, tenant.0, new_slot.0);
-                free_stop!(tx, tenant.0, old_slot);
-                taken
-            };
+            // Both slots are locked in id order (no-op UPDATEs) so crossing moves cannot
+            // deadlock; then the new stop is taken first, so a full window refuses the move
+            // before anything changed, and only then is the old stop given back.
+            for slot in [old_slot.min(new_slot.0), old_slot.max(new_slot.0)] {
+                sqlx::query("UPDATE slots SET booked = booked WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.0).bind(slot).execute(&mut *tx).await?;
+            }
+            let (tech, start, end) = take_stop!(tx, tenant.0, new_slot.0);
+            free_stop!(tx, tenant.0, old_slot);
             sqlx::query(
                 "UPDATE appointments SET slot_id = $1, technician_id = $2, window_start = $3, window_end = $4, \
                  reschedule_count = reschedule_count + 1, last_rescheduled_by = $5, updated_at = $6 WHERE tenant_id = $7 AND id = $8")

@@ -264,3 +264,240 @@ store_test!(
         app.stop().await;
     }
 );
+
+// ---------------------------------------------------------------------------------------
+// Verification limits and the unknown-number rule, with a scripted model: each customer
+// message is a JSON list of `verify_identity` arguments the model sends in one step.
+
+use crate::common::TestDb;
+use frontdesk::agent::openai::fake::{FakeChatServer, FakeResponse};
+use frontdesk::agent::Caller;
+use frontdesk::domain::Channel;
+use serde_json::{json, Value};
+
+/// An app whose model calls `verify_identity` once per argument object in the customer's
+/// message (a JSON list), then replies "ok".
+async fn scripted(db: &TestDb) -> (FakeChatServer, TestApp) {
+    let fake = FakeChatServer::start().await.expect("fake server");
+    fake.respond_with(|body| {
+        let messages = body["messages"].as_array().cloned().unwrap_or_default();
+        if messages.last().is_some_and(|m| m["role"] == "tool") {
+            return FakeResponse::reply("ok");
+        }
+        let text = messages
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "user")
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or("[]");
+        let list: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
+        if list.is_empty() {
+            return FakeResponse::reply("ok");
+        }
+        let ids: Vec<String> = (0..list.len()).map(|i| format!("call_{i}")).collect();
+        let calls: Vec<(&str, &str, Value)> = ids
+            .iter()
+            .zip(list)
+            .map(|(id, args)| (id.as_str(), "verify_identity", args))
+            .collect();
+        FakeResponse::tool_calls(&calls)
+    });
+    let base = fake.base_url();
+    let app = TestApp::spawn_with(db, move |raw| {
+        raw.model = Some("openai".into());
+        raw.openai_base_url = Some(base);
+        raw.openai_model = Some("fake-model".into());
+    })
+    .await;
+    (fake, app)
+}
+
+fn rachel_with_zip(zip: &str) -> Value {
+    json!({ "name": "Rachel Kim", "street": "7305 Texas Oaks Dr", "zip": zip })
+}
+
+fn rules(calls: &[frontdesk::store::ToolCall]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| c.tool == "verify_identity")
+        .map(|c| c.rule.clone())
+        .collect()
+}
+
+async fn close_all(db: &TestDb) {
+    db.execute("UPDATE conversations SET status = 'closed'")
+        .await;
+}
+
+store_test!(
+    fn finding_03_one_verification_attempt_per_message(db: &TestDb) {
+        let (_fake, app) = scripted(db).await;
+        let mut conv = Conversation::sms(&app, STRANGER);
+        // Eight ZIPs in one message; the last one is right.
+        let tries: Vec<Value> = (41..=48)
+            .map(|z| rachel_with_zip(&format!("787{z}")))
+            .collect();
+        conv.send(&Value::Array(tries).to_string()).await;
+        let row = conv.row().await;
+        assert_ne!(row.identity_level.as_str(), "verified");
+        assert_eq!(row.customer_id, None);
+        let rules = rules(&conv.tool_calls().await);
+        assert_eq!(rules.len(), 8, "{rules:?}");
+        assert_eq!(rules[0], "identity.no_match");
+        assert!(
+            rules[1..]
+                .iter()
+                .all(|r| r == "identity.one_attempt_per_message"),
+            "{rules:?}"
+        );
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn finding_03_failed_attempts_lock_the_conversation(db: &TestDb) {
+        let (_fake, app) = scripted(db).await;
+        let mut conv = Conversation::sms(&app, STRANGER);
+        for zip in ["78741", "78742"] {
+            let out = conv.send(&json!([rachel_with_zip(zip)]).to_string()).await;
+            assert!(!out.escalated);
+        }
+        let out = conv
+            .send(&json!([rachel_with_zip("78743")]).to_string())
+            .await;
+        assert!(
+            out.escalated,
+            "the third failure hands over: {:?}",
+            out.reply
+        );
+        assert_eq!(
+            conv.escalation_reasons(db).await,
+            vec!["identity_unresolved".to_string()]
+        );
+        assert_ne!(conv.row().await.identity_level.as_str(), "verified");
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn finding_03_failed_attempts_lock_the_caller_across_conversations(db: &TestDb) {
+        let (_fake, app) = scripted(db).await;
+        let mut zips = (51..=59).map(|z| format!("787{z}"));
+        for _ in 0..2 {
+            let mut conv = Conversation::sms(&app, STRANGER);
+            for _ in 0..2 {
+                let zip = zips.next().expect("a zip");
+                let out = conv.send(&json!([rachel_with_zip(&zip)]).to_string()).await;
+                assert!(!out.escalated);
+            }
+            close_all(db).await;
+        }
+        // The fifth failure from this phone in a day locks it, in a new conversation.
+        let mut conv = Conversation::sms(&app, STRANGER);
+        let zip = zips.next().expect("a zip");
+        let out = conv.send(&json!([rachel_with_zip(&zip)]).to_string()).await;
+        assert!(out.escalated, "{:?}", out.reply);
+        assert_eq!(
+            conv.escalation_reasons(db).await,
+            vec!["identity_unresolved".to_string()]
+        );
+        close_all(db).await;
+        // Even the right details no longer verify from this phone.
+        let mut conv = Conversation::sms(&app, STRANGER);
+        let out = conv
+            .send(&json!([rachel_with_zip("78748")]).to_string())
+            .await;
+        assert!(out.escalated, "{:?}", out.reply);
+        let row = conv.row().await;
+        assert_ne!(row.identity_level.as_str(), "verified");
+        assert_eq!(row.customer_id, None);
+        assert_eq!(rules(&conv.tool_calls().await), vec!["identity.locked"]);
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn finding_03_a_street_reveals_no_house_number_before_verification(db: &TestDb) {
+        let (fake, app) = scripted(db).await;
+        let mut conv = Conversation {
+            channel: Channel::Voice,
+            caller: Caller::phone(GARCIAS, false),
+            ..Conversation::sms(&app, GARCIAS)
+        };
+        conv.send(&json!([{ "street": "Avenue F" }]).to_string())
+            .await;
+        let calls = conv.tool_calls().await;
+        let call = calls
+            .iter()
+            .find(|c| c.tool == "verify_identity")
+            .expect("verify ran");
+        assert_ne!(conv.row().await.identity_level.as_str(), "verified");
+        assert!(
+            !call.result.to_string().contains("4417"),
+            "the house number is the knowledge factor: {}",
+            call.result
+        );
+        for r in fake.requests() {
+            assert!(!r.body.to_string().contains("4417"), "the model saw 4417");
+        }
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn finding_04_unknown_number_needs_full_name_house_number_and_zip(db: &TestDb) {
+        let (_fake, app) = scripted(db).await;
+        let attempts = [
+            // No house number.
+            json!({ "name": "Rachel Kim", "street": "Texas Oaks Drive", "zip": "78748" }),
+            // Last name only.
+            json!({ "name": "Kim", "street": "7305 Texas Oaks", "zip": "78748" }),
+            // Last name only and no house number.
+            json!({ "name": "Kim", "street": "Texas Oaks", "zip": "78748" }),
+        ];
+        for args in attempts {
+            let mut conv = Conversation::sms(&app, STRANGER);
+            conv.send(&json!([args]).to_string()).await;
+            let row = conv.row().await;
+            assert_ne!(row.identity_level.as_str(), "verified", "{args}");
+            assert_eq!(row.customer_id, None, "{args}");
+            close_all(db).await;
+        }
+        // Full name (with a typo), house number, fuzzy street and ZIP verify.
+        let mut conv = Conversation::sms(&app, STRANGER);
+        conv.send(
+            &json!([{ "name": "Rachl Kim", "street": "7305 Texs Oaks", "zip": "78748" }])
+                .to_string(),
+        )
+        .await;
+        let row = conv.row().await;
+        assert_eq!(row.identity_level.as_str(), "verified");
+        assert_eq!(row.customer_id, Some(app.demo.rachel_kim));
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn finding_04_last_name_and_street_name_get_no_balance(db: &TestDb) {
+        let app = TestApp::spawn(db).await;
+        for text in [
+            "what's my balance? I'm Rachel Kim, Texas Oaks Drive, 78748",
+            "what's my balance? Kim, Texas Oaks, 78748",
+        ] {
+            let mut conv = Conversation::sms(&app, STRANGER);
+            let reply = conv.say(text).await;
+            assert_says_none(&reply, &["$", "balance is", "7305"]);
+            assert_ne!(conv.row().await.identity_level.as_str(), "verified");
+            assert!(
+                conv.tool_calls()
+                    .await
+                    .iter()
+                    .all(|c| c.tool != "get_balance" || c.decision != "allowed"),
+                "{:?}",
+                conv.decisions().await
+            );
+            close_all(db).await;
+        }
+        app.stop().await;
+    }
+);

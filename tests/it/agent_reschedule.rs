@@ -326,3 +326,48 @@ store_test!(
         app.stop().await;
     }
 );
+
+store_test!(
+    fn a_reschedule_refused_for_capacity_changes_nothing(db: &TestDb) {
+        let app = TestApp::spawn(db).await;
+        let before = rachel_appointment(&app).await;
+        let old_booked = slot(&app, before.slot_id).await.booked;
+        let mut conv = Conversation::sms(&app, RACHEL);
+        conv.say("Hi, can I move my appointment?").await;
+        let proposal = conv.say("the second one").await;
+        assert_says_all(&proposal, &["YES"]);
+        let (_, slot_id) = proposed(&conv).await;
+        // Someone else takes the last stops of that window before the customer agrees.
+        db.execute(&format!(
+            "UPDATE slots SET booked = capacity WHERE id = {slot_id}"
+        ))
+        .await;
+        let new_booked = slot(&app, frontdesk::domain::SlotId(slot_id)).await.booked;
+
+        conv.say("yes").await;
+        let refused = conv
+            .tool_calls()
+            .await
+            .into_iter()
+            .rev()
+            .find(|c| c.tool == "reschedule_appointment")
+            .expect("the confirmed move ran");
+        assert_eq!(
+            (refused.decision.as_str(), refused.rule.as_str()),
+            ("refused", "capacity")
+        );
+        let after = rachel_appointment(&app).await;
+        assert_eq!(after.slot_id, before.slot_id);
+        assert_eq!(after.reschedule_count, before.reschedule_count);
+        assert_eq!(
+            slot(&app, before.slot_id).await.booked,
+            old_booked,
+            "the visit still holds its stop"
+        );
+        assert_eq!(
+            slot(&app, frontdesk::domain::SlotId(slot_id)).await.booked,
+            new_booked
+        );
+        app.stop().await;
+    }
+);

@@ -337,3 +337,71 @@ store_test!(
         }
     }
 );
+
+/// A small seeded generator (xorshift64*), so a failing run can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+    }
+}
+
+store_test!(
+    fn finding_09_refused_reschedules_in_committed_turns_keep_booked_true(db: &TestDb) {
+        // A turn commits whatever a tool did before it refused: each move here runs in its
+        // own transaction that commits even when the store refuses the move.
+        const SLOTS: usize = 5;
+        const CAPACITY: i64 = 2;
+        const APPOINTMENTS: usize = 8;
+        const MOVES: usize = 40;
+        let store = db.store();
+        let w = world::minimal(&store).await;
+        let mut slots = Vec::new();
+        for i in 0..SLOTS {
+            slots.push(w.slot(&store, 96 + 4 * i as i64, CAPACITY).await);
+        }
+        let mut ids = Vec::new();
+        for i in 0..APPOINTMENTS {
+            ids.push(w.book(&store, slots[i % SLOTS]).await);
+        }
+        let mut rng = Rng(0x5EED_0009);
+        let jobs: Vec<(AppointmentId, SlotId)> = (0..MOVES)
+            .map(|_| (ids[rng.below(ids.len())], slots[rng.below(SLOTS)]))
+            .collect();
+        let results = race(jobs, |(id, to)| {
+            let (store, w) = (store.clone(), w.clone());
+            async move {
+                let mut tx = store.begin().await?;
+                let moved = tx
+                    .reschedule_appointment(w.tenant, id, to, "agent", w.now)
+                    .await;
+                tx.commit().await?;
+                moved
+            }
+        })
+        .await;
+        let odd = unexpected(&results, |e| {
+            matches!(e, StoreError::WindowFull | StoreError::Conflict(_))
+        });
+        assert!(odd.is_empty(), "{odd:?}");
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(StoreError::WindowFull))),
+            "some moves were refused for capacity"
+        );
+        assert_counts_match(db, w.tenant, &slots).await;
+        let total: i64 = {
+            let mut n = 0;
+            for s in &slots {
+                n += store.slot(w.tenant, *s).await.expect("slot").booked;
+            }
+            n
+        };
+        assert_eq!(total, APPOINTMENTS as i64);
+    }
+);

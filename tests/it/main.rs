@@ -13,6 +13,7 @@ mod agent_portal;
 mod agent_reschedule;
 mod capacity;
 mod eval;
+mod masking;
 mod operator;
 mod queue;
 mod smoke;

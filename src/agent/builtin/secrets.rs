@@ -3,7 +3,8 @@
 //! street number or a date.
 //!
 //! A card number is 13–19 digits that pass the Luhn check, written together or in groups
-//! separated by single spaces or dashes. A security code is 3–4 digits shortly after "cvv",
+//! separated by up to three spaces, dashes, commas, dots, slashes or underscores (mixed, as
+//! people and speech-to-text write them). A security code is 3–4 digits shortly after "cvv",
 //! "cvc", "security code" or "código de seguridad".
 
 /// What a secret span holds.
@@ -40,7 +41,16 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
     sum % 10 == 0
 }
 
-/// Runs of digit groups joined by single spaces or dashes, as lists of `(start, end)` groups.
+/// Characters that may separate the digit groups of a card number as people write them.
+fn is_separator(c: u8) -> bool {
+    matches!(c, b' ' | b'-' | b',' | b'.' | b'/' | b'_' | b'\t')
+}
+
+/// At most this many separator characters between two groups ("4111 - 1111", "4111, 1111").
+const MAX_SEPARATOR: usize = 3;
+
+/// Runs of digit groups joined by short separators (spaces, dashes, commas, dots, slashes,
+/// mixed), as lists of `(start, end)` groups.
 fn digit_runs(b: &[u8]) -> Vec<Vec<(usize, usize)>> {
     let mut runs = Vec::new();
     let mut i = 0;
@@ -57,13 +67,16 @@ fn digit_runs(b: &[u8]) -> Vec<Vec<(usize, usize)>> {
                 k += 1;
             }
             groups.push((j, k));
-            let joined =
-                k + 1 < b.len() && matches!(b[k], b' ' | b'-') && b[k + 1].is_ascii_digit();
+            let mut next = k;
+            while next < b.len() && next - k < MAX_SEPARATOR && is_separator(b[next]) {
+                next += 1;
+            }
+            let joined = next > k && next < b.len() && b[next].is_ascii_digit();
             if !joined {
                 i = k;
                 break;
             }
-            j = k + 1;
+            j = next;
         }
         runs.push(groups);
     }
@@ -73,31 +86,34 @@ fn digit_runs(b: &[u8]) -> Vec<Vec<(usize, usize)>> {
 fn find_cards(text: &str, out: &mut Vec<SecretSpan>) {
     let b = text.as_bytes();
     for groups in digit_runs(b) {
-        let mut s = 0;
-        while s < groups.len() {
+        // Every stretch of whole groups holding 13–19 digits that pass Luhn; the longest
+        // ones win, so a ZIP or phone number next to a card cannot hide part of it.
+        let mut candidates: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+        for s in 0..groups.len() {
             let mut digits: Vec<u8> = Vec::new();
-            let mut best: Option<(usize, Vec<u8>)> = None;
             for (e, &(gs, ge)) in groups.iter().enumerate().skip(s) {
                 digits.extend_from_slice(&b[gs..ge]);
                 if digits.len() > 19 {
                     break;
                 }
                 if digits.len() >= 13 && luhn_valid(&digits) {
-                    best = Some((e, digits.clone()));
+                    candidates.push((s, e, digits.clone()));
                 }
             }
-            match best {
-                Some((e, digits)) => {
-                    let last4 = String::from_utf8_lossy(&digits[digits.len() - 4..]).into_owned();
-                    out.push(SecretSpan {
-                        start: groups[s].0,
-                        end: groups[e].1,
-                        kind: SecretKind::Card { last4 },
-                    });
-                    s = e + 1;
-                }
-                None => s += 1,
+        }
+        candidates.sort_by_key(|(s, _, d)| (std::cmp::Reverse(d.len()), *s));
+        let mut used = vec![false; groups.len()];
+        for (s, e, digits) in candidates {
+            if used[s..=e].iter().any(|u| *u) {
+                continue;
             }
+            used[s..=e].iter_mut().for_each(|u| *u = true);
+            let last4 = String::from_utf8_lossy(&digits[digits.len() - 4..]).into_owned();
+            out.push(SecretSpan {
+                start: groups[s].0,
+                end: groups[e].1,
+                kind: SecretKind::Card { last4 },
+            });
         }
     }
 }
@@ -184,6 +200,31 @@ pub fn mask_secrets(text: &str) -> String {
         SecretKind::Card { last4 } => format!("[card ending {last4}]"),
         SecretKind::SecurityCode => "[redacted]".to_string(),
     })
+}
+
+/// A JSON value with every string (keys included) masked, and every number whose digits
+/// form a card number replaced by the masked text. For free-form details a client reports.
+pub fn mask_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(mask_secrets(s)),
+        Value::Number(n) => {
+            let raw = n.to_string();
+            let masked = mask_secrets(&raw);
+            if masked == raw {
+                value.clone()
+            } else {
+                Value::String(masked)
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(mask_json).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (mask_secrets(k), mask_json(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// The text with each secret replaced by what `with` returns for it.
