@@ -41,13 +41,25 @@ const DUPLICATE_WAIT: StdDuration = StdDuration::from_secs(10);
 pub struct Inbound {
     pub tenant: TenantId,
     pub channel: Channel,
-    /// Who is writing: an E.164 phone for SMS/voice/API, `portal:<customer id>` for chat.
+    /// The conversation key: an E.164 phone for SMS/API, `portal:<customer id>` for chat,
+    /// `call:<CallSid>` for voice.
     pub participant: String,
     pub text: String,
     pub external_id: Option<String>,
     pub media: Vec<String>,
     /// Who the channel says is writing, and how far that can be trusted.
     pub caller: Caller,
+}
+
+impl Inbound {
+    /// How a person can reach the writer: the caller's number when the channel reported one,
+    /// else the conversation key (a voice conversation is keyed by its call, not the number).
+    pub fn reach(&self) -> String {
+        match &self.caller {
+            Caller::Phone { phone, .. } => phone.to_string(),
+            _ => self.participant.clone(),
+        }
+    }
 }
 
 /// What the channel (not the message text) says about who is writing.
@@ -265,7 +277,8 @@ impl Agent {
             priority,
             summary: format!(
                 "From {} via {}. {summary}",
-                inbound.participant, inbound.channel
+                inbound.reach(),
+                inbound.channel
             ),
             due_at: escalation::due_at(&tenant, priority, now),
         };
@@ -404,7 +417,7 @@ impl Agent {
             },
         };
 
-        let participant = inbound.participant.clone();
+        let participant = inbound.reach();
         let mut ctx = ToolCtx {
             store: &self.store,
             tx,
@@ -651,12 +664,11 @@ fn system_prompt(
     portal: &[crate::store::PortalEvent],
     now: DateTime<Utc>,
 ) -> String {
+    // Whether a caller id matched a record is never stated: a model that knows could let it
+    // show, and a caller must not learn whose number it is.
     let who = match (identity.level, name) {
         (IdentityLevel::Verified, Some(n)) => format!("Verified customer: {n}."),
-        (IdentityLevel::Matched, _) => {
-            "Caller id matches an account but the caller is NOT verified yet.".to_string()
-        }
-        _ => "Not verified; nothing is known about this person.".to_string(),
+        _ => "NOT verified yet. Ask for the full name, service address and ZIP code, and call `verify_identity` with whatever they give.".to_string(),
     };
     let mut identity_text = who;
     for e in portal {
