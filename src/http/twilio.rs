@@ -540,7 +540,11 @@ async fn voice_turn(
             tracing::error!(error = %e, "voice turn failed");
             return twiml_response(to_a_person(&state, &tenant, &call, &trouble(emergency)));
         }
-        Ok(Err(_)) | Err(_) => {
+        Ok(Err(_)) => {
+            tracing::error!("voice turn ended without a result");
+            return twiml_response(to_a_person(&state, &tenant, &call, &trouble(emergency)));
+        }
+        Err(_) => {
             tracing::info!(
                 "voice turn slower than the reply budget; it completes in the background"
             );

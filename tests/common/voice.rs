@@ -94,9 +94,11 @@ impl Received {
 struct Fake {
     recording: Arc<Mutex<Vec<u8>>>,
     received: Arc<Mutex<Vec<Received>>>,
-    /// Recording downloads: the path and the `Authorization` header each one carried.
-    downloads: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    downloads: Arc<Mutex<Vec<Download>>>,
 }
+
+/// A recording download: the path and the `Authorization` header it carried.
+pub type Download = (String, Option<String>);
 
 /// Loopback stand-in for api.twilio.com and its recording URLs.
 pub struct FakeTwilio {
@@ -132,7 +134,7 @@ impl FakeTwilio {
     }
 
     /// Recording downloads so far: path and `Authorization` header.
-    pub fn requested(&self) -> Vec<(String, Option<String>)> {
+    pub fn requested(&self) -> Vec<Download> {
         self.fake.downloads.lock().expect("lock").clone()
     }
 
