@@ -6,6 +6,9 @@
 
 ALTER TABLE conversations ADD COLUMN lease_owner TEXT;
 ALTER TABLE conversations ADD COLUMN lease_until BIGINT;
+-- The number the channel reported for the writer (a voice conversation is keyed by its
+-- call, not by the number): how a person reaches them, and whose attempts count together.
+ALTER TABLE conversations ADD COLUMN caller_phone TEXT;
 
 ALTER TABLE inbox ADD COLUMN scope TEXT;
 UPDATE inbox SET scope = c.channel || ':' || c.participant FROM conversations c WHERE c.id = inbox.conversation_id;

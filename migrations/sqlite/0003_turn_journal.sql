@@ -6,6 +6,9 @@
 
 ALTER TABLE conversations ADD COLUMN lease_owner TEXT;
 ALTER TABLE conversations ADD COLUMN lease_until BIGINT;
+-- The number the channel reported for the writer (a voice conversation is keyed by its
+-- call, not by the number): how a person reaches them, and whose attempts count together.
+ALTER TABLE conversations ADD COLUMN caller_phone TEXT;
 
 CREATE TABLE inbox_new (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

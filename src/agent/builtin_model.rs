@@ -461,6 +461,11 @@ fn identity_step(v: &View<'_>) -> Option<ModelStep> {
             ));
         }
     }
+    // On a call the caller id can be anyone's: the question, and the answer to a partial or
+    // wrong reply, are the same whether or not the caller id is on file.
+    if v.req.facts.channel == "voice" && !v.verified {
+        return Some(voice_identity_step(v, needs_property, verify.is_some()));
+    }
     let street = street_text(&v.u);
     if needs_property {
         if verify.is_none() && street.is_some() {
@@ -541,6 +546,60 @@ fn identity_step(v: &View<'_>) -> Option<ModelStep> {
         Lang::Es => "Con gusto le ayudo. Para proteger su cuenta, necesito su nombre completo, la dirección de servicio y el código postal.".to_string(),
         _ => format!("Happy to help with that. To protect your account, please send {missing}."),
     }))
+}
+
+/// Voice before verification. Everyone is asked for the same details (full name, service
+/// address, ZIP), gathered across the call; a caller id on file may verify sooner with a house
+/// number or ZIP (the tool decides), but what the caller hears never depends on whether their
+/// caller id matched a record: a partial or wrong answer is met with the same request.
+fn voice_identity_step(v: &View<'_>, needs_property: bool, tried: bool) -> ModelStep {
+    let mut name = None;
+    let mut street = None;
+    let mut zip = None;
+    for u in std::iter::once(&v.u).chain(v.earlier.iter()) {
+        name = name.or_else(|| u.name.clone());
+        street = street.or_else(|| street_text(u));
+        zip = zip.or_else(|| u.zip.clone());
+    }
+    let complete = name.is_some() && street.is_some() && zip.is_some();
+    if !tried {
+        if complete {
+            return call(
+                "verify_identity",
+                json!({ "name": name, "street": street, "zip": zip }),
+            );
+        }
+        let on_file = v.req.facts.identity_level == "matched" || needs_property;
+        if on_file && (v.u.zip.is_some() || v.u.street_number.is_some()) {
+            return call(
+                "verify_identity",
+                json!({ "street": street_text(&v.u), "street_number": v.u.street_number, "zip": v.u.zip }),
+            );
+        }
+    }
+    if tried && complete {
+        return reply(v.t(
+            "I couldn't match those details. Please tell me your full name, the service address and ZIP code exactly as on your account.",
+            "No pude confirmar esos datos. Dígame su nombre completo, la dirección de servicio y el código postal tal como aparecen en su cuenta.",
+        ));
+    }
+    let missing: Vec<&str> = [
+        (name.is_none(), "your full name"),
+        (street.is_none(), "the service address"),
+        (zip.is_none(), "the ZIP code"),
+    ]
+    .into_iter()
+    .filter_map(|(m, s)| m.then_some(s))
+    .collect();
+    let missing = if missing.len() == 3 {
+        "your full name, the service address and ZIP code".to_string()
+    } else {
+        join_and(&missing)
+    };
+    reply(match v.lang {
+        Lang::Es => "Con gusto le ayudo. Para proteger su cuenta, dígame su nombre completo, la dirección de servicio y el código postal.".to_string(),
+        _ => format!("Happy to help with that. To protect your account, please tell me {missing}."),
+    })
 }
 
 fn join_and(items: &[&str]) -> String {

@@ -161,7 +161,16 @@ impl Agent {
         let text = builtin::mask_secrets(&inbound.text);
         let conversation = self
             .store
-            .open_conversation(inbound.tenant, inbound.channel, &inbound.participant, now)
+            .open_conversation(
+                inbound.tenant,
+                inbound.channel,
+                &inbound.participant,
+                match &inbound.caller {
+                    Caller::Phone { phone, .. } => Some(phone),
+                    _ => None,
+                },
+                now,
+            )
             .await?;
         let scope = format!("{}:{}", inbound.channel, inbound.participant);
         let new = NewInbound {
@@ -464,7 +473,7 @@ impl Agent {
                     conversation,
                     inbox_id: item.id,
                     channel: conv.channel,
-                    participant: &conv.participant,
+                    participant: conv.reach(),
                     identity: &mut identity,
                     state: &mut state,
                     now,
@@ -749,7 +758,7 @@ impl Agent {
                 conversation,
                 inbox_id: item.id,
                 channel: conv.channel,
-                participant: &conv.participant,
+                participant: conv.reach(),
                 identity: &mut *identity,
                 state: &mut *state,
                 now,
@@ -844,7 +853,7 @@ impl Agent {
             conversation: conv.id,
             inbox_id: item.id,
             channel: conv.channel,
-            participant: &conv.participant,
+            participant: conv.reach(),
             identity: &mut *identity,
             state: &mut *state,
             now,
@@ -1019,12 +1028,11 @@ fn system_prompt(
     portal: &[crate::store::PortalEvent],
     now: DateTime<Utc>,
 ) -> String {
+    // Whether a caller id matched a record is never stated: a model that knows could let it
+    // show, and a caller must not learn whose number it is.
     let who = match (identity.level, name) {
         (IdentityLevel::Verified, Some(n)) => format!("Verified customer: {n}."),
-        (IdentityLevel::Matched, _) => {
-            "Caller id matches an account but the caller is NOT verified yet.".to_string()
-        }
-        _ => "Not verified; nothing is known about this person.".to_string(),
+        _ => "NOT verified yet. Ask for the full name, service address and ZIP code, and call `verify_identity` with whatever they give.".to_string(),
     };
     let mut identity_text = who;
     for e in portal {

@@ -85,9 +85,8 @@ pub async fn capture(
             }
         }
         (None, _) => {
-            let p = PhoneE164::parse(&conv.participant).map_err(|_| {
-                anyhow::anyhow!("participant `{}` is not a phone", conv.participant)
-            })?;
+            let p = PhoneE164::parse(conv.reach())
+                .map_err(|_| anyhow::anyhow!("conversation #{id} has no caller number"))?;
             format!("{{ phone = {} }}", q(p.as_str()))
         }
     };
@@ -117,7 +116,7 @@ pub async fn capture(
     if !wrote {
         out.push_str("no_writes = true\n");
     }
-    if let Ok(p) = PhoneE164::parse(&conv.participant) {
+    if let Ok(p) = PhoneE164::parse(conv.reach()) {
         if conv.channel == Channel::Sms && store.opted_out(t, &p).await?.is_some() {
             out.push_str("opted_out = true\n");
         }

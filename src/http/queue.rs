@@ -207,7 +207,7 @@ async fn reply(
         .map_err(ApiError::from_store("conversation"))?;
     let outbound = match conv.channel {
         Channel::Sms | Channel::Voice => {
-            let to = PhoneE164::parse(&conv.participant).map_err(|_| {
+            let to = PhoneE164::parse(conv.reach()).map_err(|_| {
                 ApiError::Conflict("this conversation has no phone number to text".into())
             })?;
             if state.store.opted_out(who.tenant_id, &to).await?.is_some() {

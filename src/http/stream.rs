@@ -1,6 +1,10 @@
-//! `GET /twilio/voice/stream`: the Media Streams WebSocket of a live call.
+//! `GET /twilio/voice/stream/{token}`: the Media Streams WebSocket of a live call.
 //!
-//! The handshake is signature-checked over the `wss://` URL before the upgrade. Caller audio
+//! Every `<Connect><Stream>` names its own URL: a single-use token bound to the call and valid
+//! for a few minutes (`voice::call::issue_stream_token`). The handshake is signature-checked
+//! over that `wss://` URL and spends the token before the upgrade; a `start` naming another
+//! call ends the stream. Messages are capped at [`MAX_MESSAGE_BYTES`] (Twilio's are well
+//! under 1 KB). Caller audio
 //! (8 kHz µ-law) is decoded to 16 kHz, cut into turns by the energy end-of-turn detector, and
 //! each finished utterance is transcribed (initial prompt: company, the caller's name and
 //! street when the caller id matches one customer, pests), run as a voice turn, and answered
@@ -13,30 +17,43 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::mpsc;
 
-use super::twilio::{to_a_person, CallNumbers, VOICE};
+use super::twilio::{
+    sounds_like_emergency, to_a_person, trouble, CallNumbers, SILENT_AGENT, VOICE,
+};
 use super::AppState;
-use crate::agent::{Caller, Inbound};
 use crate::channels::twilio::media::{
     mulaw_8k_to_f32_16k, EndOfTurn, StreamEvent, Track, TurnConfig, TurnEvent, Upsampler,
 };
 use crate::channels::twilio::signature::{PublicBaseUrl, Validator, HEADER};
 use crate::channels::twilio::twiml::{self, Say, Stream};
-use crate::domain::{Channel, TenantId};
+use crate::domain::TenantId;
 use crate::store::Tenant;
 
 pub const PATH: &str = "/twilio/voice/stream";
 /// Audio kept from before the detector fired, so the first syllable is not clipped.
 const PRE_ROLL_CHUNKS: usize = 10;
 
+/// The largest WebSocket message or frame taken from Twilio: its messages (20 ms of audio,
+/// a start with a few parameters) are well under this.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
 pub fn router() -> Router<AppState> {
-    Router::new().route(PATH, get(stream))
+    Router::new()
+        // The fixed URL opens nothing: a stream needs the token its TwiML named.
+        .route(PATH, get(|| async { forbidden() }))
+        .route(&format!("{PATH}/{{token}}"), get(stream))
+}
+
+/// The public `wss://` URL of a stream token.
+fn stream_url(base: &PublicBaseUrl, token: &str) -> String {
+    base.websocket_url(&format!("{PATH}/{token}"))
 }
 
 fn forbidden() -> Response {
@@ -48,55 +65,83 @@ fn forbidden() -> Response {
         .into_response()
 }
 
-/// Which auth token signed the handshake: the account-wide one or a tenant's own. A tenant
-/// token binds the stream to that tenant.
+/// What a spent stream token binds the socket to.
+struct Bound {
+    tenant: TenantId,
+    call_sid: String,
+}
+
+/// The handshake: a token that exists, signed by its tenant's auth token (or the
+/// account-wide one) over the URL naming it, then spent; exactly one handshake wins it.
 async fn check_handshake(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<TenantId>, Response> {
+    token: &str,
+) -> Result<Bound, Response> {
+    let refuse = |why: &str| {
+        tracing::warn!(path = PATH, why, "media stream handshake refused");
+        forbidden()
+    };
+    let hash = crate::auth::hash_token(token);
+    let issued = match state.store.stream_token(&hash).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Err(refuse("unknown token")),
+        Err(e) => {
+            tracing::error!(error = %e, "stream token lookup failed");
+            return Err(forbidden());
+        }
+    };
     let base = PublicBaseUrl::parse(&state.settings.public_url).map_err(|_| forbidden())?;
-    let url = base.websocket_url(PATH);
+    let url = stream_url(&base, token);
     let signature = headers.get(HEADER).and_then(|v| v.to_str().ok());
-    if let Some(token) = &state.settings.twilio.auth_token {
-        if Validator::new(token.expose())
+    let tenant_token = match state.store.tenant(issued.tenant_id).await {
+        Ok(t) => t.twilio_auth_token,
+        Err(_) => return Err(refuse("no tenant")),
+    };
+    let global = state
+        .settings
+        .twilio
+        .auth_token
+        .as_ref()
+        .map(|s| s.expose().to_string());
+    let signed = [tenant_token, global].into_iter().flatten().any(|t| {
+        Validator::new(t)
             .validate_stream_handshake(&url, signature)
             .is_ok()
-        {
-            return Ok(None);
+    });
+    if !signed {
+        return Err(refuse("signature"));
+    }
+    match state.store.use_stream_token(&hash, state.clock.now()).await {
+        Ok(true) => Ok(Bound {
+            tenant: issued.tenant_id,
+            call_sid: issued.call_sid,
+        }),
+        Ok(false) => Err(refuse("token used or expired")),
+        Err(e) => {
+            tracing::error!(error = %e, "could not spend a stream token");
+            Err(forbidden())
         }
     }
-    let tenants = state.store.list_tenants().await.map_err(|_| forbidden())?;
-    for (id, _) in tenants {
-        let Ok(tenant) = state.store.tenant(id).await else {
-            continue;
-        };
-        if let Some(token) = tenant.twilio_auth_token.as_deref() {
-            if Validator::new(token)
-                .validate_stream_handshake(&url, signature)
-                .is_ok()
-            {
-                return Ok(Some(tenant.id));
-            }
-        }
-    }
-    tracing::warn!(path = PATH, "media stream handshake signature rejected");
-    Err(forbidden())
 }
 
 async fn stream(
     State(state): State<AppState>,
+    Path(token): Path<String>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let bound = match check_handshake(&state, &headers).await {
+    let bound = match check_handshake(&state, &headers, &token).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    ws.on_upgrade(move |socket| async move {
-        if let Err(e) = run(state, socket, bound).await {
-            tracing::warn!(error = %e, "media stream ended with an error");
-        }
-    })
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            if let Err(e) = run(state, socket, bound).await {
+                tracing::warn!(error = %e, "media stream ended with an error");
+            }
+        })
 }
 
 /// What a turn worker needs about the call.
@@ -123,11 +168,7 @@ enum Work {
     Transfer,
 }
 
-async fn run(
-    state: AppState,
-    mut socket: WebSocket,
-    bound: Option<TenantId>,
-) -> anyhow::Result<()> {
+async fn run(state: AppState, mut socket: WebSocket, bound: Bound) -> anyhow::Result<()> {
     let mut upsampler = Upsampler::new();
     let mut detector = EndOfTurn::new(TurnConfig::default(), 16_000);
     let mut utterance: Vec<f32> = Vec::new();
@@ -154,10 +195,14 @@ async fn run(
         match event {
             StreamEvent::Connected { .. } | StreamEvent::Mark(_) | StreamEvent::Unknown => {}
             StreamEvent::Start(start) => {
+                if worker.is_some() || start.start.call_sid.as_str() != bound.call_sid {
+                    tracing::warn!("media stream start for another call than its token's");
+                    break;
+                }
                 let params = &start.start.custom_parameters;
                 let to = params.get("To").cloned().unwrap_or_default();
                 let tenant = match state.store.tenant_by_number(&to).await? {
-                    Some(t) if bound.is_none_or(|b| b == t.id) => t,
+                    Some(t) if t.id == bound.tenant => t,
                     _ => {
                         tracing::warn!("media stream for an unknown number");
                         break;
@@ -256,12 +301,7 @@ async fn turns(state: AppState, call: Call, mut n: u32, mut rx: mpsc::Receiver<W
                 Ok(None) => continue,
                 Err(e) => {
                     tracing::error!(error = %e, "stream turn failed");
-                    to_a_person(
-                        &state,
-                        &call.tenant,
-                        &call.numbers(),
-                        "Sorry, I'm having trouble right now.",
-                    )
+                    to_a_person(&state, &call.tenant, &call.numbers(), &trouble(false))
                 }
             },
         };
@@ -296,43 +336,54 @@ async fn turn(
     if text.is_empty() {
         return Ok(None);
     }
-    let out = state
-        .agent
-        .handle(Inbound {
-            tenant: call.tenant.id,
-            channel: Channel::Voice,
-            participant: call.from.clone(),
-            text,
-            external_id: Some(format!("{}:stream:{n}", call.call_sid)),
-            media: vec![],
-            caller: Caller::phone(&call.from, false),
-            reply_from: None,
-        })
-        .await?;
+    let emergency = sounds_like_emergency(state, &call.tenant, &text);
+    let inbound = crate::voice::call::inbound(
+        call.tenant.id,
+        &call.call_sid,
+        &call.from,
+        text,
+        format!("{}:stream:{n}", call.call_sid),
+        vec![],
+    );
+    let out = match state.agent.handle(inbound).await {
+        Ok(out) => out,
+        Err(e) => {
+            tracing::error!(error = %e, "stream turn failed");
+            return Ok(Some(to_a_person(
+                state,
+                &call.tenant,
+                &call.numbers(),
+                &trouble(emergency),
+            )));
+        }
+    };
+    state.outbox.notify_one();
     if out.duplicate {
         return Ok(None);
     }
-    let reply = out.reply.unwrap_or_default();
-    if out.escalated {
-        return Ok(Some(to_a_person(
-            state,
-            &call.tenant,
-            &call.numbers(),
-            &reply,
-        )));
-    }
-    Ok(Some(speak_and_listen(state, call, n + 1, &reply)?))
+    Ok(Some(match out.reply.filter(|r| !r.trim().is_empty()) {
+        Some(reply) if out.escalated => to_a_person(state, &call.tenant, &call.numbers(), &reply),
+        Some(reply) => speak_and_listen(state, call, n + 1, &reply).await?,
+        None => to_a_person(state, &call.tenant, &call.numbers(), SILENT_AGENT),
+    }))
 }
 
-/// `<Say>` the reply, then reconnect the media stream for the next turn.
-fn speak_and_listen(
+/// `<Say>` the reply, then reconnect the media stream for the next turn (a new token).
+async fn speak_and_listen(
     state: &AppState,
     call: &Call,
     next: u32,
     reply: &str,
 ) -> anyhow::Result<twiml::Response> {
     let base = PublicBaseUrl::parse(&state.settings.public_url)?;
-    let stream = Stream::new(base.websocket_url(PATH))?
+    let token = crate::voice::call::issue_stream_token(
+        &state.store,
+        call.tenant.id,
+        &call.call_sid,
+        state.clock.now(),
+    )
+    .await?;
+    let stream = Stream::new(stream_url(&base, &token))?
         .parameter("From", call.from.clone())
         .parameter("To", call.to.clone())
         .parameter("n", next.to_string());

@@ -521,7 +521,6 @@ async fn voice_turn(
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
     let call = CallNumbers::of(&v.params);
-    let from = call.from.clone();
     let tenant = v.tenant;
     if wants_person(&g) {
         return twiml_response(to_a_person(&state, &tenant, &call, "Of course."));
@@ -535,36 +534,73 @@ async fn voice_turn(
             "Sorry, I didn't catch that. Could you say it another way?",
         ));
     }
-    let inbound = Inbound {
-        tenant: tenant.id,
-        channel: Channel::Voice,
-        participant: from.clone(),
-        text: speech,
-        external_id: Some(format!("{}:{n}", g.call_sid)),
-        media: vec![],
-        caller: Caller::phone(&from, false),
-        reply_from: Some(call.to.clone()),
-    };
-    let budget = state.settings.twilio.reply_budget;
-    let out = match tokio::time::timeout(budget, state.agent.handle(inbound)).await {
-        Ok(Ok(out)) => {
-            state.outbox.notify_one();
-            out
+    let emergency = sounds_like_emergency(&state, &tenant, &speech);
+    let inbound = crate::voice::call::inbound(
+        tenant.id,
+        g.call_sid.as_str(),
+        &call.from,
+        speech,
+        format!("{}:{n}", g.call_sid),
+        vec![],
+    );
+    // The turn runs on its own task: the webhook answers within the budget, and a slower turn
+    // still completes (its escalation and on-call page included), never cancelled halfway.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task_state = state.clone();
+    tokio::spawn(async move {
+        let result = task_state.agent.handle(inbound).await;
+        task_state.outbox.notify_one();
+        let _ = tx.send(result);
+    });
+    let out = match tokio::time::timeout(state.settings.twilio.reply_budget, rx).await {
+        Ok(Ok(Ok(out))) => out,
+        Ok(Ok(Err(e))) => {
+            tracing::error!(error = %e, "voice turn failed");
+            return twiml_response(to_a_person(&state, &tenant, &call, &trouble(emergency)));
         }
-        _ => {
-            return twiml_response(to_a_person(
-                &state,
-                &tenant,
-                &call,
-                "Sorry, I'm having trouble right now.",
-            ))
+        Ok(Err(_)) => {
+            tracing::error!("voice turn ended without a result");
+            return twiml_response(to_a_person(&state, &tenant, &call, &trouble(emergency)));
+        }
+        Err(_) => {
+            tracing::info!(
+                "voice turn slower than the reply budget; it completes in the background"
+            );
+            return twiml_response(to_a_person(&state, &tenant, &call, &trouble(emergency)));
         }
     };
-    let reply = out.reply.unwrap_or_default();
-    if out.escalated {
-        return twiml_response(to_a_person(&state, &tenant, &call, &reply));
+    twiml_response(match out.reply.filter(|r| !r.trim().is_empty()) {
+        Some(reply) if out.escalated => to_a_person(&state, &tenant, &call, &reply),
+        Some(reply) => gather(&state, &tenant, n + 1, &reply),
+        // The agent stays silent (a person owns the conversation): never leave the caller in
+        // silence, take them to that person.
+        None => to_a_person(&state, &tenant, &call, SILENT_AGENT),
+    })
+}
+
+/// What the caller hears when the agent has nothing to say on a call.
+pub(super) const SILENT_AGENT: &str = "Let me get you to someone who can help.";
+
+/// What the caller hears when a turn failed or is still running: safety guidance first when
+/// what they said sounds like an emergency.
+pub(super) fn trouble(emergency: bool) -> String {
+    let sorry = "Sorry, I'm having trouble right now.";
+    if emergency {
+        format!("{} {sorry}", crate::agent::prompts::safety_guidance())
+    } else {
+        sorry.to_string()
     }
-    twiml_response(gather(&state, &tenant, n + 1, &reply))
+}
+
+/// Whether the built-in understanding reads `text` as an emergency (stinging insects indoors,
+/// an allergic reaction, structural risk), without any model call.
+pub(super) fn sounds_like_emergency(state: &AppState, tenant: &Tenant, text: &str) -> bool {
+    let ctx = crate::agent::builtin::Context {
+        now_local: tenant.timezone.local(state.clock.now()).naive_local(),
+    };
+    crate::agent::builtin::understand(text, &ctx)
+        .intents
+        .contains(&crate::agent::builtin::Intent::Emergency)
 }
 
 async fn recording(

@@ -22,8 +22,11 @@ pub struct Conversation {
     pub identity_level: IdentityLevel,
     /// `agent`, `queue`, or `csr:<user id>`.
     pub owner: String,
-    /// Who is on the other end: a phone number, a portal session, an API caller id.
+    /// The conversation key on its channel: a phone number, `call:<CallSid>`,
+    /// `portal:<customer id>`, an API caller.
     pub participant: String,
+    /// The number the channel reported for the writer, when it reported one.
+    pub caller_phone: Option<PhoneE164>,
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -117,9 +120,19 @@ pub(crate) struct ConversationRow {
     identity_level: String,
     owner: String,
     participant: String,
+    caller_phone: Option<String>,
     status: String,
     created_at: i64,
     updated_at: i64,
+}
+
+impl Conversation {
+    /// How a person reaches the writer: the number the channel reported, else the key.
+    pub fn reach(&self) -> &str {
+        self.caller_phone
+            .as_ref()
+            .map_or(self.participant.as_str(), PhoneE164::as_str)
+    }
 }
 
 impl ConversationRow {
@@ -132,6 +145,7 @@ impl ConversationRow {
             identity_level: parse_col(&self.identity_level, "identity level")?,
             owner: self.owner,
             participant: self.participant,
+            caller_phone: self.caller_phone.and_then(|p| PhoneE164::parse(&p).ok()),
             status: self.status,
             created_at: ts(self.created_at),
             updated_at: ts(self.updated_at),
@@ -174,7 +188,7 @@ impl EscalationRow {
     }
 }
 
-const CONVERSATION_COLS: &str = "id, channel, customer_id, property_id, identity_level, owner, participant, status, created_at, updated_at";
+const CONVERSATION_COLS: &str = "id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at";
 pub(crate) const ESCALATION_COLS: &str = "id, conversation_id, customer_id, reason, priority, summary, status, assignee, due_at, created_at, resolved_at, resolution";
 
 impl Store {

@@ -475,7 +475,7 @@ impl Tx {
     ) -> StoreResult<i64> {
         let n: i64 = with_conn!(self, tx => sqlx::query_scalar(
             "SELECT COUNT(*) FROM tool_calls tc JOIN conversations c ON c.id = tc.conversation_id \
-             WHERE tc.tenant_id = $1 AND c.tenant_id = $1 AND c.participant = $2 \
+             WHERE tc.tenant_id = $1 AND c.tenant_id = $1 AND COALESCE(c.caller_phone, c.participant) = $2 \
              AND tc.tool = 'verify_identity' AND tc.rule = 'identity.no_match' AND tc.at >= $3")
             .bind(tenant.0).bind(participant).bind(since.timestamp())
             .fetch_one(&mut *tx).await?);

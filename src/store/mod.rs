@@ -22,6 +22,7 @@ mod customers;
 mod queue;
 mod records;
 mod schedule;
+mod stream_tokens;
 mod tenants;
 mod turns;
 
@@ -32,6 +33,7 @@ pub use customers::*;
 pub use queue::*;
 pub use records::*;
 pub use schedule::*;
+pub use stream_tokens::*;
 pub use tenants::*;
 pub use turns::*;
 

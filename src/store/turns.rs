@@ -10,7 +10,8 @@ use super::{
     StoreResult, Tx,
 };
 use crate::domain::{
-    Caller, Channel, ConversationId, CustomerId, EscalationId, IdentityLevel, PropertyId, TenantId,
+    Caller, Channel, ConversationId, CustomerId, EscalationId, IdentityLevel, PhoneE164,
+    PropertyId, TenantId,
 };
 
 /// A conversation idle this long is closed; the next message opens a new one.
@@ -251,6 +252,7 @@ impl Store {
         tenant: TenantId,
         channel: Channel,
         participant: &str,
+        caller_phone: Option<&PhoneE164>,
         now: DateTime<Utc>,
     ) -> StoreResult<ConversationId> {
         let now_s = now.timestamp();
@@ -259,10 +261,10 @@ impl Store {
                          AND status = 'open' AND updated_at < $4 AND owner = 'agent'")
                 .bind(tenant.0).bind(channel.as_str()).bind(participant).bind(now_s - CONVERSATION_IDLE_SECS)
                 .execute(pool).await?;
-            sqlx::query("INSERT INTO conversations (tenant_id, channel, identity_level, owner, participant, status, created_at, updated_at) \
-                         VALUES ($1, $2, 'anonymous', 'agent', $3, 'open', $4, $4) \
+            sqlx::query("INSERT INTO conversations (tenant_id, channel, identity_level, owner, participant, caller_phone, status, created_at, updated_at) \
+                         VALUES ($1, $2, 'anonymous', 'agent', $3, $4, 'open', $5, $5) \
                          ON CONFLICT (tenant_id, channel, participant) WHERE status = 'open' DO NOTHING")
-                .bind(tenant.0).bind(channel.as_str()).bind(participant).bind(now_s)
+                .bind(tenant.0).bind(channel.as_str()).bind(participant).bind(caller_phone.map(PhoneE164::as_str)).bind(now_s)
                 .execute(pool).await?;
             sqlx::query_scalar("SELECT id FROM conversations WHERE tenant_id = $1 AND channel = $2 AND participant = $3 AND status = 'open'")
                 .bind(tenant.0).bind(channel.as_str()).bind(participant)
@@ -547,7 +549,7 @@ impl Tx {
             ""
         };
         let sql = format!(
-            "SELECT id, channel, customer_id, property_id, identity_level, owner, participant, status, created_at, updated_at \
+            "SELECT id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at \
              FROM conversations WHERE tenant_id = $1 AND id = $2{suffix}"
         );
         let row: Option<super::conversations::ConversationRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);

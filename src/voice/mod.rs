@@ -2,6 +2,7 @@
 //! (cargo feature `whisper`) when a model is configured, otherwise none, in which case
 //! recordings go to the human queue with their link.
 
+pub mod call;
 pub mod cli;
 pub mod model;
 #[cfg(feature = "whisper")]

@@ -94,7 +94,11 @@ impl Received {
 struct Fake {
     recording: Arc<Mutex<Vec<u8>>>,
     received: Arc<Mutex<Vec<Received>>>,
+    downloads: Arc<Mutex<Vec<Download>>>,
 }
+
+/// A recording download: the path and the `Authorization` header it carried.
+pub type Download = (String, Option<String>);
 
 /// Loopback stand-in for api.twilio.com and its recording URLs.
 pub struct FakeTwilio {
@@ -129,6 +133,11 @@ impl FakeTwilio {
         *self.fake.recording.lock().expect("lock") = bytes;
     }
 
+    /// Recording downloads so far: path and `Authorization` header.
+    pub fn requested(&self) -> Vec<Download> {
+        self.fake.downloads.lock().expect("lock").clone()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.fake.received.lock().expect("lock").clone()
     }
@@ -154,7 +163,19 @@ impl FakeTwilio {
     }
 }
 
-async fn recording(State(fake): State<Fake>) -> impl IntoResponse {
+async fn recording(
+    State(fake): State<Fake>,
+    UrlPath(name): UrlPath<String>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    fake.downloads
+        .lock()
+        .expect("lock")
+        .push((format!("/recordings/{name}"), auth));
     let bytes = fake.recording.lock().expect("lock").clone();
     if bytes.is_empty() {
         return (StatusCode::NOT_FOUND, Vec::new());
@@ -234,17 +255,30 @@ pub struct StreamClient {
 pub const MULAW_SILENCE: u8 = 0xff;
 
 impl StreamClient {
-    /// Open `/twilio/voice/stream` on `addr`, signing the handshake with `token` over the
-    /// public `wss://` URL. Err carries the HTTP status when the server refuses.
+    /// Open the fixed `/twilio/voice/stream` on `addr`, signing the handshake with `token`
+    /// over the public `wss://` URL. Err carries the HTTP status when the server refuses.
     pub async fn connect(addr: SocketAddr, token: &str) -> Result<StreamClient, u16> {
+        Self::connect_path(addr, token, "/twilio/voice/stream").await
+    }
+
+    /// Open the stream URL of a stream token (`/twilio/voice/stream/<stream_token>`).
+    pub async fn connect_with(
+        addr: SocketAddr,
+        token: &str,
+        stream_token: &str,
+    ) -> Result<StreamClient, u16> {
+        Self::connect_path(addr, token, &format!("/twilio/voice/stream/{stream_token}")).await
+    }
+
+    async fn connect_path(addr: SocketAddr, token: &str, path: &str) -> Result<StreamClient, u16> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let public = format!(
-            "{}/twilio/voice/stream",
+            "{}{path}",
             super::app::PUBLIC_URL.replacen("https://", "wss://", 1)
         );
         let signature =
             frontdesk::channels::twilio::signature::sign::<&str, &str>(token, &public, &[]);
-        let mut req = format!("ws://{addr}/twilio/voice/stream")
+        let mut req = format!("ws://{addr}{path}")
             .into_client_request()
             .expect("request");
         req.headers_mut().insert(
@@ -260,6 +294,32 @@ impl StreamClient {
             Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
             Err(e) => panic!("websocket: {e}"),
         }
+    }
+
+    /// Send one text message as is.
+    pub async fn send_text(&mut self, text: String) {
+        use futures_util::SinkExt;
+        // The server may close as soon as it reads an oversized message.
+        let _ = self
+            .ws
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await;
+    }
+
+    /// Whether the server closes the socket (a close frame, an error or the end of the
+    /// stream) within `within`; anything else it sends is skipped.
+    pub async fn closed_by_server(&mut self, within: Duration) -> bool {
+        use futures_util::StreamExt;
+        let wait = async {
+            loop {
+                match self.ws.next().await {
+                    None | Some(Err(_)) => return,
+                    Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => return,
+                    Some(Ok(_)) => continue,
+                }
+            }
+        };
+        tokio::time::timeout(within, wait).await.is_ok()
     }
 
     pub async fn send(&mut self, v: serde_json::Value) {

@@ -22,6 +22,7 @@ mod turn_safety;
 mod twilio_outbound;
 mod twilio_sms;
 mod twilio_voice;
+mod voice_security;
 mod voice_stream;
 #[cfg(feature = "whisper")]
 mod voice_voicemail;

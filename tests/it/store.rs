@@ -2050,11 +2050,23 @@ store_test!(
         assert_err!(again, StoreError::Conflict(_));
         // The turn pipeline's lookup returns the same open conversation, never a second one.
         let a = store
-            .open_conversation(w.tenant, Channel::Sms, w.phone.as_str(), w.now)
+            .open_conversation(
+                w.tenant,
+                Channel::Sms,
+                w.phone.as_str(),
+                Some(&w.phone),
+                w.now,
+            )
             .await
             .expect("open");
         let b = store
-            .open_conversation(w.tenant, Channel::Sms, w.phone.as_str(), w.now)
+            .open_conversation(
+                w.tenant,
+                Channel::Sms,
+                w.phone.as_str(),
+                Some(&w.phone),
+                w.now,
+            )
             .await
             .expect("open");
         assert_eq!(a, b);

@@ -9,6 +9,18 @@ use crate::common::voice::StreamClient;
 
 const CALL: &str = "CA0000000000000000000000000000b001";
 
+/// A stream token for `call`, as the TwiML that connects a stream would carry.
+async fn issue(app: &TestApp, call: &str) -> String {
+    frontdesk::voice::call::issue_stream_token(
+        &app.state.store,
+        app.demo.demo,
+        call,
+        app.state.clock.now(),
+    )
+    .await
+    .expect("stream token")
+}
+
 store_test!(
     fn stream_handshake_is_signed_and_zero_transfers(db: &TestDb) {
         let fake = FakeTwilio::spawn().await;
@@ -17,11 +29,14 @@ store_test!(
             raw.whisper_model = Some("off".into());
         })
         .await;
+        let token = issue(&app, CALL).await;
         // A handshake signed with another token is refused before the upgrade.
-        let refused = StreamClient::connect(app.addr, "not-the-token").await.err();
+        let refused = StreamClient::connect_with(app.addr, "not-the-token", &token)
+            .await
+            .err();
         assert_eq!(refused, Some(403));
 
-        let mut client = StreamClient::connect(app.addr, TWILIO_AUTH_TOKEN)
+        let mut client = StreamClient::connect_with(app.addr, TWILIO_AUTH_TOKEN, &token)
             .await
             .expect("signed handshake accepted");
         client.start(CALL, "+15125550155", "+15125550000", 1).await;
@@ -60,7 +75,8 @@ async fn spoken_request_is_answered_by_updating_the_call() {
         .await;
         assert!(app.state.transcriber.is_some(), "the model loaded");
 
-        let mut client = StreamClient::connect(app.addr, TWILIO_AUTH_TOKEN)
+        let token = issue(&app, CALL).await;
+        let mut client = StreamClient::connect_with(app.addr, TWILIO_AUTH_TOKEN, &token)
             .await
             .expect("handshake");
         client.start(CALL, "+15125550155", "+15125550000", 1).await;
@@ -84,8 +100,8 @@ async fn spoken_request_is_answered_by_updating_the_call() {
         let twiml = update.param("Twiml").unwrap_or_default().to_string();
         assert!(twiml.contains("<Say"), "{twiml}");
         assert!(
-            twiml.contains(r#"<Stream url="wss://frontdesk.test/twilio/voice/stream">"#),
-            "the next turn streams again: {twiml}"
+            twiml.contains(r#"<Stream url="wss://frontdesk.test/twilio/voice/stream/"#),
+            "the next turn streams again, on a new stream URL: {twiml}"
         );
         assert!(
             twiml.contains(r#"<Parameter name="n" value="2"/>"#),

@@ -163,6 +163,13 @@ impl Party {
     }
 }
 
+/// The number a voice caller id names, or `None` when there is none to look up: withheld
+/// (`anonymous`, `restricted`, a keypad spelling such as `+266696687`, empty, …), a SIP or
+/// client identity, or anything else that is not E.164.
+pub fn caller_number(raw_from: &str) -> Option<PhoneE164> {
+    Party::parse(raw_from).phone().cloned()
+}
+
 impl fmt::Display for Party {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
