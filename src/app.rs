@@ -61,6 +61,8 @@ impl Application {
             std::time::Duration::from_secs(5),
             stop_rx,
         ));
+        // The peer address reaches handlers (`/metrics` serves loopback peers without a token).
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;
