@@ -67,6 +67,8 @@ impl Application {
             self.state.settings.twilio.reply_budget,
             stop_tx.subscribe(),
         ));
+        // The peer address reaches handlers (`/metrics` serves loopback peers without a token).
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;

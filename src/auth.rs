@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Role, TenantId, UserId};
+use crate::domain::{Role, TenantId, TokenId, UserId};
 use crate::store::{Store, StoreResult};
 
 /// A new random API token: `fd_` + 64 hex characters (256 bits).
@@ -12,6 +12,17 @@ pub fn generate_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness available: {e}"))?;
     Ok(format!("fd_{}", hex(&bytes)))
+}
+
+/// Compare a presented secret with the expected one without a timing signal on where they
+/// differ (both are hashed first, so lengths do not leak either).
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 pub fn hash_token(token: &str) -> String {
@@ -37,9 +48,35 @@ pub async fn create_token(
     label: &str,
     now: i64,
 ) -> anyhow::Result<String> {
+    create_token_with(store, tenant, user, role, label, false, now).await
+}
+
+/// `create_token` for a token that may be declared to verify its callers itself (an
+/// answering service that checked who is calling; integration tokens only). Only such a
+/// token makes a phone on file count as verified in the messages API.
+pub async fn create_token_with(
+    store: &Store,
+    tenant: TenantId,
+    user: Option<UserId>,
+    role: Role,
+    label: &str,
+    verifies_callers: bool,
+    now: i64,
+) -> anyhow::Result<String> {
+    if verifies_callers && role != Role::Integration {
+        anyhow::bail!("only an integration token can be declared to verify its callers");
+    }
     let token = generate_token()?;
     store
-        .insert_token(tenant, user, role, label, &hash_token(&token), now)
+        .insert_token_with(
+            tenant,
+            user,
+            role,
+            label,
+            &hash_token(&token),
+            verifies_callers,
+            now,
+        )
         .await?;
     Ok(token)
 }
@@ -47,9 +84,12 @@ pub async fn create_token(
 /// Who is calling, once a token checked out.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    pub token_id: TokenId,
     pub tenant_id: TenantId,
     pub user_id: Option<UserId>,
     pub role: Role,
+    /// The token was declared to verify its callers (integration tokens only).
+    pub verifies_callers: bool,
 }
 
 impl Principal {
@@ -66,9 +106,11 @@ pub async fn authenticate(store: &Store, token: &str) -> StoreResult<Option<Prin
         .token_owner(&hash_token(token))
         .await?
         .map(|o| Principal {
+            token_id: o.token_id,
             tenant_id: o.tenant_id,
             user_id: o.user_id,
             role: o.role,
+            verifies_callers: o.verifies_callers && o.role == Role::Integration,
         }))
 }
 
@@ -121,17 +163,32 @@ pub mod portal {
         format!("{payload}.{sig}")
     }
 
-    /// The claims a token carries, without checking it (to find the tenant's key).
+    /// A claim field: plain decimal digits only (no sign, no spaces), as `sign` writes it.
+    fn number(s: &str) -> Option<i64> {
+        if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    }
+
+    /// Length of the hex signature: HMAC-SHA256 is 32 bytes.
+    const SIG_HEX_LEN: usize = 64;
+
+    /// The claims a token carries, without checking it (to find the tenant's key). The whole
+    /// token must have exactly the shape `sign` writes, signature included.
     pub fn peek(token: &str) -> Option<PortalClaims> {
         let mut parts = token.split('.');
         if parts.next()? != "fdp" {
             return None;
         }
-        let tenant = TenantId(parts.next()?.parse().ok()?);
-        let customer = CustomerId(parts.next()?.parse().ok()?);
-        let expires_at = parts.next()?.parse().ok()?;
-        parts.next()?;
-        if parts.next().is_some() {
+        let tenant = TenantId(number(parts.next()?)?);
+        let customer = CustomerId(number(parts.next()?)?);
+        let expires_at = number(parts.next()?)?;
+        let sig = parts.next()?;
+        if parts.next().is_some()
+            || sig.len() != SIG_HEX_LEN
+            || !sig.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return None;
         }
         Some(PortalClaims {
@@ -141,11 +198,11 @@ pub mod portal {
         })
     }
 
-    /// Check signature (constant time) and expiry.
+    /// Check the whole signature (constant time) over the exact payload, and expiry.
     pub fn verify(key: &str, token: &str, now: i64) -> Option<PortalClaims> {
         let claims = peek(token)?;
         let (payload, sig_hex) = token.rsplit_once('.')?;
-        let sig: Vec<u8> = (0..sig_hex.len() / 2)
+        let sig: Vec<u8> = (0..SIG_HEX_LEN / 2)
             .map(|i| u8::from_str_radix(sig_hex.get(2 * i..2 * i + 2)?, 16).ok())
             .collect::<Option<_>>()?;
         mac(key, payload)?.verify_slice(&sig).ok()?;
@@ -172,12 +229,38 @@ pub mod portal {
             for bad in [
                 "",
                 "fdp",
+                "fdp.+1.42.2000.00",
                 "fdp.1.2.3",
                 "fdp.x.2.3.aa",
                 "fdp.1.2.3.zz",
                 "fdp.1.2.3.ab.cd",
             ] {
                 assert_eq!(verify("k1", bad, 0), None, "{bad}");
+            }
+        }
+
+        #[test]
+        fn finding_16_nothing_may_be_appended_or_changed() {
+            let c = PortalClaims {
+                tenant: TenantId(1),
+                customer: CustomerId(42),
+                expires_at: 2_000,
+            };
+            let t = sign("k1", c);
+            assert_eq!(verify("k1", &t, 1_000), Some(c));
+            for suffix in ["0", "a", "f", "00", "0a", "x", ".", "=", " ", "\u{0}"] {
+                let bad = format!("{t}{suffix}");
+                assert_eq!(verify("k1", &bad, 1_000), None, "appended {suffix:?}");
+            }
+            let mut short = t.clone();
+            short.pop();
+            assert_eq!(verify("k1", &short, 1_000), None, "one character short");
+            let (payload, sig) = t.rsplit_once('.').expect("signed");
+            let upper = format!("{payload}.{}", sig.to_uppercase());
+            assert_eq!(verify("k1", &upper, 1_000), None, "upper-case signature");
+            for (from, to) in [("fdp.1.", "fdp.01."), ("fdp.1.42.", "fdp.1.+42.")] {
+                let bad = t.replacen(from, to, 1);
+                assert_eq!(verify("k1", &bad, 1_000), None, "{bad}");
             }
         }
     }

@@ -55,6 +55,9 @@ pub struct GlobalArgs {
         hide = true
     )]
     pub twilio_reply_budget_ms: Option<u64>,
+    /// Bearer token `GET /metrics` requires (unset: loopback peers only).
+    #[arg(long, env = "FRONTDESK_METRICS_TOKEN", global = true, hide = true)]
+    pub metrics_token: Option<String>,
     /// `builtin` (default, offline) or `openai` (any OpenAI-compatible endpoint).
     #[arg(long, env = "FRONTDESK_MODEL", global = true)]
     pub model: Option<String>,
@@ -156,6 +159,10 @@ pub enum TokenCommand {
         customer: Option<CustomerId>,
         #[arg(long, default_value = "cli")]
         label: String,
+        /// An integration that verifies its callers itself (an answering service): a phone
+        /// on file then counts as verified in `POST /api/v1/messages`. Integration only.
+        #[arg(long)]
+        verifies_callers: bool,
     },
 }
 
@@ -179,6 +186,7 @@ impl GlobalArgs {
             openai_model: self.openai_model.clone(),
             openai_api_key: self.openai_api_key.clone().map(Secret::new),
             whisper_model: self.whisper_model.clone(),
+            metrics_token: self.metrics_token.clone().map(Secret::new),
             ..RawSettings::default()
         };
         let from_file = match &self.config {
@@ -260,6 +268,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     role,
                     customer,
                     label,
+                    verifies_callers,
                 },
         } => {
             let store = Store::connect(&settings.database_url, 1).await?;
@@ -268,6 +277,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no tenant with slug `{tenant}`"))?;
             if let Some(customer) = customer {
+                if verifies_callers {
+                    anyhow::bail!(
+                        "--verifies-callers is for integration tokens, not portal tokens"
+                    );
+                }
                 store
                     .customer(t.id, customer)
                     .await
@@ -282,12 +296,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let role = role
                 .ok_or_else(|| anyhow::anyhow!("--role is required (admin, csr or integration)"))?;
-            let token = crate::auth::create_token(
+            let token = crate::auth::create_token_with(
                 &store,
                 t.id,
                 None,
                 role,
                 &label,
+                verifies_callers,
                 settings.clock.now().timestamp(),
             )
             .await?;

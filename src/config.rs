@@ -47,6 +47,8 @@ pub struct Settings {
     pub model: ModelSettings,
     /// Whisper model file (`off` disables; unset: `models/ggml-tiny.en.bin` if present).
     pub whisper_model: Option<String>,
+    /// Bearer token for `GET /metrics`; unset: served to loopback peers only.
+    pub metrics_token: Option<Secret>,
 }
 
 /// Which model answers customers. The built-in one is always the fallback.
@@ -98,6 +100,8 @@ pub struct RawSettings {
     pub openai_api_key: Option<Secret>,
     pub openai_timeout_secs: Option<u64>,
     pub whisper_model: Option<String>,
+    /// Bearer token `GET /metrics` requires; unset: only loopback peers are served.
+    pub metrics_token: Option<Secret>,
 }
 
 impl RawSettings {
@@ -122,6 +126,7 @@ impl RawSettings {
             whisper_model: self.whisper_model.or(lower.whisper_model),
             openai_api_key: self.openai_api_key.or(lower.openai_api_key),
             openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
+            metrics_token: self.metrics_token.or(lower.metrics_token),
         }
     }
 
@@ -188,6 +193,7 @@ impl RawSettings {
         Ok(Settings {
             model,
             whisper_model: self.whisper_model,
+            metrics_token: self.metrics_token.filter(|s| !s.expose().trim().is_empty()),
             database_url: self
                 .database_url
                 .unwrap_or_else(|| default_database_url(Path::new("data"))),

@@ -31,7 +31,11 @@ impl Metrics {
         }
     }
 
+    /// One served request. Labels stay bounded whatever clients send: `method` is one of the
+    /// standard methods or `OTHER`, and `route` must be a route template (or `unmatched`),
+    /// never a raw path.
     pub fn observe_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let method = method_label(method);
         self.incr(
             "frontdesk_http_requests_total",
             format!(
@@ -92,6 +96,18 @@ impl Metrics {
     }
 }
 
+/// The standard methods keep their name; anything else a client invents is `OTHER`.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    KNOWN
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("OTHER")
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -121,6 +137,25 @@ mod tests {
         assert!(text.contains("route=\"/healthz\",le=\"0.5\"} 2"), "{text}");
         assert!(
             text.contains("frontdesk_http_request_duration_seconds_count{route=\"/healthz\"} 2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn finding_12_invented_methods_share_one_label() {
+        let m = Metrics::default();
+        for method in ["BREW", "get", "X-ANY", "PROPFIND"] {
+            m.observe_http(method, "unmatched", 405, Duration::from_millis(1));
+        }
+        m.observe_http("PATCH", "/healthz", 405, Duration::from_millis(1));
+        let text = m.render();
+        assert!(
+            text.contains("method=\"OTHER\",route=\"unmatched\",status=\"405\"} 4"),
+            "{text}"
+        );
+        assert!(text.contains("method=\"PATCH\""), "{text}");
+        assert!(
+            !text.contains("BREW") && !text.contains("PROPFIND"),
             "{text}"
         );
     }

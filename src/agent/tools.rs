@@ -104,7 +104,11 @@ pub struct ToolCtx<'a> {
     /// The inbox row of the message this turn answers.
     pub inbox_id: i64,
     pub channel: Channel,
+    /// How a person reaches the writer (their number when the channel reported one).
     pub participant: &'a str,
+    /// The channel vouches for the writer's number (SMS from the carrier, a trusted
+    /// integration, a portal session): a phone on file verifies without a knowledge factor.
+    pub caller_verifies: bool,
     pub identity: &'a mut Identity,
     pub state: &'a mut AgentState,
     pub now: DateTime<Utc>,
@@ -458,13 +462,14 @@ async fn verify_attempt(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutco
                 ctx.identity.customer = Some(p.customer_id);
                 ctx.identity.property = Some(p.id);
                 ctx.state.property_candidates.clear();
-                // SMS/API from a phone on file verifies; voice still needs a knowledge factor,
-                // which a matching street number or ZIP provides.
+                // A number the channel vouches for verifies; otherwise (voice, an integration
+                // that does not verify its callers) a knowledge factor is needed, which a
+                // matching street number or ZIP provides.
                 let factor = number
                     .as_deref()
                     .is_some_and(|n| street_number(&p.street) == Some(n))
                     || zip == Some(p.zip.as_str());
-                if ctx.channel != Channel::Voice || factor {
+                if ctx.caller_verifies || factor {
                     ctx.identity.level = IdentityLevel::Verified;
                 }
                 // The street with its house number is a knowledge factor: only a verified

@@ -20,6 +20,15 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The channel vouches for who this is (a number on file verifies; a portal session is
+    /// verified by its token).
+    pub fn verifies(&self) -> bool {
+        matches!(
+            self,
+            Caller::Phone { verifies: true, .. } | Caller::Portal(_)
+        )
+    }
+
     /// A caller id as a channel reports it; anything that is not an E.164 number is unknown.
     pub fn phone(raw: &str, verifies: bool) -> Caller {
         match PhoneE164::parse(raw) {

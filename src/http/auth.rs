@@ -1,7 +1,9 @@
 //! Bearer-token extractors. A missing or unknown token is 401; a valid token with the wrong
 //! role is 403. The tenant of every operator request comes from the token, never the URL.
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -23,6 +25,42 @@ pub(crate) fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         return Err(ApiError::Unauthorized);
     }
     Ok(token.trim())
+}
+
+/// Who may read `GET /metrics`: with `FRONTDESK_METRICS_TOKEN` set, a request bearing that
+/// token (wrong or missing: 401); without it, only a loopback peer (anyone else: 403). Behind
+/// a reverse proxy on the same host every peer is loopback: set the token there.
+pub struct MetricsAuth;
+
+impl FromRequestParts<AppState> for MetricsAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match &state.settings.metrics_token {
+            Some(expected) => {
+                let given = bearer(parts)?;
+                if crate::auth::same_secret(given, expected.expose()) {
+                    Ok(MetricsAuth)
+                } else {
+                    Err(ApiError::Unauthorized)
+                }
+            }
+            None => {
+                let loopback = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
+                if loopback {
+                    Ok(MetricsAuth)
+                } else {
+                    Err(ApiError::Forbidden)
+                }
+            }
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for OperatorAuth {

@@ -1,6 +1,15 @@
 //! The generic inbound-message API for integrations and answering services:
 //! `POST /api/v1/messages` with an integration (or admin) token. `to` picks the tenant the
 //! way a Twilio number would, and must belong to the token's tenant.
+//!
+//! What an integration may assert: `from` is a caller id it reports, not proof. The caller is
+//! at most *matched* to the customers on file with that phone (a knowledge factor verifies,
+//! as on a voice call), unless the token was created with `--verifies-callers` (an answering
+//! service that checked who is calling itself); then a phone on file verifies, as an SMS from
+//! the carrier does. `channel` is the channel the integration's customer used; it is
+//! validated but does not choose the conversation: every API message belongs to an API
+//! conversation of its own token and caller (`api:<token id>:<phone>`), never to the
+//! carrier's SMS or voice thread with that phone, nor to another token's.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -64,12 +73,12 @@ async fn inbound(
     let to =
         PhoneE164::parse(&body.to).map_err(|e| ApiError::bad_request("invalid_to", e.message))?;
     let text = super::required_text(&body.text, "text", MAX_TEXT_CHARS, "empty_text")?;
-    if body.external_id.as_ref().is_some_and(|e| e.len() > 200) {
-        return Err(ApiError::bad_request(
-            "invalid_external_id",
-            "`external_id` is limited to 200 characters",
-        ));
-    }
+    let external_id = super::optional_id(
+        body.external_id.as_deref(),
+        "external_id",
+        200,
+        "invalid_external_id",
+    )?;
     let tenant = state.store.tenant_by_number(to.as_str()).await?;
     let tenant = match tenant {
         Some(t) if t.id == who.tenant_id => t,
@@ -80,18 +89,21 @@ async fn inbound(
             ))
         }
     };
+    tracing::debug!(%channel, token = %who.token_id, "integration message");
     let outcome = state
         .agent
         .handle(Inbound {
             tenant: tenant.id,
-            channel,
-            participant: from.to_string(),
+            channel: Channel::Api,
+            participant: format!("api:{}:{from}", who.token_id),
             text: text.to_string(),
-            external_id: body.external_id.clone(),
+            // Scoped by token like the conversation: one integration's ids never collide
+            // with (or replay) another's, nor a carrier's message ids.
+            external_id: external_id.map(|id| format!("api:{}:{id}", who.token_id)),
             media: vec![],
             caller: Caller::Phone {
                 phone: from.clone(),
-                verifies: true,
+                verifies: who.verifies_callers,
             },
             reply_from: None,
         })

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -62,10 +63,11 @@ pub fn router(state: AppState) -> Router {
         .merge(stream::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::bad_request(
-                "method_not_allowed",
-                "this route does not accept that method",
-            )
+            ApiError::Rejected {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                code: "method_not_allowed",
+                message: "this route does not accept that method".into(),
+            }
             .into_response()
         })
         .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
@@ -96,7 +98,7 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = req.method().as_str().to_string();
     let started = Instant::now();
     let res = next.run(req).await;
     state
@@ -105,36 +107,118 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     res
 }
 
-/// Responses produced by layers (body limit, timeout) come without a body; give them the
-/// same JSON error shape as everything else.
+/// One error shape for everything a client can get back. Handlers answer `ApiError`s; what
+/// the framework or a layer refuses on its own (an unreadable path or query, a body it cannot
+/// take, a handshake that is not one, a timeout) comes as plain text or without a body, and is
+/// rewritten here into `{"error":{"code","message"}}` with its status kept. The only answers
+/// left alone are the Twilio webhooks' own (TwiML, bare 403s), which speak to Twilio.
 async fn json_errors(req: Request, next: Next) -> Response {
+    let for_twilio = req.uri().path().starts_with("/twilio/");
     let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json || !(res.status().is_client_error() || res.status().is_server_error()) {
+    if is_json || (for_twilio && res.headers().contains_key(header::CONTENT_TYPE)) {
         return res;
     }
-    let err = match res.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        StatusCode::REQUEST_TIMEOUT => {
-            ApiError::bad_request("request_timeout", "the request took too long")
+    let text = match axum::body::to_bytes(res.into_body(), 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let (code, fallback) = rejection_code(status);
+    let err = if status.is_server_error() {
+        ApiError::Internal(anyhow::anyhow!("{status} without a JSON body: {text}"))
+    } else {
+        let message = if text.is_empty() || text.chars().count() > 300 {
+            fallback.to_string()
+        } else {
+            text
+        };
+        ApiError::Rejected {
+            status,
+            code,
+            message,
         }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ApiError::bad_request("unsupported_media_type", "unsupported content type")
-        }
-        // Responses that are deliberately not JSON (TwiML, Twilio 403s) keep their content type.
-        _ if res.headers().contains_key(header::CONTENT_TYPE) => return res,
-        StatusCode::FORBIDDEN => ApiError::Forbidden,
-        s if s.is_server_error() => ApiError::Internal(anyhow::anyhow!("layer returned {s}")),
-        _ => return res,
     };
     let mut out = err.into_response();
-    if res.status() != out.status() {
-        *out.status_mut() = res.status();
-    }
+    *out.status_mut() = status;
     out
+}
+
+/// The stable code (and a message when the refusal had none) for a status the framework or
+/// a layer answered with.
+fn rejection_code(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::UNAUTHORIZED => ("unauthorized", "missing or invalid credentials"),
+        StatusCode::FORBIDDEN => ("forbidden", "this token may not do that"),
+        StatusCode::NOT_FOUND => ("route_not_found", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not accept that method",
+        ),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "the request took too long"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "unsupported content type")
+        }
+        StatusCode::UPGRADE_REQUIRED => ("websocket_required", "this route is a WebSocket"),
+        s if s.is_server_error() => ("internal", "internal error"),
+        _ => ("bad_request", "the request could not be read"),
+    }
+}
+
+/// What every inbound text or id is checked for, whatever its source: NUL (U+0000) has no
+/// meaning in a message, and PostgreSQL cannot store it in text, so it is refused here with
+/// `invalid_characters` (the same answer on both stores) rather than failing in the store.
+pub(crate) fn reject_nul(value: &str, field: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::bad_request(
+            "invalid_characters",
+            format!("`{field}` must not contain NUL (U+0000) characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The same check over a whole JSON document: every string and every key.
+fn reject_nul_in_json(value: &serde_json::Value, path: &mut String) -> Result<(), ApiError> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => reject_nul(s, if path.is_empty() { "body" } else { path }),
+        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, v)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let r = reject_nul_in_json(v, path);
+            path.truncate(len);
+            r
+        }),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            reject_nul(k, "a key")?;
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(k);
+            let r = reject_nul_in_json(v, path);
+            path.truncate(len);
+            r
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A JSON document (a request body or a WebSocket frame) into `T`: `invalid_json` when it is
+/// not one or does not fit, `invalid_characters` when any string in it holds a NUL.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, ApiError> {
+    reject_nul_in_json(&value, &mut String::new())?;
+    serde_json::from_value(value).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
 }
 
 /// A required free-text field: trimmed, not empty (`empty_code`), at most `max` characters
@@ -145,6 +229,7 @@ pub(crate) fn required_text<'a>(
     max: usize,
     empty_code: &'static str,
 ) -> Result<&'a str, ApiError> {
+    reject_nul(raw, field)?;
     let text = raw.trim();
     if text.is_empty() {
         return Err(ApiError::bad_request(
@@ -161,7 +246,28 @@ pub(crate) fn required_text<'a>(
     Ok(text)
 }
 
-/// JSON body extractor whose rejections use the API error shape.
+/// An optional client-chosen id (`external_id`, `client_message_id`): trimmed, blank is
+/// none, at most `max` characters (else `too_long_code`), no NUL.
+pub(crate) fn optional_id<'a>(
+    raw: Option<&'a str>,
+    field: &str,
+    max: usize,
+    too_long_code: &'static str,
+) -> Result<Option<&'a str>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    reject_nul(raw, field)?;
+    let id = raw.trim();
+    if id.chars().count() > max {
+        return Err(ApiError::bad_request(
+            too_long_code,
+            format!("`{field}` is limited to {max} characters"),
+        ));
+    }
+    Ok((!id.is_empty()).then_some(id))
+}
+
+/// JSON body extractor whose rejections use the API error shape; every string in the body
+/// passes `reject_nul`.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -172,14 +278,80 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => parse_json(v).map(ApiJson),
             Err(rej) => Err(match rej.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                    ApiError::bad_request("unsupported_media_type", "send application/json")
-                }
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::Rejected {
+                    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    code: "unsupported_media_type",
+                    message: "send application/json".into(),
+                },
                 _ => ApiError::bad_request("invalid_json", rej.body_text()),
+            }),
+        }
+    }
+}
+
+/// Path parameters (in this API, ids): a path that cannot be read is `malformed_id`.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(rej) => Err(ApiError::bad_request(
+                "malformed_id",
+                format!("the id in the path cannot be read: {}", rej.body_text()),
+            )),
+        }
+    }
+}
+
+/// Query parameters: a query that cannot be read is `invalid_query`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rej) => Err(ApiError::bad_request("invalid_query", rej.body_text())),
+        }
+    }
+}
+
+/// A WebSocket handshake: a request that is not one is `websocket_required` (with the
+/// status the framework chose: 400, 405 or 426).
+pub struct ApiWebSocket(pub axum::extract::ws::WebSocketUpgrade);
+
+impl<S> FromRequestParts<S> for ApiWebSocket
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state).await {
+            Ok(ws) => Ok(ApiWebSocket(ws)),
+            Err(rej) => Err(ApiError::Rejected {
+                status: rej.status(),
+                code: "websocket_required",
+                message: format!(
+                    "this route expects a WebSocket handshake: {}",
+                    rej.body_text()
+                ),
             }),
         }
     }

@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{AppState, OperatorAuth};
+use super::{ApiPath, ApiQuery, AppState, OperatorAuth};
 use crate::domain::CustomerId;
 use crate::error::{ApiError, ApiResult};
 use crate::record::customer_record;
@@ -72,7 +72,7 @@ pub(super) fn parse_u32(
 async fn customers(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let page = parse_u32(&params, "page", 1, 1_000_000)?;
     let per_page = parse_u32(&params, "per_page", 50, 500)?;
@@ -110,7 +110,7 @@ async fn customers(
 async fn customer(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let id: CustomerId = id.parse()?;
     let c = state
@@ -125,7 +125,7 @@ async fn customer(
 async fn record(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let id: CustomerId = id.parse()?;
     let tenant = state

@@ -2,7 +2,7 @@
 //! and chat with the agent over HTTP or a WebSocket. The agent sees the customer's recent
 //! portal activity and starts out verified.
 
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, WebSocket};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Response;
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::auth::bearer;
 use super::messages::MAX_TEXT_CHARS;
-use super::{ApiJson, AppState};
+use super::{ApiJson, ApiWebSocket, AppState};
 use crate::agent::{Caller, Inbound};
 use crate::auth::portal::{self, PortalClaims};
 use crate::domain::{Channel, PortalEventKind};
@@ -111,6 +111,12 @@ struct ChatBody {
 
 async fn run_chat(state: &AppState, c: PortalClaims, body: ChatBody) -> ApiResult<Value> {
     let text = super::required_text(&body.text, "text", MAX_TEXT_CHARS, "empty_text")?;
+    let client_id = super::optional_id(
+        body.client_message_id.as_deref(),
+        "client_message_id",
+        200,
+        "invalid_client_message_id",
+    )?;
     let out = state
         .agent
         .handle(Inbound {
@@ -118,9 +124,7 @@ async fn run_chat(state: &AppState, c: PortalClaims, body: ChatBody) -> ApiResul
             channel: Channel::Chat,
             participant: format!("portal:{}", c.customer),
             text: text.to_string(),
-            external_id: body
-                .client_message_id
-                .map(|id| format!("portal:{}:{id}", c.customer)),
+            external_id: client_id.map(|id| format!("portal:{}:{id}", c.customer)),
             media: vec![],
             caller: Caller::Portal(c.customer),
             reply_from: None,
@@ -142,7 +146,7 @@ async fn chat(
 async fn chat_ws(
     State(state): State<AppState>,
     PortalAuth(c): PortalAuth,
-    ws: WebSocketUpgrade,
+    ApiWebSocket(ws): ApiWebSocket,
 ) -> Response {
     ws.max_message_size(64 * 1024)
         .on_upgrade(move |socket| chat_socket(state, c, socket))
@@ -153,13 +157,18 @@ async fn chat_ws(
 async fn chat_socket(state: AppState, c: PortalClaims, mut socket: WebSocket) {
     while let Some(Ok(frame)) = socket.recv().await {
         let answer = match frame {
-            WsMessage::Text(t) => match serde_json::from_str::<ChatBody>(t.as_str()) {
-                Ok(body) => match run_chat(&state, c, body).await {
-                    Ok(v) => v,
-                    Err(e) => json!({ "error": { "code": e.code(), "message": e.to_string() } }),
-                },
-                Err(e) => json!({ "error": { "code": "invalid_json", "message": e.to_string() } }),
-            },
+            WsMessage::Text(t) => {
+                let body = serde_json::from_str::<Value>(t.as_str())
+                    .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
+                    .and_then(super::parse_json::<ChatBody>);
+                match body {
+                    Ok(body) => match run_chat(&state, c, body).await {
+                        Ok(v) => v,
+                        Err(e) => ws_error(&e),
+                    },
+                    Err(e) => ws_error(&e),
+                }
+            }
             WsMessage::Close(_) => break,
             _ => continue,
         };
@@ -171,4 +180,13 @@ async fn chat_socket(state: AppState, c: PortalClaims, mut socket: WebSocket) {
             break;
         }
     }
+}
+
+/// An error as a WebSocket frame: the API's error shape, internal details only in the log.
+fn ws_error(e: &ApiError) -> Value {
+    if let ApiError::Internal(inner) = e {
+        tracing::error!(error = ?inner, "internal error");
+        return json!({ "error": { "code": e.code(), "message": "something went wrong on our side; it has been logged" } });
+    }
+    json!({ "error": { "code": e.code(), "message": e.to_string() } })
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::messages::MAX_TEXT_CHARS;
 use super::operator::parse_u32;
-use super::{ApiJson, AppState, OperatorAuth};
+use super::{ApiJson, ApiPath, ApiQuery, AppState, OperatorAuth};
 use crate::domain::{Channel, ConversationId, EscalationId, EscalationStatus, PhoneE164};
 use crate::error::{ApiError, ApiResult};
 use crate::record::local;
@@ -69,7 +69,7 @@ async fn tenant_of(state: &AppState, who: &crate::auth::Principal) -> ApiResult<
 async fn list(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let filter = match params.get("status").map(|s| s.trim()) {
         None | Some("") => QueueFilter::Unresolved,
@@ -99,7 +99,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let id: EscalationId = id.parse()?;
     let tenant = tenant_of(&state, &who).await?;
@@ -114,7 +114,7 @@ async fn show(
 async fn claim(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let id: EscalationId = id.parse()?;
     let csr = Csr::new(who.user_id, who.role);
@@ -138,7 +138,7 @@ struct Resolve {
 async fn resolve(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Resolve>,
 ) -> ApiResult<Json<Value>> {
     let id: EscalationId = id.parse()?;
@@ -168,7 +168,7 @@ async fn resolve(
 async fn hand_back(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let id: ConversationId = id.parse()?;
     let csr = Csr::new(who.user_id, who.role);
@@ -194,7 +194,7 @@ struct Reply {
 async fn reply(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Reply>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let id: ConversationId = id.parse()?;

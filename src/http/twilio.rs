@@ -363,6 +363,7 @@ async fn status(
     if let Err(e) = state
         .store
         .outbound_status(
+            tenant.id,
             &cb.message_sid.to_string(),
             cb.message_status.as_str(),
             error.as_deref(),

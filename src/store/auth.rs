@@ -21,6 +21,8 @@ pub struct TokenOwner {
     pub tenant_id: TenantId,
     pub user_id: Option<UserId>,
     pub role: Role,
+    /// Declared to verify its callers itself (an answering service): see `api_tokens`.
+    pub verifies_callers: bool,
 }
 
 impl Store {
@@ -64,9 +66,25 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> StoreResult<TokenId> {
+        self.insert_token_with(tenant, user, role, label, token_hash, false, now)
+            .await
+    }
+
+    /// `insert_token`, saying whether the token verifies its callers.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_token_with(
+        &self,
+        tenant: TenantId,
+        user: Option<UserId>,
+        role: Role,
+        label: &str,
+        token_hash: &str,
+        verifies_callers: bool,
+        now: i64,
+    ) -> StoreResult<TokenId> {
         let id: i64 = with_db!(self, pool => sqlx::query_scalar(
-            "INSERT INTO api_tokens (tenant_id, user_id, role, label, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-            .bind(tenant.0).bind(user.map(|u| u.0)).bind(role.as_str()).bind(label).bind(token_hash).bind(now)
+            "INSERT INTO api_tokens (tenant_id, user_id, role, label, token_hash, created_at, verifies_callers) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+            .bind(tenant.0).bind(user.map(|u| u.0)).bind(role.as_str()).bind(label).bind(token_hash).bind(now).bind(verifies_callers)
             .fetch_one(pool).await
             .map_err(|e| StoreError::on_unique(e, "token already exists"))?);
         Ok(TokenId(id))
@@ -74,15 +92,16 @@ impl Store {
 
     /// The owner of an unrevoked token with this hash.
     pub async fn token_owner(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>> {
-        let row: Option<(i64, i64, Option<i64>, String)> = with_db!(self, pool => sqlx::query_as(
-            "SELECT id, tenant_id, user_id, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+        let row: Option<(i64, i64, Option<i64>, String, bool)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT id, tenant_id, user_id, role, verifies_callers FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
             .bind(token_hash).fetch_optional(pool).await?);
-        row.map(|(id, tenant, user, role)| {
+        row.map(|(id, tenant, user, role, verifies_callers)| {
             Ok(TokenOwner {
                 token_id: TokenId(id),
                 tenant_id: TenantId(tenant),
                 user_id: user.map(UserId),
                 role: parse_col(&role, "role")?,
+                verifies_callers,
             })
         })
         .transpose()

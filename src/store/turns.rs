@@ -520,16 +520,18 @@ impl Store {
         Ok(())
     }
 
-    /// A delivery status callback, keyed by the provider's message id.
+    /// A delivery status callback, keyed by the provider's message id, for a message the
+    /// tenant whose number sent it queued.
     pub async fn outbound_status(
         &self,
+        tenant: TenantId,
         provider_id: &str,
         status: &str,
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let n = with_db!(self, pool => sqlx::query("UPDATE outbox SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE provider_id = $4")
-            .bind(status).bind(error).bind(now.timestamp()).bind(provider_id)
+        let n = with_db!(self, pool => sqlx::query("UPDATE outbox SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE provider_id = $4 AND tenant_id = $5")
+            .bind(status).bind(error).bind(now.timestamp()).bind(provider_id).bind(tenant.0)
             .execute(pool).await?.rows_affected());
         Ok(n > 0)
     }

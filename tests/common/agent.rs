@@ -32,6 +32,8 @@ pub struct Conversation<'a> {
     pub caller: Caller,
     pub id: Option<ConversationId>,
     pub replies: Vec<Option<String>>,
+    /// The integration token `post` uses (an API conversation belongs to its token).
+    pub api_token: Option<String>,
 }
 
 impl<'a> Conversation<'a> {
@@ -44,6 +46,7 @@ impl<'a> Conversation<'a> {
             caller: Caller::phone(from, true),
             id: None,
             replies: Vec::new(),
+            api_token: None,
         }
     }
 
@@ -56,6 +59,7 @@ impl<'a> Conversation<'a> {
             caller: Caller::Portal(customer),
             id: None,
             replies: Vec::new(),
+            api_token: None,
         }
     }
 
@@ -90,9 +94,24 @@ impl<'a> Conversation<'a> {
             .unwrap_or_else(|| panic!("the agent answered `{text}`"))
     }
 
-    /// Send over `POST /api/v1/messages` with an integration token; the JSON answer.
+    /// Send over `POST /api/v1/messages` with an integration token that verifies its callers
+    /// (the same one for the whole conversation); the JSON answer.
     pub async fn post(&mut self, text: &str, external_id: &str) -> Value {
-        let token = self.app.token(self.tenant, Role::Integration).await;
+        if self.api_token.is_none() {
+            let token = frontdesk::auth::create_token_with(
+                &self.app.state.store,
+                self.tenant,
+                None,
+                Role::Integration,
+                "answering service",
+                true,
+                0,
+            )
+            .await
+            .expect("token");
+            self.api_token = Some(token);
+        }
+        let token = self.api_token.clone().unwrap_or_default();
         let res = self
             .app
             .http

@@ -11,6 +11,7 @@ mod agent_identity;
 mod agent_openai;
 mod agent_portal;
 mod agent_reschedule;
+mod api_edges;
 mod capacity;
 mod eval;
 mod masking;

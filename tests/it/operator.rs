@@ -389,7 +389,8 @@ store_test!(
         assert_eq!(convs.len(), 1, "{convs:?}");
         let conv = &convs[0];
         assert_eq!(conv["id"], conversation);
-        assert_eq!(conv["channel"], "sms");
+        // An integration's messages are an API conversation, never a carrier SMS thread.
+        assert_eq!(conv["channel"], "api");
         let messages = conv["messages"].as_array().expect("messages");
         assert_eq!(messages.len(), 4, "two in, two out: {messages:?}");
         assert_eq!(messages[0]["direction"], "inbound");

@@ -655,18 +655,10 @@ store_test!(
         let store = &app.state.store;
         let carlos = user_token(&app, d.demo, d.carlos_mendez, Role::Csr).await;
         let olivia = user_token(&app, d.demo, d.olivia_reyes, Role::Admin).await;
-        let integration = app.token(d.demo, Role::Integration).await;
-
-        // SMS: stored, queued for Twilio, and the reply takes the conversation over.
-        let t1 = text_agent(
-            &app,
-            &integration,
-            RACHEL,
-            "I want to cancel my service",
-            "q-rp-1",
-        )
-        .await;
-        let conv = ConversationId(t1["conversation_id"].as_i64().expect("conversation"));
+        // SMS (a carrier thread): stored, queued for Twilio, and the reply takes the conversation over.
+        let mut sms = crate::common::agent::Conversation::sms(&app, RACHEL);
+        let t1 = sms.send("I want to cancel my service").await;
+        let conv = t1.conversation_id;
         let reply = format!("/api/v1/operator/conversations/{conv}/reply");
         let text = "Hi Rachel, this is Carlos from Greenleaf. Can I call you tomorrow at 9?";
         let body = check(
@@ -708,8 +700,8 @@ store_test!(
         );
 
         // The customer's answer waits for Carlos; Olivia may not talk over him.
-        let t2 = text_agent(&app, &integration, RACHEL, "yes 9 works", "q-rp-2").await;
-        assert!(t2["reply"].is_null(), "{t2}");
+        let t2 = sms.send("yes 9 works").await;
+        assert!(t2.reply.is_none(), "{t2:?}");
         check(
             &app,
             Req::post(&reply, json!({ "text": "hi" })).token(&olivia),

@@ -29,6 +29,23 @@ pub fn decode(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
         .collect()
 }
 
+/// NUL (U+0000) in a decoded value or key becomes U+FFFD. A webhook's text must be kept (Twilio
+/// does not resend a message we answered), yet PostgreSQL cannot store NUL in text; the
+/// replacement happens after the signature was checked over the values as sent.
+pub fn without_nul(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    let clean = |s: String| {
+        if s.contains('\0') {
+            s.replace('\0', "\u{FFFD}")
+        } else {
+            s
+        }
+    };
+    pairs
+        .into_iter()
+        .map(|(k, v)| (clean(k), clean(v)))
+        .collect()
+}
+
 /// Decode one form component: `+` to space, `%XX` to the byte it names.
 pub fn unescape(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
@@ -139,6 +156,20 @@ mod tests {
         check("a=%2", &[("a", "%2")]);
         check("a%20b=c%26d", &[("a b", "c&d")]);
         check("a=%2B+%2b", &[("a", "+ +")]);
+    }
+
+    #[test]
+    fn finding_15_nul_becomes_the_replacement_character() {
+        let decoded = decode(b"Body=a%00b&K%00=v").expect("valid");
+        assert_eq!(
+            decoded,
+            pairs(&[("Body", "a\0b"), ("K\0", "v")]),
+            "decode keeps bytes"
+        );
+        assert_eq!(
+            without_nul(decoded),
+            pairs(&[("Body", "a\u{FFFD}b"), ("K\u{FFFD}", "v")])
+        );
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl Validator {
         let signature = present(signature)?;
         let params = form::decode(body)?;
         self.check(url, &params, signature)?;
-        Ok(params)
+        Ok(form::without_nul(params))
     }
 
     /// Already-decoded parameters (a GET passes none: the query is part of the URL).
