@@ -49,6 +49,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let app = router(self.state.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let listener = self.state.store.spawn_event_listener(stop_rx.clone());
         let twilio = crate::outbound::TwilioRest::new(
             &self.state.settings.twilio,
             &self.state.settings.public_url,
@@ -61,11 +62,17 @@ impl Application {
             std::time::Duration::from_secs(5),
             stop_rx,
         ));
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         let _ = stop_tx.send(true);
         let _ = sender.await;
+        if let Some(l) = listener {
+            let _ = l.await;
+        }
         self.state.store.close().await;
         Ok(())
     }
@@ -77,6 +84,9 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
     if settings.seed_demo && store.list_tenants().await?.is_empty() {
         let summary = crate::seed::seed_demo(&store, clock.now()).await?;
         tracing::info!(?summary, "seeded the demo world");
+        if summary.created {
+            print_demo_passwords(&store, summary.demo, clock.now()).await?;
+        }
     }
     let search = Arc::new(SearchIndex::new_in_ram()?);
     for (tenant, _) in store.list_tenants().await? {
@@ -102,6 +112,27 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
         outbox: Arc::new(tokio::sync::Notify::new()),
         transcriber,
     })
+}
+
+/// First start: the demo operators get random passwords, printed once here (only hashes are
+/// stored). `frontdesk user password` sets another one.
+async fn print_demo_passwords(
+    store: &Store,
+    tenant: crate::domain::TenantId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let passwords = crate::operators::demo_passwords(store, tenant, now).await?;
+    if passwords.is_empty() {
+        return Ok(());
+    }
+    let mut block = String::from(
+        "demo operator passwords (shown once; change with `frontdesk user password`):",
+    );
+    for (email, password) in &passwords {
+        block.push_str(&format!("\n    {email}  {password}"));
+    }
+    tracing::warn!("{block}");
+    Ok(())
 }
 
 pub fn build_model(settings: &ModelSettings) -> anyhow::Result<Arc<dyn Model>> {

@@ -2,16 +2,22 @@
 //! middleware every request passes (tracing, metrics, timeout, body limit, JSON errors).
 //! Only this module and its children know axum.
 
+mod audit;
 mod auth;
+mod events;
 mod health;
 mod messages;
 mod operator;
+mod policy;
 mod portal;
 mod queue;
+mod record_actions;
+mod reports;
+mod session;
 mod stream;
 mod twilio;
 
-pub use auth::OperatorAuth;
+pub use auth::{AdminAuth, OperatorAuth, ReaderAuth, SessionAuth};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -55,7 +61,14 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .nest(
             "/api/v1/operator",
-            operator::router().merge(queue::router()),
+            operator::router()
+                .merge(queue::router())
+                .merge(session::router())
+                .merge(record_actions::router())
+                .merge(audit::router())
+                .merge(events::router())
+                .merge(policy::router())
+                .merge(reports::router()),
         )
         .nest("/api/v1/portal", portal::router())
         .merge(twilio::router())

@@ -14,6 +14,7 @@ mod agent_reschedule;
 mod capacity;
 mod eval;
 mod operator;
+mod operators;
 mod queue;
 mod smoke;
 mod store;
