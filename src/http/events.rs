@@ -24,6 +24,8 @@ use crate::store::{Event, EventKindFilter, Store};
 
 /// Events read from the store per wake-up.
 const BATCH: i64 = 200;
+/// Re-read at least this often even without a wake-up.
+const FALLBACK_POLL: Duration = Duration::from_secs(5);
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/events", get(events))
@@ -73,8 +75,11 @@ async fn next(mut c: Cursor) -> Option<(Result<SseEvent, Infallible>, Cursor)> {
                 return None;
             }
         }
-        if c.wake.changed().await.is_err() {
-            return None;
+        // Woken on commit or notification; the periodic re-read also covers writers in
+        // other processes on SQLite and notifications lost while a listener reconnected.
+        match tokio::time::timeout(FALLBACK_POLL, c.wake.changed()).await {
+            Ok(Err(_)) => return None,
+            Ok(Ok(())) | Err(_) => {}
         }
     }
 }

@@ -97,6 +97,26 @@ impl Default for EventHub {
 }
 
 impl EventHub {
+    /// The hub every store on this SQLite file in this process shares, so a store opened
+    /// twice (a second server in one process, a command) still wakes the other's streams.
+    pub fn for_sqlite_file(path: &str) -> std::sync::Arc<EventHub> {
+        use std::collections::HashMap;
+        use std::sync::{Arc, Mutex, OnceLock, Weak};
+        static HUBS: OnceLock<Mutex<HashMap<String, Weak<EventHub>>>> = OnceLock::new();
+        let hubs = HUBS.get_or_init(Default::default);
+        let mut hubs = hubs.lock().unwrap_or_else(|e| e.into_inner());
+        hubs.retain(|_, h| h.strong_count() > 0);
+        if path.is_empty() || path.contains(":memory:") {
+            return Arc::new(EventHub::default());
+        }
+        if let Some(h) = hubs.get(path).and_then(Weak::upgrade) {
+            return h;
+        }
+        let h = Arc::new(EventHub::default());
+        hubs.insert(path.to_string(), Arc::downgrade(&h));
+        h
+    }
+
     pub fn wake(&self) {
         self.tx.send_modify(|n| *n = n.wrapping_add(1));
     }

@@ -223,6 +223,11 @@ impl Store {
                 }
             }
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let hub = if in_memory {
+                Arc::new(EventHub::default())
+            } else {
+                EventHub::for_sqlite_file(&opts.get_filename().to_string_lossy())
+            };
             let pool = SqlitePoolOptions::new()
                 // An in-memory database exists once per connection: keep exactly one.
                 .max_connections(if in_memory { 1 } else { max_connections.max(1) })
@@ -243,7 +248,7 @@ impl Store {
             SQLITE_MIGRATIONS.run(&pool).await?;
             Store {
                 db: Backend::Sqlite(pool),
-                hub: Arc::new(EventHub::default()),
+                hub,
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::common::api::{assert_error_body, check, get_ok, post, send, Req};
 use crate::common::app::TestApp;
+use crate::common::TestDb;
 use frontdesk::domain::{
     Channel, ConversationId, EscalationId, EscalationReason, IdentityLevel, Priority, Role,
     SlotId, TenantId,
@@ -519,9 +520,9 @@ async fn read_events(res: &mut reqwest::Response, want: usize) -> Vec<(i64, Stri
     let mut buf = String::new();
     let mut out = Vec::new();
     while out.len() < want {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), res.chunk())
+        let chunk = tokio::time::timeout(Duration::from_secs(3), res.chunk())
             .await
-            .expect("an event within 5 s")
+            .expect("an event within 3 s (streams re-read on their own only every 5 s)")
             .expect("stream readable")
             .expect("stream still open");
         buf.push_str(&String::from_utf8_lossy(&chunk));
