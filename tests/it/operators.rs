@@ -611,3 +611,166 @@ store_test!(
         app.stop().await;
     }
 );
+
+fn chicago(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&chrono::Utc)
+}
+
+const WEEKDAYS_8_TO_5: &str = r#"{ "business_hours": {
+    "mon": { "open": "08:00:00", "close": "17:00:00" }, "tue": { "open": "08:00:00", "close": "17:00:00" },
+    "wed": { "open": "08:00:00", "close": "17:00:00" }, "thu": { "open": "08:00:00", "close": "17:00:00" },
+    "fri": { "open": "08:00:00", "close": "17:00:00" }, "sat": null, "sun": null } }"#;
+
+store_test!(
+    fn policy_changes_are_validated_audited_and_seen_by_every_instance(db: &TestDb) {
+        let app = TestApp::spawn(db).await;
+        let two = TestApp::spawn_instance(db).await;
+        let d = app.demo.clone();
+        let admin = crate::common::api::user_token(&app, d.demo, d.olivia_reyes, Role::Admin).await;
+        let csr = app.token(d.demo, Role::Csr).await;
+        let before = get_ok(&app, "/api/v1/operator/policy", &admin).await;
+        check(&app, Req::get("/api/v1/operator/policy").token(&csr), 403, Some("forbidden")).await;
+        let put = |body: Value| Req::new(Method::PUT, "/api/v1/operator/policy").raw_body(body.to_string()).token(&admin);
+        check(&app, put(json!({ "policy": { "quiet_hours_start": 25 } })), 400, Some("policy_out_of_range")).await;
+        check(&app, put(json!({ "policy": { "nope": 1 } })), 400, Some("unknown_setting")).await;
+        check(&app, put(json!({ "on_call_number": "not a phone" })), 400, Some("invalid_on_call_number")).await;
+        check(&app, put(json!({ "business_hours": { "mon": { "open": "18:00:00", "close": "09:00:00" } } })), 400, Some("invalid_business_hours")).await;
+        check(&app, Req::new(Method::PUT, "/api/v1/operator/policy").raw_body(json!({ "policy": { "sms_max_segments": 3 } }).to_string()).token(&csr), 403, None).await;
+        // Nothing changed so far.
+        assert_eq!(get_ok(&app, "/api/v1/operator/policy", &admin).await, before);
+
+        let body = check(&app, put(json!({ "policy": { "agent_reschedule": { "max_reschedules": 1 }, "quiet_hours_start": 20 }, "on_call_number": "+15125550177" })), 200, None).await;
+        assert_eq!(body["policy"]["agent_reschedule"]["max_reschedules"], 1);
+        assert_eq!(body["policy"]["agent_reschedule"]["min_hours_ahead"], before["policy"]["agent_reschedule"]["min_hours_ahead"]);
+        // The other instance reads the change at once (the tenant is read per request and per turn).
+        let admin_two = two.token(d.demo, Role::Admin).await;
+        let seen = get_ok(&two, "/api/v1/operator/policy", &admin_two).await;
+        assert_eq!(seen, body);
+        let t = two.state.store.tenant(d.demo).await.expect("tenant");
+        assert_eq!(t.policy.agent_reschedule.max_reschedules, 1);
+        assert_eq!(t.on_call_number.as_deref(), Some("+15125550177"));
+
+        let audit = get_ok(&app, "/api/v1/operator/audit?action=tenant.settings", &admin).await;
+        let e = &audit["entries"][0];
+        assert_eq!(e["actor"], format!("csr:{}", d.olivia_reyes));
+        assert_eq!(e["before"], before);
+        assert_eq!(e["after"], body);
+        two.stop().await;
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn the_summary_report_matches_hand_computed_numbers(db: &TestDb) {
+        use frontdesk::domain::{AppointmentStatus, Cents, CustomerId, PortalEventKind, PhoneE164};
+        use frontdesk::store::{Csr, NewAppointment, NewToolCall};
+
+        let app = TestApp::spawn(db).await;
+        let d = app.demo.clone();
+        let store = app.state.store.clone();
+        let admin = app.token(d.demo, Role::Admin).await;
+        check(&app, Req::new(Method::PUT, "/api/v1/operator/policy").raw_body(WEEKDAYS_8_TO_5.to_string()).token(&admin), 200, None).await;
+        let t = d.demo;
+        let carlos = Csr::new(Some(d.carlos_mendez), Role::Csr);
+
+        let conv = |channel: Channel, participant: &'static str, at: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .insert_conversation(t, &NewConversation { channel, customer_id: None, identity_level: IdentityLevel::Anonymous, participant: participant.into() }, chicago(at))
+                    .await
+                    .expect("conversation")
+            }
+        };
+        let escalate = |c: ConversationId, reason: EscalationReason, priority: Priority, at: &'static str, due: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .insert_escalation(t, &NewEscalation { conversation_id: c, customer_id: None, reason, priority, summary: "s".into(), due_at: chicago(due) }, chicago(at))
+                    .await
+                    .expect("escalation")
+            }
+        };
+        // Monday 2027-03-01 .. Monday 2027-03-08, America/Chicago (UTC-6).
+        let _c1 = conv(Channel::Sms, "+15125550301", "2027-03-01T10:00:00-06:00").await;
+        let c2 = conv(Channel::Sms, "+15125550302", "2027-03-01T21:00:00-06:00").await;
+        let c3 = conv(Channel::Voice, "+15125550303", "2027-03-02T03:00:00-06:00").await;
+        let _c4 = conv(Channel::Chat, "portal:x", "2027-03-03T11:00:00-06:00").await;
+        let _outside = conv(Channel::Sms, "+15125550305", "2027-03-08T09:00:00-06:00").await;
+        // e1: claimed after 30 min (before due), resolved after 60.
+        let e1 = escalate(c2, EscalationReason::BillingDispute, Priority::Normal, "2027-03-01T21:00:00-06:00", "2027-03-02T01:00:00-06:00").await;
+        store.claim_escalation(t, e1, &carlos, chicago("2027-03-01T21:30:00-06:00")).await.expect("claim");
+        store.resolve_escalation(t, e1, &carlos, "done", "answered", false, chicago("2027-03-01T22:00:00-06:00")).await.expect("resolve");
+        // e2: never claimed, resolved after 120 min, past its due time: a breach.
+        let e2 = escalate(c3, EscalationReason::Emergency, Priority::High, "2027-03-02T03:00:00-06:00", "2027-03-02T04:00:00-06:00").await;
+        store.resolve_escalation(t, e2, &carlos, "tech sent", "technician_dispatched", false, chicago("2027-03-02T05:00:00-06:00")).await.expect("resolve");
+
+        // An agent booking after hours (12 345 cents) and a CSR booking in hours.
+        let john = d.john_smith;
+        let property = store.properties(t, john).await.expect("properties")[0].clone();
+        let service = store.services(t).await.expect("services")[0].id;
+        let now = app.state.clock.now();
+        let open: Vec<i64> = store
+            .zone_slots_between(t, Some(property.zone_id), now, now + ChronoDuration::days(60), 500)
+            .await
+            .expect("slots")
+            .into_iter()
+            .filter(|s| s.booked + 1 < s.capacity)
+            .map(|s| s.id.0)
+            .collect();
+        let new = |slot: i64, cents: i64| NewAppointment {
+            customer_id: CustomerId(john.0), property_id: property.id, service_id: service, slot_id: SlotId(slot),
+            status: AppointmentStatus::Scheduled, price_cents: Cents(cents),
+        };
+        let agent_appt = store.book_appointment(t, &new(open[0], 12_345), chicago("2027-03-01T22:30:00-06:00")).await.expect("book");
+        let call = |tool: &str, decision: &str, result: Value| NewToolCall {
+            tool: tool.into(), arguments: json!({}), result, decision: decision.into(), rule: "test".into(),
+        };
+        store.insert_tool_call(t, c2, &call("book_service", "allowed", json!({ "status": "booked", "appointment_id": agent_appt })), chicago("2027-03-01T22:30:00-06:00")).await.expect("call");
+        let csr_appt = store.operator_book(t, &carlos, &new(open[1], 5_000), chicago("2027-03-02T10:00:00-06:00")).await.expect("book");
+        // Reschedules: one by the agent (a refused attempt does not count), one by a CSR, one in the portal.
+        store.insert_tool_call(t, c2, &call("reschedule_appointment", "allowed", json!({ "status": "rescheduled" })), chicago("2027-03-03T12:00:00-06:00")).await.expect("call");
+        store.insert_tool_call(t, c2, &call("reschedule_appointment", "refused", json!({ "status": "refused" })), chicago("2027-03-03T12:05:00-06:00")).await.expect("call");
+        store.operator_reschedule(t, &carlos, csr_appt, SlotId(open[2]), "asked", chicago("2027-03-04T10:00:00-06:00")).await.expect("move");
+        store.insert_portal_event(t, john, PortalEventKind::RescheduleDone, &json!({}), chicago("2027-03-04T12:00:00-06:00")).await.expect("portal");
+        store.insert_portal_event(t, john, PortalEventKind::RescheduleDone, &json!({}), chicago("2027-03-09T12:00:00-06:00")).await.expect("portal");
+        // One opt-out inside the window.
+        store.opt_out(t, &PhoneE164::parse("+15125550399").expect("phone"), chicago("2027-03-05T12:00:00-06:00")).await.expect("opt out");
+
+        let body = get_ok(&app, "/api/v1/operator/reports/summary?from=2027-03-01&to=2027-03-08", &admin).await;
+        let s = &body["summary"];
+        let expected = json!({
+            "conversations": 4,
+            "conversations_by_channel": { "chat": 1, "sms": 2, "voice": 1 },
+            "contained": 2,
+            "containment_rate": 0.5,
+            "escalations": 2,
+            "escalations_by_reason": { "billing_dispute": 1, "emergency": 1 },
+            "escalations_by_priority": { "high": 1, "normal": 1 },
+            "median_minutes_to_claim": 30.0,
+            "median_minutes_to_resolve": 90.0,
+            "sla_breaches": 1,
+            "after_hours_conversations": 2,
+            "after_hours_bookings": 1,
+            "reschedules_by_agent": 1,
+            "reschedules_by_csr": 1,
+            "reschedules_by_portal": 1,
+            "agent_bookings": 1,
+            "agent_revenue_cents": 12345,
+            "opt_outs": 1,
+        });
+        assert_eq!(s, &expected);
+
+        let res = app.http.get(app.url("/api/v1/operator/reports/summary?from=2027-03-01&to=2027-03-08&format=csv")).bearer_auth(&admin).send().await.expect("csv");
+        assert!(res.headers()["content-type"].to_str().unwrap_or("").starts_with("text/csv"));
+        let csv = res.text().await.expect("text");
+        assert!(csv.starts_with("metric,value\n"));
+        for line in ["conversations,4", "conversations_by_channel.sms,2", "agent_revenue_cents,12345", "median_minutes_to_resolve,90.0", "sla_breaches,1"] {
+            assert!(csv.lines().any(|l| l == line), "{line} in\n{csv}");
+        }
+        check(&app, Req::get("/api/v1/operator/reports/summary?from=2027-03-08&to=2027-03-01").token(&admin), 400, Some("invalid_query")).await;
+        let csr = app.token(t, Role::Csr).await;
+        check(&app, Req::get("/api/v1/operator/reports/summary?from=2027-03-01&to=2027-03-08").token(&csr), 403, None).await;
+        app.stop().await;
+    }
+);
