@@ -343,12 +343,15 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Add {
             email, name, role, ..
         } => {
-            let id = crate::operators::add_user(&store, t.id, &email, &name, role, "cli", now).await?;
+            let id =
+                crate::operators::add_user(&store, t.id, &email, &name, role, "cli", now).await?;
             println!("user #{id} added; set a password with `frontdesk user password --tenant {slug} --email {email}`");
         }
         UserCommand::Password { email, .. } => {
             let mut line = String::new();
-            BufReader::new(tokio::io::stdin()).read_line(&mut line).await?;
+            BufReader::new(tokio::io::stdin())
+                .read_line(&mut line)
+                .await?;
             let password = line.trim_end_matches(['\r', '\n']);
             crate::operators::set_password(&store, t.id, &email, password, "cli", now).await?;
             println!("password set for {email}; their sessions were signed out");

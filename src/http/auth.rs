@@ -103,7 +103,11 @@ pub(crate) async fn caller(parts: &Parts, state: &AppState) -> Result<Principal,
     })
 }
 
-async fn with_roles(parts: &Parts, state: &AppState, roles: &[Role]) -> Result<Principal, ApiError> {
+async fn with_roles(
+    parts: &Parts,
+    state: &AppState,
+    roles: &[Role],
+) -> Result<Principal, ApiError> {
     let p = caller(parts, state).await?;
     if !roles.contains(&p.role) {
         return Err(ApiError::Forbidden);
@@ -115,7 +119,9 @@ impl FromRequestParts<AppState> for OperatorAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        with_roles(parts, state, &[Role::Admin, Role::Csr]).await.map(OperatorAuth)
+        with_roles(parts, state, &[Role::Admin, Role::Csr])
+            .await
+            .map(OperatorAuth)
     }
 }
 
@@ -123,7 +129,9 @@ impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        with_roles(parts, state, &[Role::Admin]).await.map(AdminAuth)
+        with_roles(parts, state, &[Role::Admin])
+            .await
+            .map(AdminAuth)
     }
 }
 

@@ -77,9 +77,8 @@ async fn next(mut c: Cursor) -> Option<(Result<SseEvent, Infallible>, Cursor)> {
         }
         // Woken on commit or notification; the periodic re-read also covers writers in
         // other processes on SQLite and notifications lost while a listener reconnected.
-        match tokio::time::timeout(FALLBACK_POLL, c.wake.changed()).await {
-            Ok(Err(_)) => return None,
-            Ok(Ok(())) | Err(_) => {}
+        if let Ok(Err(_)) = tokio::time::timeout(FALLBACK_POLL, c.wake.changed()).await {
+            return None;
         }
     }
 }
@@ -101,7 +100,11 @@ async fn events(
         })?,
         None => state.store.last_event_id(who.tenant_id).await?,
     };
-    let kinds = match params.get("kinds").map(|k| k.trim()).filter(|k| !k.is_empty()) {
+    let kinds = match params
+        .get("kinds")
+        .map(|k| k.trim())
+        .filter(|k| !k.is_empty())
+    {
         Some(raw) => raw.parse::<EventKindFilter>().map_err(|_| {
             ApiError::bad_request("invalid_query", "`kinds` lists unknown event kinds")
         })?,

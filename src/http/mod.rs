@@ -7,6 +7,7 @@ mod auth;
 mod events;
 mod health;
 mod messages;
+mod openapi;
 mod operator;
 mod policy;
 mod portal;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(messages::router())
+        .merge(openapi::router())
         .nest(
             "/api/v1/operator",
             operator::router()

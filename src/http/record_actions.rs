@@ -187,7 +187,10 @@ async fn book(
         .into_iter()
         .find(|s| s.code == body.service.trim())
         .ok_or_else(|| {
-            ApiError::bad_request("unknown_service", "no service with that code in the catalog")
+            ApiError::bad_request(
+                "unknown_service",
+                "no service with that code in the catalog",
+            )
         })?;
     check_slot(&state, &t, body.slot_id, property.id).await?;
     let quote = service
@@ -212,7 +215,10 @@ async fn book(
         )
         .await
         .map_err(ApiError::from_store("slot"))?;
-    Ok((StatusCode::CREATED, Json(appointment_json(&state, &t, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(appointment_json(&state, &t, id).await?),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,7 +295,11 @@ async fn slots(
             "`to` must come after `from`, at most 92 days later",
         ));
     }
-    let zone = match params.get("zone").map(|z| z.trim()).filter(|z| !z.is_empty()) {
+    let zone = match params
+        .get("zone")
+        .map(|z| z.trim())
+        .filter(|z| !z.is_empty())
+    {
         Some(code) => Some(
             state
                 .store
@@ -299,7 +309,10 @@ async fn slots(
         ),
         None => None,
     };
-    let slots = state.store.zone_slots_between(t.id, zone, from, to, 1000).await?;
+    let slots = state
+        .store
+        .zone_slots_between(t.id, zone, from, to, 1000)
+        .await?;
     let out: Vec<Value> = slots
         .iter()
         .map(|s| {

@@ -32,7 +32,10 @@ async fn summary(
         .await
         .map_err(ApiError::from_store("tenant"))?;
     let (Some(from), Some(to)) = (params.get("from"), params.get("to")) else {
-        return Err(ApiError::bad_request("invalid_query", "`from` and `to` are required"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "`from` and `to` are required",
+        ));
     };
     let from = parse_instant(t.timezone, from, "from")?;
     let to = parse_instant(t.timezone, to, "to")?;
@@ -51,7 +54,12 @@ async fn summary(
             "summary": s,
         }))
         .into_response()),
-        Some("csv") => Ok(([(CONTENT_TYPE, "text/csv; charset=utf-8")], to_csv(&s)).into_response()),
-        Some(_) => Err(ApiError::bad_request("invalid_query", "`format` is json or csv")),
+        Some("csv") => {
+            Ok(([(CONTENT_TYPE, "text/csv; charset=utf-8")], to_csv(&s)).into_response())
+        }
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_query",
+            "`format` is json or csv",
+        )),
     }
 }

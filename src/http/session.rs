@@ -16,9 +16,7 @@ use serde_json::{json, Value};
 use super::auth::{client_address, SessionAuth};
 use super::{ApiJson, AppState};
 use crate::error::{ApiError, ApiResult};
-use crate::operators::{
-    self, SignInError, SESSION_ABSOLUTE_SECS, SESSION_COOKIE,
-};
+use crate::operators::{self, SignInError, SESSION_ABSOLUTE_SECS, SESSION_COOKIE};
 use crate::record::local;
 
 pub fn router() -> Router<AppState> {
@@ -92,7 +90,10 @@ async fn sign_in(
         .await
         .map_err(ApiError::from_store("tenant"))?;
     let mut headers = HeaderMap::new();
-    headers.insert(SET_COOKIE, cookie(&state, &out.cookie_value, SESSION_ABSOLUTE_SECS)?);
+    headers.insert(
+        SET_COOKIE,
+        cookie(&state, &out.cookie_value, SESSION_ABSOLUTE_SECS)?,
+    );
     Ok((
         StatusCode::CREATED,
         headers,

@@ -88,7 +88,10 @@ mod tests {
         assert!(!verify_password("x", "not a hash"));
         assert!(!verify_password("anything at all", decoy_hash()));
         assert_eq!(check_new_password("short"), Err(PasswordError::TooShort));
-        assert_eq!(check_new_password(&"x".repeat(300)), Err(PasswordError::TooLong));
+        assert_eq!(
+            check_new_password(&"x".repeat(300)),
+            Err(PasswordError::TooLong)
+        );
         assert!(check_new_password("long enough pass").is_ok());
         let p = generate_password().expect("password");
         assert_eq!(p.chars().count(), 20);

@@ -86,16 +86,24 @@ pub fn apply(current: &Settings, patch: &Value) -> Result<Settings, Invalid> {
     }
     // Keys every day may have, even when it is closed today.
     let day = serde_json::json!({ "open": "", "close": "" });
-    let mut known = serde_json::to_value(current).map_err(|e| invalid("invalid_settings", e.to_string()))?;
-    if let Some(h) = known.get_mut("business_hours").and_then(Value::as_object_mut) {
+    let mut known =
+        serde_json::to_value(current).map_err(|e| invalid("invalid_settings", e.to_string()))?;
+    if let Some(h) = known
+        .get_mut("business_hours")
+        .and_then(Value::as_object_mut)
+    {
         for v in h.values_mut() {
             *v = day.clone();
         }
     }
     if let Some(path) = unknown_key(patch, &known, "") {
-        return Err(invalid("unknown_setting", format!("`{path}` is not a setting")));
+        return Err(invalid(
+            "unknown_setting",
+            format!("`{path}` is not a setting"),
+        ));
     }
-    let mut merged = serde_json::to_value(current).map_err(|e| invalid("invalid_settings", e.to_string()))?;
+    let mut merged =
+        serde_json::to_value(current).map_err(|e| invalid("invalid_settings", e.to_string()))?;
     merge(&mut merged, patch);
     let policy: Policy = serde_json::from_value(merged["policy"].clone())
         .map_err(|e| invalid("invalid_policy", e.to_string()))?;
@@ -105,23 +113,75 @@ pub fn apply(current: &Settings, patch: &Value) -> Result<Settings, Invalid> {
         Value::Null => None,
         Value::String(s) => Some(
             PhoneE164::parse(s)
-                .map_err(|_| invalid("invalid_on_call_number", "`on_call_number` must be a phone number in E.164 form"))?
+                .map_err(|_| {
+                    invalid(
+                        "invalid_on_call_number",
+                        "`on_call_number` must be a phone number in E.164 form",
+                    )
+                })?
                 .to_string(),
         ),
-        _ => return Err(invalid("invalid_on_call_number", "`on_call_number` must be a string or null")),
+        _ => {
+            return Err(invalid(
+                "invalid_on_call_number",
+                "`on_call_number` must be a string or null",
+            ))
+        }
     };
     let p = &policy;
-    range("policy.portal_reschedule.min_hours_ahead", p.portal_reschedule.min_hours_ahead, 0, 720)?;
-    range("policy.portal_reschedule.max_days_from_original", p.portal_reschedule.max_days_from_original, 0, 365)?;
-    range("policy.agent_reschedule.min_hours_ahead", p.agent_reschedule.min_hours_ahead, 0, 720)?;
-    range("policy.agent_reschedule.max_days_from_original", p.agent_reschedule.max_days_from_original, 0, 365)?;
-    range("policy.agent_reschedule.max_reschedules", p.agent_reschedule.max_reschedules, 0, 50)?;
-    range("policy.booking.max_days_ahead", p.booking.max_days_ahead, 1, 365)?;
+    range(
+        "policy.portal_reschedule.min_hours_ahead",
+        p.portal_reschedule.min_hours_ahead,
+        0,
+        720,
+    )?;
+    range(
+        "policy.portal_reschedule.max_days_from_original",
+        p.portal_reschedule.max_days_from_original,
+        0,
+        365,
+    )?;
+    range(
+        "policy.agent_reschedule.min_hours_ahead",
+        p.agent_reschedule.min_hours_ahead,
+        0,
+        720,
+    )?;
+    range(
+        "policy.agent_reschedule.max_days_from_original",
+        p.agent_reschedule.max_days_from_original,
+        0,
+        365,
+    )?;
+    range(
+        "policy.agent_reschedule.max_reschedules",
+        p.agent_reschedule.max_reschedules,
+        0,
+        50,
+    )?;
+    range(
+        "policy.booking.max_days_ahead",
+        p.booking.max_days_ahead,
+        1,
+        365,
+    )?;
     for (f, v) in [
-        ("policy.escalation.sla_urgent_minutes", p.escalation.sla_urgent_minutes),
-        ("policy.escalation.sla_high_minutes", p.escalation.sla_high_minutes),
-        ("policy.escalation.sla_normal_minutes", p.escalation.sla_normal_minutes),
-        ("policy.escalation.sla_low_minutes", p.escalation.sla_low_minutes),
+        (
+            "policy.escalation.sla_urgent_minutes",
+            p.escalation.sla_urgent_minutes,
+        ),
+        (
+            "policy.escalation.sla_high_minutes",
+            p.escalation.sla_high_minutes,
+        ),
+        (
+            "policy.escalation.sla_normal_minutes",
+            p.escalation.sla_normal_minutes,
+        ),
+        (
+            "policy.escalation.sla_low_minutes",
+            p.escalation.sla_low_minutes,
+        ),
     ] {
         range(f, v, 1, 10_080)?;
     }
@@ -135,9 +195,24 @@ pub fn apply(current: &Settings, patch: &Value) -> Result<Settings, Invalid> {
             "SLA minutes must not grow with priority: urgent ≤ high ≤ normal ≤ low",
         ));
     }
-    range("policy.sms_max_segments", i64::from(p.sms_max_segments), 1, 10)?;
-    range("policy.quiet_hours_start", i64::from(p.quiet_hours_start), 0, 23)?;
-    range("policy.quiet_hours_end", i64::from(p.quiet_hours_end), 0, 23)?;
+    range(
+        "policy.sms_max_segments",
+        i64::from(p.sms_max_segments),
+        1,
+        10,
+    )?;
+    range(
+        "policy.quiet_hours_start",
+        i64::from(p.quiet_hours_start),
+        0,
+        23,
+    )?;
+    range(
+        "policy.quiet_hours_end",
+        i64::from(p.quiet_hours_end),
+        0,
+        23,
+    )?;
     for (name, d) in [
         ("mon", business_hours.mon),
         ("tue", business_hours.tue),
@@ -183,20 +258,50 @@ mod tests {
     #[test]
     fn partial_changes_merge_and_bad_ones_are_refused_with_codes() {
         let c = current();
-        let s = apply(&c, &json!({ "policy": { "agent_reschedule": { "max_reschedules": 5 } } })).expect("ok");
+        let s = apply(
+            &c,
+            &json!({ "policy": { "agent_reschedule": { "max_reschedules": 5 } } }),
+        )
+        .expect("ok");
         assert_eq!(s.policy.agent_reschedule.max_reschedules, 5);
-        assert_eq!(s.policy.agent_reschedule.min_hours_ahead, c.policy.agent_reschedule.min_hours_ahead);
+        assert_eq!(
+            s.policy.agent_reschedule.min_hours_ahead,
+            c.policy.agent_reschedule.min_hours_ahead
+        );
         let s = apply(&c, &json!({ "business_hours": { "tue": { "open": "09:00:00", "close": "12:00:00" } }, "on_call_number": null })).expect("ok");
         assert!(s.business_hours.tue.is_some());
         assert_eq!(s.on_call_number, None);
         let code = |p: Value| apply(&c, &p).expect_err("refused").code;
-        assert_eq!(code(json!({ "policy": { "quiet_hours_start": 24 } })), "policy_out_of_range");
-        assert_eq!(code(json!({ "policy": { "agent_reschedule": { "max_reschedules": -1 } } })), "policy_out_of_range");
-        assert_eq!(code(json!({ "policy": { "nonsense": 1 } })), "unknown_setting");
-        assert_eq!(code(json!({ "policy": { "booking": { "enabled": "yes" } } })), "invalid_policy");
-        assert_eq!(code(json!({ "business_hours": { "mon": { "open": "17:00:00", "close": "08:00:00" } } })), "invalid_business_hours");
-        assert_eq!(code(json!({ "on_call_number": "call Bob" })), "invalid_on_call_number");
-        assert_eq!(code(json!({ "policy": { "escalation": { "sla_urgent_minutes": 600 } } })), "policy_inconsistent");
+        assert_eq!(
+            code(json!({ "policy": { "quiet_hours_start": 24 } })),
+            "policy_out_of_range"
+        );
+        assert_eq!(
+            code(json!({ "policy": { "agent_reschedule": { "max_reschedules": -1 } } })),
+            "policy_out_of_range"
+        );
+        assert_eq!(
+            code(json!({ "policy": { "nonsense": 1 } })),
+            "unknown_setting"
+        );
+        assert_eq!(
+            code(json!({ "policy": { "booking": { "enabled": "yes" } } })),
+            "invalid_policy"
+        );
+        assert_eq!(
+            code(
+                json!({ "business_hours": { "mon": { "open": "17:00:00", "close": "08:00:00" } } })
+            ),
+            "invalid_business_hours"
+        );
+        assert_eq!(
+            code(json!({ "on_call_number": "call Bob" })),
+            "invalid_on_call_number"
+        );
+        assert_eq!(
+            code(json!({ "policy": { "escalation": { "sla_urgent_minutes": 600 } } })),
+            "policy_inconsistent"
+        );
         assert_eq!(code(json!([1])), "invalid_settings");
     }
 }

@@ -104,7 +104,11 @@ pub fn summarize(
         median_minutes_to_claim: median(to_claim),
         median_minutes_to_resolve: median(to_resolve),
         sla_breaches: breaches,
-        after_hours_conversations: rows.conversations.iter().filter(|c| after_hours(c.2)).count() as i64,
+        after_hours_conversations: rows
+            .conversations
+            .iter()
+            .filter(|c| after_hours(c.2))
+            .count() as i64,
         after_hours_bookings: rows.bookings.iter().filter(|at| after_hours(**at)).count() as i64,
         reschedules_by_agent: rows.agent_reschedules,
         reschedules_by_csr: rows.csr_reschedules,

@@ -113,7 +113,11 @@ pub async fn sign_in(
         verify_password(password, decoy_hash());
         for u in &candidates {
             store
-                .audit(u.tenant_id, &audit_entry(u, "session.sign_in_throttled", Some(address.into())), now)
+                .audit(
+                    u.tenant_id,
+                    &audit_entry(u, "session.sign_in_throttled", Some(address.into())),
+                    now,
+                )
                 .await?;
         }
         return Err(SignInError::Throttled);
@@ -137,7 +141,11 @@ pub async fn sign_in(
         store.record_sign_in_failure(&addr, at).await?;
         for u in &candidates {
             store
-                .audit(u.tenant_id, &audit_entry(u, "session.sign_in_failed", Some(address.into())), now)
+                .audit(
+                    u.tenant_id,
+                    &audit_entry(u, "session.sign_in_failed", Some(address.into())),
+                    now,
+                )
                 .await?;
         }
         return Err(SignInError::Invalid);
@@ -147,7 +155,14 @@ pub async fn sign_in(
     let csrf_token = generate_token()?;
     let expires_at = at + SESSION_ABSOLUTE_SECS;
     let session_id = store
-        .insert_session(user.tenant_id, user.id, &hash_token(&cookie_value), &csrf_token, at, expires_at)
+        .insert_session(
+            user.tenant_id,
+            user.id,
+            &hash_token(&cookie_value),
+            &csrf_token,
+            at,
+            expires_at,
+        )
         .await?;
     let mut entry = audit_entry(&user, "session.sign_in", Some(address.into()));
     entry.after = Some(json!({ "session_id": session_id }));
@@ -171,7 +186,8 @@ pub async fn check_session(
     if !cookie_value.starts_with("fd_") || cookie_value.len() != 67 {
         return Ok(None);
     }
-    let Some(s): Option<SessionRow> = store.session_by_hash(&hash_token(cookie_value)).await? else {
+    let Some(s): Option<SessionRow> = store.session_by_hash(&hash_token(cookie_value)).await?
+    else {
         return Ok(None);
     };
     let at = now.timestamp();
@@ -190,8 +206,14 @@ pub async fn check_session(
 }
 
 /// End a session (sign out).
-pub async fn sign_out(store: &Store, s: &LiveSession, now: DateTime<Utc>) -> Result<(), StoreError> {
-    store.revoke_session(s.tenant_id, s.id, now.timestamp()).await?;
+pub async fn sign_out(
+    store: &Store,
+    s: &LiveSession,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    store
+        .revoke_session(s.tenant_id, s.id, now.timestamp())
+        .await?;
     store
         .audit(
             s.tenant_id,
@@ -224,7 +246,9 @@ pub async fn set_password(
         .user_by_email(tenant, &normalize_email(email))
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => anyhow::anyhow!("no operator with e-mail `{email}` in this tenant"),
+            StoreError::NotFound => {
+                anyhow::anyhow!("no operator with e-mail `{email}` in this tenant")
+            }
             other => other.into(),
         })?;
     store
@@ -264,7 +288,9 @@ pub async fn add_user(
     if role == Role::Integration {
         anyhow::bail!("operator users are admin or csr; integrations use API tokens");
     }
-    let id = store.insert_operator_user(tenant, name.trim(), &email, role).await?;
+    let id = store
+        .insert_operator_user(tenant, name.trim(), &email, role)
+        .await?;
     store
         .audit(
             tenant,
@@ -297,7 +323,15 @@ pub async fn demo_passwords(
             continue;
         }
         let password = generate_password()?;
-        set_password(store, tenant, &u.email, &password, "system:first-start", now).await?;
+        set_password(
+            store,
+            tenant,
+            &u.email,
+            &password,
+            "system:first-start",
+            now,
+        )
+        .await?;
         out.push((u.email, password));
     }
     Ok(out)

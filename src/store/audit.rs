@@ -88,7 +88,12 @@ impl Tx {
 
 impl Store {
     /// Append one entry on its own.
-    pub async fn audit(&self, tenant: TenantId, e: &NewAudit, now: DateTime<Utc>) -> StoreResult<i64> {
+    pub async fn audit(
+        &self,
+        tenant: TenantId,
+        e: &NewAudit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let id = tx.audit(tenant, e, now).await?;
         tx.commit().await?;
@@ -167,8 +172,16 @@ impl Store {
                     action: r.action,
                     target_kind: r.target_kind,
                     target_id: r.target_id,
-                    before: r.before_state.as_deref().map(|s| json_col(s, "audit before")).transpose()?,
-                    after: r.after_state.as_deref().map(|s| json_col(s, "audit after")).transpose()?,
+                    before: r
+                        .before_state
+                        .as_deref()
+                        .map(|s| json_col(s, "audit before"))
+                        .transpose()?,
+                    after: r
+                        .after_state
+                        .as_deref()
+                        .map(|s| json_col(s, "audit after"))
+                        .transpose()?,
                     note: r.note,
                 })
             })

@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{json_col, parse_col, to_json, ts, with_conn, with_db, Backend, Store, StoreResult, Tx};
+use super::{
+    json_col, parse_col, to_json, ts, with_conn, with_db, Backend, Store, StoreResult, Tx,
+};
 use crate::domain::TenantId;
 
 /// The PostgreSQL notification channel; the payload is the tenant id.
@@ -58,7 +60,6 @@ string_enum_events! {
     PortalActivity = "portal.activity",
     PolicyChanged = "tenant.policy_changed",
 }
-
 
 impl std::fmt::Display for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

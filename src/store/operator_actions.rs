@@ -11,9 +11,7 @@ use super::{
     with_conn, with_db, Csr, EventKind, NewAppointment, NewAudit, Slot, Store, StoreError,
     StoreResult, Tx,
 };
-use crate::domain::{
-    AppointmentId, CustomerId, SlotId, TechnicianId, TenantId, ZoneId,
-};
+use crate::domain::{AppointmentId, CustomerId, SlotId, TechnicianId, TenantId, ZoneId};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerNote {
@@ -46,11 +44,18 @@ pub fn csr_audit(
     }
 }
 
+/// customer, slot, window start and end, status, reschedule count, last rescheduled by
+type AppointmentStateRow = (i64, i64, i64, i64, String, i64, Option<String>);
+
 impl Tx {
     /// The scheduling state of an appointment, locking its row on PostgreSQL.
-    async fn appointment_state(&mut self, tenant: TenantId, id: AppointmentId) -> StoreResult<(Value, CustomerId)> {
+    async fn appointment_state(
+        &mut self,
+        tenant: TenantId,
+        id: AppointmentId,
+    ) -> StoreResult<(Value, CustomerId)> {
         let postgres = self.is_postgres();
-        let row: Option<(i64, i64, i64, i64, String, i64, Option<String>)> = with_conn!(self, c => {
+        let row: Option<AppointmentStateRow> = with_conn!(self, c => {
             let sql = if postgres {
                 "SELECT customer_id, slot_id, window_start, window_end, status, reschedule_count, last_rescheduled_by \
                  FROM appointments WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
@@ -88,11 +93,20 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let (before, customer) = tx.appointment_state(tenant, id).await?;
-        tx.reschedule_appointment(tenant, id, slot, "csr", now).await?;
+        tx.reschedule_appointment(tenant, id, slot, "csr", now)
+            .await?;
         let (after, _) = tx.appointment_state(tenant, id).await?;
         tx.audit(
             tenant,
-            &csr_audit(csr, "appointment.reschedule", "appointment", id, Some(before.clone()), Some(after.clone()), Some(reason)),
+            &csr_audit(
+                csr,
+                "appointment.reschedule",
+                "appointment",
+                id,
+                Some(before.clone()),
+                Some(after.clone()),
+                Some(reason),
+            ),
             now,
         )
         .await?;
@@ -122,7 +136,15 @@ impl Store {
         let (after, _) = tx.appointment_state(tenant, id).await?;
         tx.audit(
             tenant,
-            &csr_audit(csr, "appointment.cancel", "appointment", id, Some(before), Some(after), Some(reason)),
+            &csr_audit(
+                csr,
+                "appointment.cancel",
+                "appointment",
+                id,
+                Some(before),
+                Some(after),
+                Some(reason),
+            ),
             now,
         )
         .await?;
@@ -149,7 +171,15 @@ impl Store {
         let (after, _) = tx.appointment_state(tenant, id).await?;
         tx.audit(
             tenant,
-            &csr_audit(csr, "appointment.book", "appointment", id, None, Some(after.clone()), None),
+            &csr_audit(
+                csr,
+                "appointment.book",
+                "appointment",
+                id,
+                None,
+                Some(after.clone()),
+                None,
+            ),
             now,
         )
         .await?;
@@ -187,7 +217,15 @@ impl Store {
             .fetch_one(&mut *c).await?);
         tx.audit(
             tenant,
-            &csr_audit(csr, "customer.note", "customer", customer, None, Some(json!({ "note_id": id, "text": text })), None),
+            &csr_audit(
+                csr,
+                "customer.note",
+                "customer",
+                customer,
+                None,
+                Some(json!({ "note_id": id, "text": text })),
+                None,
+            ),
             now,
         )
         .await?;
@@ -209,13 +247,23 @@ impl Store {
     }
 
     /// A customer's notes, newest first.
-    pub async fn customer_notes(&self, tenant: TenantId, customer: CustomerId) -> StoreResult<Vec<CustomerNote>> {
+    pub async fn customer_notes(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> StoreResult<Vec<CustomerNote>> {
         let rows: Vec<(i64, String, String, i64)> = with_db!(self, pool => sqlx::query_as(
             "SELECT id, author, text, at FROM customer_notes WHERE tenant_id = $1 AND customer_id = $2 ORDER BY id DESC")
             .bind(tenant.0).bind(customer.0).fetch_all(pool).await?);
         Ok(rows
             .into_iter()
-            .map(|(id, author, text, at)| CustomerNote { id, customer_id: customer, author, text, at: super::ts(at) })
+            .map(|(id, author, text, at)| CustomerNote {
+                id,
+                customer_id: customer,
+                author,
+                text,
+                at: super::ts(at),
+            })
             .collect())
     }
 
@@ -284,12 +332,25 @@ impl Store {
         }
         tx.audit(
             tenant,
-            &csr_audit(csr, "tenant.settings", "tenant", tenant, Some(before), Some(after), None),
+            &csr_audit(
+                csr,
+                "tenant.settings",
+                "tenant",
+                tenant,
+                Some(before),
+                Some(after),
+                None,
+            ),
             now,
         )
         .await?;
-        tx.emit_event(tenant, EventKind::PolicyChanged, json!({ "actor": csr.label }), now)
-            .await?;
+        tx.emit_event(
+            tenant,
+            EventKind::PolicyChanged,
+            json!({ "actor": csr.label }),
+            now,
+        )
+        .await?;
         tx.commit().await
     }
 }

@@ -221,9 +221,15 @@ impl Store {
                 tx.set_owner(tenant, conv.id, &csr.label, now).await?;
                 tx.audit(
                     tenant,
-                    &csr_audit(csr, "escalation.claim", "escalation", id,
+                    &csr_audit(
+                        csr,
+                        "escalation.claim",
+                        "escalation",
+                        id,
                         Some(json!({ "status": e.status, "owner": conv.owner })),
-                        Some(json!({ "status": "claimed", "owner": csr.label })), None),
+                        Some(json!({ "status": "claimed", "owner": csr.label })),
+                        None,
+                    ),
                     now,
                 )
                 .await?;
@@ -279,10 +285,15 @@ impl Store {
             .execute(&mut *c).await?.rows_affected());
         tx.audit(
             tenant,
-            &csr_audit(csr, "escalation.resolve", "escalation", id,
+            &csr_audit(
+                csr,
+                "escalation.resolve",
+                "escalation",
+                id,
                 Some(json!({ "status": e.status, "owner": conv.owner })),
                 Some(json!({ "status": "resolved", "outcome": outcome, "hand_back": hand_back })),
-                Some(resolution)),
+                Some(resolution),
+            ),
             now,
         )
         .await?;
@@ -333,9 +344,15 @@ impl Store {
         tx.set_owner(tenant, conversation, "agent", now).await?;
         tx.audit(
             tenant,
-            &csr_audit(csr, "conversation.hand_back", "conversation", conversation,
+            &csr_audit(
+                csr,
+                "conversation.hand_back",
+                "conversation",
+                conversation,
                 Some(json!({ "owner": conv.owner })),
-                Some(json!({ "owner": "agent", "resolved": resolved })), None),
+                Some(json!({ "owner": "agent", "resolved": resolved })),
+                None,
+            ),
             now,
         )
         .await?;

@@ -6,13 +6,15 @@ use chrono::{DateTime, Utc};
 use super::{with_db, Store, StoreResult};
 use crate::domain::TenantId;
 
+/// (escalation id, reason, priority, created_at, due_at, resolved_at, first claim at)
+pub type EscalationFacts = (i64, String, String, i64, i64, Option<i64>, Option<i64>);
+
 /// Records of one tenant in `[from, to)`.
 #[derive(Debug, Clone, Default)]
 pub struct ReportRows {
     /// (conversation id, channel, created_at, has an escalation)
     pub conversations: Vec<(i64, String, i64, bool)>,
-    /// (escalation id, reason, priority, created_at, due_at, resolved_at, first claim at)
-    pub escalations: Vec<(i64, String, String, i64, i64, Option<i64>, Option<i64>)>,
+    pub escalations: Vec<EscalationFacts>,
     /// Appointments booked by the agent: (created_at, price_cents)
     pub agent_bookings: Vec<(i64, i64)>,
     /// Appointments created in the window, any author: created_at

@@ -51,7 +51,11 @@ impl Store {
         rows.into_iter().map(user_from).collect()
     }
 
-    pub async fn user_by_email(&self, tenant: TenantId, email: &str) -> StoreResult<UserCredentials> {
+    pub async fn user_by_email(
+        &self,
+        tenant: TenantId,
+        email: &str,
+    ) -> StoreResult<UserCredentials> {
         let row: Option<UserTuple> = with_db!(self, pool => sqlx::query_as(
             "SELECT id, tenant_id, name, email, role, password_hash FROM operator_users WHERE tenant_id = $1 AND lower(email) = lower($2)")
             .bind(tenant.0).bind(email).fetch_optional(pool).await?);
