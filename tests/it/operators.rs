@@ -1585,3 +1585,50 @@ store_test!(
         fake.stop().await;
     }
 );
+
+store_test!(
+    fn first_start_gives_the_demo_operators_passwords_once(db: &TestDb) {
+        use frontdesk::config::RawSettings;
+        let settings = || {
+            RawSettings {
+                database_url: Some(db.url().to_string()),
+                bind: Some("127.0.0.1:0".into()),
+                clock: Some(crate::common::app::CLOCK.into()),
+                whisper_model: Some("off".into()),
+                seed_demo: Some(true),
+                ..RawSettings::default()
+            }
+            .resolve()
+            .expect("settings")
+        };
+        let store = db.store();
+        let state = frontdesk::app::build_state(settings(), store.clone())
+            .await
+            .expect("first start");
+        let tenant = store
+            .tenant_by_slug("demo")
+            .await
+            .expect("lookup")
+            .expect("demo seeded");
+        let mut hashes = Vec::new();
+        for email in [OLIVIA, CARLOS] {
+            let u = store.user_by_email(tenant.id, email).await.expect("user");
+            let h = u.password_hash.expect("a password was set at first start");
+            assert!(h.starts_with("$argon2id$"), "{h}");
+            hashes.push(h);
+        }
+        drop(state);
+        // A second start leaves them alone.
+        frontdesk::app::build_state(settings(), store.clone())
+            .await
+            .expect("second start");
+        for (email, h) in [OLIVIA, CARLOS].iter().zip(&hashes) {
+            let u = store.user_by_email(tenant.id, email).await.expect("user");
+            assert_eq!(u.password_hash.as_ref(), Some(h));
+        }
+        let n = db
+            .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'user.password_set'")
+            .await;
+        assert_eq!(n, 2);
+    }
+);
