@@ -49,6 +49,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let app = router(self.state.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let listener = self.state.store.spawn_event_listener(stop_rx.clone());
         let twilio = crate::outbound::TwilioRest::new(
             &self.state.settings.twilio,
             &self.state.settings.public_url,
@@ -75,6 +76,9 @@ impl Application {
         let _ = stop_tx.send(true);
         let _ = sender.await;
         let _ = recovery.await;
+        if let Some(l) = listener {
+            let _ = l.await;
+        }
         self.state.store.close().await;
         Ok(())
     }
@@ -114,6 +118,9 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
     if settings.seed_demo && store.list_tenants().await?.is_empty() {
         let summary = crate::seed::seed_demo(&store, clock.now()).await?;
         tracing::info!(?summary, "seeded the demo world");
+        if summary.created {
+            print_demo_passwords(&store, summary.demo, clock.now()).await?;
+        }
     }
     let search = Arc::new(SearchIndex::new_in_ram()?);
     for (tenant, _) in store.list_tenants().await? {
@@ -147,6 +154,27 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
 pub fn turn_budget(reply_budget: std::time::Duration) -> std::time::Duration {
     let margin = (reply_budget / 5).min(std::time::Duration::from_secs(1));
     reply_budget.saturating_sub(margin)
+}
+
+/// First start: the demo operators get random passwords, printed once here (only hashes are
+/// stored). `frontdesk user password` sets another one.
+async fn print_demo_passwords(
+    store: &Store,
+    tenant: crate::domain::TenantId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let passwords = crate::operators::demo_passwords(store, tenant, now).await?;
+    if passwords.is_empty() {
+        return Ok(());
+    }
+    let mut block = String::from(
+        "demo operator passwords (shown once; change with `frontdesk user password`):",
+    );
+    for (email, password) in &passwords {
+        block.push_str(&format!("\n    {email}  {password}"));
+    }
+    tracing::warn!("{block}");
+    Ok(())
 }
 
 pub fn build_model(settings: &ModelSettings) -> anyhow::Result<Arc<dyn Model>> {

@@ -84,7 +84,8 @@ pub async fn create_token_with(
 /// Who is calling, once a token checked out.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub token_id: TokenId,
+    /// The API token used; `None` for a signed-in person (session cookie).
+    pub token_id: Option<TokenId>,
     pub tenant_id: TenantId,
     pub user_id: Option<UserId>,
     pub role: Role,
@@ -106,7 +107,7 @@ pub async fn authenticate(store: &Store, token: &str) -> StoreResult<Option<Prin
         .token_owner(&hash_token(token))
         .await?
         .map(|o| Principal {
-            token_id: o.token_id,
+            token_id: Some(o.token_id),
             tenant_id: o.tenant_id,
             user_id: o.user_id,
             role: o.role,

@@ -123,6 +123,34 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage operator users (people who sign in to the console).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an operator user (then set a password with `frontdesk user password`).
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin or csr.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Set a user's password, read from standard input (first line); signs them out everywhere.
+    Password {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +288,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Eval { command } => eval(settings, command).await,
+        Command::User { command } => user(settings, command).await,
         Command::Voice { command } => crate::voice::cli::run(command, &settings).await,
         Command::Token {
             command:
@@ -310,6 +339,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `frontdesk user add|password`.
+async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let store = Store::connect(&settings.database_url, 1).await?;
+    let slug = match &command {
+        UserCommand::Add { tenant, .. } | UserCommand::Password { tenant, .. } => tenant.clone(),
+    };
+    let t = store
+        .tenant_by_slug(&slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant with slug `{slug}`"))?;
+    let now = settings.clock.now();
+    match command {
+        UserCommand::Add {
+            email, name, role, ..
+        } => {
+            let id =
+                crate::operators::add_user(&store, t.id, &email, &name, role, "cli", now).await?;
+            println!("user #{id} added; set a password with `frontdesk user password --tenant {slug} --email {email}`");
+        }
+        UserCommand::Password { email, .. } => {
+            let mut line = String::new();
+            BufReader::new(tokio::io::stdin())
+                .read_line(&mut line)
+                .await?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            crate::operators::set_password(&store, t.id, &email, password, "cli", now).await?;
+            println!("password set for {email}; their sessions were signed out");
+        }
+    }
+    Ok(())
 }
 
 /// `frontdesk eval run|capture`; a regression (or a failure without a baseline) exits 1.

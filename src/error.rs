@@ -38,6 +38,13 @@ pub enum ApiError {
     OptedOut,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// Any other refusal with its own status and stable code.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     #[error("the store is unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -64,6 +71,7 @@ impl ApiError {
             | ApiError::OptedOut
             | ApiError::ExternalIdReused => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Refused { status, .. } => *status,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,14 +87,27 @@ impl ApiError {
             ApiError::NotFound("escalation") => "escalation_not_found",
             ApiError::NotFound("tenant") => "tenant_not_found",
             ApiError::NotFound("route") => "route_not_found",
+            ApiError::NotFound("appointment") => "appointment_not_found",
+            ApiError::NotFound("slot") => "slot_not_found",
+            ApiError::NotFound("property") => "property_not_found",
+            ApiError::NotFound("zone") => "zone_not_found",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::WindowFull => "window_full",
             ApiError::ExternalIdReused => "external_id_reused",
             ApiError::OptedOut => "opted_out",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::Refused { code, .. } => code,
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Refused {
+            status,
+            code,
+            message: message.into(),
         }
     }
 

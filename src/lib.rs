@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod http;
 pub mod metrics;
+pub mod operators;
 pub mod outbound;
 pub mod record;
 pub mod search;

@@ -89,17 +89,19 @@ async fn inbound(
             ))
         }
     };
-    tracing::debug!(%channel, token = %who.token_id, "integration message");
+    // Integrations authenticate with a token (see `IntegrationAuth`).
+    let token = who.token_id.ok_or(ApiError::Unauthorized)?;
+    tracing::debug!(%channel, %token, "integration message");
     let outcome = state
         .agent
         .handle(Inbound {
             tenant: tenant.id,
             channel: Channel::Api,
-            participant: format!("api:{}:{from}", who.token_id),
+            // One integration's conversations (and their external ids) are its own: never a
+            // carrier's thread, never another token's.
+            participant: format!("api:{token}:{from}"),
             text: text.to_string(),
-            // Scoped by token like the conversation: one integration's ids never collide
-            // with (or replay) another's, nor a carrier's message ids.
-            external_id: external_id.map(|id| format!("api:{}:{id}", who.token_id)),
+            external_id: external_id.map(str::to_string),
             media: vec![],
             caller: Caller::Phone {
                 phone: from.clone(),

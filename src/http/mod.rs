@@ -2,16 +2,23 @@
 //! middleware every request passes (tracing, metrics, timeout, body limit, JSON errors).
 //! Only this module and its children know axum.
 
+mod audit;
 mod auth;
+mod events;
 mod health;
 mod messages;
+mod openapi;
 mod operator;
+mod policy;
 mod portal;
 mod queue;
+mod record_actions;
+mod reports;
+mod session;
 mod stream;
 mod twilio;
 
-pub use auth::OperatorAuth;
+pub use auth::{AdminAuth, OperatorAuth, ReaderAuth, SessionAuth};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,9 +61,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(messages::router())
+        .merge(openapi::router())
         .nest(
             "/api/v1/operator",
-            operator::router().merge(queue::router()),
+            operator::router()
+                .merge(queue::router())
+                .merge(session::router())
+                .merge(record_actions::router())
+                .merge(audit::router())
+                .merge(events::router())
+                .merge(policy::router())
+                .merge(reports::router()),
         )
         .nest("/api/v1/portal", portal::router())
         .merge(twilio::router())

@@ -20,7 +20,7 @@ use super::{ApiJson, ApiPath, ApiQuery, AppState, OperatorAuth};
 use crate::domain::{Channel, ConversationId, EscalationId, EscalationStatus, PhoneE164};
 use crate::error::{ApiError, ApiResult};
 use crate::record::local;
-use crate::store::{Csr, NewOutbound, QueueFilter, QueueItem, Tenant};
+use crate::store::{Csr, NewOutbound, QueueFilter, QueueItem, Tenant, OUTCOMES};
 
 /// Longest accepted resolution note.
 const MAX_RESOLUTION_CHARS: usize = 2000;
@@ -130,7 +130,11 @@ async fn claim(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Resolve {
+    /// The CSR's note on how it ended.
     resolution: String,
+    /// One of `store::OUTCOMES`; `other` when left out.
+    #[serde(default)]
+    outcome: Option<String>,
     #[serde(default)]
     hand_back: bool,
 }
@@ -148,6 +152,15 @@ async fn resolve(
         MAX_RESOLUTION_CHARS,
         "empty_resolution",
     )?;
+    let outcome = match body.outcome.as_deref().map(str::trim) {
+        None | Some("") => "other",
+        Some(o) => OUTCOMES.iter().copied().find(|k| *k == o).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_outcome",
+                format!("`outcome` must be one of {}", OUTCOMES.join(", ")),
+            )
+        })?,
+    };
     let csr = Csr::new(who.user_id, who.role);
     let tenant = tenant_of(&state, &who).await?;
     let item = state
@@ -157,6 +170,7 @@ async fn resolve(
             id,
             &csr,
             resolution,
+            outcome,
             body.hand_back,
             state.clock.now(),
         )

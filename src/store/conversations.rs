@@ -450,6 +450,16 @@ impl Tx {
                 .fetch_one(&mut *pool).await?;
             id
         });
+        self.emit_event(
+            tenant,
+            super::EventKind::EscalationOpened,
+            serde_json::json!({
+                "escalation_id": id, "conversation_id": e.conversation_id, "customer_id": e.customer_id,
+                "reason": e.reason, "priority": e.priority, "due_at": e.due_at, "owner": "queue",
+            }),
+            now,
+        )
+        .await?;
         Ok(EscalationId(id))
     }
 }

@@ -15,33 +15,44 @@
 //! - on PostgreSQL, scheduling writes lock rows in one order — the appointment, then slots by
 //!   id — so racing changes serialise instead of deadlocking.
 
+mod audit;
 mod auth;
 mod bulk;
 mod conversations;
 mod customers;
+mod events;
+mod operator_actions;
 mod queue;
 mod records;
+mod reports;
 mod schedule;
 mod stream_tokens;
 mod tenants;
 mod turns;
+mod users;
 
+pub use audit::*;
 pub use auth::*;
 pub use bulk::*;
 pub use conversations::*;
 pub use customers::*;
+pub use events::*;
+pub use operator_actions::*;
 pub use queue::*;
 pub use records::*;
+pub use reports::*;
 pub use schedule::*;
 pub use stream_tokens::*;
 pub use tenants::*;
 pub use turns::*;
+pub use users::*;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -89,6 +100,8 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) db: Backend,
+    /// Wakes this process's event streams after a transaction that emitted events commits.
+    pub(crate) hub: Arc<EventHub>,
 }
 
 /// Run the same body against whichever pool backs the store. The body is compiled once per
@@ -129,6 +142,9 @@ pub(crate) use with_tx;
 /// crash mid-turn leaves nothing half-written. Dropping it without `commit` rolls back.
 pub struct Tx {
     pub(crate) inner: TxInner,
+    pub(crate) hub: Arc<EventHub>,
+    /// Whether `emit_event` wrote in this transaction (streams are woken on commit).
+    pub(crate) emitted: bool,
 }
 
 pub(crate) enum TxInner {
@@ -159,12 +175,20 @@ impl Tx {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Postgres(t) => t.commit().await?,
         }
+        if self.emitted {
+            self.hub.wake();
+        }
         Ok(())
     }
 
     pub fn is_postgres(&self) -> bool {
         matches!(self.inner, TxInner::Postgres(_))
     }
+}
+
+/// Unix seconds as a UTC instant (out-of-range values become the epoch).
+pub fn ts_pub(secs: i64) -> DateTime<Utc> {
+    ts(secs)
 }
 
 pub(crate) fn ts(secs: i64) -> DateTime<Utc> {
@@ -201,6 +225,11 @@ impl Store {
                 }
             }
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let hub = if in_memory {
+                Arc::new(EventHub::default())
+            } else {
+                EventHub::for_sqlite_file(&opts.get_filename().to_string_lossy())
+            };
             let pool = SqlitePoolOptions::new()
                 // An in-memory database exists once per connection: keep exactly one.
                 .max_connections(if in_memory { 1 } else { max_connections.max(1) })
@@ -221,6 +250,7 @@ impl Store {
             SQLITE_MIGRATIONS.run(&pool).await?;
             Store {
                 db: Backend::Sqlite(pool),
+                hub,
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
@@ -232,6 +262,7 @@ impl Store {
             POSTGRES_MIGRATIONS.run(&pool).await?;
             Store {
                 db: Backend::Postgres(pool),
+                hub: Arc::new(EventHub::default()),
             }
         } else {
             return Err(StoreError::UnsupportedUrl(
@@ -248,6 +279,8 @@ impl Store {
                 Backend::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
                 Backend::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
             },
+            hub: self.hub.clone(),
+            emitted: false,
         })
     }
 

@@ -7,9 +7,11 @@
 use chrono::{DateTime, Utc};
 
 use super::conversations::{EscalationRow, ESCALATION_COLS};
+use serde_json::json;
+
 use super::{
-    parse_col, with_conn, with_db, Conversation, Escalation, NewMessage, NewOutbound, Store,
-    StoreError, StoreResult, Tx,
+    csr_audit, parse_col, with_conn, with_db, Conversation, Escalation, EventKind, NewMessage,
+    NewOutbound, Store, StoreError, StoreResult, Tx,
 };
 use crate::domain::{
     Channel, ConversationId, Direction, EscalationId, EscalationStatus, MessageId, Role, TenantId,
@@ -26,6 +28,8 @@ pub const HANDED_BACK: &str = "handed back";
 pub struct Csr {
     pub user: Option<UserId>,
     pub label: String,
+    /// The acting role, recorded in the audit log.
+    pub role: Role,
 }
 
 impl Csr {
@@ -34,9 +38,22 @@ impl Csr {
             Some(u) => format!("csr:{u}"),
             None => format!("csr:{role}"),
         };
-        Csr { user, label }
+        Csr { user, label, role }
     }
 }
+
+/// How a resolved escalation ended, for reports and the record.
+pub const OUTCOMES: &[&str] = &[
+    "answered",
+    "rescheduled",
+    "cancelled",
+    "booked",
+    "billing_adjusted",
+    "callback_scheduled",
+    "technician_dispatched",
+    "no_action_needed",
+    "other",
+];
 
 /// One escalation as the queue shows it, with what the CSR needs from its conversation.
 #[derive(Debug, Clone)]
@@ -202,6 +219,27 @@ impl Store {
                     .bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(id.0)
                     .execute(&mut *c).await?.rows_affected());
                 tx.set_owner(tenant, conv.id, &csr.label, now).await?;
+                tx.audit(
+                    tenant,
+                    &csr_audit(
+                        csr,
+                        "escalation.claim",
+                        "escalation",
+                        id,
+                        Some(json!({ "status": e.status, "owner": conv.owner })),
+                        Some(json!({ "status": "claimed", "owner": csr.label })),
+                        None,
+                    ),
+                    now,
+                )
+                .await?;
+                tx.emit_event(
+                    tenant,
+                    EventKind::EscalationClaimed,
+                    json!({ "escalation_id": id, "conversation_id": conv.id, "owner": csr.label }),
+                    now,
+                )
+                .await?;
             }
         }
         tx.commit().await?;
@@ -211,12 +249,14 @@ impl Store {
     /// Resolve an escalation. With `hand_back` the conversation goes back to the agent (its
     /// other unresolved escalations are resolved as handed back); without it the
     /// conversation is closed and the customer's next message starts a new one.
+    #[allow(clippy::too_many_arguments)]
     pub async fn resolve_escalation(
         &self,
         tenant: TenantId,
         id: EscalationId,
         csr: &Csr,
         resolution: &str,
+        outcome: &str,
         hand_back: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<QueueItem> {
@@ -239,14 +279,43 @@ impl Store {
             return Err(StoreError::Conflict("another CSR owns this conversation"));
         }
         with_conn!(tx, c => sqlx::query(
-            "UPDATE escalations SET status = 'resolved', resolution = $1, resolved_at = $2, assignee = COALESCE(assignee, $3) \
-             WHERE tenant_id = $4 AND id = $5")
-            .bind(resolution).bind(now.timestamp()).bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(id.0)
+            "UPDATE escalations SET status = 'resolved', resolution = $1, outcome = $2, resolved_at = $3, assignee = COALESCE(assignee, $4) \
+             WHERE tenant_id = $5 AND id = $6")
+            .bind(resolution).bind(outcome).bind(now.timestamp()).bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(id.0)
             .execute(&mut *c).await?.rows_affected());
+        tx.audit(
+            tenant,
+            &csr_audit(
+                csr,
+                "escalation.resolve",
+                "escalation",
+                id,
+                Some(json!({ "status": e.status, "owner": conv.owner })),
+                Some(json!({ "status": "resolved", "outcome": outcome, "hand_back": hand_back })),
+                Some(resolution),
+            ),
+            now,
+        )
+        .await?;
+        tx.emit_event(
+            tenant,
+            EventKind::EscalationResolved,
+            json!({ "escalation_id": id, "conversation_id": conv.id, "outcome": outcome,
+                    "hand_back": hand_back, "actor": csr.label }),
+            now,
+        )
+        .await?;
         if hand_back {
             tx.resolve_all(tenant, conv.id, csr, HANDED_BACK, now)
                 .await?;
             tx.set_owner(tenant, conv.id, "agent", now).await?;
+            tx.emit_event(
+                tenant,
+                EventKind::EscalationHandedBack,
+                json!({ "conversation_id": conv.id, "owner": "agent", "actor": csr.label }),
+                now,
+            )
+            .await?;
         } else {
             with_conn!(tx, c => sqlx::query(
                 "UPDATE conversations SET status = 'closed', owner = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
@@ -273,6 +342,27 @@ impl Store {
             .resolve_all(tenant, conversation, csr, HANDED_BACK, now)
             .await?;
         tx.set_owner(tenant, conversation, "agent", now).await?;
+        tx.audit(
+            tenant,
+            &csr_audit(
+                csr,
+                "conversation.hand_back",
+                "conversation",
+                conversation,
+                Some(json!({ "owner": conv.owner })),
+                Some(json!({ "owner": "agent", "resolved": resolved })),
+                None,
+            ),
+            now,
+        )
+        .await?;
+        tx.emit_event(
+            tenant,
+            EventKind::EscalationHandedBack,
+            json!({ "conversation_id": conversation, "owner": "agent", "resolved": resolved, "actor": csr.label }),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(HandBack {
             conversation: self.conversation(tenant, conversation).await?,
@@ -318,6 +408,22 @@ impl Store {
             Some(m) => Some(tx.enqueue_outbound(tenant, m, now).await?),
             None => None,
         };
+        tx.audit(
+            tenant,
+            &csr_audit(csr, "conversation.reply", "conversation", conversation,
+                Some(json!({ "owner": conv.owner })),
+                Some(json!({ "owner": csr.label, "message_id": message_id, "text": text, "claimed": claimed })), None),
+            now,
+        )
+        .await?;
+        tx.emit_event(
+            tenant,
+            EventKind::MessageOut,
+            json!({ "conversation_id": conversation, "message_id": message_id, "author": csr.label,
+                    "owner": csr.label, "channel": conv.channel, "text": text }),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(CsrReply {
             message_id,

@@ -100,3 +100,49 @@ impl TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// A second server process's view: the same database through its own store (own pool,
+    /// own event wake-ups), as another instance of the service would have.
+    pub async fn spawn_instance(db: &TestDb) -> TestApp {
+        let raw = RawSettings {
+            database_url: Some(db.url().to_string()),
+            bind: Some("127.0.0.1:0".into()),
+            public_url: Some(PUBLIC_URL.into()),
+            clock: Some(CLOCK.into()),
+            twilio_account_sid: Some(TWILIO_ACCOUNT_SID.into()),
+            twilio_auth_token: Some(Secret::new(TWILIO_AUTH_TOKEN)),
+            twilio_api_base: Some("http://127.0.0.1:9".into()),
+            whisper_model: Some("off".into()),
+            ..RawSettings::default()
+        };
+        let settings = raw.resolve().expect("test settings");
+        let store = frontdesk::store::Store::connect(db.url(), super::POOL_SIZE)
+            .await
+            .expect("a second store on the test database");
+        let demo = frontdesk::seed::seed_demo(&store, settings.clock.now())
+            .await
+            .expect("seed demo (already there)");
+        let app = Application::with_store(settings, store)
+            .await
+            .expect("build app");
+        let addr = app.local_addr().expect("addr");
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = app
+                .run_until(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        TestApp {
+            addr,
+            state,
+            demo,
+            http: reqwest::Client::new(),
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+}

@@ -16,6 +16,7 @@ mod capacity;
 mod eval;
 mod masking;
 mod operator;
+mod operators;
 mod queue;
 mod smoke;
 mod store;
