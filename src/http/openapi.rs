@@ -371,7 +371,13 @@ pub const OPERATIONS: &[Op] = &[
     op(
         "get",
         "/twilio/voice/stream",
-        "Twilio Media Streams WebSocket",
+        "Twilio Media Streams without a token: always refused",
+        Access::Twilio,
+    ),
+    op(
+        "get",
+        "/twilio/voice/stream/{token}",
+        "Twilio Media Streams WebSocket (single-use token bound to the call)",
         Access::Twilio,
     ),
 ];
@@ -417,6 +423,8 @@ pub fn document() -> Value {
         if o.path.contains("{id}") {
             operation["parameters"] =
                 json!([{ "name": "id", "in": "path", "required": true, "schema": id() }]);
+        } else if o.path.contains("{token}") {
+            operation["parameters"] = json!([{ "name": "token", "in": "path", "required": true, "schema": { "type": "string" } }]);
         }
         if let Some(body) = o.body {
             operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": body() } } });
@@ -533,7 +541,10 @@ mod tests {
                 "module {name} is not checked against openapi.json"
             );
         }
-        let consts = [("PATH", super::super::stream::PATH)];
+        let consts = [
+            ("PATH", super::super::stream::PATH),
+            ("TOKEN_PATH", super::super::stream::TOKEN_PATH),
+        ];
         let served: BTreeSet<(String, String)> = sources
             .iter()
             .flat_map(|(_, src, prefix)| {

@@ -37,6 +37,8 @@ use crate::domain::TenantId;
 use crate::store::Tenant;
 
 pub const PATH: &str = "/twilio/voice/stream";
+/// The URL a `<Connect><Stream>` names: the path plus its single-use token.
+pub const TOKEN_PATH: &str = "/twilio/voice/stream/{token}";
 /// Audio kept from before the detector fired, so the first syllable is not clipped.
 const PRE_ROLL_CHUNKS: usize = 10;
 
@@ -48,7 +50,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         // The fixed URL opens nothing: a stream needs the token its TwiML named.
         .route(PATH, get(|| async { forbidden() }))
-        .route(&format!("{PATH}/{{token}}"), get(stream))
+        .route(TOKEN_PATH, get(stream))
 }
 
 /// The public `wss://` URL of a stream token.
