@@ -163,6 +163,26 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         queries: usize,
     },
+    /// Load a running server (loopback only): C senders post signed Twilio SMS (or
+    /// `/api/v1/messages` with --api-token) for D seconds; throughput and latency.
+    Load {
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long, default_value_t = 16)]
+        senders: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Stop after this many requests in all.
+        #[arg(long, default_value_t = 100_000)]
+        max_requests: usize,
+        /// The tenant number the customers write to.
+        #[arg(long, default_value = "+15125550000")]
+        to: String,
+        /// Post to `/api/v1/messages` with this integration token instead of SMS webhooks.
+        #[arg(long)]
+        api_token: Option<String>,
+    },
     /// Turn overhead of the runtime with the built-in model on a fresh demo world.
     Turns {
         #[arg(long, default_value_t = 200)]
@@ -275,6 +295,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 crate::bench::search(&settings.database_url, customers, queries).await?
             );
+            Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Load {
+                    url,
+                    senders,
+                    seconds,
+                    max_requests,
+                    to,
+                    api_token,
+                },
+        } => {
+            let opts = crate::loadgen::LoadOptions {
+                url,
+                public_url: Some(settings.public_url.clone()),
+                twilio_auth_token: settings
+                    .twilio
+                    .auth_token
+                    .as_ref()
+                    .map(|t| t.expose().to_string()),
+                api_token,
+                to,
+                senders,
+                seconds,
+                max_requests,
+            };
+            println!("{}", crate::loadgen::run(opts).await?);
             Ok(())
         }
         Command::Bench {

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod eval;
 pub mod http;
+pub mod loadgen;
 pub mod metrics;
 pub mod operators;
 pub mod outbound;

@@ -1,0 +1,204 @@
+//! `frontdesk bench load`: a load generator for a running frontdesk. C concurrent senders
+//! post signed Twilio SMS webhooks (or `POST /api/v1/messages` with an integration token) for
+//! D seconds, each sender as its own customer number, and the run prints throughput,
+//! latency percentiles and errors. Loopback targets only; bounded in time and in count.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::channels::twilio::signature::sign;
+use crate::search::bench::percentile;
+
+/// What to send, where, and for how long.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Where the server listens (loopback only), e.g. `http://127.0.0.1:8080`.
+    pub url: String,
+    /// The public base URL the server signs against (`FRONTDESK_PUBLIC_URL`); `url` if unset.
+    pub public_url: Option<String>,
+    /// The tenant's Twilio auth token (signs the webhooks).
+    pub twilio_auth_token: Option<String>,
+    /// With a token: `POST /api/v1/messages` instead of the SMS webhook.
+    pub api_token: Option<String>,
+    /// The tenant number customers write to.
+    pub to: String,
+    pub senders: usize,
+    pub seconds: u64,
+    /// Stop after this many requests in all, whatever the time.
+    pub max_requests: usize,
+}
+
+/// The questions senders cycle through: answered from the catalog and the hours, so each
+/// request is a full turn (identity by caller id, tools, reply) without changing the world.
+const TEXTS: &[&str] = &[
+    "how much is mosquito service?",
+    "what are your hours?",
+    "do you treat for ants",
+    "how much for a termite inspection",
+];
+
+#[derive(Default)]
+struct SenderResult {
+    latencies: Vec<Duration>,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+/// Refuse anything but a loopback target: this tool generates load.
+fn loopback_only(url: &str) -> anyhow::Result<reqwest::Url> {
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("`{url}` is not a URL"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    anyhow::ensure!(loopback, "bench load targets loopback only, not `{host}`");
+    Ok(parsed)
+}
+
+pub async fn run(opts: LoadOptions) -> anyhow::Result<String> {
+    let base = loopback_only(&opts.url)?;
+    let base = base.as_str().trim_end_matches('/').to_string();
+    let public = opts
+        .public_url
+        .clone()
+        .unwrap_or_else(|| base.clone())
+        .trim_end_matches('/')
+        .to_string();
+    anyhow::ensure!(opts.senders > 0, "--senders must be at least 1");
+    if opts.api_token.is_none() {
+        anyhow::ensure!(
+            opts.twilio_auth_token.is_some(),
+            "signing SMS webhooks needs the tenant's Twilio auth token (FRONTDESK_TWILIO_AUTH_TOKEN)"
+        );
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(opts.senders)
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(opts.seconds.max(1));
+    let per_sender = opts.max_requests.div_ceil(opts.senders).max(1);
+    let run_id = std::process::id();
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(opts.senders);
+    for s in 0..opts.senders {
+        let (http, base, public, opts) = (http.clone(), base.clone(), public.clone(), opts.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = SenderResult::default();
+            // A number of its own per sender (a stranger to the demo world: asks general
+            // questions, which the agent answers without verification).
+            let from = format!(
+                "+1512{:07}",
+                7_000_000 + (run_id as usize % 1000) * 1000 + s
+            );
+            for i in 0..per_sender {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let text = TEXTS[(s + i) % TEXTS.len()];
+                let sid = format!("SMload{run_id:x}s{s}n{i}");
+                let t0 = Instant::now();
+                let res = match &opts.api_token {
+                    Some(token) => {
+                        http.post(format!("{base}/api/v1/messages"))
+                            .bearer_auth(token)
+                            .json(&serde_json::json!({
+                                "channel": "sms", "from": from, "to": opts.to,
+                                "text": text, "external_id": sid,
+                            }))
+                            .send()
+                            .await
+                    }
+                    None => {
+                        let params = [
+                            ("AccountSid", "AC00000000000000000000000000000000"),
+                            ("Body", text),
+                            ("From", from.as_str()),
+                            ("MessageSid", sid.as_str()),
+                            ("NumMedia", "0"),
+                            ("To", opts.to.as_str()),
+                        ];
+                        let url = format!("{public}/twilio/sms");
+                        let signature = sign(
+                            opts.twilio_auth_token.as_deref().unwrap_or(""),
+                            &url,
+                            &params,
+                        );
+                        http.post(format!("{base}/twilio/sms"))
+                            .header(crate::channels::twilio::signature::HEADER, signature)
+                            .form(&params)
+                            .send()
+                            .await
+                    }
+                };
+                let ok = match res {
+                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    Ok(r) => {
+                        out.first_error
+                            .get_or_insert_with(|| format!("HTTP {}", r.status()));
+                        false
+                    }
+                    Err(e) => {
+                        out.first_error.get_or_insert_with(|| e.to_string());
+                        false
+                    }
+                };
+                if ok {
+                    out.latencies.push(t0.elapsed());
+                } else {
+                    out.errors += 1;
+                }
+            }
+            out
+        }));
+    }
+    let mut latencies = Vec::new();
+    let (mut errors, mut first_error) = (0, None);
+    for t in tasks {
+        let r = t.await?;
+        latencies.extend(r.latencies);
+        errors += r.errors;
+        first_error = first_error.or(r.first_error);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut report = format!(
+        "bench load: {} senders, {:.1} s, {} ok, {} errors, {:.0} req/s\n\
+         latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+        opts.senders,
+        elapsed.as_secs_f64(),
+        latencies.len(),
+        errors,
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.90)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+    );
+    if let Some(e) = first_error {
+        report.push_str(&format!("\nfirst error: {e}"));
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_only;
+
+    #[test]
+    fn only_loopback_targets_are_accepted() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert!(loopback_only(ok).is_ok(), "{ok}");
+        }
+        for bad in ["http://10.0.0.1:8080", "https://example.com", "not a url"] {
+            assert!(loopback_only(bad).is_err(), "{bad}");
+        }
+    }
+}
