@@ -1052,7 +1052,7 @@ fn pick(v: &View<'_>) -> Pick {
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| builtin::fold(w))
+        .map(builtin::fold)
         .collect();
     let has = |w: &str| words.iter().any(|x| x == w);
     // By position.
