@@ -4,10 +4,12 @@
 //! proposes the next tool call or the reply. Offline, free, and the baseline for evals.
 //! It never decides policy: the tools refuse what policy refuses, and it explains.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
 
-use super::builtin::{self, AppointmentRef, DayPart, Intent, Lang, Understanding};
+use super::builtin::{
+    self, spanish, AppointmentRef, DayPart, Intent, Lang, Understanding, WhenSpec,
+};
 use super::model::{
     ChatMessage, Model, ModelFuture, ModelRequest, ModelResponse, ModelStep, ToolCallRequest, Usage,
 };
@@ -298,7 +300,9 @@ fn decide_for(v: &View<'_>) -> ModelStep {
         || !v.u.pests.is_empty()
         || gives_identity(&v.u)
         || v.u.appointment_ref.is_some()
-        || picks_offer(v).is_some();
+        || !matches!(pick(v), Pick::None)
+        || answers_property_question(v)
+        || v.called("verify_identity").is_some();
     if goals.is_empty() && continuing {
         if let Some(prev) = v
             .earlier
@@ -361,6 +365,51 @@ enum GoalStep {
     Final(ModelStep),
 }
 
+/// The agent asked which property and the answer is a short free text ("willow creek"):
+/// read it as the street.
+fn answers_property_question(v: &View<'_>) -> bool {
+    let needs_property = v
+        .state
+        .get("needs_property_choice")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    needs_property && property_hint(v).is_some()
+}
+
+/// A street named without a suffix: the whole of a short answer that is nothing else, or the
+/// words after "at" in a request ("the visit at westgate to wednesday").
+fn property_hint(v: &View<'_>) -> Option<String> {
+    let text = builtin::normalized(&last_user_text(v.req)).to_lowercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let nothing_else = v.u.intents.iter().all(|i| *i == Intent::Unknown)
+        && v.u.when.is_none()
+        && v.u.yes_no.is_none()
+        && v.u.pests.is_empty();
+    if nothing_else && (1..=4).contains(&words.len()) {
+        let hint: Vec<&str> = words
+            .iter()
+            .copied()
+            .filter(|w| !matches!(*w, "the" | "one" | "on" | "at" | "its" | "it" | "is" | "s"))
+            .collect();
+        return (!hint.is_empty()).then(|| hint.join(" "));
+    }
+    const STOP: &[&str] = &[
+        "to", "on", "for", "in", "this", "next", "tomorrow", "today", "please", "pls", "from",
+        "and", "asap", "instead", "until", "till",
+    ];
+    let at = words.iter().position(|w| *w == "at")?;
+    let hint: Vec<&str> = words[at + 1..]
+        .iter()
+        .copied()
+        .take_while(|w| !STOP.contains(w) && !w.chars().all(|c| c.is_ascii_digit()))
+        .take(3)
+        .collect();
+    (!hint.is_empty()).then(|| hint.join(" "))
+}
+
 fn gives_identity(u: &Understanding) -> bool {
     u.zip.is_some() || u.street_number.is_some() || !u.street_words.is_empty() || u.name.is_some()
 }
@@ -399,6 +448,41 @@ fn small_talk(v: &View<'_>) -> ModelStep {
             "You're welcome! Text us anytime.",
             "¡Con gusto! Escríbanos cuando quiera.",
         ));
+    }
+    // An open offer: the answer did not pick one, so ask again in other words.
+    let offer = open_offer(v);
+    if !offer.is_empty() {
+        if v.u.yes_no == Some(false)
+            || builtin::normalized(&last_user_text(v.req))
+                .to_lowercase()
+                .contains("none")
+        {
+            return reply(v.t(
+                "No problem. What day or time would work better? I can look for other openings.",
+                "De acuerdo. ¿Qué día u horario le funcionaría mejor? Puedo buscar otros horarios.",
+            ));
+        }
+        return reply(match v.lang {
+            Lang::Es => format!(
+                "Perdón, no entendí cuál le funciona. {}",
+                ask_which(v, &offer)
+            ),
+            _ => format!(
+                "Sorry, I didn't catch which one you'd like. {}",
+                ask_which(v, &offer)
+            ),
+        });
+    }
+    // A change waiting for a yes or no, and the answer is neither: put it again.
+    if let Some(p) = v.state.get("proposal").filter(|p| !p.is_null()) {
+        let turn = v.state.get("turn").and_then(Value::as_u64);
+        let shown = p.get("shown_in_turn").and_then(Value::as_u64);
+        let just_shown = matches!((shown, turn), (Some(s), Some(t)) if s + 1 == t);
+        if v.u.yes_no.is_none() && !has(Intent::Greeting) && just_shown {
+            if let Some(tool) = p.get("tool").and_then(Value::as_str) {
+                return call(tool, p.get("arguments").cloned().unwrap_or(Value::Null));
+            }
+        }
     }
     if v.u.yes_no.is_some() && v.state.get("proposal").is_none_or(Value::is_null) {
         return reply(v.t(
@@ -466,7 +550,13 @@ fn identity_step(v: &View<'_>) -> Option<ModelStep> {
     if v.req.facts.channel == "voice" && !v.verified {
         return Some(voice_identity_step(v, needs_property, verify.is_some()));
     }
-    let street = street_text(&v.u);
+    let street = street_text(&v.u).or_else(|| {
+        if needs_property {
+            property_hint(v)
+        } else {
+            None
+        }
+    });
     if needs_property {
         if verify.is_none() && street.is_some() {
             return Some(call(
@@ -805,6 +895,34 @@ fn quote_step(v: &View<'_>) -> GoalStep {
         return GoalStep::Call(call("list_services", json!({})));
     };
     let list = services(&list.result);
+    // A pest no service here treats: say so, never quote another service instead.
+    if let Some(pest) = v.u.pests.first() {
+        let p = pest.as_str().replace('_', " ");
+        let stem = p
+            .trim_end_matches('s')
+            .trim_end_matches("oe")
+            .trim_end_matches("che");
+        let stem: String = stem.chars().take(5).collect();
+        let served = list.iter().any(|s| {
+            s.name.to_lowercase().contains(&stem)
+                || s.pests
+                    .iter()
+                    .any(|sp| sp.replace('_', " ").contains(&stem))
+        });
+        if !served && !list.is_empty() {
+            let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
+            return GoalStep::Say(match v.lang {
+                Lang::Es => format!(
+                    "Lo siento, no ofrecemos servicio para {p}. Ofrecemos: {}.",
+                    names.join("; ")
+                ),
+                _ => format!(
+                    "Sorry, we don't offer {p} service. What we offer: {}.",
+                    names.join("; ")
+                ),
+            });
+        }
+    }
     let Some(service) = pick_service(v, &list) else {
         return GoalStep::Say(v.t(
             "Which pest or service would you like a price for? We treat ants, roaches, spiders, mosquitoes, rodents, termites, bed bugs, wasps and more.",
@@ -849,38 +967,154 @@ fn quote_step(v: &View<'_>) -> GoalStep {
     }
 }
 
-/// Which of the windows offered last turn the customer picked, if any.
-fn picks_offer(v: &View<'_>) -> Option<i64> {
-    let offered = v.state.get("offered").and_then(Value::as_array)?;
-    if offered.is_empty() {
-        return None;
+/// What the customer's answer does with the windows offered in the agent's last reply.
+enum Pick {
+    /// Exactly one window.
+    Slot(i64),
+    /// An answer that fits several of them ("yes" to a list, "the afternoon one" twice):
+    /// ask which, among these.
+    Ask(Vec<Value>),
+    /// Not an answer to the offer (or no offer is open).
+    None,
+}
+
+/// The windows offered in the agent's last reply, if that reply was the offer (an offer
+/// answered, replaced or left behind is closed).
+fn open_offer(v: &View<'_>) -> Vec<Value> {
+    let Some(offered) = v.state.get("offered").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let Some(first) = offered.first() else {
+        return Vec::new();
+    };
+    let last_user = v
+        .req
+        .messages
+        .iter()
+        .rposition(|m| matches!(m, ChatMessage::User { .. }))
+        .unwrap_or(0);
+    let last_reply = v.req.messages[..last_user]
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            ChatMessage::Assistant {
+                content: Some(c), ..
+            } if !c.trim().is_empty() => Some(c.as_str()),
+            _ => None,
+        });
+    let label = field(first, "label");
+    match last_reply {
+        Some(text) if text.contains(&label) || text.contains(&spanish::window_es(&label)) => {
+            offered.clone()
+        }
+        _ => Vec::new(),
     }
+}
+
+const WEEKDAY_WORDS: &[(&str, &str)] = &[
+    ("monday", "Mon"),
+    ("mon", "Mon"),
+    ("lunes", "Mon"),
+    ("tuesday", "Tue"),
+    ("tue", "Tue"),
+    ("tues", "Tue"),
+    ("martes", "Tue"),
+    ("wednesday", "Wed"),
+    ("wed", "Wed"),
+    ("weds", "Wed"),
+    ("miercoles", "Wed"),
+    ("thursday", "Thu"),
+    ("thu", "Thu"),
+    ("thur", "Thu"),
+    ("thurs", "Thu"),
+    ("jueves", "Thu"),
+    ("friday", "Fri"),
+    ("fri", "Fri"),
+    ("viernes", "Fri"),
+    ("saturday", "Sat"),
+    ("sat", "Sat"),
+    ("sabado", "Sat"),
+    ("sunday", "Sun"),
+    ("sun", "Sun"),
+    ("domingo", "Sun"),
+];
+
+/// Which of the offered windows the answer picks: by position ("the first one", "2nd",
+/// "option 3", "the last one"), by day ("the tuesday one", "the 8th"), by part of the day
+/// ("afternoon"), or by agreeing ("yes", "that works") when only one was offered.
+fn pick(v: &View<'_>) -> Pick {
+    let offered = open_offer(v);
+    if offered.is_empty() {
+        return Pick::None;
+    }
+    let slot = |o: &Value| o.get("slot_id").and_then(Value::as_i64);
     let text = builtin::normalized(&last_user_text(v.req)).to_lowercase();
-    let words: Vec<&str> = text
+    let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
+        .map(builtin::fold)
         .collect();
+    let has = |w: &str| words.iter().any(|x| x == w);
+    // By position.
     let ordinal = |w: &str| match w {
-        "1" | "first" | "1st" | "one" | "primero" | "primera" | "uno" => Some(0),
-        "2" | "second" | "2nd" | "two" | "segundo" | "segunda" | "dos" => Some(1),
-        "3" | "third" | "3rd" | "three" | "tercero" | "tercera" | "tres" => Some(2),
+        "first" | "1st" | "primero" | "primera" | "primer" => Some(0),
+        "second" | "2nd" | "segundo" | "segunda" => Some(1),
+        "third" | "3rd" | "tercero" | "tercera" | "tercer" => Some(2),
+        "fourth" | "4th" | "cuarto" | "cuarta" => Some(3),
+        "fifth" | "5th" => Some(4),
+        "last" | "ultimo" | "ultima" => Some(usize::MAX),
         _ => None,
     };
-    if words.len() <= 4 {
-        if let Some(i) = words.iter().find_map(|w| ordinal(w)) {
-            return offered
-                .get(i)
-                .and_then(|o| o.get("slot_id"))
-                .and_then(Value::as_i64);
+    let cardinal = |w: &str| match w {
+        "1" | "one" | "uno" | "una" => Some(0),
+        "2" | "two" | "dos" => Some(1),
+        "3" | "three" | "tres" => Some(2),
+        "4" | "four" | "cuatro" => Some(3),
+        "5" | "five" | "cinco" => Some(4),
+        _ => None,
+    };
+    if words.len() <= 8 {
+        let mut index = words.iter().find_map(|w| ordinal(w));
+        if index.is_none() {
+            // A bare number, or one after "option", "number", "#".
+            for (i, w) in words.iter().enumerate() {
+                let lead = i > 0
+                    && matches!(
+                        words[i - 1].as_str(),
+                        "option" | "number" | "opcion" | "numero" | "no"
+                    );
+                if words.len() <= 2 || lead || text.contains(&format!("#{w}")) {
+                    if let Some(k) = cardinal(w) {
+                        index = Some(k);
+                        break;
+                    }
+                }
+            }
+        }
+        // "the 2nd" is a position when the list is that long; "the 8th" is a day.
+        if let Some(k) = index {
+            let k = if k == usize::MAX {
+                offered.len() - 1
+            } else {
+                k
+            };
+            if let Some(o) = offered.get(k) {
+                return slot(o).map_or(Pick::None, Pick::Slot);
+            }
         }
     }
+    // By day, date and part of the day.
+    let weekday = words
+        .iter()
+        .find_map(|w| WEEKDAY_WORDS.iter().find(|(k, _)| k == w).map(|(_, a)| *a));
     let part = v.u.when.as_ref().and_then(|w| w.part);
     let dates =
         v.u.when
             .as_ref()
             .map(|w| w.dates.clone())
             .unwrap_or_default();
-    let matching: Vec<&Value> = offered
+    let days: Vec<u32> = dates.iter().map(|d| d.day()).collect();
+    let matching: Vec<Value> = offered
         .iter()
         .filter(|o| {
             let label = field(o, "label");
@@ -891,24 +1125,109 @@ fn picks_offer(v: &View<'_>) -> Option<i64> {
                 .is_some_and(|w| w.starts_with("AM"));
             let part_ok = match part {
                 Some(DayPart::Morning) => morning,
-                Some(DayPart::Afternoon) => !morning,
+                Some(DayPart::Afternoon) | Some(DayPart::Evening) => !morning,
                 _ => true,
             };
+            let weekday_ok = weekday.is_none_or(|a| label.starts_with(a));
+            let label_day = label
+                .split(',')
+                .next()
+                .and_then(|d| d.split_whitespace().nth(2))
+                .and_then(|d| d.parse::<u32>().ok());
             let date_ok = dates.is_empty()
                 || dates
                     .iter()
-                    .any(|d| label.contains(&d.format("%b %-d").to_string()));
-            part_ok && date_ok
+                    .any(|d| label.contains(&d.format("%b %-d,").to_string()))
+                || v.u.ordinal_is_also_date && label_day.is_some_and(|n| days.contains(&n));
+            part_ok && weekday_ok && date_ok
+        })
+        .cloned()
+        .collect();
+    let criteria = part.is_some() || weekday.is_some() || !dates.is_empty();
+    if criteria {
+        return match matching.len() {
+            0 => Pick::None,
+            1 => slot(&matching[0]).map_or(Pick::None, Pick::Slot),
+            _ => Pick::Ask(matching),
+        };
+    }
+    // Agreement without saying which.
+    let any = has("any")
+        || has("either")
+        || has("whichever")
+        || has("cualquiera")
+        || text.contains("doesnt matter")
+        || text.contains("does not matter");
+    let agrees = v.u.yes_no == Some(true)
+        || any
+        || text.contains("that works")
+        || text.contains("works for me")
+        || text.contains("sounds good")
+        || text.contains("that one")
+        || text.contains("that s fine")
+        || text.contains("thats fine")
+        || has("perfect")
+        || has("great")
+        || has("perfecto");
+    if agrees && !v.u.intents.iter().any(|i| GOALS.contains(i)) {
+        if offered.len() == 1 || any {
+            return slot(&offered[0]).map_or(Pick::None, Pick::Slot);
+        }
+        return Pick::Ask(offered);
+    }
+    Pick::None
+}
+
+/// "Which one works for you: 1) …; 2) …?" for a pick that fits several windows.
+fn ask_which(v: &View<'_>, among: &[Value]) -> String {
+    let labels: Vec<String> = among
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let label = field(w, "label");
+            let label = match v.lang {
+                Lang::Es => spanish::window_es(&label),
+                _ => label,
+            };
+            format!("{}) {label}", i + 1)
         })
         .collect();
-    if (part.is_some() || !dates.is_empty()) && matching.len() == 1 {
-        return matching[0].get("slot_id").and_then(Value::as_i64);
+    let voice = v.req.facts.channel == "voice";
+    match (v.lang, voice) {
+        (Lang::Es, _) => format!(
+            "¿Cuál de estos horarios prefiere: {}? Puede decir «el primero» o el día.",
+            labels.join("; ")
+        ),
+        (_, true) => format!(
+            "Which one would you like: {}? You can say the first one, or the day.",
+            labels.join("; ")
+        ),
+        _ => format!(
+            "Which one works for you: {}? You can answer with the number or the day.",
+            labels.join("; ")
+        ),
+    }
+}
+
+/// What the customer asked for as to time: this message's, or (when this one names no time,
+/// e.g. it answers a security question) the one given with the request.
+fn wish(v: &View<'_>) -> Option<WhenSpec> {
+    if v.u.when.is_some() {
+        return v.u.when.clone();
+    }
+    for e in &v.earlier {
+        if e.when.is_some() {
+            return e.when.clone();
+        }
+        if e.intents.iter().any(|i| GOALS.contains(i)) {
+            break;
+        }
     }
     None
 }
 
 fn when_args(v: &View<'_>, mut args: Value) -> Value {
-    if let Some(w) = &v.u.when {
+    if let Some(w) = &wish(v) {
         if !w.dates.is_empty() {
             args["dates"] = json!(w.dates.iter().map(NaiveDate::to_string).collect::<Vec<_>>());
         }
@@ -934,11 +1253,18 @@ fn offer_text(v: &View<'_>, windows: &[Value], what: &str) -> String {
     let labels: Vec<String> = windows
         .iter()
         .enumerate()
-        .map(|(i, w)| format!("{}) {}", i + 1, field(w, "window")))
+        .map(|(i, w)| {
+            let label = field(w, "window");
+            match v.lang {
+                Lang::Es => format!("{}) {}", i + 1, spanish::window_es(&label)),
+                _ => format!("{}) {label}", i + 1),
+            }
+        })
         .collect();
     match v.lang {
         Lang::Es => format!(
-            "Tengo estos horarios para {what}: {}. ¿Cuál le funciona?",
+            "Tengo estos horarios para {}: {}. ¿Cuál le funciona?",
+            spanish::dates_es(what),
             labels.join("; ")
         ),
         _ => format!(
@@ -953,18 +1279,39 @@ fn after_write(v: &View<'_>, d: &Done) -> ModelStep {
     let r = &d.result;
     match r.get("status").and_then(Value::as_str) {
         Some("rescheduled") => reply(v.t(
-            &format!("Done! Your {} visit is now {}. You'll get a reminder before the technician arrives.", field(r, "service"), field(r, "to")),
-            &format!("¡Listo! Su visita de {} quedó para {}.", field(r, "service"), field(r, "to")),
+            &format!(
+                "Done! Your {} visit is now {}.",
+                field(r, "service"),
+                field(r, "to")
+            ),
+            &format!(
+                "¡Listo! Su visita de {} quedó para el {}.",
+                field(r, "service"),
+                spanish::window_es(&field(r, "to"))
+            ),
         )),
         Some("booked") => reply(v.t(
-            &format!("You're booked: {} on {}, {}. See you then!", field(r, "service"), field(r, "window"), field(r, "price")),
-            &format!("Quedó agendado: {} el {}, {}.", field(r, "service"), field(r, "window"), field(r, "price")),
+            &format!(
+                "You're booked: {} on {}, {}. See you then!",
+                field(r, "service"),
+                field(r, "window"),
+                field(r, "price")
+            ),
+            &format!(
+                "Quedó agendado: {} el {}, {}.",
+                field(r, "service"),
+                spanish::window_es(&field(r, "window")),
+                field(r, "price")
+            ),
         )),
         Some("needs_confirmation") => reply(field(r, "confirm_text")),
         _ => {
             let rule = field(r, "rule");
             if rule.starts_with("agent_reschedule.") || rule.starts_with("booking.") {
-                call("escalate", json!({ "reason": "out_of_policy", "summary": format!("{} refused by policy ({rule}): {}", d.name, field(r, "message")) }))
+                call(
+                    "escalate",
+                    json!({ "reason": "out_of_policy", "summary": format!("{} refused by policy ({rule}): {}", d.name, field(r, "message")) }),
+                )
             } else {
                 reply(v.t(
                     "Sorry, that window was just taken. Would you like me to look for another time?",
@@ -1026,22 +1373,46 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
     if let Some(d) = v.called("reschedule_appointment") {
         return GoalStep::Final(after_write(v, d));
     }
-    if let Some(slot) = picks_offer(v) {
-        return GoalStep::Final(call(
-            "reschedule_appointment",
-            json!({ "appointment_id": appointment_id, "slot_id": slot }),
-        ));
+    match pick(v) {
+        Pick::Slot(slot) => {
+            return GoalStep::Final(call(
+                "reschedule_appointment",
+                json!({ "appointment_id": appointment_id, "slot_id": slot }),
+            ))
+        }
+        Pick::Ask(among) => return GoalStep::Final(reply(ask_which(v, &among))),
+        Pick::None => {}
     }
     let searches: Vec<&Done> = v
         .done
         .iter()
         .filter(|d| d.name == "find_open_windows")
         .collect();
+    let wished = wish(v);
+    // A move counted from the visit ("bump it out a week"): windows after the visit.
+    let visit_day = NaiveDate::parse_from_str(
+        field(&appt, "window_start").get(..10).unwrap_or(""),
+        "%Y-%m-%d",
+    )
+    .ok();
+    let shift = wished
+        .as_ref()
+        .and_then(|w| w.shift_days.map(|s| (s, w.same_time)))
+        .zip(visit_day);
     let Some(search) = searches.last() else {
-        return GoalStep::Call(call(
-            "find_open_windows",
-            when_args(v, json!({ "appointment_id": appointment_id, "limit": 3 })),
-        ));
+        let mut args = when_args(v, json!({ "appointment_id": appointment_id, "limit": 3 }));
+        if let Some((((lo, hi), same_time), day)) = shift {
+            args["from"] = json!((day + Duration::days(lo)).to_string());
+            args["to"] = json!((day + Duration::days(hi)).to_string());
+            if same_time && args.get("part_of_day").is_none() {
+                let morning = field(&appt, "window_start")
+                    .get(11..13)
+                    .and_then(|h| h.parse::<u32>().ok())
+                    .is_some_and(|h| h < 12);
+                args["part_of_day"] = json!(if morning { "morning" } else { "afternoon" });
+            }
+        }
+        return GoalStep::Call(call("find_open_windows", args));
     };
     if search.result.get("status").and_then(Value::as_str) == Some("refused") {
         return GoalStep::Final(call(
@@ -1055,11 +1426,17 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let asked_specific =
-        v.u.when
+    let asked_specific = shift.is_none()
+        && wished
             .as_ref()
             .is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
     if windows.is_empty() {
+        if let (Some((_, day)), 1) = (shift, searches.len()) {
+            return GoalStep::Call(call(
+                "find_open_windows",
+                json!({ "appointment_id": appointment_id, "limit": 3, "from": (day + Duration::days(1)).to_string() }),
+            ));
+        }
         if asked_specific && searches.len() == 1 {
             // Nothing then: is it outside what policy allows, or just full?
             let range = search.result.get("allowed_range");
@@ -1071,11 +1448,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
                 .and_then(|r| r.get("earliest"))
                 .and_then(Value::as_str)
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
-            let dates =
-                v.u.when
-                    .as_ref()
-                    .map(|w| w.dates.clone())
-                    .unwrap_or_default();
+            let dates = wished.as_ref().map(|w| w.dates.clone()).unwrap_or_default();
             let outside = !dates.is_empty()
                 && dates.iter().all(|d| {
                     latest.is_some_and(|l| *d > l.date_naive())
@@ -1144,11 +1517,15 @@ fn book_step(v: &View<'_>) -> GoalStep {
     if let Some(d) = v.called("book_service") {
         return GoalStep::Final(after_write(v, d));
     }
-    if let Some(slot) = picks_offer(v) {
-        return GoalStep::Final(call(
-            "book_service",
-            json!({ "service_code": service.code, "slot_id": slot }),
-        ));
+    match pick(v) {
+        Pick::Slot(slot) => {
+            return GoalStep::Final(call(
+                "book_service",
+                json!({ "service_code": service.code, "slot_id": slot }),
+            ))
+        }
+        Pick::Ask(among) => return GoalStep::Final(reply(ask_which(v, &among))),
+        Pick::None => {}
     }
     let searches: Vec<&Done> = v
         .done
@@ -1173,10 +1550,9 @@ fn book_step(v: &View<'_>) -> GoalStep {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let asked_specific =
-        v.u.when
-            .as_ref()
-            .is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
+    let asked_specific = wish(v)
+        .as_ref()
+        .is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
     if windows.is_empty() {
         if searches.len() == 1 {
             return GoalStep::Call(call(

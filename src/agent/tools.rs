@@ -787,10 +787,11 @@ fn guard(ctx: &mut ToolCtx<'_>, tool: &str, args: &Value, summary: String) -> Op
         ctx.state.proposal = None;
         return None;
     }
-    let question = if ctx.spanish {
-        format!("{summary} Responda SÍ para confirmar.")
-    } else {
-        format!("{summary} Reply YES to confirm.")
+    let question = match (ctx.spanish, ctx.channel == Channel::Voice) {
+        (true, true) => format!("{summary} Diga sí para confirmar."),
+        (true, false) => format!("{summary} Responda SÍ para confirmar."),
+        (false, true) => format!("{summary} Say yes to confirm."),
+        (false, false) => format!("{summary} Reply YES to confirm."),
     };
     ctx.state.proposal = Some(Proposal {
         tool: tool.into(),
@@ -893,8 +894,11 @@ async fn reschedule(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, 
     let to = window_label(tz, slot.starts_at, slot.ends_at);
     let summary = if ctx.spanish {
         format!(
-            "¿Cambiamos su visita de {} en {} del {from} al {to}?",
-            a.service, property.street
+            "¿Cambiamos su visita de {} en {} del {} al {}?",
+            a.service,
+            property.street,
+            crate::agent::builtin::spanish::window_es(&from),
+            crate::agent::builtin::spanish::window_es(&to)
         )
     } else {
         format!(

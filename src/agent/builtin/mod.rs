@@ -15,6 +15,7 @@ pub use normalize::damerau_levenshtein;
 mod pests;
 mod phrase;
 mod secrets;
+pub mod spanish;
 mod when;
 mod yesno;
 
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use identity::AppointmentRef;
 pub use intent::Intent;
-pub use normalize::normalized;
+pub use normalize::{fold, normalized};
 pub use pests::Pest;
 pub use secrets::{has_card, mask_json, mask_secrets};
 pub use when::{DayPart, WhenSpec};
@@ -352,16 +353,27 @@ const ENGLISH: &[&str] = &[
     "was",
 ];
 
+/// Words shared with English texting ("ya", "no") or too short to tell a language by: on
+/// their own they never make a message Spanish.
+const WEAK_SPANISH: &[&str] = &["ya", "en", "un", "lo", "mas", "nos"];
+
 fn detect_language(text: &str, toks: &[normalize::Token]) -> Lang {
     let mut es = 0usize;
     let mut en = 0usize;
+    let mut strong = 0usize;
     for t in toks {
         if SPANISH.contains(&t.folded.as_str()) {
             es += 1;
+            if !WEAK_SPANISH.contains(&t.folded.as_str()) {
+                strong += 1;
+            }
         }
         if ENGLISH.contains(&t.norm.as_str()) {
             en += 1;
         }
+    }
+    if strong == 0 {
+        es = 0;
     }
     es += 2 * text
         .chars()
@@ -383,6 +395,40 @@ fn prefix_chars(text: &str, max: usize) -> &str {
     }
 }
 
+/// A ZIP code read out digit by digit, as speech recognition writes it: "seven eight seven
+/// five six", "7 8 7 5 6", "seven eight seven oh four". Exactly five digits in a row.
+fn spoken_zip(toks: &[normalize::Token]) -> Option<String> {
+    let digit = |t: &normalize::Token| -> Option<char> {
+        match t.norm.as_str() {
+            "zero" | "oh" | "o" => Some('0'),
+            "one" => Some('1'),
+            "two" => Some('2'),
+            "three" => Some('3'),
+            "four" => Some('4'),
+            "five" => Some('5'),
+            "six" => Some('6'),
+            "seven" => Some('7'),
+            "eight" => Some('8'),
+            "nine" => Some('9'),
+            w if w.len() == 1 && w.chars().all(|c| c.is_ascii_digit()) => w.chars().next(),
+            _ => None,
+        }
+    };
+    let mut runs: Vec<String> = vec![String::new()];
+    for t in toks {
+        if t.norm == "," || t.norm == "-" {
+            continue;
+        }
+        match digit(t) {
+            Some(c) => runs.last_mut().expect("one run at least").push(c),
+            None => runs.push(String::new()),
+        }
+    }
+    // "oh" alone is not a digit: a run needs a real digit besides zeros.
+    runs.into_iter()
+        .find(|r| r.len() == 5 && r.chars().any(|c| c != '0'))
+}
+
 /// Read one customer message.
 pub fn understand(text: &str, ctx: &Context) -> Understanding {
     let text = prefix_chars(text, MAX_CHARS);
@@ -401,7 +447,10 @@ pub fn understand(text: &str, ctx: &Context) -> Understanding {
     let language = detect_language(&analysis, &toks);
     let pests_found = pests::find(&toks);
     let when = when::parse(&toks, ctx.now_local, language);
-    let facts = identity::read(&toks, &when.consumed, when.existing, when.bare_ordinal);
+    let mut facts = identity::read(&toks, &when.consumed, when.existing, when.bare_ordinal);
+    if facts.zip.is_none() {
+        facts.zip = spoken_zip(&toks);
+    }
     let intents = intent::detect(&toks, &pests_found);
     let answer = yesno::read(&toks, when.spec.is_some());
 

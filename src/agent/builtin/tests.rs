@@ -924,3 +924,48 @@ fn serialises_with_stable_names() {
     );
     assert_eq!(got["language"], serde_json::json!("en"));
 }
+
+#[test]
+fn weekday_beside_its_date_names_that_date() {
+    for text in ["tuesday december 1", "martes 1 de diciembre", "tues 12/1"] {
+        let w = u(text).when.expect("a date");
+        assert_eq!(w.dates, vec![date(2026, 12, 1)], "{text}");
+    }
+}
+
+#[test]
+fn relative_moves_count_from_the_visit() {
+    let table: &[(&str, (i64, i64))] = &[
+        ("can u bump my appt out like 7 days", (7, 10)),
+        ("push it back a week", (7, 10)),
+        ("a few days later", (2, 5)),
+        ("same time next month", (28, 31)),
+    ];
+    for (text, want) in table {
+        let w = u(text).when.expect("a move");
+        assert_eq!(w.shift_days, Some(*want), "{text}");
+        assert!(w.dates.is_empty(), "{text}");
+    }
+    assert!(u("can u bump my appt out like 7 days").has(Reschedule));
+}
+
+#[test]
+fn spoken_zip_is_a_knowledge_factor() {
+    for text in [
+        "seven eight seven five six",
+        "7 8 7 5 6",
+        "my zip is seven eight seven five six",
+    ] {
+        assert_eq!(u(text).zip.as_deref(), Some("78756"), "{text}");
+    }
+    assert_eq!(u("seven eight seven oh four").zip.as_deref(), Some("78704"));
+    assert_eq!(u("the first one").zip, None);
+}
+
+#[test]
+fn ya_does_not_switch_to_spanish() {
+    for text in ["ya", "ya that works", "ya the first one"] {
+        assert_eq!(u(text).language, Lang::En, "{text}");
+    }
+    assert_eq!(u("ya no puedo el viernes").language, Lang::Es);
+}

@@ -66,6 +66,13 @@ pub struct WhenSpec {
     pub before: Option<NaiveTime>,
     pub at: Option<NaiveTime>,
     pub asap: bool,
+    /// A move relative to the visit itself ("bump it out 7 days", "a week later", "same
+    /// time next month"): the least and most days after the visit's date.
+    #[serde(default)]
+    pub shift_days: Option<(i64, i64)>,
+    /// "same time next month": keep the visit's part of the day.
+    #[serde(default)]
+    pub same_time: bool,
 }
 
 impl WhenSpec {
@@ -109,6 +116,7 @@ impl WhenSpec {
             && self.before.is_none()
             && self.at.is_none()
             && !self.asap
+            && self.shift_days.is_none()
     }
 
     /// A short human-readable form for transcripts.
@@ -147,6 +155,12 @@ impl WhenSpec {
         if let Some(t) = self.at {
             parts.push(format!("at {}", t.format("%H:%M")));
         }
+        if let Some((a, b)) = self.shift_days {
+            parts.push(format!("visit+{a}..{b}d"));
+        }
+        if self.same_time {
+            parts.push("same time".to_string());
+        }
         parts.join(" ")
     }
 }
@@ -175,6 +189,7 @@ pub(crate) fn parse(toks: &[Token], now: NaiveDateTime, lang: Lang) -> WhenParse
         consumed: vec![false; toks.len()],
         plain_weekdays: Vec::new(),
         last_weekday: None,
+        weekday_dates: Vec::new(),
     };
     p.run();
     let spec = (!p.spec.is_empty()).then_some(p.spec);
@@ -407,6 +422,8 @@ struct Parser<'a> {
     plain_weekdays: Vec<NaiveDate>,
     /// Where the last weekday expression ended and how it was read.
     last_weekday: Option<(usize, &'static str)>,
+    /// Every date read from a weekday word (with or without "next").
+    weekday_dates: Vec<NaiveDate>,
 }
 
 /// The role a date plays in the message.
@@ -454,7 +471,27 @@ impl<'a> Parser<'a> {
                 i += 1;
             }
         }
+        self.drop_weekdays_naming_a_date();
         self.align_weekdays();
+    }
+
+    /// "tuesday march 10", "martes 10 de marzo", "tues 3/10": the weekday names the date
+    /// beside it, not the next Tuesday on its own.
+    fn drop_weekdays_naming_a_date(&mut self) {
+        let plain = std::mem::take(&mut self.plain_weekdays);
+        let mut kept = Vec::new();
+        for d in plain {
+            let named =
+                self.spec.dates.iter().any(|x| {
+                    *x != d && x.weekday() == d.weekday() && !self.weekday_dates.contains(x)
+                });
+            if named {
+                self.spec.dates.retain(|x| *x != d);
+            } else {
+                kept.push(d);
+            }
+        }
+        self.plain_weekdays = kept;
     }
 
     /// "anytime next week except wednesday": a bare weekday said next to a range means the
@@ -494,6 +531,7 @@ impl<'a> Parser<'a> {
             .or_else(|| self.spanish_part(i))
             .or_else(|| self.relative_day(i))
             .or_else(|| self.asap(i))
+            .or_else(|| self.relative_move(i))
             .or_else(|| self.in_n(i))
             .or_else(|| self.week_ranges(i))
             .or_else(|| self.weekday(i))
@@ -760,6 +798,62 @@ impl<'a> Parser<'a> {
         lookup(COUNT_WORDS, a).map(|n| (n, 1))
     }
 
+    /// A move counted from the visit: "bump it out about 7 days", "push it back a week",
+    /// "a week later", "a few days later", "same time next month", "un mes después".
+    fn relative_move(&mut self, i: usize) -> Option<usize> {
+        if self.w(i) == "same" && self.w(i + 1) == "time" && self.w(i + 2) == "next" {
+            let days = match self.w(i + 3) {
+                "month" => (28, 31),
+                "week" => (7, 7),
+                _ => return None,
+            };
+            self.spec.shift_days = Some(days);
+            self.spec.same_time = true;
+            return Some(4);
+        }
+        let mut j = i;
+        let lead = matches!(self.w(j), "out" | "back" | "by");
+        if lead {
+            j += 1;
+        }
+        while matches!(
+            self.w(j),
+            "about" | "like" | "around" | "roughly" | "maybe" | "another" | "abt" | "approx"
+        ) {
+            j += 1;
+        }
+        let (range, used) = if self.w(j) == "a" && self.w(j + 1) == "few" {
+            ((2, 5), 2)
+        } else if self.w(j) == "few" {
+            ((2, 5), 1)
+        } else {
+            let (n, used) = self.count_at(j)?;
+            ((n, n), used)
+        };
+        j += used;
+        let per = match self.w(j) {
+            "day" | "days" | "dia" | "dias" => 1,
+            "week" | "weeks" | "wk" | "wks" | "semana" | "semanas" => 7,
+            "month" | "mes" => 30,
+            _ => return None,
+        };
+        j += 1;
+        let trail = matches!(
+            self.w(j),
+            "later" | "out" | "after" | "back" | "despues" | "mas"
+        );
+        if trail {
+            j += 1;
+        }
+        if !(lead || trail) {
+            return None;
+        }
+        let (a, b) = (range.0 * per, range.1 * per);
+        let b = if a == b { b + 3 } else { b };
+        self.spec.shift_days = Some((a, b));
+        Some(j - i)
+    }
+
     /// "in 2 days", "in a week", "in a couple of days", "in a few days", "en 3 días".
     fn in_n(&mut self, i: usize) -> Option<usize> {
         if !matches!(self.w(i), "in" | "en" | "within") {
@@ -987,6 +1081,7 @@ impl<'a> Parser<'a> {
         if matches!(kind, "this" | "plain") {
             self.plain_weekdays.push(d);
         }
+        self.weekday_dates.push(d);
         self.last_weekday = Some((i + len, kind));
         self.add_date(d, i, i + len);
         Some(len)
