@@ -178,7 +178,7 @@ async fn csr_works_an_escalation_and_admin_changes_policy_in_the_browser() {
             .script(
                 "var s = document.querySelector(arguments[0] + ' select'); \
                  var o = Array.from(s.options).find(o => !o.disabled && o.value !== String(arguments[1]) && / [1-9][0-9]* left$/.test(o.textContent)); \
-                 s.value = o.value; return Number(o.value)",
+                 s.value = o.value; s.dispatchEvent(new Event('change', { bubbles: true })); return Number(o.value)",
                 json!([form, before.slot_id.0]),
             )
             .await
@@ -190,7 +190,7 @@ async fn csr_works_an_escalation_and_admin_changes_policy_in_the_browser() {
         submit(&b, &form).await;
         let after = rachel_appointment(&app).await;
         assert_eq!(after.slot_id.0, picked, "moved to the picked window");
-        assert_eq!(after.last_rescheduled_by.as_deref(), Some(&*format!("csr:{}", d.carlos_mendez)));
+        assert_eq!(after.last_rescheduled_by.as_deref(), Some("csr"));
 
         // Resolve, handing the conversation back to the agent.
         b.open(&conversation_url).await;

@@ -125,9 +125,15 @@
     out.textContent = n + " characters · " + segments + " SMS segment" + (segments === 1 ? "" : "s") +
       (isGsm ? "" : " (Unicode)");
   }
+  function markDirty(ev) {
+    var form = ev.target && ev.target.form;
+    if (form) form.setAttribute("data-dirty", "1");
+  }
   document.addEventListener("input", function (ev) {
+    markDirty(ev);
     if (ev.target.hasAttribute && ev.target.hasAttribute("data-sms-counter")) count(ev.target);
   });
+  document.addEventListener("change", markDirty);
 
   // Live regions: on any event, re-read this page and swap each [data-live] element by id.
   var regions = document.querySelectorAll("[data-live][id]");
@@ -145,7 +151,10 @@
       var doc = new DOMParser().parseFromString(html, "text/html");
       regions.forEach(function (el) {
         var fresh = doc.getElementById(el.id);
-        if (fresh) el.innerHTML = fresh.innerHTML;
+        // A region holding a form the user is filling in is left alone until it is sent.
+        var active = document.activeElement;
+        var busy = el.querySelector("form[data-dirty]") || (active && active.form && el.contains(active));
+        if (fresh && !busy) el.innerHTML = fresh.innerHTML;
       });
       var n = doc.body.getAttribute("data-now");
       if (n) skew = Number(n) * 1000 - Date.now();
