@@ -193,11 +193,15 @@ impl Browser {
 
     pub async fn text(&self, css: &str) -> String {
         let e = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{}/text", e.0), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{}/text", e.0),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
     }
 
     /// Run a script in the page (its body, with `arguments`), returning its value.
@@ -244,8 +248,12 @@ impl Browser {
             css = json!(css),
             needle = json!(needle)
         );
-        self.wait_until(&format!("{css} containing {needle:?}"), &script, self.default_wait)
-            .await;
+        self.wait_until(
+            &format!("{css} containing {needle:?}"),
+            &script,
+            self.default_wait,
+        )
+        .await;
     }
 
     /// Navigate and wait until the page's script is running (and its live stream is open
@@ -274,11 +282,7 @@ impl Browser {
     }
 
     pub async fn quit(self) {
-        let _ = self
-            .http
-            .delete(&self.base)
-            .send()
-            .await;
+        let _ = self.http.delete(&self.base).send().await;
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }

@@ -81,7 +81,8 @@ async fn submit(b: &Browser, form: &str) {
 }
 
 async fn shot(b: &Browser, name: &str) {
-    b.screenshot(&screens_dir().join(format!("{name}.png"))).await;
+    b.screenshot(&screens_dir().join(format!("{name}.png")))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

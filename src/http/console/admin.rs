@@ -21,10 +21,18 @@ fn inputs(path: &str, v: &Value, out: &mut String) {
     match v {
         Value::Object(map) => {
             if !path.is_empty() {
-                let _ = write!(out, "<fieldset><legend>{}</legend>", esc(&path.replace(['.', '_'], " ")));
+                let _ = write!(
+                    out,
+                    "<fieldset><legend>{}</legend>",
+                    esc(&path.replace(['.', '_'], " "))
+                );
             }
             for (k, v) in map {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 inputs(&p, v, out);
             }
             if !path.is_empty() {
@@ -108,7 +116,11 @@ fn diff(before: Option<&Value>, after: Option<&Value>) -> String {
         match v {
             Value::Object(m) => {
                 for (k, v) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     leaves(&p, v, out);
                 }
             }
@@ -140,7 +152,11 @@ fn diff(before: Option<&Value>, after: Option<&Value>) -> String {
 
 /// A horizontal bar chart.
 fn bars(title: &str, data: &[(String, f64)], unit: &str) -> String {
-    let max = data.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max).max(1.0);
+    let max = data
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
     let row = 26;
     let h = (data.len().max(1) * row + 10) as i64;
     let mut svg = format!(
@@ -159,7 +175,11 @@ fn bars(title: &str, data: &[(String, f64)], unit: &str) -> String {
             ty = y + 14,
             l = esc(label),
             tx = 176 + w,
-            v = if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") },
+            v = if v.fract() == 0.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            },
         );
     }
     if data.is_empty() {
@@ -222,7 +242,10 @@ pub async fn dashboard(State(state): State<AppState>, op: Operator) -> PageResul
         .collect();
     let containment = vec![
         ("contained".to_string(), s.contained as f64),
-        ("escalated".to_string(), (s.conversations - s.contained) as f64),
+        (
+            "escalated".to_string(),
+            (s.conversations - s.contained) as f64,
+        ),
     ];
     let claim = vec![
         (
@@ -235,9 +258,15 @@ pub async fn dashboard(State(state): State<AppState>, op: Operator) -> PageResul
         ),
     ];
     let after_hours = vec![
-        ("after-hours bookings".to_string(), s.after_hours_bookings as f64),
+        (
+            "after-hours bookings".to_string(),
+            s.after_hours_bookings as f64,
+        ),
         ("agent bookings".to_string(), s.agent_bookings as f64),
-        ("after-hours conversations".to_string(), s.after_hours_conversations as f64),
+        (
+            "after-hours conversations".to_string(),
+            s.after_hours_conversations as f64,
+        ),
     ];
     let body = format!(
         "<h1>Dashboard</h1><p class=\"muted\">{from} to {to} ({tzname})</p>\

@@ -33,7 +33,8 @@ use crate::operators::{check_session, LiveSession};
 use crate::store::{StoreError, Tenant};
 
 /// The policy every console answer carries.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 const CSS: &str = include_str!("assets/console.css");
@@ -59,7 +60,10 @@ async fn headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     res
@@ -71,14 +75,7 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
         "console.js" => (JS, "text/javascript; charset=utf-8"),
         _ => return ConsoleError::not_found("file").into_response(),
     };
-    (
-        [
-            (CONTENT_TYPE, kind),
-            (CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+    ([(CONTENT_TYPE, kind), (CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
 /// Escape text for HTML element content and double-quoted attribute values.
@@ -267,7 +264,11 @@ pub fn page(op: &Operator, now: DateTime<Utc>, nav: Nav, title: &str, body: &str
     }
     let mut nav_html = String::new();
     for (n, href, label) in links {
-        let current = if n == nav { " aria-current=\"page\"" } else { "" };
+        let current = if n == nav {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
         let _ = write!(nav_html, "<a href=\"{href}\"{current}>{label}</a>");
     }
     let out = format!(
@@ -283,7 +284,7 @@ pub fn page(op: &Operator, now: DateTime<Utc>, nav: Nav, title: &str, body: &str
 <form class=\"search\" method=\"get\" action=\"/console/customers\" role=\"search\">\
 <label class=\"sr\" for=\"q\">Find a customer</label>\
 <input id=\"q\" name=\"q\" type=\"search\" placeholder=\"Name, street, phone…\"></form>\
-<span class=\"who\">{name} ({role})</span> <span id=\"live-status\" class=\"live-off\" aria-live=\"polite\">offline</span>\
+<span class=\"who\">{name} ({role})</span> <span id=\"live-status\" aria-live=\"polite\"></span>\
 <form data-api=\"/api/v1/operator/session\" data-method=\"DELETE\" data-then=\"/console/sign-in\">\
 <button type=\"submit\" class=\"link\">Sign out</button></form></header>\
 <main id=\"main\">{body}</main></body></html>",

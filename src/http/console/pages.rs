@@ -10,9 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use super::{esc, page, time_el, who_label, ConsoleError, Nav, Operator, PageResult, CSP};
-use crate::domain::{
-    ConversationId, Direction, EscalationReason, EscalationStatus,
-};
+use crate::domain::{ConversationId, Direction, EscalationReason, EscalationStatus};
 use crate::http::AppState;
 use crate::store::{Message, QueueFilter, QueueItem, OUTCOMES};
 
@@ -143,7 +141,9 @@ pub async fn queue(
         };
         let _ = write!(f, "<option value=\"{v}\"{sel}>{l}</option>");
     }
-    f.push_str("</select></label><label>Reason <select name=\"reason\"><option value=\"\">Any</option>");
+    f.push_str(
+        "</select></label><label>Reason <select name=\"reason\"><option value=\"\">Any</option>",
+    );
     for r in EscalationReason::ALL {
         let sel = if Some(*r) == reason { " selected" } else { "" };
         let _ = write!(
@@ -162,7 +162,10 @@ pub async fn queue(
     let mut rows = String::new();
     for i in &items {
         let e = &i.escalation;
-        let messages = state.store.messages(op.tenant.id, e.conversation_id).await?;
+        let messages = state
+            .store
+            .messages(op.tenant.id, e.conversation_id)
+            .await?;
         let customer = match (e.customer_id, &i.customer_name) {
             (Some(id), Some(name)) => {
                 format!("<a href=\"/console/customers/{id}\">{}</a>", esc(name))
@@ -313,7 +316,11 @@ pub async fn conversation(
     let mut all: Vec<(DateTime<Utc>, i64, Item)> = messages
         .iter()
         .map(|m| (m.at, m.id.0 * 2, Item::M(m)))
-        .chain(tool_calls.iter().map(|t| (t.at, t.id.0 * 2 + 1, Item::T(t))))
+        .chain(
+            tool_calls
+                .iter()
+                .map(|t| (t.at, t.id.0 * 2 + 1, Item::T(t))),
+        )
         .collect();
     all.sort_by_key(|(at, k, _)| (*at, *k));
     let mut transcript = String::new();
@@ -373,7 +380,9 @@ pub async fn conversation(
         }
     }
     let channel_note = match conv.channel {
-        crate::domain::Channel::Sms | crate::domain::Channel::Voice => "Sent by text message to the customer.",
+        crate::domain::Channel::Sms | crate::domain::Channel::Voice => {
+            "Sent by text message to the customer."
+        }
         _ => "Shown to the customer in their conversation.",
     };
     let _ = write!(
@@ -415,5 +424,11 @@ pub async fn conversation(
 <ol id=\"transcript\" class=\"transcript\" data-live aria-live=\"polite\">{transcript}</ol>\
 <section class=\"actions\" aria-label=\"Actions\">{actions}</section></div>"
     );
-    Ok(page(&op, now, Nav::Queue, &format!("Conversation {id}"), &body))
+    Ok(page(
+        &op,
+        now,
+        Nav::Queue,
+        &format!("Conversation {id}"),
+        &body,
+    ))
 }

@@ -26,11 +26,7 @@ pub async fn search(
     }
     let mut list = String::new();
     let customers = if q.is_empty() {
-        state
-            .store
-            .list_customers(op.tenant.id, 1, 50)
-            .await?
-            .0
+        state.store.list_customers(op.tenant.id, 1, 50).await?.0
     } else {
         let hits = state
             .search
@@ -71,7 +67,9 @@ pub async fn record(
 ) -> PageResult {
     let now = state.clock.now();
     let tz = op.tz();
-    let id: CustomerId = id.parse().map_err(|_| ConsoleError::not_found("customer"))?;
+    let id: CustomerId = id
+        .parse()
+        .map_err(|_| ConsoleError::not_found("customer"))?;
     let r = customer_record(&state.store, &op.tenant, id, now)
         .await
         .map_err(|e| match e {
@@ -157,7 +155,13 @@ pub async fn record(
                 .map(|p| p.zone_id);
             let slots = state
                 .store
-                .zone_slots_between(op.tenant.id, zone, now, now + Duration::days(PICKER_DAYS), 200)
+                .zone_slots_between(
+                    op.tenant.id,
+                    zone,
+                    now,
+                    now + Duration::days(PICKER_DAYS),
+                    200,
+                )
                 .await?;
             let mut options = String::new();
             for s in &slots {
@@ -194,15 +198,31 @@ pub async fn record(
     if let Some(first) = r.properties.first() {
         let slots = state
             .store
-            .zone_slots_between(op.tenant.id, Some(first.zone_id), now, now + Duration::days(PICKER_DAYS), 200)
+            .zone_slots_between(
+                op.tenant.id,
+                Some(first.zone_id),
+                now,
+                now + Duration::days(PICKER_DAYS),
+                200,
+            )
             .await?;
         let mut popts = String::new();
         for p in &r.properties {
-            let _ = write!(popts, "<option value=\"{}\">{}</option>", p.id, esc(&p.street));
+            let _ = write!(
+                popts,
+                "<option value=\"{}\">{}</option>",
+                p.id,
+                esc(&p.street)
+            );
         }
         let mut sopts = String::new();
         for s in &services {
-            let _ = write!(sopts, "<option value=\"{}\">{}</option>", esc(&s.code), esc(&s.name));
+            let _ = write!(
+                sopts,
+                "<option value=\"{}\">{}</option>",
+                esc(&s.code),
+                esc(&s.name)
+            );
         }
         let mut slot_opts = String::new();
         for s in &slots {
@@ -270,7 +290,10 @@ pub async fn record(
             a.price_cents
         );
     }
-    let _ = write!(b, "<section class=\"card\" id=\"agreements\"><h2>Agreements</h2><ul>{ag}</ul></section>");
+    let _ = write!(
+        b,
+        "<section class=\"card\" id=\"agreements\"><h2>Agreements</h2><ul>{ag}</ul></section>"
+    );
 
     // Service history.
     let mut hist = String::new();
@@ -284,7 +307,10 @@ pub async fn record(
             esc(&v.findings)
         );
     }
-    let _ = write!(b, "<section class=\"card\" id=\"history\"><h2>Service history</h2><ul>{hist}</ul></section>");
+    let _ = write!(
+        b,
+        "<section class=\"card\" id=\"history\"><h2>Service history</h2><ul>{hist}</ul></section>"
+    );
 
     // Portal activity.
     let mut portal = String::new();
@@ -297,11 +323,19 @@ pub async fn record(
             esc(&e.detail.to_string())
         );
     }
-    let _ = write!(b, "<section class=\"card\" id=\"portal\"><h2>Portal activity</h2><ul>{portal}</ul></section>");
+    let _ = write!(
+        b,
+        "<section class=\"card\" id=\"portal\"><h2>Portal activity</h2><ul>{portal}</ul></section>"
+    );
 
     // Conversations, open first.
     let mut convs: Vec<_> = r.conversations.iter().collect();
-    convs.sort_by_key(|v| (v.conversation.status == "closed", std::cmp::Reverse(v.conversation.updated_at)));
+    convs.sort_by_key(|v| {
+        (
+            v.conversation.status == "closed",
+            std::cmp::Reverse(v.conversation.updated_at),
+        )
+    });
     let mut cl = String::new();
     for v in convs {
         let conv = &v.conversation;
