@@ -1,4 +1,5 @@
-//! The web console in a real browser (headless Chromium through chromedriver). These run on
+//! The web console in a real browser (headless Chromium through chromedriver): a CSR works
+//! an escalation live, an admin changes policy, and customer markup stays text. These run on
 //! SQLite only: the console reads and writes through the same store API as everything else,
 //! which the rest of the suite covers on both engines.
 
@@ -297,6 +298,41 @@ async fn customer_markup_renders_as_text_in_every_view() {
             b.wait_until(&format!("{v} to show the text"), &no_img_and_visible, LIVE)
                 .await;
         }
+        // Claimed elsewhere (by another operator through the API): the open queue page shows
+        // who, without a reload.
+        b.open(&app.url("/console/queue")).await;
+        let esc = b
+            .script(
+                "var r = document.querySelector('tr[data-escalation]'); return r ? r.getAttribute('data-escalation') : null",
+                json!([]),
+            )
+            .await;
+        let esc = esc.as_str().expect("an escalation row").to_string();
+        b.script("window.__samePage = 'yes'; return true", json!([]))
+            .await;
+        let olivia = crate::common::api::user_token(
+            &app,
+            d.demo,
+            d.olivia_reyes,
+            frontdesk::domain::Role::Admin,
+        )
+        .await;
+        let res = app
+            .http
+            .post(app.url(&format!("/api/v1/operator/escalations/{esc}/claim")))
+            .bearer_auth(&olivia)
+            .send()
+            .await
+            .expect("claim");
+        assert!(res.status().is_success(), "{}", res.status());
+        b.wait_for_text(
+            &format!("tr[data-escalation='{esc}'] .claimed-by"),
+            "Olivia Reyes",
+        )
+        .await;
+        assert_eq!(b.script("return window.__samePage", json!([])).await, "yes");
+        b.open(&app.url(&views[1])).await;
+
         let conv = b
             .script(
                 "var a = document.querySelector('#conversations a'); return a ? a.getAttribute('href') : null",
