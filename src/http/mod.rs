@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod console;
 mod events;
 mod health;
 mod messages;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(reports::router()),
         )
         .nest("/api/v1/portal", portal::router())
+        .merge(console::router())
         .merge(twilio::router())
         .merge(stream::router())
         .fallback(|| async { ApiError::NotFound("route") })
@@ -126,9 +128,11 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
 /// the framework or a layer refuses on its own (an unreadable path or query, a body it cannot
 /// take, a handshake that is not one, a timeout) comes as plain text or without a body, and is
 /// rewritten here into `{"error":{"code","message"}}` with its status kept. The only answers
-/// left alone are the Twilio webhooks' own (TwiML, bare 403s), which speak to Twilio.
+/// left alone are the Twilio webhooks' own (TwiML, bare 403s), which speak to Twilio, and the
+/// console's HTML error pages, which speak to people.
 async fn json_errors(req: Request, next: Next) -> Response {
     let for_twilio = req.uri().path().starts_with("/twilio/");
+    let for_console = req.uri().path().starts_with("/console");
     let res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -138,7 +142,14 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json || (for_twilio && res.headers().contains_key(header::CONTENT_TYPE)) {
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_json
+        || (for_twilio && res.headers().contains_key(header::CONTENT_TYPE))
+        || (for_console && is_html)
+    {
         return res;
     }
     let text = match axum::body::to_bytes(res.into_body(), 4096).await {

@@ -380,6 +380,66 @@ pub const OPERATIONS: &[Op] = &[
         "Twilio Media Streams WebSocket (single-use token bound to the call)",
         Access::Twilio,
     ),
+    op(
+        "get",
+        "/console",
+        "Console: to the queue, or to sign-in (HTML)",
+        Access::Public,
+    ),
+    op(
+        "get",
+        "/console/sign-in",
+        "Console: sign-in page (HTML)",
+        Access::Public,
+    ),
+    op(
+        "get",
+        "/console/queue",
+        "Console: the queue (HTML; `status`, `reason`, `mine`)",
+        Access::Session,
+    ),
+    op(
+        "get",
+        "/console/conversations/{id}",
+        "Console: one conversation (HTML)",
+        Access::Session,
+    ),
+    op(
+        "get",
+        "/console/customers",
+        "Console: customer search (HTML; `q`)",
+        Access::Session,
+    ),
+    op(
+        "get",
+        "/console/customers/{id}",
+        "Console: the customer record (HTML)",
+        Access::Session,
+    ),
+    op(
+        "get",
+        "/console/admin/policy",
+        "Console: policy and hours editor (HTML, admin)",
+        Access::Session,
+    ),
+    op(
+        "get",
+        "/console/admin/dashboard",
+        "Console: dashboard with charts (HTML, admin)",
+        Access::Session,
+    ),
+    op(
+        "get",
+        "/console/admin/audit",
+        "Console: the audit log (HTML, admin)",
+        Access::Session,
+    ),
+    op(
+        "get",
+        "/console/assets/{file}",
+        "Console: embedded stylesheet and script",
+        Access::Public,
+    ),
 ];
 
 fn security(access: Access) -> Value {
@@ -423,6 +483,8 @@ pub fn document() -> Value {
         if o.path.contains("{id}") {
             operation["parameters"] =
                 json!([{ "name": "id", "in": "path", "required": true, "schema": id() }]);
+        } else if o.path.contains("{file}") {
+            operation["parameters"] = json!([{ "name": "file", "in": "path", "required": true, "schema": { "type": "string" } }]);
         } else if o.path.contains("{token}") {
             operation["parameters"] = json!([{ "name": "token", "in": "path", "required": true, "schema": { "type": "string" } }]);
         }
@@ -530,6 +592,7 @@ mod tests {
             ("events", include_str!("events.rs"), op),
             ("policy", include_str!("policy.rs"), op),
             ("reports", include_str!("reports.rs"), op),
+            ("console", include_str!("console/mod.rs"), ""),
         ];
         // Every routed module of `http` is read above.
         for line in include_str!("mod.rs").lines() {

@@ -50,7 +50,7 @@ fn cookie(state: &AppState, value: &str, max_age: i64) -> ApiResult<HeaderValue>
         ""
     };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/api/v1; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
     .map_err(|e| ApiError::Internal(e.into()))
 }

@@ -17,6 +17,7 @@
 pub mod agent;
 pub mod api;
 pub mod app;
+pub mod browser;
 pub mod twilio;
 pub mod voice;
 pub mod world;

@@ -13,6 +13,7 @@ mod agent_portal;
 mod agent_reschedule;
 mod api_edges;
 mod capacity;
+mod console;
 mod eval;
 mod masking;
 mod operator;
