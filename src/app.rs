@@ -11,7 +11,7 @@ use crate::agent::builtin_model::BuiltinModel;
 use crate::agent::model::Model;
 use crate::agent::Agent;
 use crate::config::{ModelSettings, Settings};
-use crate::http::{router, AppState};
+use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::search::SearchIndex;
 use crate::store::Store;
@@ -47,7 +47,6 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = router(self.state.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let listener = self.state.store.spawn_event_listener(stop_rx.clone());
         let twilio = crate::outbound::TwilioRest::new(
@@ -68,11 +67,7 @@ impl Application {
             self.state.settings.twilio.reply_budget,
             stop_tx.subscribe(),
         ));
-        // The peer address reaches handlers (`/metrics` serves loopback peers without a token).
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::http::serve(self.listener, self.state.clone(), shutdown).await?;
         let _ = stop_tx.send(true);
         let _ = sender.await;
         let _ = recovery.await;

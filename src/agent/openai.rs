@@ -5,6 +5,9 @@
 //! without secrets. [`FallbackModel`] puts a second model behind a failing first one, so a
 //! customer is never left without an answer.
 
+/// Compiled for this crate's tests and, through the `test-support` feature, for the
+/// integration tests; never part of a release build.
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 
 #[cfg(test)]

@@ -71,6 +71,25 @@ pub struct StartInfo {
     pub media_format: MediaFormat,
 }
 
+impl StartInfo {
+    /// The caller's number, as the `From` `<Parameter>` the stream was opened with
+    /// (see `twiml::Stream::call_numbers`); empty when absent.
+    pub fn caller(&self) -> String {
+        self.custom_parameters
+            .get("From")
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The number called (ours), as the `To` `<Parameter>`; empty when absent.
+    pub fn called(&self) -> String {
+        self.custom_parameters
+            .get("To")
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaFormat {
