@@ -190,8 +190,3 @@ pub async fn run_sender(
         }
     }
 }
-
-/// For a tenant, the number messages go out from.
-pub fn sender_number(tenant: &Tenant) -> Option<&str> {
-    tenant.phone_numbers.first().map(String::as_str)
-}

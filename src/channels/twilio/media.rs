@@ -305,10 +305,6 @@ pub fn mulaw_to_f32(bytes: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-pub fn pcm16_to_mulaw(samples: &[i16]) -> Vec<u8> {
-    samples.iter().map(|s| mulaw_encode(*s)).collect()
-}
-
 /// f32 samples (clamped to [-1, 1]; NaN is silence) to µ-law.
 pub fn f32_to_mulaw(samples: &[f32]) -> Vec<u8> {
     samples
