@@ -11,7 +11,7 @@ use crate::agent::builtin_model::BuiltinModel;
 use crate::agent::model::Model;
 use crate::agent::Agent;
 use crate::config::{ModelSettings, Settings};
-use crate::http::{router, AppState};
+use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::search::SearchIndex;
 use crate::store::Store;
@@ -19,6 +19,7 @@ use crate::store::Store;
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    welcome: Welcome,
 }
 
 impl Application {
@@ -29,9 +30,30 @@ impl Application {
 
     /// Build on an already connected store (tests share one).
     pub async fn with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
-        let state = build_state(settings, store).await?;
+        let (state, welcome) = prepare(settings, store).await?;
         let listener = TcpListener::bind(state.settings.bind).await?;
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            welcome,
+        })
+    }
+
+    /// The start-up block for people: where the console and portal are, and how to sign in
+    /// to the demo.
+    pub fn welcome(&self) -> anyhow::Result<String> {
+        let addr = self.local_addr()?;
+        let settings = &self.state.settings;
+        // Without a public URL of its own the service is where it listens (port 0 is chosen
+        // at bind time).
+        let base = if settings.public_url == format!("http://{}", settings.bind) {
+            format!("http://{addr}")
+        } else {
+            settings.public_url.clone()
+        };
+        Ok(self
+            .welcome
+            .render(addr, self.state.store.backend_name(), &base))
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -47,7 +69,6 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = router(self.state.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let listener = self.state.store.spawn_event_listener(stop_rx.clone());
         let twilio = crate::outbound::TwilioRest::new(
@@ -68,11 +89,7 @@ impl Application {
             self.state.settings.twilio.reply_budget,
             stop_tx.subscribe(),
         ));
-        // The peer address reaches handlers (`/metrics` serves loopback peers without a token).
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::http::serve(self.listener, self.state.clone(), shutdown).await?;
         let _ = stop_tx.send(true);
         let _ = sender.await;
         let _ = recovery.await;
@@ -114,13 +131,28 @@ async fn run_recovery(
 
 /// Everything a request handler needs, from settings and a connected store.
 pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<AppState> {
+    Ok(prepare(settings, store).await?.0)
+}
+
+/// [`build_state`], and what the start-up block tells a newcomer.
+async fn prepare(settings: Settings, store: Store) -> anyhow::Result<(AppState, Welcome)> {
     let clock = settings.clock;
+    let mut welcome = Welcome::default();
     if settings.seed_demo && store.list_tenants().await?.is_empty() {
         let summary = crate::seed::seed_demo(&store, clock.now()).await?;
-        tracing::info!(?summary, "seeded the demo world");
         if summary.created {
-            print_demo_passwords(&store, summary.demo, clock.now()).await?;
+            welcome.seeded = Some(summary.to_string());
+            welcome.passwords =
+                crate::operators::demo_passwords(&store, summary.demo, clock.now()).await?;
         }
+    }
+    if let Some(demo) = store.tenant_by_slug(crate::seed::DEMO_SLUG).await? {
+        welcome.demo_operators = store
+            .operator_users(demo.id)
+            .await?
+            .into_iter()
+            .map(|u| u.email)
+            .collect();
     }
     let search = Arc::new(SearchIndex::new_in_ram()?);
     for (tenant, _) in store.list_tenants().await? {
@@ -136,8 +168,9 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
         clock,
         turn_budget: turn_budget(settings.twilio.reply_budget),
     };
-    let transcriber = crate::voice::load_transcriber(settings.whisper_model.as_deref());
-    Ok(AppState {
+    let transcriber =
+        crate::voice::load_transcriber(settings.whisper_model.as_deref(), settings.whisper_threads);
+    let state = AppState {
         store,
         search,
         agent,
@@ -146,7 +179,8 @@ pub async fn build_state(settings: Settings, store: Store) -> anyhow::Result<App
         metrics: Arc::new(Metrics::default()),
         outbox: Arc::new(tokio::sync::Notify::new()),
         transcriber,
-    })
+    };
+    Ok((state, welcome))
 }
 
 /// The model's share of a reply budget: what is left after a margin for storing the turn
@@ -156,25 +190,51 @@ pub fn turn_budget(reply_budget: std::time::Duration) -> std::time::Duration {
     reply_budget.saturating_sub(margin)
 }
 
-/// First start: the demo operators get random passwords, printed once here (only hashes are
-/// stored). `frontdesk user password` sets another one.
-async fn print_demo_passwords(
-    store: &Store,
-    tenant: crate::domain::TenantId,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<()> {
-    let passwords = crate::operators::demo_passwords(store, tenant, now).await?;
-    if passwords.is_empty() {
-        return Ok(());
+/// What a newcomer needs at start-up. First start: the demo operators get random passwords,
+/// shown once here (only hashes are stored); `frontdesk user password` sets another one.
+#[derive(Default)]
+struct Welcome {
+    /// The demo world seeded by this start, summarised.
+    seeded: Option<String>,
+    /// The demo tenant's operators (e-mail addresses), when it exists.
+    demo_operators: Vec<String>,
+    /// E-mail and password of each demo operator given one by this start.
+    passwords: Vec<(String, String)>,
+}
+
+impl Welcome {
+    fn render(&self, addr: SocketAddr, store: &str, public_url: &str) -> String {
+        let mut out = format!(
+            "frontdesk is listening on {addr} (store: {store})\n  \
+             console  {public_url}/console\n  \
+             portal   {public_url}/portal\n  \
+             API      {public_url}/api/v1/openapi.json"
+        );
+        if let Some(seeded) = &self.seeded {
+            for (i, line) in seeded.lines().enumerate() {
+                let indent = if i == 0 { "  " } else { "    " };
+                out.push_str(&format!("\n{indent}{}", line.trim_start()));
+            }
+        }
+        if !self.passwords.is_empty() {
+            out.push_str(&format!(
+                "\n  demo console sign-in (passwords shown only now; change one with \
+                 `frontdesk user password --tenant {} --email …`):",
+                crate::seed::DEMO_SLUG
+            ));
+            for (email, password) in &self.passwords {
+                out.push_str(&format!("\n    {email}  {password}"));
+            }
+        } else if !self.demo_operators.is_empty() {
+            out.push_str(&format!(
+                "\n  sign in to the demo console as {} (passwords were shown at first start; \
+                 set one with `frontdesk user password --tenant {} --email …`)",
+                self.demo_operators.join(" or "),
+                crate::seed::DEMO_SLUG
+            ));
+        }
+        out
     }
-    let mut block = String::from(
-        "demo operator passwords (shown once; change with `frontdesk user password`):",
-    );
-    for (email, password) in &passwords {
-        block.push_str(&format!("\n    {email}  {password}"));
-    }
-    tracing::warn!("{block}");
-    Ok(())
 }
 
 pub fn build_model(settings: &ModelSettings) -> anyhow::Result<Arc<dyn Model>> {

@@ -70,6 +70,9 @@ pub struct GlobalArgs {
     /// Whisper model file for voicemail and live calls (`off` disables).
     #[arg(long, env = "FRONTDESK_WHISPER_MODEL", global = true)]
     pub whisper_model: Option<String>,
+    /// Threads whisper.cpp uses per transcription (default 2).
+    #[arg(long, env = "FRONTDESK_WHISPER_THREADS", global = true)]
+    pub whisper_threads: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,6 +237,7 @@ impl GlobalArgs {
             openai_model: self.openai_model.clone(),
             openai_api_key: self.openai_api_key.clone().map(Secret::new),
             whisper_model: self.whisper_model.clone(),
+            whisper_threads: self.whisper_threads,
             metrics_token: self.metrics_token.clone().map(Secret::new),
             ..RawSettings::default()
         };
@@ -256,7 +260,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 settings.seed_demo = false;
             }
             let app = Application::build(settings).await?;
-            tracing::info!(addr = %app.local_addr()?, store = app.state().store.backend_name(), "frontdesk listening");
+            eprintln!("{}", app.welcome()?);
             app.run_until(shutdown_signal()).await
         }
         Command::Migrate => {

@@ -47,6 +47,8 @@ pub struct Settings {
     pub model: ModelSettings,
     /// Whisper model file (`off` disables; unset: `models/ggml-tiny.en.bin` if present).
     pub whisper_model: Option<String>,
+    /// Threads whisper.cpp uses per transcription (1–64).
+    pub whisper_threads: u32,
     /// Bearer token for `GET /metrics`; unset: served to loopback peers only.
     pub metrics_token: Option<Secret>,
 }
@@ -72,6 +74,9 @@ pub struct TwilioSettings {
     /// goes out by REST. Twilio gives a webhook 15 s in all.
     pub reply_budget: Duration,
 }
+
+/// The default of `Settings::whisper_threads`.
+pub const DEFAULT_WHISPER_THREADS: u32 = 2;
 
 /// The default of `TwilioSettings::reply_budget`.
 pub const DEFAULT_TWILIO_REPLY_BUDGET: Duration = Duration::from_secs(10);
@@ -100,6 +105,7 @@ pub struct RawSettings {
     pub openai_api_key: Option<Secret>,
     pub openai_timeout_secs: Option<u64>,
     pub whisper_model: Option<String>,
+    pub whisper_threads: Option<u32>,
     /// Bearer token `GET /metrics` requires; unset: only loopback peers are served.
     pub metrics_token: Option<Secret>,
 }
@@ -124,6 +130,7 @@ impl RawSettings {
             openai_base_url: self.openai_base_url.or(lower.openai_base_url),
             openai_model: self.openai_model.or(lower.openai_model),
             whisper_model: self.whisper_model.or(lower.whisper_model),
+            whisper_threads: self.whisper_threads.or(lower.whisper_threads),
             openai_api_key: self.openai_api_key.or(lower.openai_api_key),
             openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
             metrics_token: self.metrics_token.or(lower.metrics_token),
@@ -190,9 +197,14 @@ impl RawSettings {
             },
             other => anyhow::bail!("FRONTDESK_MODEL must be `builtin` or `openai`, got `{other}`"),
         };
+        let whisper_threads = self.whisper_threads.unwrap_or(DEFAULT_WHISPER_THREADS);
+        if !(1..=64).contains(&whisper_threads) {
+            anyhow::bail!("FRONTDESK_WHISPER_THREADS must be 1 to 64, got {whisper_threads}");
+        }
         Ok(Settings {
             model,
             whisper_model: self.whisper_model,
+            whisper_threads,
             metrics_token: self.metrics_token.filter(|s| !s.expose().trim().is_empty()),
             database_url: self
                 .database_url

@@ -1,11 +1,8 @@
 //! The one API error type. Each variant maps to an HTTP status and a stable snake_case code;
 //! internal failures are logged where they happen and the client only sees a generic message
-//! (never SQL, file paths or a stack trace).
+//! (never SQL, file paths or a stack trace). The HTTP rendering lives in `http::error`.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use http::StatusCode;
 
 use crate::domain::ParseError;
 use crate::store::StoreError;
@@ -126,9 +123,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Conflict(what) => ApiError::Conflict(what.to_string()),
             StoreError::WindowFull => ApiError::WindowFull,
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
-            ) => ApiError::Unavailable,
+            e if e.is_unavailable() => ApiError::Unavailable,
             other => ApiError::Internal(other.into()),
         }
     }
@@ -158,24 +153,6 @@ impl From<crate::agent::runtime::AgentError> for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError::Internal(e)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let message = match &self {
-            ApiError::Internal(e) => {
-                tracing::error!(error = ?e, "internal error");
-                "something went wrong on our side; it has been logged".to_string()
-            }
-            ApiError::Unavailable => {
-                tracing::warn!("store unavailable");
-                self.to_string()
-            }
-            other => other.to_string(),
-        };
-        let body = json!({ "error": { "code": self.code(), "message": message } });
-        (self.status(), Json(body)).into_response()
     }
 }
 

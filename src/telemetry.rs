@@ -1,4 +1,7 @@
-//! Tracing set-up: human-readable logs filtered by `RUST_LOG` (default `info`).
+//! Tracing set-up: human-readable logs on standard error, filtered by `RUST_LOG` (default
+//! `info`), coloured only when standard error is a terminal.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -17,5 +20,7 @@ fn init_with_default(default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

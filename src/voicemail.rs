@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::channels::twilio::rest::Credentials;
 use crate::channels::twilio::sms::fit_sms;
 use crate::channels::twilio::webhook::RecordingCallback;
 use crate::domain::{Channel, EscalationReason};
@@ -53,20 +54,8 @@ pub async fn fetch_recording(
         .timeout(Duration::from_secs(20))
         .build()?;
     let mut req = client.get(url);
-    let sid = tenant
-        .twilio_account_sid
-        .clone()
-        .or_else(|| state.settings.twilio.account_sid.clone());
-    let token = tenant.twilio_auth_token.clone().or_else(|| {
-        state
-            .settings
-            .twilio
-            .auth_token
-            .as_ref()
-            .map(|s| s.expose().to_string())
-    });
-    if let (Some(sid), Some(token)) = (sid, token) {
-        req = req.basic_auth(sid, Some(token));
+    if let Some(c) = Credentials::resolve(tenant, &state.settings.twilio) {
+        req = req.basic_auth(c.account_sid, Some(c.auth_token));
     }
     let mut res = req
         .send()

@@ -2,17 +2,17 @@
 //! as a [`Model`], spoken directly over HTTP: the request and response types below are the
 //! wire format, nothing more. Transient failures (connect errors, timeouts, 408, 429, 5xx)
 //! are retried with bounded, jittered backoff; everything else maps onto [`ModelError`]
-//! without secrets. [`FallbackModel`] puts a second model behind a failing first one, so a
-//! customer is never left without an answer.
+//! without secrets.
 
+/// Compiled for this crate's tests and, through the `test-support` feature, for the
+/// integration tests; never part of a release build.
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 
 #[cfg(test)]
 mod tests;
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
@@ -203,62 +203,6 @@ impl Model for OpenAiModel {
 
     fn complete<'a>(&'a self, request: &'a ModelRequest) -> ModelFuture<'a> {
         Box::pin(self.call(request))
-    }
-}
-
-/// Answers with `primary`, or with `fallback` when `primary` fails in any way.
-pub struct FallbackModel {
-    primary: Arc<dyn Model>,
-    fallback: Arc<dyn Model>,
-    fallbacks: AtomicU64,
-}
-
-impl FallbackModel {
-    pub fn new(primary: Arc<dyn Model>, fallback: Arc<dyn Model>) -> Self {
-        FallbackModel {
-            primary,
-            fallback,
-            fallbacks: AtomicU64::new(0),
-        }
-    }
-
-    /// How many answers came from the fallback so far.
-    pub fn fallbacks(&self) -> u64 {
-        self.fallbacks.load(Ordering::Relaxed)
-    }
-}
-
-impl std::fmt::Debug for FallbackModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FallbackModel")
-            .field("primary", &self.primary.name())
-            .field("fallback", &self.fallback.name())
-            .field("fallbacks", &self.fallbacks())
-            .finish()
-    }
-}
-
-impl Model for FallbackModel {
-    fn name(&self) -> String {
-        format!("{}+fallback:{}", self.primary.name(), self.fallback.name())
-    }
-
-    fn complete<'a>(&'a self, request: &'a ModelRequest) -> ModelFuture<'a> {
-        Box::pin(async move {
-            match self.primary.complete(request).await {
-                Ok(resp) => Ok(resp),
-                Err(e) => {
-                    self.fallbacks.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
-                        primary = %self.primary.name(),
-                        fallback = %self.fallback.name(),
-                        error = %e,
-                        "primary model failed, answering with the fallback"
-                    );
-                    self.fallback.complete(request).await
-                }
-            }
-        })
     }
 }
 

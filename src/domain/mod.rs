@@ -1,5 +1,6 @@
-//! The domain: typed values for everything DESIGN's domain section names. No IO happens here;
-//! values are parsed at the edge and cannot hold an invalid state afterwards.
+//! The domain: typed values for everything the product's rules name (`docs/policy.md`,
+//! `docs/identity.md`). No IO happens here; values are parsed at the edge and cannot hold an
+//! invalid state afterwards.
 
 pub mod caller;
 pub mod catalog;

@@ -1,5 +1,5 @@
-//! Tenant policy: every number in DESIGN's policy table is a setting here, with the demo
-//! defaults. Tools enforce these; the model never sees them as anything but facts.
+//! Tenant policy: every number in the policy table (`docs/policy.md`) is a setting here, with
+//! the demo defaults. Tools enforce these; the model never sees them as anything but facts.
 
 use serde::{Deserialize, Serialize};
 

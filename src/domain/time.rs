@@ -178,11 +178,6 @@ impl BusinessHours {
         }
         parts.join(", ")
     }
-
-    /// The next moment the office opens at or after `from` (`from` itself when open).
-    pub fn next_open(&self, tz: TenantTz, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.add_business_minutes(tz, from, 0)
-    }
 }
 
 #[cfg(test)]

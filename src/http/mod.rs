@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod console;
+mod error;
 mod events;
 mod health;
 mod messages;
@@ -106,6 +107,19 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// Serve the router on `listener` until `shutdown` resolves, then finish in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // The peer address reaches handlers (`/metrics` serves loopback peers without a token).
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Count and time every request by its route template (never the raw path, which may hold ids).

@@ -1,6 +1,6 @@
-//! `GET` and `PUT /api/v1/operator/policy` (admin): every number of the policy table,
-//! business hours, on-call number and quiet hours. `PUT` takes a partial document merged
-//! over the current settings; refusals carry stable codes (`policy_out_of_range`,
+//! `GET` and `PUT /api/v1/operator/policy` (admin): every number of the policy table
+//! (`docs/policy.md`), business hours, on-call number and quiet hours. `PUT` takes a partial
+//! document merged over the current settings; refusals carry stable codes (`policy_out_of_range`,
 //! `policy_inconsistent`, `unknown_setting`, `invalid_policy`, `invalid_business_hours`,
 //! `invalid_on_call_number`, `invalid_settings`). Changes are audited with before and after.
 

@@ -31,6 +31,7 @@ use super::AppState;
 use crate::channels::twilio::media::{
     mulaw_8k_to_f32_16k, EndOfTurn, StreamEvent, Track, TurnConfig, TurnEvent, Upsampler,
 };
+use crate::channels::twilio::rest::{Credentials, TwilioRest};
 use crate::channels::twilio::signature::{PublicBaseUrl, Validator, HEADER};
 use crate::channels::twilio::twiml::{self, Say, Stream};
 use crate::domain::TenantId;
@@ -96,17 +97,11 @@ async fn check_handshake(
     let base = PublicBaseUrl::parse(&state.settings.public_url).map_err(|_| forbidden())?;
     let url = stream_url(&base, token);
     let signature = headers.get(HEADER).and_then(|v| v.to_str().ok());
-    let tenant_token = match state.store.tenant(issued.tenant_id).await {
-        Ok(t) => t.twilio_auth_token,
+    let token = match state.store.tenant(issued.tenant_id).await {
+        Ok(t) => Credentials::auth_token(&t, &state.settings.twilio),
         Err(_) => return Err(refuse("no tenant")),
     };
-    let global = state
-        .settings
-        .twilio
-        .auth_token
-        .as_ref()
-        .map(|s| s.expose().to_string());
-    let signed = [tenant_token, global].into_iter().flatten().any(|t| {
+    let signed = token.is_some_and(|t| {
         Validator::new(t)
             .validate_stream_handshake(&url, signature)
             .is_ok()
@@ -202,7 +197,7 @@ async fn run(state: AppState, mut socket: WebSocket, bound: Bound) -> anyhow::Re
                     break;
                 }
                 let params = &start.start.custom_parameters;
-                let to = params.get("To").cloned().unwrap_or_default();
+                let to = start.start.called();
                 let tenant = match state.store.tenant_by_number(&to).await? {
                     Some(t) if t.id == bound.tenant => t,
                     _ => {
@@ -211,7 +206,7 @@ async fn run(state: AppState, mut socket: WebSocket, bound: Bound) -> anyhow::Re
                     }
                 };
                 let n: u32 = params.get("n").and_then(|n| n.parse().ok()).unwrap_or(1);
-                let from = params.get("From").cloned().unwrap_or_default();
+                let from = start.start.caller();
                 let prompt = crate::voicemail::caller_prompt(&state.store, &tenant, &from).await;
                 let call = Call {
                     tenant,
@@ -281,10 +276,7 @@ async fn run(state: AppState, mut socket: WebSocket, bound: Bound) -> anyhow::Re
 
 /// One call's turns, in order.
 async fn turns(state: AppState, call: Call, mut n: u32, mut rx: mpsc::Receiver<Work>) {
-    let rest = match crate::outbound::TwilioRest::new(
-        &state.settings.twilio,
-        &state.settings.public_url,
-    ) {
+    let rest = match TwilioRest::new(&state.settings.twilio, &state.settings.public_url) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "no Twilio client");
@@ -386,8 +378,7 @@ async fn speak_and_listen(
     )
     .await?;
     let stream = Stream::new(stream_url(&base, &token))?
-        .parameter("From", call.from.clone())
-        .parameter("To", call.to.clone())
+        .call_numbers(call.from.clone(), call.to.clone())
         .parameter("n", next.to_string());
     Ok(twiml::Response::new()
         .say(Say::new(reply).voice(VOICE))

@@ -13,11 +13,12 @@ use super::AppState;
 use crate::agent::runtime::{Accepted, AgentError};
 use crate::agent::{Caller, Inbound, TurnOutcome};
 use crate::channels::twilio::form;
+use crate::channels::twilio::rest::Credentials;
 use crate::channels::twilio::signature::{PublicBaseUrl, Validator, HEADER};
 use crate::channels::twilio::sms::{fit_sms, keyword, Keyword};
 use crate::channels::twilio::twiml::{self, Dial, Gather, Record, Say};
 use crate::channels::twilio::webhook::{
-    GatherResult, InboundSms, MessageStatusCallback, RecordingCallback, VoiceCall,
+    self, GatherResult, InboundSms, MessageStatusCallback, RecordingCallback, VoiceCall,
 };
 use crate::domain::{Channel, PhoneE164};
 use crate::store::{Delivery, StoreError, Tenant};
@@ -66,7 +67,7 @@ async fn verify(
     let unverified = form::decode(body).map_err(|_| forbidden())?;
     // Recording status callbacks carry no `To`: the URL we gave Twilio names our number
     // (`?to=`), and the signature covers that URL.
-    let to = param(&unverified, "To")
+    let to = webhook::to_param(&unverified)
         .map(str::to_string)
         .or_else(|| query_param(query, "to"))
         .unwrap_or_default();
@@ -74,18 +75,7 @@ async fn verify(
         Ok(Some(t)) => t,
         _ => return Err(forbidden()),
     };
-    let token = tenant
-        .twilio_auth_token
-        .clone()
-        .or_else(|| {
-            state
-                .settings
-                .twilio
-                .auth_token
-                .as_ref()
-                .map(|s| s.expose().to_string())
-        })
-        .ok_or_else(forbidden)?;
+    let token = Credentials::auth_token(&tenant, &state.settings.twilio).ok_or_else(forbidden)?;
     let base = PublicBaseUrl::parse(&state.settings.public_url).map_err(|_| forbidden())?;
     let url = base.request_url(path, query);
     let signature = headers.get(HEADER).and_then(|v| v.to_str().ok());
@@ -98,17 +88,10 @@ async fn verify(
     }
 }
 
-fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
 /// One parameter of a raw query string, decoded.
 fn query_param(query: Option<&str>, key: &str) -> Option<String> {
     let pairs = form::decode(query?.as_bytes()).ok()?;
-    param(&pairs, key).map(str::to_string)
+    pairs.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
 fn bad_webhook(code: &str) -> Response {
@@ -326,23 +309,14 @@ async fn status(
         Ok(p) => p,
         Err(_) => return forbidden(),
     };
-    let from = swapped
-        .iter()
-        .find(|(k, _)| k == "From")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let from = webhook::from_param(&swapped)
+        .unwrap_or_default()
+        .to_string();
     let tenant = match state.store.tenant_by_number(&from).await {
         Ok(Some(t)) => t,
         _ => return forbidden(),
     };
-    let token = match tenant.twilio_auth_token.clone().or_else(|| {
-        state
-            .settings
-            .twilio
-            .auth_token
-            .as_ref()
-            .map(|s| s.expose().to_string())
-    }) {
+    let token = match Credentials::auth_token(&tenant, &state.settings.twilio) {
         Some(t) => t,
         None => return forbidden(),
     };
@@ -434,8 +408,8 @@ pub(super) struct CallNumbers {
 impl CallNumbers {
     fn of(params: &[(String, String)]) -> Self {
         CallNumbers {
-            from: param(params, "From").unwrap_or_default().to_string(),
-            to: param(params, "To").unwrap_or_default().to_string(),
+            from: webhook::from_param(params).unwrap_or_default().to_string(),
+            to: webhook::to_param(params).unwrap_or_default().to_string(),
         }
     }
 }
@@ -634,7 +608,7 @@ async fn recording(
         Ok(c) => c,
         Err(e) => return bad_webhook(e.code()),
     };
-    let from = param(&v.params, "From")
+    let from = webhook::from_param(&v.params)
         .map(str::to_string)
         .or_else(|| query_param(query.as_deref(), "from"))
         .unwrap_or_default();

@@ -81,6 +81,16 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl StoreError {
+    /// The database could not be reached (pool exhausted or closed, IO): worth a 503, not a 500.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
+        )
+    }
+
     /// Map a unique-violation to `Conflict`, keep everything else.
     pub(crate) fn on_unique(e: sqlx::Error, what: &'static str) -> StoreError {
         match &e {

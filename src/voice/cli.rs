@@ -99,7 +99,7 @@ pub async fn run(command: VoiceCommand, settings: &Settings) -> anyhow::Result<(
 }
 
 fn transcriber(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn super::Transcriber>> {
-    super::load_transcriber(settings.whisper_model.as_deref()).ok_or_else(|| {
+    super::load_transcriber(settings.whisper_model.as_deref(), settings.whisper_threads).ok_or_else(|| {
         anyhow::anyhow!("no speech model: build with `--features whisper`, run `frontdesk voice fetch-model`, or set FRONTDESK_WHISPER_MODEL")
     })
 }

@@ -21,15 +21,6 @@ pub trait Transcriber: Send + Sync {
 
 pub type SharedTranscriber = Option<Arc<dyn Transcriber>>;
 
-/// Threads whisper.cpp uses per transcription (`FRONTDESK_WHISPER_THREADS`, default 2).
-pub fn whisper_threads() -> i32 {
-    std::env::var("FRONTDESK_WHISPER_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n: &i32| (1..=64).contains(n))
-        .unwrap_or(2)
-}
-
 /// Which model file to load: the configured path (`FRONTDESK_WHISPER_MODEL`; empty or `off`
 /// disables transcription), else `models/ggml-tiny.en.bin` when it exists.
 pub fn model_path(configured: Option<&str>) -> Option<PathBuf> {
@@ -43,9 +34,9 @@ pub fn model_path(configured: Option<&str>) -> Option<PathBuf> {
 /// The transcriber for a server: whisper when the feature is built in and the model loads.
 /// Anything else is a warning, never a failed start: voicemail then goes to the human queue
 /// with its recording link.
-pub fn load_transcriber(configured: Option<&str>) -> SharedTranscriber {
+pub fn load_transcriber(configured: Option<&str>, threads: u32) -> SharedTranscriber {
     let path = model_path(configured)?;
-    match load(&path) {
+    match load(&path, threads) {
         Ok(t) => {
             tracing::info!(model = %path.display(), engine = %t.name(), "speech to text ready");
             Some(t)
@@ -58,7 +49,7 @@ pub fn load_transcriber(configured: Option<&str>) -> SharedTranscriber {
 }
 
 #[cfg(feature = "whisper")]
-fn load(path: &Path) -> anyhow::Result<Arc<dyn Transcriber>> {
+fn load(path: &Path, threads: u32) -> anyhow::Result<Arc<dyn Transcriber>> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     // One loaded model per file per process (tests start many apps).
@@ -72,13 +63,14 @@ fn load(path: &Path) -> anyhow::Result<Arc<dyn Transcriber>> {
     if let Some(t) = cache.get(&key) {
         return Ok(t.clone());
     }
-    let t = Arc::new(whisper::WhisperTranscriber::load(path, whisper_threads())?);
+    let threads = i32::try_from(threads).unwrap_or(2);
+    let t = Arc::new(whisper::WhisperTranscriber::load(path, threads)?);
     cache.insert(key, t.clone());
     Ok(t)
 }
 
 #[cfg(not(feature = "whisper"))]
-fn load(path: &Path) -> anyhow::Result<Arc<dyn Transcriber>> {
+fn load(path: &Path, _threads: u32) -> anyhow::Result<Arc<dyn Transcriber>> {
     anyhow::bail!(
         "{} is configured but this build has no `whisper` feature",
         path.display()

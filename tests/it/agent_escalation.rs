@@ -243,8 +243,11 @@ store_test!(
             .await;
         assert_says_none(&reply, &["Done", "7 AM", "7:00"]);
         assert_eq!(rachel_appointment(&app).await.slot_id, before.slot_id);
-        // Whatever is put to the customer instead respects the 12-hour rule.
-        for call in rachel.tool_calls().await {
+        // Whatever is put to the customer instead respects the 12-hour rule. The agent did
+        // look (an empty list would make the check below pass without checking anything).
+        let calls = rachel.tool_calls().await;
+        assert!(!calls.is_empty(), "the agent ran no tool at all");
+        for call in calls {
             if call.tool == "reschedule_appointment" {
                 assert_ne!(call.decision, "allowed");
                 let slot_id = call.arguments["slot_id"].as_i64().expect("slot id");

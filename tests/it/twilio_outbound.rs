@@ -109,8 +109,14 @@ store_test!(
         assert_eq!(page_row.to, DEMO_ON_CALL);
         assert_eq!(page_row.provider_id.as_deref(), Some(message_sid.as_str()));
 
-        // The customer got her answer in the TwiML only: nothing by REST as well.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The customer got her answer in the TwiML only: nothing by REST as well. The turn
+        // committed before the TwiML went out, so a REST reply would already be in the outbox.
+        let to_rachel: Vec<Outbound> = outbox(&app)
+            .await
+            .into_iter()
+            .filter(|m| m.to == RACHEL_KIM)
+            .collect();
+        assert!(to_rachel.is_empty(), "{to_rachel:?}");
         assert!(
             fake.messages_to(RACHEL_KIM).is_empty(),
             "{:?}",
@@ -232,8 +238,14 @@ store_test!(
             let r = twilio.sms(RACHEL_KIM, ask).await;
             assert_eq!(r.messages().len(), 1, "{r:?}");
         }
-        // Give the sender a pass (it is woken after every turn).
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Both turns committed before their TwiML went out: nothing for Rachel is queued, so
+        // no sender pass (the background one or this one) can text her.
+        let queued: Vec<Outbound> = outbox(&app)
+            .await
+            .into_iter()
+            .filter(|m| m.to == RACHEL_KIM)
+            .collect();
+        assert!(queued.is_empty(), "{queued:?}");
         let rest = frontdesk::outbound::TwilioRest::new(&app.state.settings.twilio, PUBLIC_URL)
             .expect("rest");
         frontdesk::outbound::deliver_pending(&app.state.store, &rest, app.state.clock.now(), 50)

@@ -419,62 +419,6 @@ async fn malformed_arguments_are_malformed_and_not_retried() {
     assert_eq!(server.hits(), 1);
 }
 
-/// A model that always gives the same answer.
-struct Canned(&'static str);
-
-impl Model for Canned {
-    fn name(&self) -> String {
-        "canned".to_owned()
-    }
-    fn complete<'a>(&'a self, _request: &'a ModelRequest) -> ModelFuture<'a> {
-        Box::pin(async move {
-            Ok(ModelResponse {
-                step: ModelStep::Reply {
-                    text: self.0.to_owned(),
-                },
-                usage: Usage::default(),
-            })
-        })
-    }
-}
-
-#[tokio::test]
-async fn fallback_answers_when_the_primary_fails_and_counts_it() {
-    let server = server().await;
-    server.push(FakeResponse::reply("from the primary"));
-    server.push_n(3, FakeResponse::error(500, "down"));
-    let primary = Arc::new(model(OpenAiConfig {
-        max_retries: 1,
-        ..config(&server)
-    }));
-    let fm = FallbackModel::new(primary, Arc::new(Canned("from the fallback")));
-    let req = request(vec![user("hi")], vec![]);
-
-    let first = fm.complete(&req).await.expect("primary answers");
-    assert_eq!(fm.fallbacks(), 0);
-    let second = fm.complete(&req).await.expect("fallback answers");
-
-    assert_eq!(
-        first.step,
-        ModelStep::Reply {
-            text: "from the primary".to_owned()
-        }
-    );
-    assert_eq!(
-        second.step,
-        ModelStep::Reply {
-            text: "from the fallback".to_owned()
-        }
-    );
-    assert_eq!(fm.fallbacks(), 1);
-    assert_eq!(
-        server.hits(),
-        3,
-        "one success, then 1 + max_retries attempts"
-    );
-    assert_eq!(fm.name(), "openai:gpt-test+fallback:canned");
-}
-
 #[test]
 fn config_debug_hides_the_key() {
     let cfg = OpenAiConfig {

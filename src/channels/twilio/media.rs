@@ -71,6 +71,25 @@ pub struct StartInfo {
     pub media_format: MediaFormat,
 }
 
+impl StartInfo {
+    /// The caller's number, as the `From` `<Parameter>` the stream was opened with
+    /// (see `twiml::Stream::call_numbers`); empty when absent.
+    pub fn caller(&self) -> String {
+        self.custom_parameters
+            .get("From")
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The number called (ours), as the `To` `<Parameter>`; empty when absent.
+    pub fn called(&self) -> String {
+        self.custom_parameters
+            .get("To")
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaFormat {
@@ -284,10 +303,6 @@ pub fn mulaw_to_f32(bytes: &[u8]) -> Vec<f32> {
         .iter()
         .map(|b| f32::from(mulaw_decode(*b)) / 32_768.0)
         .collect()
-}
-
-pub fn pcm16_to_mulaw(samples: &[i16]) -> Vec<u8> {
-    samples.iter().map(|s| mulaw_encode(*s)).collect()
 }
 
 /// f32 samples (clamped to [-1, 1]; NaN is silence) to µ-law.

@@ -413,6 +413,12 @@ impl Stream {
         self
     }
 
+    /// The call's numbers as `From` and `To` parameters, read back by
+    /// `media::StartInfo::caller` / `called` when the stream starts.
+    pub fn call_numbers(self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.parameter("From", from).parameter("To", to)
+    }
+
     fn render(&self, out: &mut String) {
         open_tag(out, "Stream", &[("url", Some(&self.url))]);
         if self.parameters.is_empty() {

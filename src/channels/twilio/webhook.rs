@@ -176,6 +176,18 @@ impl fmt::Display for Party {
     }
 }
 
+/// The raw `From` of a webhook form (first occurrence), read before the signature is checked
+/// where it names our number (status callbacks) and kept as the caller's number in calls.
+pub fn from_param(params: &[(String, String)]) -> Option<&str> {
+    Params(params).get("From")
+}
+
+/// The raw `To` of a webhook form (first occurrence): our number, read before the signature
+/// is checked to find the tenant whose auth token signs the request.
+pub fn to_param(params: &[(String, String)]) -> Option<&str> {
+    Params(params).get("To")
+}
+
 /// Read access to decoded form pairs; the first occurrence of a key wins.
 struct Params<'a>(&'a [(String, String)]);
 

@@ -1,0 +1,116 @@
+//! Tidy checks over the source tree (in the style of rust-analyzer's): each concern has one
+//! home, and a grep says so. Comments are not code: `//` lines are skipped.
+
+use std::path::{Path, PathBuf};
+
+/// Every `.rs` file under `src/`, as (path relative to the crate root, text).
+fn sources() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    let mut dirs = vec![root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("read src dir")
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("under the crate root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let text = std::fs::read_to_string(&path).expect("read source");
+                out.push((rel, text));
+            }
+        }
+    }
+    assert!(out.len() > 50, "the source tree was not found");
+    out
+}
+
+/// Lines of code (comment lines dropped) containing `needle`, outside the allowed homes.
+fn offenders(needles: &[&str], allowed: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, text) in sources() {
+        if allowed.iter().any(|a| path.starts_with(a)) {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for needle in needles {
+                if line.contains(needle) {
+                    found.push(format!("{path}:{}: {needle}", n + 1));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn axum_only_in_http() {
+    let bad = offenders(
+        &["axum::"],
+        &[
+            "src/http/",
+            // The fake OpenAI-compatible server is compiled only for tests
+            // (`cfg(test)` or the `test-support` feature).
+            "src/agent/openai/fake.rs",
+        ],
+    );
+    assert!(
+        bad.is_empty(),
+        "axum outside src/http/:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn sqlx_only_in_store() {
+    let bad = offenders(&["sqlx::"], &["src/store/"]);
+    assert!(
+        bad.is_empty(),
+        "sqlx outside src/store/:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn twilio_parameter_names_only_in_channels_twilio() {
+    let names = [
+        "\"MessageSid\"",
+        "\"CallSid\"",
+        "\"AccountSid\"",
+        "\"RecordingUrl\"",
+        "\"From\"",
+        "\"To\"",
+        "\"StatusCallback\"",
+        "\"Twiml\"",
+    ];
+    let bad = offenders(&names, &["src/channels/twilio/"]);
+    assert!(
+        bad.is_empty(),
+        "Twilio wire names outside src/channels/twilio/:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn every_module_starts_with_a_doc_comment() {
+    let bad: Vec<String> = sources()
+        .into_iter()
+        .filter(|(_, text)| !text.starts_with("//!"))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "modules without a `//!` doc:\n{}",
+        bad.join("\n")
+    );
+}
