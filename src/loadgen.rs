@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::channels::twilio::signature::sign;
+use crate::channels::twilio::sms::inbound_form;
 use crate::search::bench::percentile;
 
 /// What to send, where, and for how long.
@@ -112,14 +113,7 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<String> {
                             .await
                     }
                     None => {
-                        let params = [
-                            ("AccountSid", "AC00000000000000000000000000000000"),
-                            ("Body", text),
-                            ("From", from.as_str()),
-                            ("MessageSid", sid.as_str()),
-                            ("NumMedia", "0"),
-                            ("To", opts.to.as_str()),
-                        ];
+                        let params = inbound_form(&sid, &from, &opts.to, text);
                         let url = format!("{public}/twilio/sms");
                         let signature = sign(
                             opts.twilio_auth_token.as_deref().unwrap_or(""),

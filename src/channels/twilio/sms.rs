@@ -233,6 +233,22 @@ pub fn keyword(body: &str) -> Option<Keyword> {
     }
 }
 
+/// The form Twilio posts for an inbound SMS (the fields frontdesk reads), as a load
+/// generator or a test sends it.
+pub fn inbound_form(message_sid: &str, from: &str, to: &str, body: &str) -> Vec<(String, String)> {
+    [
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("Body", body),
+        ("From", from),
+        ("MessageSid", message_sid),
+        ("NumMedia", "0"),
+        ("To", to),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
