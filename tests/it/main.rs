@@ -7,6 +7,7 @@ mod common;
 
 mod agent_delivery;
 mod agent_escalation;
+mod agent_events;
 mod agent_identity;
 mod agent_openai;
 mod agent_portal;

@@ -1,0 +1,186 @@
+//! Live events from the agent's side: every turn's message in and out, a customer writing
+//! while the queue owns the conversation, the agent's and the portal's appointment changes,
+//! and portal activity — each stored in the transaction that wrote the change.
+
+use frontdesk::auth::portal::{self, PortalClaims};
+use frontdesk::domain::{CustomerId, Role};
+use frontdesk::store::Event;
+use serde_json::{json, Value};
+
+use crate::common::agent::*;
+use crate::common::api::{open_stream, read_events};
+use crate::common::app::TestApp;
+
+async fn events_since(app: &TestApp, after: i64) -> Vec<Event> {
+    app.state
+        .store
+        .events_after(app.demo.demo, after, 1000)
+        .await
+        .expect("events")
+}
+
+fn kinds(events: &[Event]) -> Vec<String> {
+    events.iter().map(|e| e.kind.to_string()).collect()
+}
+
+pub async fn portal_token(app: &TestApp, customer: CustomerId) -> String {
+    let tenant = app
+        .state
+        .store
+        .tenant(app.demo.demo)
+        .await
+        .expect("the demo tenant");
+    portal::sign(
+        &tenant.portal_key,
+        PortalClaims {
+            tenant: tenant.id,
+            customer,
+            expires_at: app.state.clock.now().timestamp() + 3600,
+        },
+    )
+}
+
+store_test!(
+    fn sms_turn_emits_message_in_and_out_on_the_stream(db: &TestDb) {
+        let app = TestApp::spawn(db).await;
+        let admin = app.token(app.demo.demo, Role::Admin).await;
+        let mut stream = open_stream(&app, &admin, None).await;
+        let mut conv = Conversation::sms(&app, RACHEL);
+        let reply = conv.say("how much is mosquito service?").await;
+
+        let got = read_events(&mut stream, 2).await;
+        let conv_id = conv.id().0;
+        assert_eq!(got[0].1, "message.in", "{got:?}");
+        assert_eq!(got[0].2["payload"]["conversation_id"], conv_id);
+        assert_eq!(got[0].2["payload"]["owner"], "agent");
+        assert_eq!(got[0].2["payload"]["author"], "customer");
+        assert_eq!(got[0].2["payload"]["channel"], "sms");
+        assert_eq!(got[1].1, "message.out", "{got:?}");
+        assert_eq!(got[1].2["payload"]["conversation_id"], conv_id);
+        assert_eq!(got[1].2["payload"]["owner"], "agent");
+        assert_eq!(got[1].2["payload"]["author"], "agent");
+        assert_eq!(got[1].2["payload"]["text"], Value::String(reply));
+        assert!(got[0].0 < got[1].0, "ids increase");
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn queue_owned_message_marks_customer_waiting_and_gets_no_reply(db: &TestDb) {
+        let app = TestApp::spawn(db).await;
+        let mut conv = Conversation::sms(&app, RACHEL);
+        let first = conv.send("I want to talk to a human").await;
+        assert!(first.escalated, "escalated");
+        let kinds_first = kinds(&events_since(&app, 0).await);
+        assert!(
+            kinds_first.contains(&"escalation.opened".to_string())
+                && kinds_first.contains(&"message.out".to_string()),
+            "{kinds_first:?}"
+        );
+        let before = app
+            .state
+            .store
+            .last_event_id(app.demo.demo)
+            .await
+            .expect("last id");
+        let admin = app.token(app.demo.demo, Role::Admin).await;
+        let mut stream = open_stream(&app, &admin, Some(before)).await;
+
+        let out = conv.send("hello? is anyone there?").await;
+        assert_eq!(out.reply, None, "the agent stays silent");
+        let got = read_events(&mut stream, 2).await;
+        assert_eq!(got[0].1, "message.in");
+        assert_eq!(got[0].2["payload"]["owner"], "queue");
+        assert_eq!(got[1].1, "escalation.customer_waiting");
+        assert_eq!(got[1].2["payload"]["conversation_id"], conv.id().0);
+        assert_eq!(
+            got[1].2["payload"]["escalation_ids"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        // Nothing else: no reply, no message.out.
+        assert_eq!(
+            kinds(&events_since(&app, before).await),
+            ["message.in", "escalation.customer_waiting"]
+        );
+        let texts = conv.stored_texts().await;
+        assert_eq!(
+            texts.last().map(String::as_str),
+            Some("hello? is anyone there?")
+        );
+        // The queue shows the customer waiting.
+        let e = got[1].2["payload"]["escalation_ids"][0]
+            .as_i64()
+            .expect("id");
+        let item = app
+            .state
+            .store
+            .queue_item(app.demo.demo, frontdesk::domain::EscalationId(e))
+            .await
+            .expect("queue item");
+        assert!(item.customer_waiting_since.is_some());
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn agent_reschedule_emits_appointment_moved_by_agent(db: &TestDb) {
+        let app = TestApp::spawn(db).await;
+        let before = rachel_appointment(&app).await;
+        let mut conv = Conversation::sms(&app, RACHEL);
+        conv.say("Hi, can I move my appointment?").await;
+        conv.say("the second one").await;
+        let start = app
+            .state
+            .store
+            .last_event_id(app.demo.demo)
+            .await
+            .expect("last id");
+        conv.say("yes").await;
+        let after = rachel_appointment(&app).await;
+        assert_ne!(after.slot_id, before.slot_id, "moved");
+        let events = events_since(&app, start).await;
+        assert_eq!(
+            kinds(&events),
+            ["message.in", "appointment.moved", "message.out"]
+        );
+        let moved = &events[1].payload;
+        assert_eq!(moved["appointment_id"], before.id.0);
+        assert_eq!(moved["by"], "agent");
+        assert_eq!(moved["slot_id"], after.slot_id.0);
+        assert_eq!(moved["conversation_id"], conv.id().0);
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn portal_activity_and_portal_reschedule_are_evented(db: &TestDb) {
+        let app = TestApp::spawn(db).await;
+        let token = portal_token(&app, app.demo.rachel_kim).await;
+        for (kind, detail) in [
+            ("invoice_viewed", json!({ "invoice": 7 })),
+            ("reschedule_done", json!({ "appointment_id": 42 })),
+        ] {
+            let res = app
+                .http
+                .post(app.url("/api/v1/portal/events"))
+                .bearer_auth(&token)
+                .json(&json!({ "kind": kind, "detail": detail }))
+                .send()
+                .await
+                .expect("report event");
+            assert_eq!(res.status(), 200);
+        }
+        let events = events_since(&app, 0).await;
+        assert_eq!(
+            kinds(&events),
+            ["portal.activity", "portal.activity", "appointment.moved"]
+        );
+        assert_eq!(events[0].payload["kind"], "invoice_viewed");
+        assert_eq!(events[0].payload["customer_id"], app.demo.rachel_kim.0);
+        assert_eq!(events[2].payload["by"], "portal");
+        assert_eq!(events[2].payload["appointment_id"], 42);
+        app.stop().await;
+    }
+);
