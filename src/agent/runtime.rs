@@ -672,19 +672,7 @@ impl Agent {
         let affirmed = understanding.yes_no == Some(true);
         let spanish = understanding.language == builtin::Lang::Es;
         let history = self.store.messages(tenant.id, conversation).await?;
-        let mut messages: Vec<ChatMessage> = history
-            .iter()
-            .filter_map(|m| match (m.direction, m.author.as_str()) {
-                (Direction::Inbound, _) => Some(ChatMessage::User {
-                    content: m.text.clone(),
-                }),
-                (Direction::Outbound, "agent") => Some(ChatMessage::Assistant {
-                    content: Some(m.text.clone()),
-                    tool_calls: vec![],
-                }),
-                _ => None,
-            })
-            .collect();
+        let mut messages = history_messages(&history);
         let mut journal: Vec<ChatMessage> =
             serde_json::from_value(item.journal.clone()).unwrap_or_default();
         messages.extend(journal.iter().cloned());
@@ -982,6 +970,27 @@ fn outcome_of(item: &InboxItem, duplicate: bool) -> TurnOutcome {
         duplicate,
         usage: Usage::default(),
     }
+}
+
+/// The conversation as the model reads it: the customer's messages, and the company's —
+/// the agent's and, after a hand-back, what a CSR wrote — as the assistant's, so the agent
+/// carries on from where the person left off.
+fn history_messages(history: &[crate::store::Message]) -> Vec<ChatMessage> {
+    history
+        .iter()
+        .filter_map(|m| match m.direction {
+            Direction::Inbound => Some(ChatMessage::User {
+                content: m.text.clone(),
+            }),
+            Direction::Outbound if m.author == "agent" || m.author.starts_with("csr:") => {
+                Some(ChatMessage::Assistant {
+                    content: Some(m.text.clone()),
+                    tool_calls: vec![],
+                })
+            }
+            Direction::Outbound => None,
+        })
+        .collect()
 }
 
 /// The customer's message in the conversation transcript, with its `message.in` event

@@ -184,3 +184,53 @@ store_test!(
         app.stop().await;
     }
 );
+
+store_test!(
+    /// After a hand-back the model reads what the CSR wrote as the company's own words.
+    fn csr_messages_reach_the_model_after_hand_back(db: &TestDb) {
+        use frontdesk::agent::openai::fake::{FakeChatServer, FakeResponse};
+        use frontdesk::store::Csr;
+
+        let fake = FakeChatServer::start().await.expect("fake server");
+        fake.respond_with(|_| FakeResponse::reply("Happy to help."));
+        let base = fake.base_url();
+        let app = TestApp::spawn_with(db, move |raw| {
+            raw.model = Some("openai".into());
+            raw.openai_base_url = Some(base);
+            raw.openai_model = Some("fake-model".into());
+        })
+        .await;
+        let d = app.demo.clone();
+        let store = &app.state.store;
+        let mut conv = Conversation::sms(&app, RACHEL);
+        conv.say("how much is mosquito service?").await;
+        let carlos = Csr::new(Some(d.carlos_mendez), Role::Csr);
+        let now = app.state.clock.now();
+        let csr_text = "Carlos here: I waived the trip fee for your next visit (marker-5521).";
+        store
+            .csr_reply(d.demo, conv.id(), &carlos, csr_text, None, now)
+            .await
+            .expect("CSR reply");
+        store
+            .hand_back(d.demo, conv.id(), &carlos, now)
+            .await
+            .expect("hand back");
+
+        conv.say("great, thanks! so what do I owe now?").await;
+        let requests = fake.requests();
+        let last = requests.last().expect("a model request");
+        let messages = last.body["messages"].as_array().expect("messages");
+        let csr_at = messages
+            .iter()
+            .position(|m| m["role"] == "assistant" && m["content"] == csr_text)
+            .unwrap_or_else(|| panic!("the CSR's message is in the history: {messages:?}"));
+        let question_at = messages
+            .iter()
+            .position(|m| {
+                m["role"] == "user" && m["content"] == "great, thanks! so what do I owe now?"
+            })
+            .expect("the new question");
+        assert!(csr_at < question_at, "in conversation order");
+        app.stop().await;
+    }
+);

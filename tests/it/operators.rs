@@ -871,10 +871,17 @@ store_test!(
             "ev-1",
         )
         .await;
-        let got = read_events(&mut stream, 1).await;
+        // The customer's message, the escalation, the agent's acknowledgement.
+        let got = read_events(&mut stream, 3).await;
         let kinds: Vec<&str> = got.iter().map(|(_, k, _)| k.as_str()).collect();
-        assert_eq!(kinds, ["escalation.opened"], "{got:?}");
-        let first = got[0].0;
+        assert_eq!(
+            kinds,
+            ["message.in", "escalation.opened", "message.out"],
+            "{got:?}"
+        );
+        assert_eq!(got[2].2["payload"]["owner"], "queue");
+        let got = &got[1..];
+        let first = got[1].0;
         let escalation = got[0].2["payload"]["escalation_id"]
             .as_i64()
             .expect("escalation id");
@@ -1411,9 +1418,14 @@ store_test!(
         TwilioClient::new(&app)
             .sms(RACHEL_KIM, "I want to cancel my appointment, we're moving")
             .await;
-        let opened = read_events(&mut stream, 1).await;
-        assert_eq!(opened[0].1, "escalation.opened", "{opened:?}");
-        let payload = &opened[0].2["payload"];
+        let got = read_events(&mut stream, 3).await;
+        let kinds: Vec<&str> = got.iter().map(|(_, k, _)| k.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["message.in", "escalation.opened", "message.out"],
+            "{got:?}"
+        );
+        let payload = &got[1].2["payload"];
         assert_eq!(payload["reason"], "cancellation");
         let esc = payload["escalation_id"].as_i64().expect("escalation");
         let conv = payload["conversation_id"].as_i64().expect("conversation");
