@@ -335,7 +335,13 @@ pub const OPERATIONS: &[Op] = &[
     op(
         "get",
         "/api/v1/portal/chat",
-        "Chat over WebSocket (upgrade)",
+        "Chat over WebSocket (upgrade); a CSR's replies arrive live as `type: message` frames",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/api/v1/portal/chat/messages",
+        "The customer's portal chat: their messages and the company's replies",
         Access::Portal,
     ),
     op(

@@ -234,3 +234,101 @@ store_test!(
         app.stop().await;
     }
 );
+
+store_test!(
+    fn csr_reply_to_portal_chat_reaches_the_open_websocket_and_the_history(db: &TestDb) {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+        async fn next_json<S>(ws: &mut S) -> Value
+        where
+            S: StreamExt<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>> + Unpin,
+        {
+            loop {
+                let frame = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+                    .await
+                    .expect("a frame in time")
+                    .expect("a frame")
+                    .expect("a good frame");
+                if let WsMessage::Text(t) = frame {
+                    return serde_json::from_str(t.as_str()).expect("json frame");
+                }
+            }
+        }
+
+        let app = TestApp::spawn(db).await;
+        let d = app.demo.clone();
+        let token = portal_token(&app, d.rachel_kim).await;
+        let url = format!("ws://{}/api/v1/portal/chat?token={token}", app.addr);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket");
+        ws.send(WsMessage::Text(
+            json!({ "text": "how much is mosquito service?", "client_message_id": "p1" })
+                .to_string()
+                .into(),
+        ))
+        .await
+        .expect("send");
+        let answer = next_json(&mut ws).await;
+        let conv = answer["conversation_id"].as_i64().expect("conversation");
+
+        let csr = crate::common::api::user_token(&app, d.demo, d.carlos_mendez, Role::Csr).await;
+        let text = "Hi Rachel, Carlos here. I can add mosquito service to your next visit.";
+        let (status, body) = crate::common::api::post(
+            &app,
+            &format!("/api/v1/operator/conversations/{conv}/reply"),
+            &csr,
+            json!({ "text": text }),
+        )
+        .await;
+        assert!(status.is_success(), "{status} {body}");
+        let live = next_json(&mut ws).await;
+        assert_eq!(live["type"], "message", "{live}");
+        assert_eq!(live["conversation_id"], conv);
+        assert_eq!(live["author"], "staff");
+        assert_eq!(live["text"], text);
+        let _ = ws.close(None).await;
+
+        // Coming back later: the whole chat, the CSR's reply included, nothing internal.
+        let res = app
+            .http
+            .get(app.url("/api/v1/portal/chat/messages"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("messages");
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["conversation_id"], conv);
+        let messages = body["messages"].as_array().expect("messages");
+        let authors: Vec<&str> = messages
+            .iter()
+            .map(|m| m["author"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(authors, ["customer", "agent", "staff"], "{body}");
+        assert_eq!(messages[2]["text"], text);
+        assert!(!body.to_string().contains("csr:"), "no user ids: {body}");
+        // Another customer sees none of it; no token is a 401.
+        let other = portal_token(&app, d.john_smith).await;
+        let body: Value = app
+            .http
+            .get(app.url("/api/v1/portal/chat/messages"))
+            .bearer_auth(&other)
+            .send()
+            .await
+            .expect("messages")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(body["messages"], json!([]));
+        let res = app
+            .http
+            .get(app.url("/api/v1/portal/chat/messages"))
+            .send()
+            .await
+            .expect("messages");
+        assert_eq!(res.status(), 401);
+        app.stop().await;
+    }
+);
