@@ -23,3 +23,4 @@ pub mod store;
 pub mod telemetry;
 pub mod voice;
 pub mod voicemail;
+pub mod webhooks;

@@ -11,7 +11,7 @@ CREATE TABLE webhook_subscriptions (
     secret TEXT NOT NULL,
     kinds TEXT NOT NULL,
     -- Events up to this id have been turned into deliveries.
-    cursor BIGINT NOT NULL,
+    event_cursor BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     deleted_at BIGINT
 );

@@ -300,6 +300,40 @@ pub const OPERATIONS: &[Op] = &[
         "Office summary report (`from`, `to`, `format=csv`)",
         Access::Admin,
     ),
+    with_body(
+        "post",
+        "/api/v1/operator/webhooks",
+        "Subscribe a callback URL to event kinds (signed deliveries; the secret is shown once)",
+        Access::Admin,
+        || {
+            obj(
+                &["url", "kinds"],
+                json!({ "url": text(), "kinds": { "type": "array", "minItems": 1, "items": { "enum": crate::store::EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>() } }, "secret": { "type": "string", "minLength": 16, "maxLength": 200 } }),
+            )
+        },
+        201,
+    ),
+    op(
+        "get",
+        "/api/v1/operator/webhooks",
+        "Webhook subscriptions",
+        Access::Admin,
+    ),
+    Op {
+        ok: 204,
+        ..op(
+            "delete",
+            "/api/v1/operator/webhooks/{id}",
+            "Remove a subscription (pending deliveries are cancelled)",
+            Access::Admin,
+        )
+    },
+    op(
+        "get",
+        "/api/v1/operator/webhooks/{id}/deliveries",
+        "A subscription's deliveries with every attempt",
+        Access::Admin,
+    ),
     op(
         "get",
         "/api/v1/portal/me",

@@ -29,3 +29,4 @@ mod voice_security;
 mod voice_stream;
 #[cfg(feature = "whisper")]
 mod voice_voicemail;
+mod webhooks;
