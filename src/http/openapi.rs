@@ -570,6 +570,7 @@ mod tests {
             ("events", include_str!("events.rs"), op),
             ("policy", include_str!("policy.rs"), op),
             ("reports", include_str!("reports.rs"), op),
+            ("webhooks", include_str!("webhooks.rs"), op),
         ];
         // Every routed module of `http` is read above.
         for line in include_str!("mod.rs").lines() {
