@@ -83,6 +83,11 @@ impl Application {
             std::time::Duration::from_secs(5),
             stop_rx,
         ));
+        let webhooks = tokio::spawn(crate::webhooks::run_webhooks(
+            self.state.store.clone(),
+            self.state.settings.webhook_allow_private,
+            stop_tx.subscribe(),
+        ));
         let recovery = tokio::spawn(run_recovery(
             self.state.agent.clone(),
             self.state.outbox.clone(),
@@ -93,6 +98,7 @@ impl Application {
         let _ = stop_tx.send(true);
         let _ = sender.await;
         let _ = recovery.await;
+        let _ = webhooks.await;
         if let Some(l) = listener {
             let _ = l.await;
         }

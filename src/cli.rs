@@ -58,6 +58,14 @@ pub struct GlobalArgs {
     /// Bearer token `GET /metrics` requires (unset: loopback peers only).
     #[arg(long, env = "FRONTDESK_METRICS_TOKEN", global = true, hide = true)]
     pub metrics_token: Option<String>,
+    /// Let outbound webhooks reach loopback and private addresses (default false).
+    #[arg(
+        long,
+        env = "FRONTDESK_WEBHOOK_ALLOW_PRIVATE",
+        global = true,
+        hide = true
+    )]
+    pub webhook_allow_private: Option<bool>,
     /// `builtin` (default, offline) or `openai` (any OpenAI-compatible endpoint).
     #[arg(long, env = "FRONTDESK_MODEL", global = true)]
     pub model: Option<String>,
@@ -239,6 +247,7 @@ impl GlobalArgs {
             whisper_model: self.whisper_model.clone(),
             whisper_threads: self.whisper_threads,
             metrics_token: self.metrics_token.clone().map(Secret::new),
+            webhook_allow_private: self.webhook_allow_private,
             ..RawSettings::default()
         };
         let from_file = match &self.config {

@@ -51,6 +51,8 @@ pub struct Settings {
     pub whisper_threads: u32,
     /// Bearer token for `GET /metrics`; unset: served to loopback peers only.
     pub metrics_token: Option<Secret>,
+    /// Outbound webhooks may go to loopback and private addresses (tests, closed networks).
+    pub webhook_allow_private: bool,
 }
 
 /// Which model answers customers. The built-in one is always the fallback.
@@ -108,6 +110,8 @@ pub struct RawSettings {
     pub whisper_threads: Option<u32>,
     /// Bearer token `GET /metrics` requires; unset: only loopback peers are served.
     pub metrics_token: Option<Secret>,
+    /// Outbound webhooks may go to loopback and private addresses (default false).
+    pub webhook_allow_private: Option<bool>,
 }
 
 impl RawSettings {
@@ -134,6 +138,7 @@ impl RawSettings {
             openai_api_key: self.openai_api_key.or(lower.openai_api_key),
             openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
             metrics_token: self.metrics_token.or(lower.metrics_token),
+            webhook_allow_private: self.webhook_allow_private.or(lower.webhook_allow_private),
         }
     }
 
@@ -206,6 +211,7 @@ impl RawSettings {
             whisper_model: self.whisper_model,
             whisper_threads,
             metrics_token: self.metrics_token.filter(|s| !s.expose().trim().is_empty()),
+            webhook_allow_private: self.webhook_allow_private.unwrap_or(false),
             database_url: self
                 .database_url
                 .unwrap_or_else(|| default_database_url(Path::new("data"))),

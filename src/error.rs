@@ -88,6 +88,7 @@ impl ApiError {
             ApiError::NotFound("slot") => "slot_not_found",
             ApiError::NotFound("property") => "property_not_found",
             ApiError::NotFound("zone") => "zone_not_found",
+            ApiError::NotFound("webhook") => "webhook_not_found",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::WindowFull => "window_full",

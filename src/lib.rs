@@ -24,3 +24,4 @@ pub mod store;
 pub mod telemetry;
 pub mod voice;
 pub mod voicemail;
+pub mod webhooks;

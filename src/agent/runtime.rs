@@ -27,8 +27,8 @@ use crate::domain::{
 };
 use crate::search::SearchIndex;
 use crate::store::{
-    Conversation, Enqueued, InboxItem, NewInbound, NewMessage, NewOutbound, Store, StoreError,
-    Tenant, Tx,
+    Conversation, Enqueued, EventKind, InboxItem, NewInbound, NewMessage, NewOutbound, Store,
+    StoreError, Tenant, Tx,
 };
 
 /// At most this many model steps per turn; a model that keeps calling tools past it is
@@ -336,7 +336,7 @@ impl Agent {
         if item.done {
             return Ok(conversation);
         }
-        insert_customer_message(&mut tx, tenant.id, conversation, &item, now).await?;
+        insert_customer_message(&mut tx, tenant.id, &conv, &item, &conv.owner, now).await?;
         tx.finish_inbox(tenant.id, item.id, None, true, now).await?;
         let customer = match (conv.customer_id, &inbound.caller) {
             (Some(c), _) => Some(c),
@@ -456,7 +456,23 @@ impl Agent {
         // An emergency raised an escalation a person already owned.
         let mut raised = false;
         if first_run {
-            insert_customer_message(&mut tx, tenant.id, conversation, &item, now).await?;
+            insert_customer_message(&mut tx, tenant.id, &conv_now, &item, &conv_now.owner, now)
+                .await?;
+            if conv_now.owner != "agent" && !emergency {
+                // A person owns the conversation: the escalation is marked "customer
+                // waiting" for the console, and the agent says nothing.
+                let waiting = tx
+                    .mark_customer_waiting(tenant.id, conversation, now)
+                    .await?;
+                tx.emit_event(
+                    tenant.id,
+                    EventKind::CustomerWaiting,
+                    json!({ "conversation_id": conversation, "escalation_ids": waiting,
+                            "owner": conv_now.owner, "channel": conv.channel }),
+                    now,
+                )
+                .await?;
+            }
             if conv_now.owner == "agent" {
                 if state.turn == 0 {
                     self.resolve_caller(tenant, &item.caller, &mut identity, &mut state)
@@ -597,19 +613,20 @@ impl Agent {
             current_owner
         };
         let now = self.clock.now();
-        tx.insert_message(
-            tenant.id,
-            conversation,
-            &NewMessage {
-                direction: Direction::Outbound,
-                author: "agent".into(),
-                text: text.clone(),
-                external_id: None,
-                media: vec![],
-            },
-            now,
-        )
-        .await?;
+        let message_id = tx
+            .insert_message(
+                tenant.id,
+                conversation,
+                &NewMessage {
+                    direction: Direction::Outbound,
+                    author: "agent".into(),
+                    text: text.clone(),
+                    external_id: None,
+                    media: vec![],
+                },
+                now,
+            )
+            .await?;
         save_conversation(
             &mut tx,
             tenant.id,
@@ -623,6 +640,14 @@ impl Agent {
         let escalated_now = escalated.is_some() || raised;
         tx.finish_inbox(tenant.id, item.id, Some(&text), escalated_now, now)
             .await?;
+        tx.emit_event(
+            tenant.id,
+            EventKind::MessageOut,
+            json!({ "conversation_id": conversation, "message_id": message_id, "author": "agent",
+                    "owner": owner, "channel": conv.channel, "text": text }),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -647,19 +672,7 @@ impl Agent {
         let affirmed = understanding.yes_no == Some(true);
         let spanish = understanding.language == builtin::Lang::Es;
         let history = self.store.messages(tenant.id, conversation).await?;
-        let mut messages: Vec<ChatMessage> = history
-            .iter()
-            .filter_map(|m| match (m.direction, m.author.as_str()) {
-                (Direction::Inbound, _) => Some(ChatMessage::User {
-                    content: m.text.clone(),
-                }),
-                (Direction::Outbound, "agent") => Some(ChatMessage::Assistant {
-                    content: Some(m.text.clone()),
-                    tool_calls: vec![],
-                }),
-                _ => None,
-            })
-            .collect();
+        let mut messages = history_messages(&history);
         let mut journal: Vec<ChatMessage> =
             serde_json::from_value(item.journal.clone()).unwrap_or_default();
         messages.extend(journal.iter().cloned());
@@ -959,24 +972,57 @@ fn outcome_of(item: &InboxItem, duplicate: bool) -> TurnOutcome {
     }
 }
 
-/// The customer's message in the conversation transcript.
+/// The conversation as the model reads it: the customer's messages, and the company's —
+/// the agent's and, after a hand-back, what a CSR wrote — as the assistant's, so the agent
+/// carries on from where the person left off.
+fn history_messages(history: &[crate::store::Message]) -> Vec<ChatMessage> {
+    history
+        .iter()
+        .filter_map(|m| match m.direction {
+            Direction::Inbound => Some(ChatMessage::User {
+                content: m.text.clone(),
+            }),
+            Direction::Outbound if m.author == "agent" || m.author.starts_with("csr:") => {
+                Some(ChatMessage::Assistant {
+                    content: Some(m.text.clone()),
+                    tool_calls: vec![],
+                })
+            }
+            Direction::Outbound => None,
+        })
+        .collect()
+}
+
+/// The customer's message in the conversation transcript, with its `message.in` event
+/// (`owner`: who owns the conversation as the message arrives).
 async fn insert_customer_message(
     tx: &mut Tx,
     tenant: TenantId,
-    conversation: ConversationId,
+    conv: &Conversation,
     item: &InboxItem,
+    owner: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    tx.insert_message(
+    let conversation = conv.id;
+    let id = tx
+        .insert_message(
+            tenant,
+            conversation,
+            &NewMessage {
+                direction: Direction::Inbound,
+                author: "customer".into(),
+                text: item.text.clone(),
+                external_id: Some(item.external_id.clone()),
+                media: item.media.clone(),
+            },
+            now,
+        )
+        .await?;
+    tx.emit_event(
         tenant,
-        conversation,
-        &NewMessage {
-            direction: Direction::Inbound,
-            author: "customer".into(),
-            text: item.text.clone(),
-            external_id: Some(item.external_id.clone()),
-            media: item.media.clone(),
-        },
+        EventKind::MessageIn,
+        json!({ "conversation_id": conversation, "message_id": id, "author": "customer",
+                "owner": owner, "channel": conv.channel, "text": item.text }),
         now,
     )
     .await?;

@@ -14,7 +14,9 @@ use crate::domain::{
     PropertyId, PropertyKind, SlotId, TenantTz,
 };
 use crate::search::SearchIndex;
-use crate::store::{NewAppointment, NewToolCall, Property, Service, Store, StoreError, Tenant, Tx};
+use crate::store::{
+    EventKind, NewAppointment, NewToolCall, Property, Service, Store, StoreError, Tenant, Tx,
+};
 
 /// The specs, reviewable as files, compiled in.
 const SPECS: &[&str] = &[
@@ -912,6 +914,16 @@ async fn reschedule(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, 
     ctx.tx
         .reschedule_appointment(t, a.id, slot.id, "agent", ctx.now)
         .await?;
+    ctx.tx
+        .emit_event(
+            t,
+            EventKind::AppointmentMoved,
+            json!({ "appointment_id": a.id, "customer_id": a.customer_id, "by": "agent",
+                    "conversation_id": ctx.conversation, "slot_id": slot.id,
+                    "from": a.window_start, "to": slot.starts_at }),
+            ctx.now,
+        )
+        .await?;
     Ok(ToolOutcome::allowed(
         "agent_reschedule.within_policy",
         json!({ "status": "rescheduled", "appointment_id": a.id, "from": from, "to": to, "service": a.service }),
@@ -1072,6 +1084,16 @@ async fn book_service(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome
         price_cents: quote.first_visit_total_cents,
     };
     let id = ctx.tx.book_appointment(t, &new, ctx.now).await?;
+    ctx.tx
+        .emit_event(
+            t,
+            EventKind::AppointmentCreated,
+            json!({ "appointment_id": id, "customer_id": customer, "by": "agent",
+                    "conversation_id": ctx.conversation, "slot_id": slot.id,
+                    "window_start": slot.starts_at, "price_cents": new.price_cents }),
+            ctx.now,
+        )
+        .await?;
     Ok(ToolOutcome::allowed(
         "booking.within_policy",
         json!({ "status": "booked", "appointment_id": id, "service": service.name, "window": when, "price": quote.first_visit_total_cents.to_string() }),

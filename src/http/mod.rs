@@ -19,6 +19,7 @@ mod reports;
 mod session;
 mod stream;
 mod twilio;
+mod webhooks;
 
 pub use auth::{AdminAuth, OperatorAuth, ReaderAuth, SessionAuth};
 
@@ -73,7 +74,8 @@ pub fn router(state: AppState) -> Router {
                 .merge(audit::router())
                 .merge(events::router())
                 .merge(policy::router())
-                .merge(reports::router()),
+                .merge(reports::router())
+                .merge(webhooks::router()),
         )
         .nest("/api/v1/portal", portal::router())
         .merge(console::router())

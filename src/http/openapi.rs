@@ -300,6 +300,40 @@ pub const OPERATIONS: &[Op] = &[
         "Office summary report (`from`, `to`, `format=csv`)",
         Access::Admin,
     ),
+    with_body(
+        "post",
+        "/api/v1/operator/webhooks",
+        "Subscribe a callback URL to event kinds (signed deliveries; the secret is shown once)",
+        Access::Admin,
+        || {
+            obj(
+                &["url", "kinds"],
+                json!({ "url": text(), "kinds": { "type": "array", "minItems": 1, "items": { "enum": crate::store::EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>() } }, "secret": { "type": "string", "minLength": 16, "maxLength": 200 } }),
+            )
+        },
+        201,
+    ),
+    op(
+        "get",
+        "/api/v1/operator/webhooks",
+        "Webhook subscriptions",
+        Access::Admin,
+    ),
+    Op {
+        ok: 204,
+        ..op(
+            "delete",
+            "/api/v1/operator/webhooks/{id}",
+            "Remove a subscription (pending deliveries are cancelled)",
+            Access::Admin,
+        )
+    },
+    op(
+        "get",
+        "/api/v1/operator/webhooks/{id}/deliveries",
+        "A subscription's deliveries with every attempt",
+        Access::Admin,
+    ),
     op(
         "get",
         "/api/v1/portal/me",
@@ -335,7 +369,13 @@ pub const OPERATIONS: &[Op] = &[
     op(
         "get",
         "/api/v1/portal/chat",
-        "Chat over WebSocket (upgrade)",
+        "Chat over WebSocket (upgrade); a CSR's replies arrive live as `type: message` frames",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/api/v1/portal/chat/messages",
+        "The customer's portal chat: their messages and the company's replies",
         Access::Portal,
     ),
     op(
@@ -593,6 +633,7 @@ mod tests {
             ("policy", include_str!("policy.rs"), op),
             ("reports", include_str!("reports.rs"), op),
             ("console", include_str!("console/mod.rs"), ""),
+            ("webhooks", include_str!("webhooks.rs"), op),
         ];
         // Every routed module of `http` is read above.
         for line in include_str!("mod.rs").lines() {

@@ -1,6 +1,8 @@
 //! The customer portal API, with a signed customer token: who am I, report portal activity,
 //! and chat with the agent over HTTP or a WebSocket. The agent sees the customer's recent
-//! portal activity and starts out verified.
+//! portal activity and starts out verified. A CSR's replies reach an open chat WebSocket
+//! live (fed from the tenant's event stream) and `GET /chat/messages` when the customer
+//! comes back.
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use axum::extract::{FromRequestParts, State};
@@ -16,14 +18,16 @@ use super::messages::MAX_TEXT_CHARS;
 use super::{ApiJson, ApiWebSocket, AppState};
 use crate::agent::{Caller, Inbound};
 use crate::auth::portal::{self, PortalClaims};
-use crate::domain::{Channel, PortalEventKind};
+use crate::domain::{Channel, ConversationId, Direction, PortalEventKind};
 use crate::error::{ApiError, ApiResult};
+use crate::store::EventKind;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
         .route("/events", post(report_event))
         .route("/chat", post(chat).get(chat_ws))
+        .route("/chat/messages", get(chat_messages))
 }
 
 pub struct PortalAuth(pub PortalClaims);
@@ -135,6 +139,49 @@ async fn run_chat(state: &AppState, c: PortalClaims, body: ChatBody) -> ApiResul
     )
 }
 
+/// Who wrote a message, as the customer sees it: never a CSR's user id.
+fn public_author(direction: Direction, author: &str) -> &'static str {
+    match direction {
+        Direction::Inbound => "customer",
+        Direction::Outbound if author == "agent" => "agent",
+        Direction::Outbound => "staff",
+    }
+}
+
+/// The customer's portal chat as they see it: their messages and the company's replies
+/// (no tool calls, notes or anything internal).
+async fn chat_messages(
+    State(state): State<AppState>,
+    PortalAuth(c): PortalAuth,
+) -> ApiResult<Json<Value>> {
+    let Some(conv) = state
+        .store
+        .portal_chat_conversation(c.tenant, c.customer)
+        .await?
+    else {
+        return Ok(Json(json!({ "conversation_id": null, "messages": [] })));
+    };
+    let tz = state.store.tenant(c.tenant).await?.timezone;
+    let messages: Vec<Value> = state
+        .store
+        .messages(c.tenant, conv.id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "direction": m.direction,
+                "author": public_author(m.direction, &m.author),
+                "text": m.text,
+                "at": crate::record::local(tz, m.at),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "conversation_id": conv.id, "status": conv.status, "messages": messages }),
+    ))
+}
+
 async fn chat(
     State(state): State<AppState>,
     PortalAuth(c): PortalAuth,
@@ -155,7 +202,26 @@ async fn chat_ws(
 /// One JSON object per text frame each way: `{"text", "client_message_id"}` in,
 /// `{"conversation_id", "reply", "escalated"}` or `{"error": {...}}` out.
 async fn chat_socket(state: AppState, c: PortalClaims, mut socket: WebSocket) {
-    while let Some(Ok(frame)) = socket.recv().await {
+    let mut live = match LiveReplies::start(&state, c).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "portal chat could not follow events");
+            return;
+        }
+    };
+    loop {
+        let frame = tokio::select! {
+            frame = socket.recv() => frame,
+            () = live.changed() => {
+                for frame in live.take(&state).await {
+                    if socket.send(WsMessage::Text(frame.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(Ok(frame)) = frame else { break };
         let answer = match frame {
             WsMessage::Text(t) => {
                 let body = serde_json::from_str::<Value>(t.as_str())
@@ -189,4 +255,92 @@ fn ws_error(e: &ApiError) -> Value {
         return json!({ "error": { "code": e.code(), "message": "something went wrong on our side; it has been logged" } });
     }
     json!({ "error": { "code": e.code(), "message": e.to_string() } })
+}
+
+/// A CSR's replies to this customer's portal chat, followed on the tenant's event stream
+/// from the moment the socket opened. Frames: `{"type": "message", "conversation_id",
+/// "message_id", "author": "staff", "text", "at"}`.
+struct LiveReplies {
+    claims: PortalClaims,
+    after: i64,
+    wake: tokio::sync::watch::Receiver<u64>,
+    /// Conversations known to be (or not to be) this customer's portal chat.
+    mine: std::collections::HashMap<i64, bool>,
+}
+
+/// Re-read at least this often even without a wake-up (as the operator event stream does).
+const LIVE_FALLBACK_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl LiveReplies {
+    async fn start(state: &AppState, claims: PortalClaims) -> ApiResult<Self> {
+        let mut wake = state.store.event_wakeups();
+        wake.borrow_and_update();
+        let after = state.store.last_event_id(claims.tenant).await?;
+        Ok(LiveReplies {
+            claims,
+            after,
+            wake,
+            mine: Default::default(),
+        })
+    }
+
+    /// Resolves when something may have been written (a wake-up or the fallback poll).
+    async fn changed(&mut self) {
+        let _ = tokio::time::timeout(LIVE_FALLBACK_POLL, self.wake.changed()).await;
+    }
+
+    /// The frames to send for events written since the last look.
+    async fn take(&mut self, state: &AppState) -> Vec<Value> {
+        self.wake.borrow_and_update();
+        let (tenant, customer) = (self.claims.tenant, self.claims.customer);
+        let events = match state.store.events_after(tenant, self.after, 200).await {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::warn!(error = %e, "portal chat could not read events");
+                return Vec::new();
+            }
+        };
+        let mut frames = Vec::new();
+        for e in events {
+            self.after = e.id;
+            if e.kind != EventKind::MessageOut {
+                continue;
+            }
+            let p = &e.payload;
+            let author = p["author"].as_str().unwrap_or("");
+            let Some(conv) = p["conversation_id"].as_i64() else {
+                continue;
+            };
+            if author == "agent" {
+                // The agent's answers come back on the socket as the answer to the frame.
+                continue;
+            }
+            let mine = match self.mine.get(&conv) {
+                Some(m) => *m,
+                None => {
+                    let m = state
+                        .store
+                        .conversation(tenant, ConversationId(conv))
+                        .await
+                        .is_ok_and(|c| {
+                            c.channel == Channel::Chat
+                                && c.participant == format!("portal:{customer}")
+                        });
+                    self.mine.insert(conv, m);
+                    m
+                }
+            };
+            if mine {
+                frames.push(json!({
+                    "type": "message",
+                    "conversation_id": conv,
+                    "message_id": p["message_id"],
+                    "author": "staff",
+                    "text": p["text"],
+                    "at": e.at,
+                }));
+            }
+        }
+        frames
+    }
 }

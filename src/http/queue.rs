@@ -52,6 +52,7 @@ fn item_json(tenant: &Tenant, item: &QueueItem) -> Value {
         "channel": item.channel,
         "conversation_owner": item.conversation_owner,
         "conversation_status": item.conversation_status,
+        "customer_waiting_since": item.customer_waiting_since.map(|at| local(tz, at)),
         "assignee": item.holder().or_else(|| e.assignee.map(|u| format!("csr:{u}"))),
         "resolved_at": e.resolved_at.map(|at| local(tz, at)),
         "resolution": e.resolution,

@@ -220,6 +220,21 @@ impl Store {
         row.ok_or(StoreError::NotFound)?.into_conversation()
     }
 
+    /// A customer's portal chat: the open one, else the most recently active.
+    pub async fn portal_chat_conversation(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> StoreResult<Option<Conversation>> {
+        let sql = format!(
+            "SELECT {CONVERSATION_COLS} FROM conversations WHERE tenant_id = $1 AND channel = 'chat' AND participant = $2 \
+             ORDER BY CASE WHEN status = 'open' THEN 0 ELSE 1 END, updated_at DESC, id DESC LIMIT 1"
+        );
+        let row: Option<ConversationRow> = with_db!(self, pool => sqlx::query_as(&sql)
+            .bind(tenant.0).bind(format!("portal:{customer}")).fetch_optional(pool).await?);
+        row.map(ConversationRow::into_conversation).transpose()
+    }
+
     /// A customer's conversations: open ones first, then most recently active.
     pub async fn conversations_of(
         &self,

@@ -30,6 +30,7 @@ mod stream_tokens;
 mod tenants;
 mod turns;
 mod users;
+mod webhooks;
 
 pub use audit::*;
 pub use auth::*;
@@ -46,6 +47,7 @@ pub use stream_tokens::*;
 pub use tenants::*;
 pub use turns::*;
 pub use users::*;
+pub use webhooks::*;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -64,6 +64,9 @@ pub struct QueueItem {
     pub channel: Channel,
     pub conversation_owner: String,
     pub conversation_status: String,
+    /// Since when the customer has been waiting for a person (wrote after the queue took
+    /// the conversation and nobody has answered since).
+    pub customer_waiting_since: Option<DateTime<Utc>>,
 }
 
 impl QueueItem {
@@ -114,6 +117,7 @@ struct QueueRow {
     channel: String,
     owner: String,
     conversation_status: String,
+    customer_waiting_since: Option<i64>,
     first_name: Option<String>,
     last_name: Option<String>,
     company: Option<String>,
@@ -131,6 +135,7 @@ impl QueueRow {
             channel: parse_col(&self.channel, "conversation channel")?,
             conversation_owner: self.owner,
             conversation_status: self.conversation_status,
+            customer_waiting_since: self.customer_waiting_since.map(super::ts),
         })
     }
 }
@@ -138,7 +143,7 @@ impl QueueRow {
 const QUEUE_SELECT: &str =
     "SELECT e.id, e.conversation_id, e.customer_id, e.reason, e.priority, e.summary, e.status, \
      e.assignee, e.due_at, e.created_at, e.resolved_at, e.resolution, \
-     c.channel, c.owner, c.status AS conversation_status, cu.first_name, cu.last_name, cu.company \
+     e.customer_waiting_since, c.channel, c.owner, c.status AS conversation_status, cu.first_name, cu.last_name, cu.company \
      FROM escalations e \
      JOIN conversations c ON c.tenant_id = e.tenant_id AND c.id = e.conversation_id \
      LEFT JOIN customers cu ON cu.tenant_id = e.tenant_id AND cu.id = e.customer_id";
@@ -399,6 +404,9 @@ impl Store {
                 now,
             )
             .await?;
+        with_conn!(tx, c => sqlx::query(
+            "UPDATE escalations SET customer_waiting_since = NULL WHERE tenant_id = $1 AND conversation_id = $2")
+            .bind(tenant.0).bind(conversation.0).execute(&mut *c).await?.rows_affected());
         let claimed: Vec<i64> = with_conn!(tx, c => sqlx::query_scalar(
             "UPDATE escalations SET status = 'claimed', assignee = $1 WHERE tenant_id = $2 AND conversation_id = $3 AND status = 'open' RETURNING id")
             .bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(conversation.0)
@@ -518,5 +526,23 @@ impl Tx {
             .bind(owner).bind(now.timestamp()).bind(tenant.0).bind(conversation.0)
             .execute(&mut *c).await?.rows_affected());
         Ok(())
+    }
+}
+
+impl Tx {
+    /// The customer wrote while a person owns the conversation: its unresolved escalations
+    /// are marked as waiting (since the first unanswered message). Their ids.
+    pub async fn mark_customer_waiting(
+        &mut self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<EscalationId>> {
+        let ids: Vec<i64> = with_conn!(self, c => sqlx::query_scalar(
+            "UPDATE escalations SET customer_waiting_since = COALESCE(customer_waiting_since, $1) \
+             WHERE tenant_id = $2 AND conversation_id = $3 AND status <> 'resolved' RETURNING id")
+            .bind(now.timestamp()).bind(tenant.0).bind(conversation.0)
+            .fetch_all(&mut *c).await?);
+        Ok(ids.into_iter().map(EscalationId).collect())
     }
 }

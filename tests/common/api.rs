@@ -3,6 +3,8 @@
 //! `POST /api/v1/messages`, and one assertion for the API's error shape that also makes
 //! sure no SQL, path or stack trace leaked into the body.
 
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -194,4 +196,52 @@ pub async fn text_agent(app: &TestApp, token: &str, from: &str, text: &str, id: 
     .await;
     assert_eq!(status, StatusCode::OK, "turn `{text}`: {body}");
     body
+}
+
+/// Read an SSE response until `want` events arrived; returns (id, event, data) triples.
+pub async fn read_events(res: &mut reqwest::Response, want: usize) -> Vec<(i64, String, Value)> {
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    while out.len() < want {
+        let chunk = tokio::time::timeout(Duration::from_secs(3), res.chunk())
+            .await
+            .expect("an event within 3 s (streams re-read on their own only every 5 s)")
+            .expect("stream readable")
+            .expect("stream still open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (mut id, mut ev, mut data) = (None, String::new(), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().parse().ok();
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    ev = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim());
+                }
+            }
+            if let Some(id) = id {
+                out.push((id, ev, serde_json::from_str(&data).unwrap_or(Value::Null)));
+            }
+        }
+    }
+    out
+}
+
+pub async fn open_stream(app: &TestApp, token: &str, last: Option<i64>) -> reqwest::Response {
+    let mut r = app
+        .http
+        .get(app.url("/api/v1/operator/events"))
+        .bearer_auth(token);
+    if let Some(id) = last {
+        r = r.header("last-event-id", id.to_string());
+    }
+    let res = r.send().await.expect("stream");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/event-stream"));
+    res
 }

@@ -47,6 +47,8 @@ impl TestApp {
             // No speech model unless a test asks for one: with `--features whisper` and a
             // fetched model, voicemail behaviour would otherwise depend on the build.
             whisper_model: Some("off".into()),
+            // Tests' webhook receivers listen on loopback.
+            webhook_allow_private: Some(true),
             ..RawSettings::default()
         };
         adjust(&mut raw);
@@ -114,6 +116,8 @@ impl TestApp {
             twilio_auth_token: Some(Secret::new(TWILIO_AUTH_TOKEN)),
             twilio_api_base: Some("http://127.0.0.1:9".into()),
             whisper_model: Some("off".into()),
+            // Tests' webhook receivers listen on loopback.
+            webhook_allow_private: Some(true),
             ..RawSettings::default()
         };
         let settings = raw.resolve().expect("test settings");

@@ -7,6 +7,7 @@ mod common;
 
 mod agent_delivery;
 mod agent_escalation;
+mod agent_events;
 mod agent_identity;
 mod agent_openai;
 mod agent_portal;
@@ -32,3 +33,4 @@ mod voice_security;
 mod voice_stream;
 #[cfg(feature = "whisper")]
 mod voice_voicemail;
+mod webhooks;

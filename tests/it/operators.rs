@@ -9,7 +9,9 @@ use chrono::Duration as ChronoDuration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::common::api::{assert_error_body, check, get_ok, post, send, Req};
+use crate::common::api::{
+    assert_error_body, check, get_ok, open_stream, post, read_events, send, Req,
+};
 use crate::common::app::TestApp;
 use crate::common::TestDb;
 use frontdesk::domain::{
@@ -511,6 +513,38 @@ store_test!(
             (Method::GET, "/audit".into(), None, Allowed::Admin, 200, 200),
             (
                 Method::GET,
+                "/webhooks".into(),
+                None,
+                Allowed::Admin,
+                200,
+                200,
+            ),
+            (
+                Method::POST,
+                "/webhooks".into(),
+                Some(bad.clone()),
+                Allowed::Admin,
+                400,
+                400,
+            ),
+            (
+                Method::DELETE,
+                "/webhooks/999999".into(),
+                None,
+                Allowed::Admin,
+                404,
+                404,
+            ),
+            (
+                Method::GET,
+                "/webhooks/999999/deliveries".into(),
+                None,
+                Allowed::Admin,
+                404,
+                404,
+            ),
+            (
+                Method::GET,
                 "/events".into(),
                 None,
                 Allowed::Readers,
@@ -851,54 +885,6 @@ store_test!(
     }
 );
 
-/// Read an SSE response until `want` events arrived; returns (id, event, data) triples.
-async fn read_events(res: &mut reqwest::Response, want: usize) -> Vec<(i64, String, Value)> {
-    let mut buf = String::new();
-    let mut out = Vec::new();
-    while out.len() < want {
-        let chunk = tokio::time::timeout(Duration::from_secs(3), res.chunk())
-            .await
-            .expect("an event within 3 s (streams re-read on their own only every 5 s)")
-            .expect("stream readable")
-            .expect("stream still open");
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            let (mut id, mut ev, mut data) = (None, String::new(), String::new());
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("id:") {
-                    id = v.trim().parse().ok();
-                } else if let Some(v) = line.strip_prefix("event:") {
-                    ev = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.trim());
-                }
-            }
-            if let Some(id) = id {
-                out.push((id, ev, serde_json::from_str(&data).unwrap_or(Value::Null)));
-            }
-        }
-    }
-    out
-}
-
-async fn open_stream(app: &TestApp, token: &str, last: Option<i64>) -> reqwest::Response {
-    let mut r = app
-        .http
-        .get(app.url("/api/v1/operator/events"))
-        .bearer_auth(token);
-    if let Some(id) = last {
-        r = r.header("last-event-id", id.to_string());
-    }
-    let res = r.send().await.expect("stream");
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["content-type"]
-        .to_str()
-        .unwrap_or("")
-        .starts_with("text/event-stream"));
-    res
-}
-
 store_test!(
     fn events_reach_a_stream_on_another_instance_and_resume_loses_nothing(db: &TestDb) {
         let one = TestApp::spawn(db).await;
@@ -917,10 +903,17 @@ store_test!(
             "ev-1",
         )
         .await;
-        let got = read_events(&mut stream, 1).await;
+        // The customer's message, the escalation, the agent's acknowledgement.
+        let got = read_events(&mut stream, 3).await;
         let kinds: Vec<&str> = got.iter().map(|(_, k, _)| k.as_str()).collect();
-        assert_eq!(kinds, ["escalation.opened"], "{got:?}");
-        let first = got[0].0;
+        assert_eq!(
+            kinds,
+            ["message.in", "escalation.opened", "message.out"],
+            "{got:?}"
+        );
+        assert_eq!(got[2].2["payload"]["owner"], "queue");
+        let got = &got[1..];
+        let first = got[1].0;
         let escalation = got[0].2["payload"]["escalation_id"]
             .as_i64()
             .expect("escalation id");
@@ -1457,9 +1450,14 @@ store_test!(
         TwilioClient::new(&app)
             .sms(RACHEL_KIM, "I want to cancel my appointment, we're moving")
             .await;
-        let opened = read_events(&mut stream, 1).await;
-        assert_eq!(opened[0].1, "escalation.opened", "{opened:?}");
-        let payload = &opened[0].2["payload"];
+        let got = read_events(&mut stream, 3).await;
+        let kinds: Vec<&str> = got.iter().map(|(_, k, _)| k.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["message.in", "escalation.opened", "message.out"],
+            "{got:?}"
+        );
+        let payload = &got[1].2["payload"];
         assert_eq!(payload["reason"], "cancellation");
         let esc = payload["escalation_id"].as_i64().expect("escalation");
         let conv = payload["conversation_id"].as_i64().expect("conversation");
