@@ -282,12 +282,23 @@ impl Store {
         m: &NewInbound<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<Enqueued> {
-        let inserted: Option<i64> = with_db!(self, pool => sqlx::query_scalar(
+        // Messages of one conversation are recorded one at a time (the conversation row is
+        // locked; SQLite has one writer anyway), so their ids are committed in id order and
+        // whoever drains the conversation never sees a later message before an earlier one.
+        let mut tx = self.begin().await?;
+        let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+        let lock_sql =
+            format!("SELECT id FROM conversations WHERE tenant_id = $1 AND id = $2{lock}");
+        let inserted: Option<i64> = with_conn!(tx, c => {
+            sqlx::query(&lock_sql).bind(tenant.0).bind(m.conversation.0).fetch_optional(&mut *c).await?;
+            sqlx::query_scalar(
             "INSERT INTO inbox (tenant_id, conversation_id, scope, external_id, text, media, caller, reply_from, received_at, accepted_wall, status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending') ON CONFLICT (tenant_id, scope, external_id) DO NOTHING RETURNING id")
             .bind(tenant.0).bind(m.conversation.0).bind(m.scope).bind(m.external_id).bind(m.text).bind(to_json(&m.media))
             .bind(to_json(m.caller)).bind(m.reply_from).bind(now.timestamp()).bind(wall_now())
-            .fetch_optional(pool).await?);
+            .fetch_optional(&mut *c).await?
+        });
+        tx.commit().await?;
         if let Some(inbox_id) = inserted {
             return Ok(Enqueued::New {
                 inbox_id,
