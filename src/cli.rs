@@ -66,6 +66,41 @@ pub struct GlobalArgs {
         hide = true
     )]
     pub webhook_allow_private: Option<bool>,
+    /// Rate limits on model-triggering routes: `on` (default) or `off` (load tests).
+    #[arg(long, env = "FRONTDESK_RATE_LIMITS", global = true, hide = true)]
+    pub rate_limits: Option<String>,
+    /// `POST /api/v1/messages` per token, e.g. `600/min,burst=100`.
+    #[arg(
+        long,
+        env = "FRONTDESK_RATE_LIMIT_MESSAGES",
+        global = true,
+        hide = true
+    )]
+    pub rate_limit_messages: Option<String>,
+    /// Portal chat messages per customer.
+    #[arg(
+        long,
+        env = "FRONTDESK_RATE_LIMIT_PORTAL_CHAT_CUSTOMER",
+        global = true,
+        hide = true
+    )]
+    pub rate_limit_portal_chat_customer: Option<String>,
+    /// Portal chat messages per client address.
+    #[arg(
+        long,
+        env = "FRONTDESK_RATE_LIMIT_PORTAL_CHAT_ADDRESS",
+        global = true,
+        hide = true
+    )]
+    pub rate_limit_portal_chat_address: Option<String>,
+    /// The agent's SMS replies per number (reply-loop guard).
+    #[arg(
+        long,
+        env = "FRONTDESK_RATE_LIMIT_SMS_REPLIES",
+        global = true,
+        hide = true
+    )]
+    pub rate_limit_sms_replies: Option<String>,
     /// `builtin` (default, offline) or `openai` (any OpenAI-compatible endpoint).
     #[arg(long, env = "FRONTDESK_MODEL", global = true)]
     pub model: Option<String>,
@@ -248,6 +283,11 @@ impl GlobalArgs {
             whisper_threads: self.whisper_threads,
             metrics_token: self.metrics_token.clone().map(Secret::new),
             webhook_allow_private: self.webhook_allow_private,
+            rate_limits: self.rate_limits.clone(),
+            rate_limit_messages: self.rate_limit_messages.clone(),
+            rate_limit_portal_chat_customer: self.rate_limit_portal_chat_customer.clone(),
+            rate_limit_portal_chat_address: self.rate_limit_portal_chat_address.clone(),
+            rate_limit_sms_replies: self.rate_limit_sms_replies.clone(),
             ..RawSettings::default()
         };
         let from_file = match &self.config {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::clock::Clock;
+use crate::ratelimit::{LimitSettings, Rate};
 
 /// A string that must not end up in logs.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
@@ -53,6 +54,8 @@ pub struct Settings {
     pub metrics_token: Option<Secret>,
     /// Outbound webhooks may go to loopback and private addresses (tests, closed networks).
     pub webhook_allow_private: bool,
+    /// Rate limits on model-triggering routes (`crate::ratelimit`).
+    pub rate_limits: LimitSettings,
 }
 
 /// Which model answers customers. The built-in one is always the fallback.
@@ -112,6 +115,13 @@ pub struct RawSettings {
     pub metrics_token: Option<Secret>,
     /// Outbound webhooks may go to loopback and private addresses (default false).
     pub webhook_allow_private: Option<bool>,
+    /// `on` (default) or `off` (load tests).
+    pub rate_limits: Option<String>,
+    /// Rates like `600/min,burst=100`.
+    pub rate_limit_messages: Option<String>,
+    pub rate_limit_portal_chat_customer: Option<String>,
+    pub rate_limit_portal_chat_address: Option<String>,
+    pub rate_limit_sms_replies: Option<String>,
 }
 
 impl RawSettings {
@@ -139,6 +149,15 @@ impl RawSettings {
             openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
             metrics_token: self.metrics_token.or(lower.metrics_token),
             webhook_allow_private: self.webhook_allow_private.or(lower.webhook_allow_private),
+            rate_limits: self.rate_limits.or(lower.rate_limits),
+            rate_limit_messages: self.rate_limit_messages.or(lower.rate_limit_messages),
+            rate_limit_portal_chat_customer: self
+                .rate_limit_portal_chat_customer
+                .or(lower.rate_limit_portal_chat_customer),
+            rate_limit_portal_chat_address: self
+                .rate_limit_portal_chat_address
+                .or(lower.rate_limit_portal_chat_address),
+            rate_limit_sms_replies: self.rate_limit_sms_replies.or(lower.rate_limit_sms_replies),
         }
     }
 
@@ -150,6 +169,7 @@ impl RawSettings {
     }
 
     pub fn resolve(self) -> anyhow::Result<Settings> {
+        let rate_limits = self.rate_limit_settings()?;
         let bind_raw = self.bind.unwrap_or_else(|| "127.0.0.1:8080".into());
         let bind: SocketAddr = bind_raw.parse().map_err(|_| {
             anyhow::anyhow!("FRONTDESK_BIND must be host:port with an IP host, got `{bind_raw}`")
@@ -207,6 +227,7 @@ impl RawSettings {
             anyhow::bail!("FRONTDESK_WHISPER_THREADS must be 1 to 64, got {whisper_threads}");
         }
         Ok(Settings {
+            rate_limits,
             model,
             whisper_model: self.whisper_model,
             whisper_threads,
@@ -233,6 +254,46 @@ impl RawSettings {
                 reply_budget,
             },
         })
+    }
+}
+
+impl RawSettings {
+    fn rate_limit_settings(&self) -> anyhow::Result<LimitSettings> {
+        let mut out = LimitSettings::default();
+        out.enabled = match self.rate_limits.as_deref().map(str::trim) {
+            None | Some("") | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                anyhow::bail!("FRONTDESK_RATE_LIMITS must be `on` or `off`, got `{other}`")
+            }
+        };
+        for (raw, env, slot) in [
+            (
+                &self.rate_limit_messages,
+                "FRONTDESK_RATE_LIMIT_MESSAGES",
+                &mut out.messages_per_token,
+            ),
+            (
+                &self.rate_limit_portal_chat_customer,
+                "FRONTDESK_RATE_LIMIT_PORTAL_CHAT_CUSTOMER",
+                &mut out.portal_chat_per_customer,
+            ),
+            (
+                &self.rate_limit_portal_chat_address,
+                "FRONTDESK_RATE_LIMIT_PORTAL_CHAT_ADDRESS",
+                &mut out.portal_chat_per_address,
+            ),
+            (
+                &self.rate_limit_sms_replies,
+                "FRONTDESK_RATE_LIMIT_SMS_REPLIES",
+                &mut out.sms_replies_per_number,
+            ),
+        ] {
+            if let Some(raw) = raw {
+                *slot = Rate::parse(raw).map_err(|e| anyhow::anyhow!("{env}: {e}"))?;
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -35,6 +35,9 @@ pub enum ApiError {
     OptedOut,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// Too many requests for one key (token, customer, address); retry after the delay.
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// Any other refusal with its own status and stable code.
     #[error("{message}")]
     Refused {
@@ -68,6 +71,7 @@ impl ApiError {
             | ApiError::OptedOut
             | ApiError::ExternalIdReused => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Refused { status, .. } => *status,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -95,6 +99,7 @@ impl ApiError {
             ApiError::ExternalIdReused => "external_id_reused",
             ApiError::OptedOut => "opted_out",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Refused { code, .. } => code,
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -114,6 +119,14 @@ impl ApiError {
         move |e| match e {
             StoreError::NotFound => ApiError::NotFound(what),
             other => other.into(),
+        }
+    }
+}
+
+impl From<crate::ratelimit::RetryAfter> for ApiError {
+    fn from(r: crate::ratelimit::RetryAfter) -> Self {
+        ApiError::RateLimited {
+            retry_after_secs: r.secs(),
         }
     }
 }

@@ -193,6 +193,17 @@ impl FromRequestParts<AppState> for SessionAuth {
     }
 }
 
+/// The client's address as the socket saw it, for per-address limits and the audit log.
+pub struct ClientAddress(pub String);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
+    }
+}
+
 /// The client's address as the socket saw it (`unknown` when not served over a socket).
 pub(crate) fn client_address(parts: &Parts) -> String {
     parts

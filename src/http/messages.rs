@@ -91,6 +91,7 @@ async fn inbound(
     };
     // Integrations authenticate with a token (see `IntegrationAuth`).
     let token = who.token_id.ok_or(ApiError::Unauthorized)?;
+    state.limits.messages_per_token.check(&token.to_string())?;
     tracing::debug!(%channel, %token, "integration message");
     let outcome = state
         .agent

@@ -54,6 +54,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    pub limits: Arc<crate::ratelimit::Limits>,
     /// Wakes the outbound sender when something was queued.
     pub outbox: Arc<tokio::sync::Notify>,
     pub transcriber: crate::voice::SharedTranscriber,

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::bearer;
+use super::auth::{bearer, ClientAddress};
 use super::messages::MAX_TEXT_CHARS;
 use super::{ApiJson, ApiWebSocket, AppState};
 use crate::agent::{Caller, Inbound};
@@ -113,7 +113,17 @@ struct ChatBody {
     client_message_id: Option<String>,
 }
 
-async fn run_chat(state: &AppState, c: PortalClaims, body: ChatBody) -> ApiResult<Value> {
+async fn run_chat(
+    state: &AppState,
+    c: PortalClaims,
+    address: &str,
+    body: ChatBody,
+) -> ApiResult<Value> {
+    state
+        .limits
+        .portal_chat_per_customer
+        .check(&format!("{}:{}", c.tenant, c.customer))?;
+    state.limits.portal_chat_per_address.check(address)?;
     let text = super::required_text(&body.text, "text", MAX_TEXT_CHARS, "empty_text")?;
     let client_id = super::optional_id(
         body.client_message_id.as_deref(),
@@ -185,23 +195,25 @@ async fn chat_messages(
 async fn chat(
     State(state): State<AppState>,
     PortalAuth(c): PortalAuth,
+    ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<ChatBody>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(run_chat(&state, c, body).await?))
+    Ok(Json(run_chat(&state, c, &address, body).await?))
 }
 
 async fn chat_ws(
     State(state): State<AppState>,
     PortalAuth(c): PortalAuth,
+    ClientAddress(address): ClientAddress,
     ApiWebSocket(ws): ApiWebSocket,
 ) -> Response {
     ws.max_message_size(64 * 1024)
-        .on_upgrade(move |socket| chat_socket(state, c, socket))
+        .on_upgrade(move |socket| chat_socket(state, c, address, socket))
 }
 
 /// One JSON object per text frame each way: `{"text", "client_message_id"}` in,
 /// `{"conversation_id", "reply", "escalated"}` or `{"error": {...}}` out.
-async fn chat_socket(state: AppState, c: PortalClaims, mut socket: WebSocket) {
+async fn chat_socket(state: AppState, c: PortalClaims, address: String, mut socket: WebSocket) {
     let mut live = match LiveReplies::start(&state, c).await {
         Ok(l) => l,
         Err(e) => {
@@ -228,7 +240,7 @@ async fn chat_socket(state: AppState, c: PortalClaims, mut socket: WebSocket) {
                     .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
                     .and_then(super::parse_json::<ChatBody>);
                 match body {
-                    Ok(body) => match run_chat(&state, c, body).await {
+                    Ok(body) => match run_chat(&state, c, &address, body).await {
                         Ok(v) => v,
                         Err(e) => ws_error(&e),
                     },

@@ -110,10 +110,19 @@ fn bad_webhook(code: &str) -> Response {
 /// otherwise the turn, still running in the background, queues it for the REST sender. A
 /// redelivery of a finished message is answered only if nobody delivered its reply yet (the
 /// process died between finishing the turn and answering).
+///
+/// With `withhold` (the number's replies are throttled) the turn runs and its reply is
+/// recorded as withheld instead of being sent.
 async fn turn_within_budget(
     state: &AppState,
     inbound: Inbound,
+    withhold: bool,
 ) -> Result<Option<TurnOutcome>, StoreError> {
+    let how = if withhold {
+        Delivery::Withheld
+    } else {
+        Delivery::Inline
+    };
     let budget = state.settings.twilio.reply_budget;
     let deadline = tokio::time::Instant::now() + budget;
     let (inbox_id, conversation, duplicate) = match state.agent.accept(&inbound).await {
@@ -126,9 +135,10 @@ async fn turn_within_budget(
                 Some(_) => None,
                 None => state
                     .store
-                    .claim_delivery(inbound.tenant, out.inbox_id, Delivery::Inline)
+                    .claim_delivery(inbound.tenant, out.inbox_id, how)
                     .await?
-                    .then_some(out),
+                    .then_some(out)
+                    .filter(|_| !withhold),
             });
         }
         Ok(Accepted::Pending {
@@ -155,6 +165,16 @@ async fn turn_within_budget(
         task_state.outbox.notify_one();
         // Nobody waits any more: the reply goes out by REST (unless already delivered).
         if let Err(Ok(out)) = tx.send(result) {
+            if withhold {
+                if let Err(e) = task_state
+                    .store
+                    .claim_delivery(tenant, out.inbox_id, Delivery::Withheld)
+                    .await
+                {
+                    tracing::error!(error = %e, "could not record a withheld reply");
+                }
+                return;
+            }
             match task_state.store.inbox_by_id(tenant, out.inbox_id).await {
                 Ok(item) => match task_state.agent.queue_reply(&item, &customer).await {
                     Ok(Some(_)) => task_state.outbox.notify_one(),
@@ -169,9 +189,9 @@ async fn turn_within_budget(
         Ok(Ok(Ok(out))) => {
             let claimed = state
                 .store
-                .claim_delivery(inbound.tenant, out.inbox_id, Delivery::Inline)
+                .claim_delivery(inbound.tenant, out.inbox_id, how)
                 .await?;
-            Ok(claimed.then_some(out))
+            Ok(claimed.then_some(out).filter(|_| !withhold))
         }
         Ok(Ok(Err(e))) => {
             tracing::error!(error = %e, "turn failed");
@@ -257,7 +277,17 @@ async fn sms(
         },
         reply_from: Some(msg.to.as_str().to_string()),
     };
-    let out = match turn_within_budget(&state, inbound).await {
+    // A number texting faster than people do is answered at most at the guard's rate; its
+    // messages are still stored, run and shown to people.
+    let withhold = state
+        .limits
+        .sms_replies_per_number
+        .check(&format!("{}:{from}", tenant.id))
+        .is_err();
+    if withhold {
+        tracing::warn!(tenant = %tenant.id, "replies to a number are throttled (reply loop?)");
+    }
+    let out = match turn_within_budget(&state, inbound, withhold).await {
         Ok(out) => out,
         Err(e) => {
             tracing::error!(error = %e, "could not store an inbound message");

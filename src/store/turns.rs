@@ -57,6 +57,9 @@ pub enum Delivery {
     Inline,
     /// Queued in the outbox (the request had stopped waiting, or the process died).
     Outbox,
+    /// Deliberately not sent: the number's replies were throttled (a reply loop with another
+    /// bot). The message and the reply stay in the conversation for people to see.
+    Withheld,
 }
 
 impl Delivery {
@@ -64,12 +67,14 @@ impl Delivery {
         match self {
             Delivery::Inline => "inline",
             Delivery::Outbox => "outbox",
+            Delivery::Withheld => "withheld",
         }
     }
     fn parse(raw: Option<&str>) -> Option<Delivery> {
         match raw {
             Some("inline") => Some(Delivery::Inline),
             Some("outbox") => Some(Delivery::Outbox),
+            Some("withheld") => Some(Delivery::Withheld),
             _ => None,
         }
     }

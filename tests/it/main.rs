@@ -20,6 +20,7 @@ mod masking;
 mod operator;
 mod operators;
 mod queue;
+mod rate_limits;
 mod search;
 mod seed;
 mod smoke;
