@@ -1,5 +1,9 @@
-//! Prometheus metrics, kept in-process and rendered as text for `GET /metrics`. A small
-//! registry of labelled counters and latency histograms is all the service needs.
+//! Prometheus metrics, kept in-process and rendered as text for `GET /metrics`: HTTP
+//! requests per application, and the process's domain metrics (`domain`, written through
+//! `record`): turns by channel and outcome, turn and model latency, tokens, fallbacks, tool
+//! decisions by rule, escalations by reason, outbound sends. A small registry of labelled
+//! counters and latency histograms is all the service needs; overdue escalations are counted
+//! from the store when scraped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -17,35 +21,34 @@ struct Histogram {
     sum: f64,
 }
 
+/// Counters and histograms keyed by metric name and a rendered label set like
+/// `route="/x",status="200"`. Label values come from closed sets (routes, channels, tools,
+/// rules, reasons), never from what a client sends.
 #[derive(Default)]
 pub struct Metrics {
-    counters: Mutex<BTreeMap<(String, String), u64>>,
-    http: Mutex<BTreeMap<String, Histogram>>,
+    counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+    histograms: Mutex<BTreeMap<(&'static str, String), Histogram>>,
+}
+
+/// The process's domain metrics (turns, model, tools, escalations, outbound), recorded where
+/// the work happens and rendered after the HTTP metrics by `GET /metrics`.
+pub fn domain() -> &'static Metrics {
+    static DOMAIN: std::sync::LazyLock<Metrics> = std::sync::LazyLock::new(Metrics::default);
+    &DOMAIN
 }
 
 impl Metrics {
-    /// Add to a counter: `name` plus a rendered label set like `route="/x",status="200"`.
-    pub fn incr(&self, name: &str, labels: String, by: u64) {
+    /// Add to a counter.
+    pub fn incr(&self, name: &'static str, labels: String, by: u64) {
         if let Ok(mut c) = self.counters.lock() {
-            *c.entry((name.to_string(), labels)).or_default() += by;
+            *c.entry((name, labels)).or_default() += by;
         }
     }
 
-    /// One served request. Labels stay bounded whatever clients send: `method` is one of the
-    /// standard methods or `OTHER`, and `route` must be a route template (or `unmatched`),
-    /// never a raw path.
-    pub fn observe_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let method = method_label(method);
-        self.incr(
-            "frontdesk_http_requests_total",
-            format!(
-                "method=\"{method}\",route=\"{}\",status=\"{status}\"",
-                escape(route)
-            ),
-            1,
-        );
-        if let Ok(mut h) = self.http.lock() {
-            let h = h.entry(route.to_string()).or_default();
+    /// One observation of a duration histogram.
+    pub fn observe(&self, name: &'static str, labels: String, elapsed: Duration) {
+        if let Ok(mut h) = self.histograms.lock() {
+            let h = h.entry((name, labels)).or_default();
             let secs = elapsed.as_secs_f64();
             for (i, b) in BUCKETS.iter().enumerate() {
                 if secs <= *b {
@@ -57,42 +60,151 @@ impl Metrics {
         }
     }
 
+    /// One served request. Labels stay bounded whatever clients send: `method` is one of the
+    /// standard methods or `OTHER`, and `route` must be a route template (or `unmatched`),
+    /// never a raw path.
+    pub fn observe_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let method = method_label(method);
+        let route = escape(route);
+        self.incr(
+            "frontdesk_http_requests_total",
+            format!("method=\"{method}\",route=\"{route}\",status=\"{status}\""),
+            1,
+        );
+        self.observe(
+            "frontdesk_http_request_duration_seconds",
+            format!("route=\"{route}\""),
+            elapsed,
+        );
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         if let Ok(c) = self.counters.lock() {
             let mut last = "";
             for ((name, labels), v) in c.iter() {
-                if name != last {
+                if *name != last {
                     let _ = writeln!(out, "# TYPE {name} counter");
                     last = name;
                 }
                 let _ = writeln!(out, "{name}{{{labels}}} {v}");
             }
         }
-        if let Ok(h) = self.http.lock() {
-            let _ = writeln!(
-                out,
-                "# TYPE frontdesk_http_request_duration_seconds histogram"
-            );
-            for (route, h) in h.iter() {
-                let route = escape(route);
-                for (i, b) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(out, "frontdesk_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}", h.counts[i]);
+        if let Ok(h) = self.histograms.lock() {
+            let mut last = "";
+            for ((name, labels), h) in h.iter() {
+                if *name != last {
+                    let _ = writeln!(out, "# TYPE {name} histogram");
+                    last = name;
                 }
-                let _ = writeln!(out, "frontdesk_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-                let _ = writeln!(
-                    out,
-                    "frontdesk_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                    h.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "frontdesk_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                    h.count
-                );
+                let sep = if labels.is_empty() { "" } else { "," };
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}",
+                        h.counts[i]
+                    );
+                }
+                let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
+                let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
             }
         }
         out
+    }
+}
+
+/// What the domain records, one function per fact, so names and labels live in one place.
+pub mod record {
+    use std::time::Duration;
+
+    use super::{domain, escape};
+
+    /// A finished turn: `outcome` is `replied`, `escalated` or `silent` (a person owns the
+    /// conversation).
+    pub fn turn(channel: &str, outcome: &'static str, elapsed: Duration) {
+        let channel = escape(channel);
+        domain().incr(
+            "frontdesk_turns_total",
+            format!("channel=\"{channel}\",outcome=\"{outcome}\""),
+            1,
+        );
+        domain().observe(
+            "frontdesk_turn_duration_seconds",
+            format!("channel=\"{channel}\""),
+            elapsed,
+        );
+    }
+
+    /// One model step: `outcome` is `ok`, `error`, `timeout` or `no_budget`; tokens as the
+    /// model reported them.
+    pub fn model_step(model: &str, outcome: &'static str, elapsed: Duration, tokens: (u64, u64)) {
+        let model = escape(model);
+        domain().incr(
+            "frontdesk_model_requests_total",
+            format!("model=\"{model}\",outcome=\"{outcome}\""),
+            1,
+        );
+        domain().observe(
+            "frontdesk_model_duration_seconds",
+            format!("model=\"{model}\""),
+            elapsed,
+        );
+        for (kind, n) in [("prompt", tokens.0), ("completion", tokens.1)] {
+            if n > 0 {
+                domain().incr(
+                    "frontdesk_model_tokens_total",
+                    format!("model=\"{model}\",kind=\"{kind}\""),
+                    n,
+                );
+            }
+        }
+    }
+
+    /// The built-in model answered instead of the configured one.
+    pub fn fallback(reason: &'static str) {
+        domain().incr(
+            "frontdesk_model_fallbacks_total",
+            format!("reason=\"{reason}\""),
+            1,
+        );
+    }
+
+    /// A tool call and the policy decision on it, by the rule that decided.
+    pub fn tool(tool: &str, decision: &str, rule: &str) {
+        domain().incr(
+            "frontdesk_tool_calls_total",
+            format!(
+                "tool=\"{}\",decision=\"{}\",rule=\"{}\"",
+                escape(tool),
+                escape(decision),
+                escape(rule)
+            ),
+            1,
+        );
+    }
+
+    /// An escalation opened.
+    pub fn escalation(reason: &str, priority: &str) {
+        domain().incr(
+            "frontdesk_escalations_total",
+            format!(
+                "reason=\"{}\",priority=\"{}\"",
+                escape(reason),
+                escape(priority)
+            ),
+            1,
+        );
+    }
+
+    /// An outbound message's send attempt: `result` is `sent`, `failed`, `blocked`,
+    /// `retried` or `deferred`.
+    pub fn outbound(purpose: &str, result: &'static str) {
+        domain().incr(
+            "frontdesk_outbound_total",
+            format!("purpose=\"{}\",result=\"{result}\"", escape(purpose)),
+            1,
+        );
     }
 }
 
@@ -108,7 +220,7 @@ pub fn method_label(method: &str) -> &'static str {
         .unwrap_or("OTHER")
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
@@ -139,6 +251,28 @@ mod tests {
             text.contains("frontdesk_http_request_duration_seconds_count{route=\"/healthz\"} 2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn domain_facts_render_with_their_labels() {
+        record::turn("sms", "replied", Duration::from_millis(4));
+        record::tool("reschedule_appointment", "refused", "min_notice_hours");
+        record::model_step("gpt-x", "timeout", Duration::from_secs(3), (120, 0));
+        let text = domain().render();
+        assert!(
+            text.contains("frontdesk_turns_total{channel=\"sms\",outcome=\"replied\"}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("frontdesk_turn_duration_seconds_bucket{channel=\"sms\",le=\"0.005\"}"),
+            "{text}"
+        );
+        assert!(text.contains("rule=\"min_notice_hours\""), "{text}");
+        assert!(
+            text.contains("frontdesk_model_tokens_total{model=\"gpt-x\",kind=\"prompt\"}"),
+            "{text}"
+        );
+        assert!(!text.contains("kind=\"completion\""), "{text}");
     }
 
     #[test]

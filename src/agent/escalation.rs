@@ -186,6 +186,7 @@ pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escal
             ctx.now,
         )
         .await?;
+    crate::metrics::record::escalation(req.reason.as_str(), priority.as_str());
 
     let company = &tenant.name;
     let acknowledgement = if req.reason == EscalationReason::Emergency {

@@ -7,6 +7,7 @@
 //! writes, reply and audit trail. A crash rolls the whole turn back; the item stays pending
 //! and the redelivery (or the next message) completes it once.
 
+use crate::metrics::record;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -367,6 +368,7 @@ impl Agent {
         };
         tx.insert_escalation(tenant.id, &e, now).await?;
         tx.commit().await?;
+        record::escalation(reason.as_str(), priority.as_str());
         Ok(conversation)
     }
 
@@ -544,6 +546,7 @@ impl Agent {
             tx.finish_inbox(tenant.id, item.id, None, false, self.clock.now())
                 .await?;
             tx.commit().await?;
+            record::turn(conv.channel.as_str(), "silent", started.elapsed());
             return Ok(());
         }
 
@@ -649,6 +652,12 @@ impl Agent {
         )
         .await?;
         tx.commit().await?;
+        let outcome = if escalated_now {
+            "escalated"
+        } else {
+            "replied"
+        };
+        record::turn(conv.channel.as_str(), outcome, started.elapsed());
         Ok(())
     }
 

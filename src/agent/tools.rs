@@ -31,6 +31,9 @@ const SPECS: &[&str] = &[
     include_str!("../../tools/escalate.json"),
 ];
 
+/// The rule of a call to a tool that does not exist.
+const UNKNOWN_TOOL: &str = "unknown_tool";
+
 pub fn specs() -> Vec<ToolSpec> {
     SPECS
         .iter()
@@ -160,6 +163,13 @@ pub async fn run(
     ctx.tx
         .insert_tool_call(ctx.tenant.id, ctx.conversation, &call, ctx.now)
         .await?;
+    // A model may invent tool names: those share one label.
+    let label = if call.rule == UNKNOWN_TOOL {
+        "unknown"
+    } else {
+        name
+    };
+    crate::metrics::record::tool(label, &call.decision, &call.rule);
     Ok(outcome)
 }
 
@@ -178,7 +188,10 @@ async fn dispatch(
         "get_balance" => get_balance(ctx).await,
         "list_services" => list_services(ctx).await,
         "escalate" => escalate(ctx, args).await,
-        other => Ok(ToolOutcome::error(&format!("unknown tool `{other}`"))),
+        other => Ok(ToolOutcome {
+            rule: UNKNOWN_TOOL.into(),
+            ..ToolOutcome::error(&format!("unknown tool `{other}`"))
+        }),
     }
 }
 

@@ -34,8 +34,20 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
 }
 
 async fn metrics(State(state): State<AppState>, _: MetricsAuth) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    let mut text = state.metrics.render();
+    text.push_str(&crate::metrics::domain().render());
+    // SLA breaches now: escalations past their due time that nobody resolved.
+    match state.store.overdue_escalations(state.clock.now()).await {
+        Ok(rows) => {
+            text.push_str("# TYPE frontdesk_escalations_overdue gauge\n");
+            for (slug, n) in rows {
+                let slug = crate::metrics::escape(&slug);
+                text.push_str(&format!(
+                    "frontdesk_escalations_overdue{{tenant=\"{slug}\"}} {n}\n"
+                ));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "overdue escalations not counted"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -151,6 +151,16 @@ const QUEUE_SELECT: &str =
 const URGENCY_ORDER: &str = "CASE e.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, e.due_at, e.id";
 
 impl Store {
+    /// Open or claimed escalations past their due time, per tenant slug (the SLA breaches a
+    /// metrics scrape reports). Every tenant: this is the deployment's own view.
+    pub async fn overdue_escalations(&self, now: DateTime<Utc>) -> StoreResult<Vec<(String, i64)>> {
+        let rows: Vec<(String, i64)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT t.slug, COUNT(e.id) FROM tenants t JOIN escalations e ON e.tenant_id = t.id \
+             WHERE e.status IN ('open', 'claimed') AND e.due_at < $1 GROUP BY t.slug ORDER BY t.slug")
+            .bind(now.timestamp()).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
     /// A page of the queue, most urgent first (priority, then due time), and how many
     /// escalations match in all.
     pub async fn escalation_queue(

@@ -508,3 +508,62 @@ store_test!(
         app.stop().await;
     }
 );
+
+/// The value of one series in a Prometheus text exposition (0 when absent).
+fn series(text: &str, prefix: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+store_test!(
+    fn domain_metrics_count_turns_escalations_and_overdue_escalations(db: &TestDb) {
+        let app = TestApp::spawn(db).await;
+        let scrape = || async {
+            app.http
+                .get(app.url("/metrics"))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text")
+        };
+        let turns = "frontdesk_turns_total{channel=\"sms\",outcome=\"escalated\"}";
+        let escalations = "frontdesk_escalations_total{reason=\"cancellation\",priority=";
+        let before = scrape().await;
+        let reply = crate::common::twilio::TwilioClient::new(&app)
+            .sms("+15125550155", "I want to cancel my service plan")
+            .await;
+        assert!(!reply.messages().is_empty(), "{}", reply.body);
+        let after = scrape().await;
+        assert!(series(&after, turns) > series(&before, turns), "{after}");
+        assert!(
+            series(&after, escalations) > series(&before, escalations),
+            "{after}"
+        );
+        assert!(
+            after.contains("frontdesk_turn_duration_seconds_count{channel=\"sms\"}"),
+            "{after}"
+        );
+        assert!(
+            after.contains("# TYPE frontdesk_escalations_overdue gauge"),
+            "{after}"
+        );
+        // A month on, the new escalation is past due.
+        let later = app.state.clock.now() + chrono::Duration::days(30);
+        let overdue = app
+            .state
+            .store
+            .overdue_escalations(later)
+            .await
+            .expect("overdue");
+        assert!(
+            overdue.iter().any(|(slug, n)| slug == "demo" && *n >= 1),
+            "{overdue:?}"
+        );
+        app.stop().await;
+    }
+);
