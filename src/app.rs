@@ -128,6 +128,10 @@ async fn run_recovery(
             }
             Err(e) => tracing::warn!(error = %e, "recovery pass failed"),
         }
+        // Escalations close to their due time are announced to consoles and integrations.
+        if let Err(e) = agent.store.flag_near_breaches(agent.clock.now(), 100).await {
+            tracing::warn!(error = %e, "SLA watch failed");
+        }
         tokio::select! {
             _ = tokio::time::sleep(RECOVERY_EVERY) => {}
             _ = stop.changed() => break,

@@ -151,6 +151,42 @@ const QUEUE_SELECT: &str =
 const URGENCY_ORDER: &str = "CASE e.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, e.due_at, e.id";
 
 impl Store {
+    /// Announce escalations close to breaching their due time: open or claimed ones with a
+    /// fifth (or less) of their time from creation to due left, each once across instances
+    /// (`near_breach_at` is set by a conditional update in the transaction that emits
+    /// `escalation.sla_near_breach`). At most `limit` per call; returns how many.
+    pub async fn flag_near_breaches(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<usize> {
+        let now_s = now.timestamp();
+        let due: Vec<(i64, i64, i64, i64, String, String, String)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT id, tenant_id, conversation_id, due_at, reason, priority, status FROM escalations \
+             WHERE status IN ('open', 'claimed') AND near_breach_at IS NULL \
+             AND due_at - $1 <= (due_at - created_at) / 5 ORDER BY due_at LIMIT $2")
+            .bind(now_s).bind(limit).fetch_all(pool).await?);
+        let mut flagged = 0;
+        for (id, tenant, conversation, due_at, reason, priority, status) in due {
+            let tenant = TenantId(tenant);
+            let mut tx = self.begin().await?;
+            let n = with_conn!(tx, c => sqlx::query(
+                "UPDATE escalations SET near_breach_at = $1 WHERE tenant_id = $2 AND id = $3 AND near_breach_at IS NULL")
+                .bind(now_s).bind(tenant.0).bind(id).execute(&mut *c).await?.rows_affected());
+            if n == 1 {
+                tx.emit_event(
+                    tenant,
+                    EventKind::SlaNearBreach,
+                    json!({ "escalation_id": id, "conversation_id": conversation, "reason": reason,
+                            "priority": priority, "claimed": status == "claimed",
+                            "due_at": DateTime::from_timestamp(due_at, 0),
+                            "overdue": due_at <= now_s }),
+                    now,
+                )
+                .await?;
+                flagged += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(flagged)
+    }
+
     /// Open or claimed escalations past their due time, per tenant slug (the SLA breaches a
     /// metrics scrape reports). Every tenant: this is the deployment's own view.
     pub async fn overdue_escalations(&self, now: DateTime<Utc>) -> StoreResult<Vec<(String, i64)>> {

@@ -826,3 +826,46 @@ store_test!(
         app.stop().await;
     }
 );
+
+store_test! {
+    fn escalations_close_to_their_due_time_are_announced_once(db: &TestDb) {
+        let app = TestApp::spawn(db).await;
+        let store = &app.state.store;
+        let tenant = app.demo.demo;
+        let (_, escalation) = escalate(
+            &app,
+            Some(app.demo.rachel_kim),
+            Channel::Sms,
+            RACHEL,
+            Priority::High,
+            10,
+        )
+        .await;
+        let now = app.state.clock.now();
+        let near_breach = |events: &[frontdesk::store::Event]| {
+            events
+                .iter()
+                .filter(|e| {
+                    e.kind == frontdesk::store::EventKind::SlaNearBreach
+                        && e.payload["escalation_id"] == json!(escalation.0)
+                })
+                .count()
+        };
+        // Half the time left: nothing to announce.
+        store.flag_near_breaches(now + Duration::hours(5), 100).await.unwrap();
+        let events = store.events_after(tenant, 0, 10_000).await.unwrap();
+        assert_eq!(near_breach(&events), 0);
+        // A fifth left: announced, and only once however often the watch runs.
+        store.flag_near_breaches(now + Duration::hours(8) + Duration::minutes(1), 100).await.unwrap();
+        store.flag_near_breaches(now + Duration::hours(9), 100).await.unwrap();
+        let events = store.events_after(tenant, 0, 10_000).await.unwrap();
+        assert_eq!(near_breach(&events), 1, "{events:?}");
+        let event = events
+            .iter()
+            .find(|e| e.kind == frontdesk::store::EventKind::SlaNearBreach)
+            .unwrap();
+        assert_eq!(event.payload["overdue"], json!(false));
+        assert_eq!(event.payload["priority"], json!("high"));
+        app.stop().await;
+    }
+}
