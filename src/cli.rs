@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{shutdown_signal, Application};
-use crate::config::{RawSettings, Secret, Settings};
+use crate::config::{RawSettings, Settings};
 use crate::domain::{CustomerId, Role};
 use crate::store::Store;
 
@@ -24,98 +24,31 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Flags for the settings people change by hand. Every setting (these too) is also a key of
+/// the config file and a `FRONTDESK_<KEY>` environment variable (`config::KEYS`).
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// TOML config file (keys as in `config.example.toml`).
     #[arg(long, env = "FRONTDESK_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
-    #[arg(long, env = "FRONTDESK_DATABASE_URL", global = true)]
+    #[arg(long, global = true)]
     pub database_url: Option<String>,
     /// Listen address, host:port.
-    #[arg(long, env = "FRONTDESK_BIND", global = true)]
+    #[arg(long, global = true)]
     pub bind: Option<String>,
     /// Public base URL (used to check Twilio signatures behind a proxy).
-    #[arg(long, env = "FRONTDESK_PUBLIC_URL", global = true)]
+    #[arg(long, global = true)]
     pub public_url: Option<String>,
     /// Pin "now" (RFC 3339) for demos and tests.
-    #[arg(long, env = "FRONTDESK_CLOCK", global = true)]
+    #[arg(long, global = true)]
     pub clock: Option<String>,
-    #[arg(long, env = "FRONTDESK_TWILIO_ACCOUNT_SID", global = true, hide = true)]
-    pub twilio_account_sid: Option<String>,
-    #[arg(long, env = "FRONTDESK_TWILIO_AUTH_TOKEN", global = true, hide = true)]
-    pub twilio_auth_token: Option<String>,
-    #[arg(long, env = "FRONTDESK_TWILIO_API_BASE", global = true, hide = true)]
-    pub twilio_api_base: Option<String>,
-    /// How long a Twilio webhook waits for the agent before answering (ms, default 10000).
-    #[arg(
-        long,
-        env = "FRONTDESK_TWILIO_REPLY_BUDGET_MS",
-        global = true,
-        hide = true
-    )]
-    pub twilio_reply_budget_ms: Option<u64>,
-    /// Bearer token `GET /metrics` requires (unset: loopback peers only).
-    #[arg(long, env = "FRONTDESK_METRICS_TOKEN", global = true, hide = true)]
-    pub metrics_token: Option<String>,
-    /// Let outbound webhooks reach loopback and private addresses (default false).
-    #[arg(
-        long,
-        env = "FRONTDESK_WEBHOOK_ALLOW_PRIVATE",
-        global = true,
-        hide = true
-    )]
-    pub webhook_allow_private: Option<bool>,
-    /// Rate limits on model-triggering routes: `on` (default) or `off` (load tests).
-    #[arg(long, env = "FRONTDESK_RATE_LIMITS", global = true, hide = true)]
-    pub rate_limits: Option<String>,
-    /// `POST /api/v1/messages` per token, e.g. `600/min,burst=100`.
-    #[arg(
-        long,
-        env = "FRONTDESK_RATE_LIMIT_MESSAGES",
-        global = true,
-        hide = true
-    )]
-    pub rate_limit_messages: Option<String>,
-    /// Portal chat messages per customer.
-    #[arg(
-        long,
-        env = "FRONTDESK_RATE_LIMIT_PORTAL_CHAT_CUSTOMER",
-        global = true,
-        hide = true
-    )]
-    pub rate_limit_portal_chat_customer: Option<String>,
-    /// Portal chat messages per client address.
-    #[arg(
-        long,
-        env = "FRONTDESK_RATE_LIMIT_PORTAL_CHAT_ADDRESS",
-        global = true,
-        hide = true
-    )]
-    pub rate_limit_portal_chat_address: Option<String>,
-    /// The agent's SMS replies per number (reply-loop guard).
-    #[arg(
-        long,
-        env = "FRONTDESK_RATE_LIMIT_SMS_REPLIES",
-        global = true,
-        hide = true
-    )]
-    pub rate_limit_sms_replies: Option<String>,
     /// `builtin` (default, offline) or `openai` (any OpenAI-compatible endpoint).
-    #[arg(long, env = "FRONTDESK_MODEL", global = true)]
+    #[arg(long, global = true)]
     pub model: Option<String>,
-    #[arg(long, env = "FRONTDESK_OPENAI_BASE_URL", global = true, hide = true)]
-    pub openai_base_url: Option<String>,
-    #[arg(long, env = "FRONTDESK_OPENAI_MODEL", global = true, hide = true)]
-    pub openai_model: Option<String>,
-    #[arg(long, env = "FRONTDESK_OPENAI_API_KEY", global = true, hide = true)]
-    pub openai_api_key: Option<String>,
     /// Whisper model file for voicemail and live calls (`off` disables).
-    #[arg(long, env = "FRONTDESK_WHISPER_MODEL", global = true)]
+    #[arg(long, global = true)]
     pub whisper_model: Option<String>,
-    /// Threads whisper.cpp uses per transcription (default 2).
-    #[arg(long, env = "FRONTDESK_WHISPER_THREADS", global = true)]
-    pub whisper_threads: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,36 +198,23 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 impl GlobalArgs {
+    /// Flags over the environment over the config file over the defaults.
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let from_flags = RawSettings {
             database_url: self.database_url.clone(),
             bind: self.bind.clone(),
             public_url: self.public_url.clone(),
             clock: self.clock.clone(),
-            twilio_account_sid: self.twilio_account_sid.clone(),
-            twilio_auth_token: self.twilio_auth_token.clone().map(Secret::new),
-            twilio_api_base: self.twilio_api_base.clone(),
-            twilio_reply_budget_ms: self.twilio_reply_budget_ms,
             model: self.model.clone(),
-            openai_base_url: self.openai_base_url.clone(),
-            openai_model: self.openai_model.clone(),
-            openai_api_key: self.openai_api_key.clone().map(Secret::new),
             whisper_model: self.whisper_model.clone(),
-            whisper_threads: self.whisper_threads,
-            metrics_token: self.metrics_token.clone().map(Secret::new),
-            webhook_allow_private: self.webhook_allow_private,
-            rate_limits: self.rate_limits.clone(),
-            rate_limit_messages: self.rate_limit_messages.clone(),
-            rate_limit_portal_chat_customer: self.rate_limit_portal_chat_customer.clone(),
-            rate_limit_portal_chat_address: self.rate_limit_portal_chat_address.clone(),
-            rate_limit_sms_replies: self.rate_limit_sms_replies.clone(),
             ..RawSettings::default()
         };
+        let from_env = RawSettings::from_env(std::env::vars())?;
         let from_file = match &self.config {
             Some(path) => RawSettings::from_file(path)?,
             None => RawSettings::default(),
         };
-        from_flags.over(from_file).resolve()
+        from_flags.over(from_env.over(from_file)).resolve()
     }
 }
 

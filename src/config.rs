@@ -86,6 +86,38 @@ pub const DEFAULT_WHISPER_THREADS: u32 = 2;
 /// The default of `TwilioSettings::reply_budget`.
 pub const DEFAULT_TWILIO_REPLY_BUDGET: Duration = Duration::from_secs(10);
 
+/// Every setting's key: in the config file as is, in the environment as `FRONTDESK_<KEY>`
+/// (upper case). One per field of [`RawSettings`]; the README's table lists them all (both
+/// checked by tests).
+pub const KEYS: &[&str] = &[
+    "database_url",
+    "db_max_connections",
+    "bind",
+    "public_url",
+    "clock",
+    "seed_demo",
+    "request_timeout_secs",
+    "body_limit_bytes",
+    "twilio_account_sid",
+    "twilio_auth_token",
+    "twilio_api_base",
+    "twilio_reply_budget_ms",
+    "model",
+    "openai_base_url",
+    "openai_model",
+    "openai_api_key",
+    "openai_timeout_secs",
+    "whisper_model",
+    "whisper_threads",
+    "metrics_token",
+    "webhook_allow_private",
+    "rate_limits",
+    "rate_limit_messages",
+    "rate_limit_portal_chat_customer",
+    "rate_limit_portal_chat_address",
+    "rate_limit_sms_replies",
+];
+
 /// The raw, optional values from each source, merged field by field.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,6 +191,40 @@ impl RawSettings {
                 .or(lower.rate_limit_portal_chat_address),
             rate_limit_sms_replies: self.rate_limit_sms_replies.or(lower.rate_limit_sms_replies),
         }
+    }
+
+    /// The `FRONTDESK_<KEY>` variables among `vars`. A value is taken as text, or else as
+    /// a number or boolean when the key wants one; other `FRONTDESK_` variables (the config
+    /// file's path, test settings) are not settings and are ignored.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<RawSettings> {
+        let mut out = RawSettings::default();
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix("FRONTDESK_").map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            if !KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            let one = |v: toml::Value| {
+                let mut t = toml::Table::new();
+                t.insert(key.clone(), v);
+                RawSettings::deserialize(t)
+            };
+            let parsed = one(toml::Value::String(value.clone()))
+                .or_else(|e| match value.trim().parse::<i64>() {
+                    Ok(n) => one(toml::Value::Integer(n)),
+                    Err(_) => Err(e),
+                })
+                .or_else(|e| match value.trim().parse::<bool>() {
+                    Ok(b) => one(toml::Value::Boolean(b)),
+                    Err(_) => Err(e),
+                })
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            out = parsed.over(out);
+        }
+        Ok(out)
     }
 
     pub fn from_file(path: &Path) -> anyhow::Result<RawSettings> {
@@ -355,6 +421,65 @@ mod tests {
         ] {
             let err = raw.resolve().expect_err("must fail").to_string();
             assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_environment_sets_every_key_by_type() {
+        let env = [
+            ("FRONTDESK_BIND", "127.0.0.1:9001"),
+            ("FRONTDESK_DB_MAX_CONNECTIONS", "3"),
+            ("FRONTDESK_SEED_DEMO", "false"),
+            ("FRONTDESK_TWILIO_AUTH_TOKEN", "12345"),
+            ("FRONTDESK_RATE_LIMITS", "off"),
+            ("FRONTDESK_TEST_PG_URL", "postgres://elsewhere"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let s = RawSettings::from_env(env)
+            .expect("env")
+            .resolve()
+            .expect("ok");
+        assert_eq!(s.bind.to_string(), "127.0.0.1:9001");
+        assert_eq!(s.db_max_connections, 3);
+        assert!(!s.seed_demo);
+        // A number-looking secret stays text.
+        assert_eq!(
+            s.twilio.auth_token.as_ref().map(Secret::expose),
+            Some("12345")
+        );
+        assert!(!s.rate_limits.enabled);
+        let bad = RawSettings::from_env([("FRONTDESK_DB_MAX_CONNECTIONS".into(), "many".into())]);
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("FRONTDESK_DB_MAX_CONNECTIONS"));
+    }
+
+    #[test]
+    fn every_key_is_a_field_and_every_field_a_key() {
+        // A key that is no field is refused (`deny_unknown_fields`).
+        for key in KEYS {
+            let mut t = toml::Table::new();
+            t.insert(key.to_string(), toml::Value::Boolean(true));
+            let err = RawSettings::deserialize(t).err().map(|e| e.to_string());
+            assert!(!err.unwrap_or_default().contains("unknown field"), "{key}");
+        }
+        // Every field of `RawSettings` is in KEYS.
+        let src = include_str!("config.rs");
+        let body = &src[src.find("pub struct RawSettings {").unwrap()..];
+        let body = &body[..body.find("\n}\n").unwrap()];
+        for line in body.lines().skip(1) {
+            if let Some(field) = line
+                .trim()
+                .strip_prefix("pub ")
+                .and_then(|l| l.split(':').next())
+            {
+                assert!(
+                    KEYS.contains(&field),
+                    "`{field}` is missing from config::KEYS"
+                );
+            }
         }
     }
 

@@ -114,3 +114,27 @@ fn every_module_starts_with_a_doc_comment() {
         bad.join("\n")
     );
 }
+
+#[test]
+fn every_setting_is_in_the_readme_and_the_example_config() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README.md");
+    let example =
+        std::fs::read_to_string(format!("{root}/config.example.toml")).expect("config example");
+    let mut missing = vec![];
+    for key in frontdesk::config::KEYS {
+        let env = format!("`FRONTDESK_{}`", key.to_ascii_uppercase());
+        if !readme.contains(&format!("| {env} |")) {
+            missing.push(format!("README.md table: {env}"));
+        }
+        let in_example = example.lines().any(|l| {
+            l.trim_start_matches(['#', ' '])
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        });
+        if !in_example {
+            missing.push(format!("config.example.toml: {key}"));
+        }
+    }
+    assert!(missing.is_empty(), "settings not documented: {missing:#?}");
+}
