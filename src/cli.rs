@@ -66,6 +66,15 @@ pub struct GlobalArgs {
         hide = true
     )]
     pub webhook_allow_private: Option<bool>,
+    /// Stripe REST base URL (default https://api.stripe.com).
+    #[arg(long, env = "FRONTDESK_STRIPE_API_BASE", global = true, hide = true)]
+    pub stripe_api_base: Option<String>,
+    /// Stripe secret key (payments in the portal).
+    #[arg(long, env = "FRONTDESK_STRIPE_SECRET_KEY", global = true, hide_env_values = true)]
+    pub stripe_secret_key: Option<String>,
+    /// Stripe webhook endpoint signing secret (`whsec_…`).
+    #[arg(long, env = "FRONTDESK_STRIPE_WEBHOOK_SECRET", global = true, hide_env_values = true)]
+    pub stripe_webhook_secret: Option<String>,
     /// `builtin` (default, offline) or `openai` (any OpenAI-compatible endpoint).
     #[arg(long, env = "FRONTDESK_MODEL", global = true)]
     pub model: Option<String>,
@@ -248,6 +257,9 @@ impl GlobalArgs {
             whisper_threads: self.whisper_threads,
             metrics_token: self.metrics_token.clone().map(Secret::new),
             webhook_allow_private: self.webhook_allow_private,
+            stripe_api_base: self.stripe_api_base.clone(),
+            stripe_secret_key: self.stripe_secret_key.clone().map(Secret::new),
+            stripe_webhook_secret: self.stripe_webhook_secret.clone().map(Secret::new),
             ..RawSettings::default()
         };
         let from_file = match &self.config {

@@ -53,6 +53,15 @@ pub struct Settings {
     pub metrics_token: Option<Secret>,
     /// Outbound webhooks may go to loopback and private addresses (tests, closed networks).
     pub webhook_allow_private: bool,
+    pub stripe: StripeSettings,
+}
+
+/// The payment provider (Stripe): REST base, secret key, webhook endpoint secret.
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub api_base: String,
+    pub secret_key: Option<Secret>,
+    pub webhook_secret: Option<Secret>,
 }
 
 /// Which model answers customers. The built-in one is always the fallback.
@@ -112,6 +121,11 @@ pub struct RawSettings {
     pub metrics_token: Option<Secret>,
     /// Outbound webhooks may go to loopback and private addresses (default false).
     pub webhook_allow_private: Option<bool>,
+    /// Stripe's REST base (default `https://api.stripe.com`; a loopback fake in tests).
+    pub stripe_api_base: Option<String>,
+    pub stripe_secret_key: Option<Secret>,
+    /// The webhook endpoint's signing secret (`whsec_…`).
+    pub stripe_webhook_secret: Option<Secret>,
 }
 
 impl RawSettings {
@@ -139,6 +153,9 @@ impl RawSettings {
             openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
             metrics_token: self.metrics_token.or(lower.metrics_token),
             webhook_allow_private: self.webhook_allow_private.or(lower.webhook_allow_private),
+            stripe_api_base: self.stripe_api_base.or(lower.stripe_api_base),
+            stripe_secret_key: self.stripe_secret_key.or(lower.stripe_secret_key),
+            stripe_webhook_secret: self.stripe_webhook_secret.or(lower.stripe_webhook_secret),
         }
     }
 
@@ -212,6 +229,15 @@ impl RawSettings {
             whisper_threads,
             metrics_token: self.metrics_token.filter(|s| !s.expose().trim().is_empty()),
             webhook_allow_private: self.webhook_allow_private.unwrap_or(false),
+            stripe: StripeSettings {
+                api_base: self
+                    .stripe_api_base
+                    .unwrap_or_else(|| "https://api.stripe.com".into())
+                    .trim_end_matches('/')
+                    .to_string(),
+                secret_key: self.stripe_secret_key.filter(|s| !s.expose().is_empty()),
+                webhook_secret: self.stripe_webhook_secret.filter(|s| !s.expose().is_empty()),
+            },
             database_url: self
                 .database_url
                 .unwrap_or_else(|| default_database_url(Path::new("data"))),

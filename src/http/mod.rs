@@ -13,6 +13,8 @@ mod openapi;
 mod operator;
 mod policy;
 mod portal;
+mod portal_api;
+mod stripe;
 mod queue;
 mod record_actions;
 mod reports;
@@ -77,7 +79,8 @@ pub fn router(state: AppState) -> Router {
                 .merge(reports::router())
                 .merge(webhooks::router()),
         )
-        .nest("/api/v1/portal", portal::router())
+        .nest("/api/v1/portal", portal::router().merge(portal_api::router()))
+        .merge(stripe::router())
         .merge(console::router())
         .merge(twilio::router())
         .merge(stream::router())
