@@ -70,10 +70,20 @@ pub struct GlobalArgs {
     #[arg(long, env = "FRONTDESK_STRIPE_API_BASE", global = true, hide = true)]
     pub stripe_api_base: Option<String>,
     /// Stripe secret key (payments in the portal).
-    #[arg(long, env = "FRONTDESK_STRIPE_SECRET_KEY", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "FRONTDESK_STRIPE_SECRET_KEY",
+        global = true,
+        hide_env_values = true
+    )]
     pub stripe_secret_key: Option<String>,
     /// Stripe webhook endpoint signing secret (`whsec_…`).
-    #[arg(long, env = "FRONTDESK_STRIPE_WEBHOOK_SECRET", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "FRONTDESK_STRIPE_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
     pub stripe_webhook_secret: Option<String>,
     /// `builtin` (default, offline) or `openai` (any OpenAI-compatible endpoint).
     #[arg(long, env = "FRONTDESK_MODEL", global = true)]

@@ -236,7 +236,9 @@ impl RawSettings {
                     .trim_end_matches('/')
                     .to_string(),
                 secret_key: self.stripe_secret_key.filter(|s| !s.expose().is_empty()),
-                webhook_secret: self.stripe_webhook_secret.filter(|s| !s.expose().is_empty()),
+                webhook_secret: self
+                    .stripe_webhook_secret
+                    .filter(|s| !s.expose().is_empty()),
             },
             database_url: self
                 .database_url

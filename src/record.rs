@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::domain::{Cents, CustomerId, InvoiceStatus, TenantTz};
 use crate::store::{
-    Agreement, AgreementSignature, Conversation, Customer, Escalation, Invoice, Message, Payment, PortalEvent,
-    Property, Store, StoreResult, Tenant, ToolCall, Visit,
+    Agreement, AgreementSignature, Conversation, Customer, Escalation, Invoice, Message, Payment,
+    PortalEvent, Property, Store, StoreResult, Tenant, ToolCall, Visit,
 };
 
 #[derive(Debug, Serialize)]

@@ -14,12 +14,12 @@ mod operator;
 mod policy;
 mod portal;
 mod portal_api;
-mod stripe;
 mod queue;
 mod record_actions;
 mod reports;
 mod session;
 mod stream;
+mod stripe;
 mod twilio;
 mod webhooks;
 
@@ -79,7 +79,10 @@ pub fn router(state: AppState) -> Router {
                 .merge(reports::router())
                 .merge(webhooks::router()),
         )
-        .nest("/api/v1/portal", portal::router().merge(portal_api::router()))
+        .nest(
+            "/api/v1/portal",
+            portal::router().merge(portal_api::router()),
+        )
         .merge(stripe::router())
         .merge(console::router())
         .merge(twilio::router())

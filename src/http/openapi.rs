@@ -739,7 +739,11 @@ mod tests {
             ("twilio", include_str!("twilio.rs"), ""),
             ("stream", include_str!("stream.rs"), ""),
             ("portal", include_str!("portal.rs"), "/api/v1/portal"),
-            ("portal_api", include_str!("portal_api.rs"), "/api/v1/portal"),
+            (
+                "portal_api",
+                include_str!("portal_api.rs"),
+                "/api/v1/portal",
+            ),
             ("stripe", include_str!("stripe.rs"), ""),
             ("operator", include_str!("operator.rs"), op),
             ("queue", include_str!("queue.rs"), op),

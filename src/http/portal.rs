@@ -68,7 +68,10 @@ pub fn portal_csrf(portal_key: &str, token: &str) -> String {
 }
 
 /// The claims of a checked portal token (signature, expiry, customer still on file).
-pub(crate) async fn check_portal_token(state: &AppState, token: &str) -> ApiResult<(PortalClaims, String)> {
+pub(crate) async fn check_portal_token(
+    state: &AppState,
+    token: &str,
+) -> ApiResult<(PortalClaims, String)> {
     let claims = portal::peek(token).ok_or(ApiError::Unauthorized)?;
     let tenant = state
         .store
@@ -94,7 +97,12 @@ impl FromRequestParts<AppState> for PortalAuth {
     ) -> Result<Self, Self::Rejection> {
         let (token, by_cookie) = portal_token(parts)?;
         let (claims, key) = check_portal_token(state, &token).await?;
-        if by_cookie && !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD) {
+        if by_cookie
+            && !matches!(
+                parts.method,
+                axum::http::Method::GET | axum::http::Method::HEAD
+            )
+        {
             let sent = parts
                 .headers
                 .get("x-csrf-token")

@@ -171,8 +171,10 @@ async fn summary(State(state): State<AppState>, auth: PortalAuth) -> ApiResult<J
     let mut awaiting = Vec::new();
     for a in state.store.agreements(t, c).await? {
         if needs_signature(&state, &acc, &a, &hashes).await?.2 {
-            awaiting.push(json!({ "id": a.id, "service": a.service, "property_id": a.property_id,
-                                  "address": acc.address(a.property_id) }));
+            awaiting.push(
+                json!({ "id": a.id, "service": a.service, "property_id": a.property_id,
+                                  "address": acc.address(a.property_id) }),
+            );
         }
     }
     Ok(Json(json!({
@@ -230,11 +232,7 @@ async fn visits(
 }
 
 /// The customer's own appointment, or 404 (another customer's is not theirs to see).
-async fn own_appointment(
-    state: &AppState,
-    acc: &Account,
-    id: i64,
-) -> ApiResult<Appointment> {
+async fn own_appointment(state: &AppState, acc: &Account, id: i64) -> ApiResult<Appointment> {
     let a = state
         .store
         .appointment(acc.tenant.id, AppointmentId(id))
@@ -340,7 +338,11 @@ async fn invoices(State(state): State<AppState>, auth: PortalAuth) -> ApiResult<
     Ok(Json(json!({ "invoices": invoices })))
 }
 
-async fn own_invoice(state: &AppState, auth: &PortalAuth, id: i64) -> ApiResult<crate::store::Invoice> {
+async fn own_invoice(
+    state: &AppState,
+    auth: &PortalAuth,
+    id: i64,
+) -> ApiResult<crate::store::Invoice> {
     let c = auth.0;
     state
         .store
@@ -365,8 +367,10 @@ async fn invoice(
         .await?
         .into_iter()
         .filter(|p| p.invoice_id == i.id)
-        .map(|p| json!({ "amount_cents": p.amount_cents, "amount": rules::money(p.amount_cents),
-                         "method": p.method, "paid_at": local(tz, p.paid_at) }))
+        .map(|p| {
+            json!({ "amount_cents": p.amount_cents, "amount": rules::money(p.amount_cents),
+                         "method": p.method, "paid_at": local(tz, p.paid_at) })
+        })
         .collect();
     let mut body = invoice_json(&i);
     // The store keeps an invoice's total, not a breakdown: it is its one line.
@@ -439,10 +443,18 @@ async fn checkout(
     ))
 }
 
-async fn agreement_list(state: &AppState, acc: &Account, only: Option<PropertyId>) -> ApiResult<Vec<(Agreement, String, String, bool)>> {
+async fn agreement_list(
+    state: &AppState,
+    acc: &Account,
+    only: Option<PropertyId>,
+) -> ApiResult<Vec<(Agreement, String, String, bool)>> {
     let hashes = signed_hashes(state, acc).await?;
     let mut out = Vec::new();
-    for a in state.store.agreements(acc.tenant.id, acc.customer.id).await? {
+    for a in state
+        .store
+        .agreements(acc.tenant.id, acc.customer.id)
+        .await?
+    {
         if only.is_some_and(|p| p != a.property_id) {
             continue;
         }
@@ -494,8 +506,10 @@ async fn agreement(
         .await?
         .into_iter()
         .filter(|s| s.agreement_id == a.id)
-        .map(|s| json!({ "id": s.id, "signer_name": s.signer_name, "signed_at": local(tz, s.signed_at),
-                         "text_sha256": s.text_sha256, "current": s.text_sha256 == hash }))
+        .map(|s| {
+            json!({ "id": s.id, "signer_name": s.signer_name, "signed_at": local(tz, s.signed_at),
+                         "text_sha256": s.text_sha256, "current": s.text_sha256 == hash })
+        })
         .collect();
     let mut body = agreement_json(&acc, &a, &hash, needs);
     body["text"] = json!(text);
@@ -544,7 +558,8 @@ async fn sign(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<SignBody>,
 ) -> ApiResult<Json<Value>> {
-    let name = super::required_text(&body.full_name, "full_name", 200, "full_name_required")?.trim();
+    let name =
+        super::required_text(&body.full_name, "full_name", 200, "full_name_required")?.trim();
     if name.split_whitespace().count() < 2 {
         return Err(ApiError::bad_request(
             "full_name_required",
@@ -626,7 +641,10 @@ async fn autopay(
     Ok(Json(json!({ "autopay": body.enabled })))
 }
 
-async fn history(State(state): State<AppState>, PortalAuth(c): PortalAuth) -> ApiResult<Json<Value>> {
+async fn history(
+    State(state): State<AppState>,
+    PortalAuth(c): PortalAuth,
+) -> ApiResult<Json<Value>> {
     let tz = state.store.tenant(c.tenant).await?.timezone;
     let events: Vec<Value> = state
         .store
@@ -710,13 +728,20 @@ async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_link_requests",
             match limit {
-                Limited::Contact => "too many sign-in links were asked for this contact; try again in an hour",
-                Limited::Address => "too many sign-in links were asked from this address; try again in an hour",
+                Limited::Contact => {
+                    "too many sign-in links were asked for this contact; try again in an hour"
+                }
+                Limited::Address => {
+                    "too many sign-in links were asked from this address; try again in an hour"
+                }
             },
         ));
     }
     state.outbox.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted", "message": LOGIN_ANSWER }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "accepted", "message": LOGIN_ANSWER })),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -731,8 +756,10 @@ async fn session(
     ApiJson(body): ApiJson<SessionBody>,
 ) -> ApiResult<Json<Value>> {
     let (claims, token) = redeem(&state, &body.link_token).await?;
-    Ok(Json(json!({ "token": token, "customer_id": claims.customer,
-                    "expires_at": chrono::DateTime::from_timestamp(claims.expires_at, 0) })))
+    Ok(Json(
+        json!({ "token": token, "customer_id": claims.customer,
+                    "expires_at": chrono::DateTime::from_timestamp(claims.expires_at, 0) }),
+    ))
 }
 
 /// Use a link token once: its claims and portal token, or 401 `invalid_link`.

@@ -41,14 +41,21 @@ async fn webhook(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let now = state.clock.now();
-    if let Err(e) =
-        stripe::verify_signature(header, &body, secret.expose(), now.timestamp(), TOLERANCE_SECS)
-    {
+    if let Err(e) = stripe::verify_signature(
+        header,
+        &body,
+        secret.expose(),
+        now.timestamp(),
+        TOLERANCE_SECS,
+    ) {
         tracing::warn!(reason = %e, "Stripe webhook refused");
-        return Err(bad("invalid_signature", "the Stripe-Signature header does not verify"));
+        return Err(bad(
+            "invalid_signature",
+            "the Stripe-Signature header does not verify",
+        ));
     }
-    let event: Value = serde_json::from_slice(&body)
-        .map_err(|_| bad("invalid_json", "the event is not JSON"))?;
+    let event: Value =
+        serde_json::from_slice(&body).map_err(|_| bad("invalid_json", "the event is not JSON"))?;
     let event_id = event["id"].as_str().unwrap_or("");
     let kind = event["type"].as_str().unwrap_or("");
     if event_id.is_empty() || event_id.len() > 255 {
@@ -60,7 +67,10 @@ async fn webhook(
         "checkout.session.completed" | "checkout.session.async_payment_succeeded"
     ) && o["payment_status"].as_str() == Some("paid");
     if !fulfils {
-        return Ok((StatusCode::OK, Json(json!({ "received": true, "handled": false }))));
+        return Ok((
+            StatusCode::OK,
+            Json(json!({ "received": true, "handled": false })),
+        ));
     }
     let number = |v: &Value| -> Option<i64> {
         v.as_str()
@@ -73,7 +83,10 @@ async fn webhook(
         o["amount_total"].as_i64(),
         o["id"].as_str(),
     ) else {
-        return Err(bad("invalid_event", "the session lacks its invoice, amount or id"));
+        return Err(bad(
+            "invalid_event",
+            "the session lacks its invoice, amount or id",
+        ));
     };
     // Only sessions frontdesk opened, for the invoice it opened them for.
     let known = state
@@ -81,8 +94,14 @@ async fn webhook(
         .checkout_session_invoice(TenantId(tenant), stripe::PROVIDER, session)
         .await?;
     if known != Some(InvoiceId(invoice)) || amount <= 0 {
-        tracing::warn!(session, "Stripe session not opened by frontdesk for this invoice");
-        return Ok((StatusCode::OK, Json(json!({ "received": true, "handled": false }))));
+        tracing::warn!(
+            session,
+            "Stripe session not opened by frontdesk for this invoice"
+        );
+        return Ok((
+            StatusCode::OK,
+            Json(json!({ "received": true, "handled": false })),
+        ));
     }
     let outcome = state
         .store
@@ -100,5 +119,8 @@ async fn webhook(
         )
         .await?;
     let duplicate = outcome == PaymentOutcome::Duplicate;
-    Ok((StatusCode::OK, Json(json!({ "received": true, "handled": true, "duplicate": duplicate }))))
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "received": true, "handled": true, "duplicate": duplicate })),
+    ))
 }

@@ -117,7 +117,9 @@ pub async fn request(
             Contact::Phone(_) => {
                 let from = tenant.phone_numbers.first().cloned().unwrap_or_default();
                 if Credentials::resolve(tenant, twilio).is_none() {
-                    tracing::warn!("no Twilio credentials: the sign-in link SMS waits in the outbox");
+                    tracing::warn!(
+                        "no Twilio credentials: the sign-in link SMS waits in the outbox"
+                    );
                 }
                 store
                     .enqueue_outbound(
@@ -172,4 +174,3 @@ pub async fn redeem(
     };
     Ok(Some((claims, portal::sign(&tenant.portal_key, claims))))
 }
-

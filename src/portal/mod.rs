@@ -167,8 +167,8 @@ pub async fn reschedule(
     let tz = tenant.timezone;
     let from = crate::agent::tools::window_label(tz, a.window_start, a.window_end);
     let to = crate::agent::tools::window_label(tz, slot.starts_at, slot.ends_at);
-    let checked = check_visit(tenant, a, now)
-        .and_then(|()| check_window(tenant, a, &property, slot, now));
+    let checked =
+        check_visit(tenant, a, now).and_then(|()| check_window(tenant, a, &property, slot, now));
     let refusal = match checked {
         Ok(()) => {
             let detail = json!({ "appointment_id": a.id, "service": a.service, "from": from, "to": to,

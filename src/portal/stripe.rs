@@ -47,10 +47,7 @@ impl CheckoutRequest<'_> {
             ("metadata[customer_id]".into(), self.customer.to_string()),
             ("metadata[invoice_id]".into(), self.invoice.to_string()),
             ("line_items[0][quantity]".into(), "1".into()),
-            (
-                "line_items[0][price_data][currency]".into(),
-                "usd".into(),
-            ),
+            ("line_items[0][price_data][currency]".into(), "usd".into()),
             (
                 "line_items[0][price_data][unit_amount]".into(),
                 self.amount.0.to_string(),
@@ -281,10 +278,7 @@ mod tests {
                 .map(|(_, v)| v.as_str())
         };
         assert_eq!(get("mode"), Some("payment"));
-        assert_eq!(
-            get("line_items[0][price_data][unit_amount]"),
-            Some("12345")
-        );
+        assert_eq!(get("line_items[0][price_data][unit_amount]"), Some("12345"));
         assert_eq!(get("metadata[invoice_id]"), Some("3"));
         assert_eq!(req.idempotency_key(), "frontdesk-checkout-1-3-12345");
     }

@@ -50,7 +50,9 @@ pub struct ProviderPayment<'a> {
 /// How a provider event was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentOutcome {
-    Recorded { balance_after: Cents },
+    Recorded {
+        balance_after: Cents,
+    },
     /// This event id was handled before: nothing done.
     Duplicate,
 }

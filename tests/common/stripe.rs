@@ -133,24 +133,24 @@ impl FakeStripe {
 }
 
 fn completed_event(shared: &Shared, session_id: &str, event_id: &str) -> Vec<u8> {
-        let mut session = lock(&shared.state)
-            .sessions
-            .get(session_id)
-            .cloned()
-            .expect("a session the fake created");
-        session["status"] = json!("complete");
-        session["payment_status"] = json!("paid");
-        session["payment_intent"] = json!(format!("pi_{session_id}"));
-        let event = json!({
-            "id": event_id,
-            "object": "event",
-            "api_version": "2024-06-20",
-            "type": "checkout.session.completed",
-            "created": 1_700_000_000,
-            "livemode": false,
-            "data": { "object": session },
-        });
-        serde_json::to_vec_pretty(&event).expect("event json")
+    let mut session = lock(&shared.state)
+        .sessions
+        .get(session_id)
+        .cloned()
+        .expect("a session the fake created");
+    session["status"] = json!("complete");
+    session["payment_status"] = json!("paid");
+    session["payment_intent"] = json!(format!("pi_{session_id}"));
+    let event = json!({
+        "id": event_id,
+        "object": "event",
+        "api_version": "2024-06-20",
+        "type": "checkout.session.completed",
+        "created": 1_700_000_000,
+        "livemode": false,
+        "data": { "object": session },
+    });
+    serde_json::to_vec_pretty(&event).expect("event json")
 }
 
 /// The `Stripe-Signature` header for `body` at `t`, computed here independently of the
@@ -190,7 +190,10 @@ fn check(form: &Params) -> Vec<String> {
             }
         }
     };
-    if want("mode", &mut problems).as_deref().is_some_and(|m| m != "payment") {
+    if want("mode", &mut problems)
+        .as_deref()
+        .is_some_and(|m| m != "payment")
+    {
         problems.push("mode must be payment".into());
     }
     for url in ["success_url", "cancel_url"] {
@@ -216,7 +219,10 @@ fn check(form: &Params) -> Vec<String> {
     {
         problems.push("unit_amount must be a positive integer of cents".into());
     }
-    want("line_items[0][price_data][product_data][name]", &mut problems);
+    want(
+        "line_items[0][price_data][product_data][name]",
+        &mut problems,
+    );
     want("metadata[invoice_id]", &mut problems);
     want("metadata[tenant_id]", &mut problems);
     for (k, _) in form {
@@ -237,7 +243,11 @@ fn check(form: &Params) -> Vec<String> {
     problems
 }
 
-async fn create_session(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn create_session(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let authorized = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -339,7 +349,10 @@ async fn pay(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Respo
     let body = completed_event(&shared, &id, &format!("evt_test_{n:04}"));
     let res = reqwest::Client::new()
         .post(&url)
-        .header("stripe-signature", signature_header(WEBHOOK_SECRET, now, &body))
+        .header(
+            "stripe-signature",
+            signature_header(WEBHOOK_SECRET, now, &body),
+        )
         .header(header::CONTENT_TYPE, "application/json")
         .body(body)
         .send()

@@ -117,13 +117,22 @@ store_test!(
         assert!(!requests.is_empty());
         let body = requests[0].body.to_string();
         assert!(body.contains("reschedule_refused"), "{body}");
-        assert!(body.contains("portal_reschedule.min_hours_ahead = 48"), "{body}");
-        assert!(body.contains("Online rescheduling closes 48 hours before a visit"), "{body}");
+        assert!(
+            body.contains("portal_reschedule.min_hours_ahead = 48"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Online rescheduling closes 48 hours before a visit"),
+            "{body}"
+        );
         let system = requests[0].body["messages"][0]["content"]
             .as_str()
             .unwrap_or("")
             .to_string();
-        assert!(system.contains("Verified customer: Jose Garcia"), "{system}");
+        assert!(
+            system.contains("Verified customer: Jose Garcia"),
+            "{system}"
+        );
         app.stop().await;
     }
 );

@@ -7,9 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use frontdesk::auth::portal::{self, PortalClaims};
-use frontdesk::domain::{
-    AppointmentId, AppointmentStatus, Cents, CustomerId, SlotId, ZoneId,
-};
+use frontdesk::domain::{AppointmentId, AppointmentStatus, Cents, CustomerId, SlotId, ZoneId};
 use frontdesk::store::{Csr, NewAppointment};
 use serde_json::{json, Value};
 
@@ -90,7 +88,11 @@ store_test!(
         let properties = summary["properties"].as_array().expect("properties");
         let stored = app.state.store.properties(t, dana).await.expect("props");
         assert_eq!(properties.len(), stored.len());
-        assert!(properties.len() >= 12, "a property manager sees all: {}", properties.len());
+        assert!(
+            properties.len() >= 12,
+            "a property manager sees all: {}",
+            properties.len()
+        );
         let invoices = app.state.store.invoices(t, dana).await.expect("invoices");
         let balance: i64 = invoices
             .iter()
@@ -105,8 +107,12 @@ store_test!(
         let upcoming = all["upcoming"].as_array().expect("upcoming");
         assert!(upcoming.len() >= 3, "{all}");
         let one = upcoming[1]["property_id"].as_i64().expect("property");
-        let (status, filtered) =
-            get(&app, &token, &format!("/api/v1/portal/visits?property_id={one}")).await;
+        let (status, filtered) = get(
+            &app,
+            &token,
+            &format!("/api/v1/portal/visits?property_id={one}"),
+        )
+        .await;
         assert_eq!(status, 200);
         let fu = filtered["upcoming"].as_array().expect("upcoming");
         assert!(!fu.is_empty());
@@ -130,11 +136,20 @@ store_test!(
             &format!("/api/v1/portal/visits?property_id={other}"),
         )
         .await;
-        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("property_not_found")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("property_not_found"))
+        );
 
         // Past visits carry what the technician reported.
         let past = &all["past"][0];
-        for key in ["technician", "notes", "findings", "products", "completed_at"] {
+        for key in [
+            "technician",
+            "notes",
+            "findings",
+            "products",
+            "completed_at",
+        ] {
             assert!(!past[key].is_null(), "{key}: {past}");
         }
 
@@ -217,7 +232,10 @@ store_test!(
             assert_eq!(status, 400, "{kind}");
             assert_eq!(body["error"]["code"], "event_kind_not_reportable", "{kind}");
         }
-        assert_eq!(db.scalar("SELECT COUNT(*) FROM portal_events").await, before);
+        assert_eq!(
+            db.scalar("SELECT COUNT(*) FROM portal_events").await,
+            before
+        );
         app.stop().await;
     }
 );
@@ -245,7 +263,13 @@ async fn slot_at(app: &TestApp, zone: ZoneId, at: DateTime<Utc>, capacity: i64) 
 
 async fn book(app: &TestApp, customer: CustomerId, slot: SlotId) -> AppointmentId {
     let t = app.demo.demo;
-    let property = app.state.store.properties(t, customer).await.expect("props")[0].id;
+    let property = app
+        .state
+        .store
+        .properties(t, customer)
+        .await
+        .expect("props")[0]
+        .id;
     let service = app.state.store.services(t).await.expect("services")[0].id;
     app.state
         .store
@@ -327,12 +351,27 @@ store_test!(
 
         // Each refusal: stable code and rule, nothing moved, recorded as activity.
         let cases = [
-            (w.near, w.ok_slot, "too_close_to_visit", "portal_reschedule.min_hours_ahead = 48"),
-            (w.appointment, w.far_slot, "window_too_far", "portal_reschedule.max_days_from_original = 14"),
+            (
+                w.near,
+                w.ok_slot,
+                "too_close_to_visit",
+                "portal_reschedule.min_hours_ahead = 48",
+            ),
+            (
+                w.appointment,
+                w.far_slot,
+                "window_too_far",
+                "portal_reschedule.max_days_from_original = 14",
+            ),
             (w.appointment, w.full_slot, "window_full", "capacity"),
         ];
         for (appointment, slot, code, rule) in cases {
-            let before = app.state.store.appointment(t, appointment).await.expect("appt");
+            let before = app
+                .state
+                .store
+                .appointment(t, appointment)
+                .await
+                .expect("appt");
             let (status, body) = post(
                 &app,
                 &token,
@@ -343,7 +382,12 @@ store_test!(
             assert_eq!(status, 409, "{code}: {body}");
             assert_eq!(body["error"]["code"], code);
             assert_eq!(body["error"]["rule"], rule);
-            let after = app.state.store.appointment(t, appointment).await.expect("appt");
+            let after = app
+                .state
+                .store
+                .appointment(t, appointment)
+                .await
+                .expect("appt");
             assert_eq!(after.slot_id, before.slot_id, "{code}");
             let latest = &app
                 .state
@@ -354,12 +398,19 @@ store_test!(
             assert_eq!(latest.kind.as_str(), "reschedule_refused");
             assert_eq!(latest.detail["rule"], rule);
             assert_eq!(latest.detail["code"], code);
-            assert!(latest.detail["reason"].as_str().is_some_and(|r| !r.is_empty()));
+            assert!(latest.detail["reason"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty()));
         }
         // The refusal shows in the operator's record.
-        let record = frontdesk::record::customer_record(&app.state.store, &app.state.store.tenant(t).await.expect("tenant"), app.demo.rachel_kim, app.state.clock.now())
-            .await
-            .expect("record");
+        let record = frontdesk::record::customer_record(
+            &app.state.store,
+            &app.state.store.tenant(t).await.expect("tenant"),
+            app.demo.rachel_kim,
+            app.state.clock.now(),
+        )
+        .await
+        .expect("record");
         assert!(record
             .portal_activity
             .iter()
@@ -367,7 +418,13 @@ store_test!(
 
         // Success: moved, the full window untouched, counted, recorded and evented.
         let last_event = app.state.store.last_event_id(t).await.expect("last");
-        let full_booked = app.state.store.slot(t, w.full_slot).await.expect("slot").booked;
+        let full_booked = app
+            .state
+            .store
+            .slot(t, w.full_slot)
+            .await
+            .expect("slot")
+            .booked;
         let (status, body) = post(
             &app,
             &token,
@@ -377,12 +434,30 @@ store_test!(
         .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["status"], "moved");
-        let moved = app.state.store.appointment(t, w.appointment).await.expect("appt");
+        let moved = app
+            .state
+            .store
+            .appointment(t, w.appointment)
+            .await
+            .expect("appt");
         assert_eq!(moved.slot_id, w.ok_slot);
         assert_eq!(moved.last_rescheduled_by.as_deref(), Some("portal"));
-        assert_eq!(app.state.store.slot(t, w.ok_slot).await.expect("slot").booked, 1);
         assert_eq!(
-            app.state.store.slot(t, w.full_slot).await.expect("slot").booked,
+            app.state
+                .store
+                .slot(t, w.ok_slot)
+                .await
+                .expect("slot")
+                .booked,
+            1
+        );
+        assert_eq!(
+            app.state
+                .store
+                .slot(t, w.full_slot)
+                .await
+                .expect("slot")
+                .booked,
             full_booked
         );
         let events: Vec<(String, Value)> = event_kinds_since(&app, last_event)
@@ -391,7 +466,11 @@ store_test!(
             .filter(|(_, p)| p["customer_id"] == app.demo.rachel_kim.0)
             .collect();
         let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(kinds, ["portal.activity", "appointment.moved"], "{events:?}");
+        assert_eq!(
+            kinds,
+            ["portal.activity", "appointment.moved"],
+            "{events:?}"
+        );
         assert_eq!(events[0].1["kind"], "reschedule_done");
         assert_eq!(events[1].1["by"], "portal");
         assert_eq!(events[1].1["appointment_id"], w.appointment.0);
@@ -487,10 +566,19 @@ store_test!(
         let r = &requests[0];
         assert!(r.authorized);
         assert!(r.problems.is_empty(), "{:?}", r.problems);
-        assert_eq!(r.field("line_items[0][price_data][unit_amount]"), Some("18950"));
-        assert_eq!(r.field("metadata[invoice_id]"), Some(invoice.id.to_string().as_str()));
+        assert_eq!(
+            r.field("line_items[0][price_data][unit_amount]"),
+            Some("18950")
+        );
+        assert_eq!(
+            r.field("metadata[invoice_id]"),
+            Some(invoice.id.to_string().as_str())
+        );
         assert!(r.idempotency_key.is_some());
-        let session_id = checkout["session_id"].as_str().expect("session").to_string();
+        let session_id = checkout["session_id"]
+            .as_str()
+            .expect("session")
+            .to_string();
         assert_eq!(
             checkout["url"].as_str(),
             stripe.session(&session_id).expect("session")["url"].as_str()
@@ -541,7 +629,12 @@ store_test!(
             .collect();
         assert_eq!(payments.len(), 1, "{events:?}");
         assert_eq!(payments[0].1["detail"]["amount_cents"], 18_950);
-        let (_, inv) = get(&app, &token, &format!("/api/v1/portal/invoices/{}", invoice.id)).await;
+        let (_, inv) = get(
+            &app,
+            &token,
+            &format!("/api/v1/portal/invoices/{}", invoice.id),
+        )
+        .await;
         assert_eq!(inv["payments"].as_array().map(Vec::len), Some(1));
         assert_eq!(inv["payable"], false);
         app.stop().await;
@@ -562,7 +655,10 @@ store_test!(
             json!({}),
         )
         .await;
-        let session_id = checkout["session_id"].as_str().expect("session").to_string();
+        let session_id = checkout["session_id"]
+            .as_str()
+            .expect("session")
+            .to_string();
         let body = stripe.completed_event(&session_id, "evt_test_bad");
         let now = app.state.clock.now().timestamp();
         let good = fake_stripe::signature_header(fake_stripe::WEBHOOK_SECRET, now, &body);
@@ -570,12 +666,27 @@ store_test!(
         tampered.extend_from_slice(b" ");
         let payments = || db.scalar("SELECT COUNT(*) FROM payments");
         let before = payments().await;
-        let balance_sql = format!("SELECT balance_cents FROM invoices WHERE id = {}", invoice.id);
+        let balance_sql = format!(
+            "SELECT balance_cents FROM invoices WHERE id = {}",
+            invoice.id
+        );
         let balance = || db.scalar(&balance_sql);
         for (what, body, sig) in [
-            ("wrong secret", body.clone(), fake_stripe::signature_header("whsec_other", now, &body)),
-            ("stale", body.clone(), fake_stripe::signature_header(fake_stripe::WEBHOOK_SECRET, now - 301, &body)),
-            ("future", body.clone(), fake_stripe::signature_header(fake_stripe::WEBHOOK_SECRET, now + 301, &body)),
+            (
+                "wrong secret",
+                body.clone(),
+                fake_stripe::signature_header("whsec_other", now, &body),
+            ),
+            (
+                "stale",
+                body.clone(),
+                fake_stripe::signature_header(fake_stripe::WEBHOOK_SECRET, now - 301, &body),
+            ),
+            (
+                "future",
+                body.clone(),
+                fake_stripe::signature_header(fake_stripe::WEBHOOK_SECRET, now + 301, &body),
+            ),
             ("body changed", tampered.clone(), good.clone()),
             ("no header", body.clone(), String::new()),
             ("v0 only", body.clone(), good.replace("v1=", "v0=")),
@@ -611,7 +722,12 @@ store_test!(
                 .await
                 .expect("put");
             assert_eq!(res.status(), 200);
-            let c = app.state.store.customer(app.demo.demo, rachel).await.expect("c");
+            let c = app
+                .state
+                .store
+                .customer(app.demo.demo, rachel)
+                .await
+                .expect("c");
             assert_eq!(c.autopay, on);
             let (_, summary) = get(&app, &token, "/api/v1/portal/summary").await;
             assert_eq!(summary["customer"]["autopay"], on);
@@ -622,7 +738,7 @@ store_test!(
 
 store_test!(
     fn signing_stores_the_hash_of_the_exact_text_and_changed_text_needs_a_new_signature(
-        db: &TestDb
+        db: &TestDb,
     ) {
         use sha2::{Digest, Sha256};
         let app = TestApp::spawn(db).await;
@@ -647,9 +763,18 @@ store_test!(
         let sign_path = format!("/api/v1/portal/agreements/{a}/sign");
         // Consent and a full name are required.
         for (body, code) in [
-            (json!({ "full_name": "Dana Whitfield", "consent": false }), "consent_required"),
-            (json!({ "full_name": "Dana", "consent": true }), "full_name_required"),
-            (json!({ "full_name": "Dana Whitfield", "consent": true, "text_sha256": "00" }), "agreement_text_changed"),
+            (
+                json!({ "full_name": "Dana Whitfield", "consent": false }),
+                "consent_required",
+            ),
+            (
+                json!({ "full_name": "Dana", "consent": true }),
+                "full_name_required",
+            ),
+            (
+                json!({ "full_name": "Dana Whitfield", "consent": true, "text_sha256": "00" }),
+                "agreement_text_changed",
+            ),
         ] {
             let (status, answer) = post(&app, &token, &sign_path, body).await;
             assert!(status == 400 || status == 409, "{answer}");
@@ -661,12 +786,19 @@ store_test!(
             .post(app.url(&sign_path))
             .bearer_auth(&token)
             .header("user-agent", "PortalTest/1.0 (phone)")
-            .json(&json!({ "full_name": "Dana Whitfield", "consent": true, "text_sha256": expected }))
+            .json(
+                &json!({ "full_name": "Dana Whitfield", "consent": true, "text_sha256": expected }),
+            )
             .send()
             .await
             .expect("sign");
         assert_eq!(res.status(), 200);
-        let sigs = app.state.store.agreement_signatures(t, dana).await.expect("sigs");
+        let sigs = app
+            .state
+            .store
+            .agreement_signatures(t, dana)
+            .await
+            .expect("sigs");
         assert_eq!(sigs.len(), 1);
         let s = &sigs[0];
         assert_eq!(s.text_sha256, expected);
@@ -674,7 +806,11 @@ store_test!(
         assert_eq!(s.user_agent, "PortalTest/1.0 (phone)");
         assert_eq!(s.ip_address, "127.0.0.1");
         assert_eq!(
-            app.state.store.signed_document(t, dana, s.id).await.expect("copy"),
+            app.state
+                .store
+                .signed_document(t, dana, s.id)
+                .await
+                .expect("copy"),
             text
         );
         let events = event_kinds_since(&app, last_event).await;
@@ -682,9 +818,14 @@ store_test!(
             .iter()
             .any(|(k, p)| k == "portal.activity" && p["kind"] == "agreement_signed"));
         // The operator's record shows it.
-        let record = frontdesk::record::customer_record(&app.state.store, &app.state.store.tenant(t).await.expect("tenant"), dana, app.state.clock.now())
-            .await
-            .expect("record");
+        let record = frontdesk::record::customer_record(
+            &app.state.store,
+            &app.state.store.tenant(t).await.expect("tenant"),
+            dana,
+            app.state.clock.now(),
+        )
+        .await
+        .expect("record");
         assert!(record.signatures.iter().any(|x| x.text_sha256 == expected));
         assert!(record
             .agreements
@@ -698,9 +839,14 @@ store_test!(
             json!({ "full_name": "Dana Whitfield", "consent": true }),
         )
         .await;
-        assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("already_signed")));
-        db.execute(&format!("UPDATE agreements SET price_cents = price_cents + 500 WHERE id = {a}"))
-            .await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (409, Some("already_signed"))
+        );
+        db.execute(&format!(
+            "UPDATE agreements SET price_cents = price_cents + 500 WHERE id = {a}"
+        ))
+        .await;
         let (_, changed) = get(&app, &token, &format!("/api/v1/portal/agreements/{a}")).await;
         assert_eq!(changed["needs_signature"], true);
         assert_ne!(changed["text_sha256"], expected.as_str());
@@ -712,9 +858,17 @@ store_test!(
         )
         .await;
         assert_eq!(status, 200);
-        let sigs = app.state.store.agreement_signatures(t, dana).await.expect("sigs");
+        let sigs = app
+            .state
+            .store
+            .agreement_signatures(t, dana)
+            .await
+            .expect("sigs");
         assert_eq!(sigs.len(), 2);
-        assert_eq!(sigs[0].text_sha256, changed["text_sha256"].as_str().unwrap_or(""));
+        assert_eq!(
+            sigs[0].text_sha256,
+            changed["text_sha256"].as_str().unwrap_or("")
+        );
         app.stop().await;
     }
 );
@@ -780,7 +934,9 @@ store_test!(
         assert_eq!(known, unknown);
         let (status, email) = ask_link(&app, json!({ "email": "nobody@nowhere.example" })).await;
         assert_eq!((status, &email), (202, &known));
-        let messages = twilio.wait_for_messages(1, std::time::Duration::from_secs(10)).await;
+        let messages = twilio
+            .wait_for_messages(1, std::time::Duration::from_secs(10))
+            .await;
         assert_eq!(messages.len(), 1, "only the known contact gets a text");
         assert!(twilio.messages_to("+15125558888").is_empty());
         let link = link_in(&twilio, rachel).expect("a link in the SMS");
@@ -793,7 +949,10 @@ store_test!(
         assert_eq!(me["customer"]["id"], app.demo.rachel_kim.0);
         // Once only.
         let (status, again) = use_link(&app, &link).await;
-        assert_eq!((status, again["error"]["code"].as_str()), (401, Some("invalid_link")));
+        assert_eq!(
+            (status, again["error"]["code"].as_str()),
+            (401, Some("invalid_link"))
+        );
         let logins = app
             .state
             .store
@@ -803,7 +962,10 @@ store_test!(
             .into_iter()
             .filter(|e| e.kind.as_str() == "login" && e.detail["method"] == "link")
             .count();
-        assert_eq!(logins, 1, "the seeded world has logins of its own; one is by link");
+        assert_eq!(
+            logins, 1,
+            "the seeded world has logins of its own; one is by link"
+        );
         // An e-mail on file stores a link for the mailer.
         let (status, _) = ask_link(&app, json!({ "email": "DANA@hillcountrypm.example" })).await;
         assert_eq!(status, 202);
@@ -826,7 +988,9 @@ store_test!(
         let app = spawn_with_twilio(db, &twilio, None).await;
         let rachel = crate::common::twilio::RACHEL_KIM;
         assert_eq!(ask_link(&app, json!({ "phone": rachel })).await.0, 202);
-        twilio.wait_for_messages(1, std::time::Duration::from_secs(10)).await;
+        twilio
+            .wait_for_messages(1, std::time::Duration::from_secs(10))
+            .await;
         let link = link_in(&twilio, rachel).expect("link");
         let issued = app.state.clock.now();
         // The same database, served with the clock 16 and then 14 minutes later (the apps
@@ -834,7 +998,10 @@ store_test!(
         let later = |m: i64| (issued + Duration::minutes(m)).to_rfc3339();
         let late = spawn_with_twilio(db, &twilio, Some(&later(16))).await;
         let (status, body) = use_link(&late, &link).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (401, Some("invalid_link")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("invalid_link"))
+        );
         let in_time = spawn_with_twilio(db, &twilio, Some(&later(14))).await;
         assert_eq!(use_link(&in_time, &link).await.0, 200);
         in_time.stop().await;
@@ -853,11 +1020,15 @@ store_test!(
             assert_eq!(ask_link(&app, json!({ "phone": rachel })).await.0, 202);
         }
         let (status, body) = ask_link(&app, json!({ "phone": rachel })).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_link_requests")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (429, Some("too_many_link_requests"))
+        );
         // Other contacts from the same address, until the address limit.
         let mut refused = None;
         for i in 0..frontdesk::portal::links::PER_ADDRESS_LIMIT {
-            let (status, _) = ask_link(&app, json!({ "phone": format!("+1512555{:04}", 7000 + i) })).await;
+            let (status, _) =
+                ask_link(&app, json!({ "phone": format!("+1512555{:04}", 7000 + i) })).await;
             if status == 429 {
                 refused = Some(i);
                 break;
@@ -865,7 +1036,11 @@ store_test!(
         }
         let limit = frontdesk::portal::links::PER_ADDRESS_LIMIT;
         let sent = frontdesk::portal::links::PER_CONTACT_LIMIT + 1;
-        assert_eq!(refused, Some(limit - sent), "the address limit counts every request");
+        assert_eq!(
+            refused,
+            Some(limit - sent),
+            "the address limit counts every request"
+        );
         app.stop().await;
         twilio.stop().await;
     }
