@@ -56,6 +56,15 @@ pub struct Settings {
     pub webhook_allow_private: bool,
     /// Rate limits on model-triggering routes (`crate::ratelimit`).
     pub rate_limits: LimitSettings,
+    pub stripe: StripeSettings,
+}
+
+/// The payment provider (Stripe): REST base, secret key, webhook endpoint secret.
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub api_base: String,
+    pub secret_key: Option<Secret>,
+    pub webhook_secret: Option<Secret>,
 }
 
 /// Which model answers customers. The built-in one is always the fallback.
@@ -116,6 +125,9 @@ pub const KEYS: &[&str] = &[
     "rate_limit_portal_chat_customer",
     "rate_limit_portal_chat_address",
     "rate_limit_sms_replies",
+    "stripe_api_base",
+    "stripe_secret_key",
+    "stripe_webhook_secret",
 ];
 
 /// The raw, optional values from each source, merged field by field.
@@ -154,6 +166,11 @@ pub struct RawSettings {
     pub rate_limit_portal_chat_customer: Option<String>,
     pub rate_limit_portal_chat_address: Option<String>,
     pub rate_limit_sms_replies: Option<String>,
+    /// Stripe's REST base (default `https://api.stripe.com`; a loopback fake in tests).
+    pub stripe_api_base: Option<String>,
+    pub stripe_secret_key: Option<Secret>,
+    /// The webhook endpoint's signing secret (`whsec_…`).
+    pub stripe_webhook_secret: Option<Secret>,
 }
 
 impl RawSettings {
@@ -190,6 +207,9 @@ impl RawSettings {
                 .rate_limit_portal_chat_address
                 .or(lower.rate_limit_portal_chat_address),
             rate_limit_sms_replies: self.rate_limit_sms_replies.or(lower.rate_limit_sms_replies),
+            stripe_api_base: self.stripe_api_base.or(lower.stripe_api_base),
+            stripe_secret_key: self.stripe_secret_key.or(lower.stripe_secret_key),
+            stripe_webhook_secret: self.stripe_webhook_secret.or(lower.stripe_webhook_secret),
         }
     }
 
@@ -299,6 +319,17 @@ impl RawSettings {
             whisper_threads,
             metrics_token: self.metrics_token.filter(|s| !s.expose().trim().is_empty()),
             webhook_allow_private: self.webhook_allow_private.unwrap_or(false),
+            stripe: StripeSettings {
+                api_base: self
+                    .stripe_api_base
+                    .unwrap_or_else(|| "https://api.stripe.com".into())
+                    .trim_end_matches('/')
+                    .to_string(),
+                secret_key: self.stripe_secret_key.filter(|s| !s.expose().is_empty()),
+                webhook_secret: self
+                    .stripe_webhook_secret
+                    .filter(|s| !s.expose().is_empty()),
+            },
             database_url: self
                 .database_url
                 .unwrap_or_else(|| default_database_url(Path::new("data"))),

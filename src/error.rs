@@ -45,6 +45,13 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// A change the tenant's policy does not allow: a stable code and the rule that refused it.
+    #[error("{message}")]
+    PolicyRefused {
+        code: &'static str,
+        rule: String,
+        message: String,
+    },
     #[error("the store is unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -73,6 +80,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Refused { status, .. } => *status,
+            ApiError::PolicyRefused { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -100,7 +108,7 @@ impl ApiError {
             ApiError::OptedOut => "opted_out",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Refused { code, .. } => code,
+            ApiError::Refused { code, .. } | ApiError::PolicyRefused { code, .. } => code,
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }

@@ -17,6 +17,7 @@ pub mod loadgen;
 pub mod metrics;
 pub mod operators;
 pub mod outbound;
+pub mod portal;
 pub mod ratelimit;
 pub mod record;
 pub mod search;

@@ -43,9 +43,9 @@ pub fn quiet_hours_end(tenant: &Tenant, at: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
-/// Purposes that may go out during quiet hours.
+/// Purposes that may go out during quiet hours (a sign-in link was just asked for).
 fn urgent(purpose: &str) -> bool {
-    matches!(purpose, "page" | "reply" | "late_reply")
+    matches!(purpose, "page" | "reply" | "late_reply" | "portal_link")
 }
 
 /// How long a sender holds a leased row before another sender may take it over.

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::domain::{Cents, CustomerId, InvoiceStatus, TenantTz};
 use crate::store::{
-    Agreement, Conversation, Customer, Escalation, Invoice, Message, Payment, PortalEvent,
-    Property, Store, StoreResult, Tenant, ToolCall, Visit,
+    Agreement, AgreementSignature, Conversation, Customer, Escalation, Invoice, Message, Payment,
+    PortalEvent, Property, Store, StoreResult, Tenant, ToolCall, Visit,
 };
 
 #[derive(Debug, Serialize)]
@@ -18,6 +18,9 @@ pub struct CustomerRecord {
     pub billing: Billing,
     pub schedule: Vec<ScheduleItem>,
     pub agreements: Vec<Agreement>,
+    /// Signatures given in the portal (signer, time, address, user agent, SHA-256 of the
+    /// exact text; the signed copy is kept with each).
+    pub signatures: Vec<AgreementSignature>,
     pub portal_activity: Vec<PortalEvent>,
     pub conversations: Vec<ConversationView>,
     pub escalations: Vec<Escalation>,
@@ -102,6 +105,7 @@ pub async fn customer_record(
     let payments = store.payments(t, id).await?;
     let appointments = store.appointments(t, id).await?;
     let agreements = store.agreements(t, id).await?;
+    let signatures = store.agreement_signatures(t, id).await?;
     let portal_activity = store.portal_events(t, id, PORTAL_EVENTS_SHOWN).await?;
     let escalations = store.escalations_of(t, id).await?;
     let mut opt_outs = Vec::new();
@@ -186,6 +190,7 @@ pub async fn customer_record(
         billing,
         schedule,
         agreements,
+        signatures,
         portal_activity,
         conversations,
         escalations,

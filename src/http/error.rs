@@ -20,7 +20,10 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = json!({ "error": { "code": self.code(), "message": message } });
+        let mut body = json!({ "error": { "code": self.code(), "message": message } });
+        if let ApiError::PolicyRefused { rule, .. } = &self {
+            body["error"]["rule"] = json!(rule);
+        }
         let mut response = (self.status(), Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(

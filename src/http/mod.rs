@@ -13,11 +13,13 @@ mod openapi;
 mod operator;
 mod policy;
 mod portal;
+mod portal_api;
 mod queue;
 mod record_actions;
 mod reports;
 mod session;
 mod stream;
+mod stripe;
 mod twilio;
 mod webhooks;
 
@@ -78,7 +80,11 @@ pub fn router(state: AppState) -> Router {
                 .merge(reports::router())
                 .merge(webhooks::router()),
         )
-        .nest("/api/v1/portal", portal::router())
+        .nest(
+            "/api/v1/portal",
+            portal::router().merge(portal_api::router()),
+        )
+        .merge(stripe::router())
         .merge(console::router())
         .merge(twilio::router())
         .merge(stream::router())

@@ -26,6 +26,8 @@ pub enum Access {
     Portal,
     /// A request signed by Twilio.
     Twilio,
+    /// A request signed by Stripe (`Stripe-Signature`).
+    Stripe,
 }
 
 /// One operation of the API.
@@ -379,6 +381,116 @@ pub const OPERATIONS: &[Op] = &[
         Access::Portal,
     ),
     op(
+        "get",
+        "/api/v1/portal/summary",
+        "Account summary: name, properties, balance, next visit, agreements awaiting signature",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/api/v1/portal/visits",
+        "Upcoming visits and completed ones with technician, notes, findings, products (`property_id`)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/api/v1/portal/visits/{id}/windows",
+        "Windows this visit may move to under the portal policy, or the refusal and its rule",
+        Access::Portal,
+    ),
+    with_body(
+        "post",
+        "/api/v1/portal/visits/{id}/reschedule",
+        "Move a visit (portal policy); a refusal answers its code and rule and is recorded",
+        Access::Portal,
+        || obj(&["slot_id"], json!({ "slot_id": id() })),
+        200,
+    ),
+    op(
+        "get",
+        "/api/v1/portal/invoices",
+        "The customer's invoices",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/api/v1/portal/invoices/{id}",
+        "One invoice with its lines and payments",
+        Access::Portal,
+    ),
+    op(
+        "post",
+        "/api/v1/portal/invoices/{id}/checkout",
+        "Open the payment provider's checkout page for the balance: its URL",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/api/v1/portal/agreements",
+        "Agreements and whether each needs a signature (`property_id`)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/api/v1/portal/agreements/{id}",
+        "One agreement: its exact text, SHA-256 and signatures",
+        Access::Portal,
+    ),
+    with_body(
+        "post",
+        "/api/v1/portal/agreements/{id}/sign",
+        "Sign the agreement's current text (typed full name and consent)",
+        Access::Portal,
+        || {
+            obj(
+                &["full_name", "consent"],
+                json!({ "full_name": text(), "consent": { "const": true }, "text_sha256": { "type": "string" } }),
+            )
+        },
+        200,
+    ),
+    with_body(
+        "put",
+        "/api/v1/portal/autopay",
+        "Turn autopay on or off",
+        Access::Portal,
+        || obj(&["enabled"], json!({ "enabled": { "type": "boolean" } })),
+        200,
+    ),
+    op(
+        "get",
+        "/api/v1/portal/history",
+        "The customer's portal activity, newest first",
+        Access::Portal,
+    ),
+    with_body(
+        "post",
+        "/api/v1/portal/login",
+        "Ask for a single-use sign-in link by SMS or e-mail (same answer whether known or not)",
+        Access::Public,
+        || {
+            obj(
+                &[],
+                json!({ "tenant": { "type": "string" }, "phone": { "type": "string" }, "email": { "type": "string" } }),
+            )
+        },
+        202,
+    ),
+    with_body(
+        "post",
+        "/api/v1/portal/session",
+        "Exchange a sign-in link's token (once) for a portal bearer token",
+        Access::Public,
+        || obj(&["link_token"], json!({ "link_token": text() })),
+        200,
+    ),
+    op(
+        "post",
+        "/webhooks/stripe",
+        "Stripe webhook (signed): a paid Checkout Session records the payment once per event id",
+        Access::Stripe,
+    ),
+    op(
         "post",
         "/twilio/sms",
         "Twilio inbound SMS webhook (form)",
@@ -491,6 +603,7 @@ fn security(access: Access) -> Value {
         Access::Session => json!([{ "session": [], "csrf": [] }]),
         Access::Integration | Access::Portal => json!([{ "bearer": [] }]),
         Access::Twilio => json!([{ "twilio": [] }]),
+        Access::Stripe => json!([{ "stripe": [] }]),
     }
 }
 
@@ -504,6 +617,7 @@ fn roles(access: Access) -> &'static str {
         Access::Integration => "integration",
         Access::Portal => "customer (portal token)",
         Access::Twilio => "Twilio (signed request)",
+        Access::Stripe => "Stripe (signed request)",
     }
 }
 
@@ -544,6 +658,7 @@ pub fn document() -> Value {
                 "session": { "type": "apiKey", "in": "cookie", "name": crate::operators::SESSION_COOKIE },
                 "csrf": { "type": "apiKey", "in": "header", "name": "x-csrf-token" },
                 "twilio": { "type": "apiKey", "in": "header", "name": "X-Twilio-Signature" },
+                "stripe": { "type": "apiKey", "in": "header", "name": "Stripe-Signature" },
             },
             "schemas": {
                 "Error": {
@@ -624,6 +739,12 @@ mod tests {
             ("twilio", include_str!("twilio.rs"), ""),
             ("stream", include_str!("stream.rs"), ""),
             ("portal", include_str!("portal.rs"), "/api/v1/portal"),
+            (
+                "portal_api",
+                include_str!("portal_api.rs"),
+                "/api/v1/portal",
+            ),
+            ("stripe", include_str!("stripe.rs"), ""),
             ("operator", include_str!("operator.rs"), op),
             ("queue", include_str!("queue.rs"), op),
             ("session", include_str!("session.rs"), op),

@@ -32,6 +32,62 @@ pub fn router() -> Router<AppState> {
 
 pub struct PortalAuth(pub PortalClaims);
 
+/// The portal pages' session cookie: the same signed token as the API's bearer token.
+pub const PORTAL_COOKIE: &str = "fd_portal";
+
+/// The token of a portal request: bearer header, else the pages' cookie (writes then need
+/// the page's `x-csrf-token`), else `?token=` (browsers cannot set headers on a WebSocket).
+fn portal_token(parts: &Parts) -> Result<(String, bool), ApiError> {
+    if let Ok(t) = bearer(parts) {
+        return Ok((t.to_string(), false));
+    }
+    let cookie = parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == PORTAL_COOKIE)
+        .map(|(_, v)| v.trim().to_string());
+    if let Some(c) = cookie.filter(|c| !c.is_empty()) {
+        return Ok((c, true));
+    }
+    parts
+        .uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
+        .map(|t| (t.to_string(), false))
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// The CSRF token of a portal cookie session: derived from the session token, so any
+/// instance can check it without storing it.
+pub fn portal_csrf(portal_key: &str, token: &str) -> String {
+    crate::auth::hash_token(&format!("csrf:{portal_key}:{token}"))[..32].to_string()
+}
+
+/// The claims of a checked portal token (signature, expiry, customer still on file).
+pub(crate) async fn check_portal_token(
+    state: &AppState,
+    token: &str,
+) -> ApiResult<(PortalClaims, String)> {
+    let claims = portal::peek(token).ok_or(ApiError::Unauthorized)?;
+    let tenant = state
+        .store
+        .tenant(claims.tenant)
+        .await
+        .map_err(|_| ApiError::Unauthorized)?;
+    let claims = portal::verify(&tenant.portal_key, token, state.clock.now().timestamp())
+        .ok_or(ApiError::Unauthorized)?;
+    state
+        .store
+        .customer(claims.tenant, claims.customer)
+        .await
+        .map_err(|_| ApiError::Unauthorized)?;
+    Ok((claims, tenant.portal_key))
+}
+
 impl FromRequestParts<AppState> for PortalAuth {
     type Rejection = ApiError;
 
@@ -39,29 +95,28 @@ impl FromRequestParts<AppState> for PortalAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        // Browsers cannot set headers on a WebSocket: accept `?token=` there too.
-        let token = match bearer(parts) {
-            Ok(t) => t.to_string(),
-            Err(e) => parts
-                .uri
-                .query()
-                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
-                .map(str::to_string)
-                .ok_or(e)?,
-        };
-        let claims = portal::peek(&token).ok_or(ApiError::Unauthorized)?;
-        let tenant = state
-            .store
-            .tenant(claims.tenant)
-            .await
-            .map_err(|_| ApiError::Unauthorized)?;
-        let claims = portal::verify(&tenant.portal_key, &token, state.clock.now().timestamp())
-            .ok_or(ApiError::Unauthorized)?;
-        state
-            .store
-            .customer(claims.tenant, claims.customer)
-            .await
-            .map_err(|_| ApiError::Unauthorized)?;
+        let (token, by_cookie) = portal_token(parts)?;
+        let (claims, key) = check_portal_token(state, &token).await?;
+        if by_cookie
+            && !matches!(
+                parts.method,
+                axum::http::Method::GET | axum::http::Method::HEAD
+            )
+        {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            let expected = portal_csrf(&key, &token);
+            if !crate::auth::same_secret(&String::from_utf8_lossy(sent), &expected) {
+                return Err(ApiError::refused(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "csrf_token_invalid",
+                    "a signed-in write needs the page's `x-csrf-token` header",
+                ));
+            }
+        }
         Ok(PortalAuth(claims))
     }
 }
@@ -88,6 +143,19 @@ async fn report_event(
     ApiJson(body): ApiJson<PortalEventBody>,
 ) -> ApiResult<Json<Value>> {
     let kind: PortalEventKind = body.kind.parse()?;
+    // Payments, signatures, reschedules and sign-ins are recorded by the server when they
+    // happen; a browser can only truthfully say what it showed.
+    if !matches!(
+        kind,
+        PortalEventKind::InvoiceViewed | PortalEventKind::ChatOpened
+    ) {
+        return Err(ApiError::bad_request(
+            "event_kind_not_reportable",
+            format!(
+                "`{kind}` is recorded by the server when it happens; report only `invoice_viewed` or `chat_opened`"
+            ),
+        ));
+    }
     if !(body.detail.is_object() || body.detail.is_null()) {
         return Err(ApiError::bad_request(
             "invalid_detail",

@@ -265,30 +265,11 @@ impl Store {
         at: DateTime<Utc>,
     ) -> StoreResult<PortalEventId> {
         let mut tx = self.begin().await?;
-        let id: i64 = super::with_conn!(tx, c => sqlx::query_scalar(
-            "INSERT INTO portal_events (tenant_id, customer_id, kind, detail, at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
-            .bind(tenant.0).bind(customer.0).bind(kind.as_str()).bind(to_json(detail)).bind(at.timestamp())
-            .fetch_one(&mut *c).await?);
-        tx.emit_event(
-            tenant,
-            super::EventKind::PortalActivity,
-            serde_json::json!({ "portal_event_id": id, "customer_id": customer, "kind": kind, "detail": detail }),
-            at,
-        )
-        .await?;
-        // A visit the customer moved in the portal is an appointment move like any other.
-        if kind == PortalEventKind::RescheduleDone {
-            tx.emit_event(
-                tenant,
-                super::EventKind::AppointmentMoved,
-                serde_json::json!({ "appointment_id": detail.get("appointment_id"), "customer_id": customer,
-                                    "by": "portal", "portal_event_id": id, "detail": detail }),
-                at,
-            )
+        let id = tx
+            .insert_portal_event(tenant, customer, kind, detail, at)
             .await?;
-        }
         tx.commit().await?;
-        Ok(PortalEventId(id))
+        Ok(id)
     }
 
     /// Portal events, newest first, at most `limit`.

@@ -48,7 +48,7 @@ pub fn sid(prefix: &str) -> String {
     format!("{prefix}{:016x}{:016x}", n, nanos as u64)
 }
 
-type Params = Vec<(String, String)>;
+pub type Params = Vec<(String, String)>;
 
 fn params(list: &[(&str, &str)]) -> Params {
     list.iter()

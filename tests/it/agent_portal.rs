@@ -82,7 +82,7 @@ async fn appointment_by_id(
 }
 
 store_test!(
-    fn a_reported_portal_event_reaches_the_model_context(db: &TestDb) {
+    fn a_refused_portal_reschedule_reaches_the_next_chat_turn(db: &TestDb) {
         let fake = FakeChatServer::start().await.expect("fake server");
         fake.respond_with(|_| {
             FakeResponse::reply("I see the portal could not move it; let me help.")
@@ -94,28 +94,45 @@ store_test!(
             raw.openai_model = Some("fake-model".into());
         })
         .await;
-        let token = portal_token(&app, app.demo.rachel_kim, 3600).await;
+        // Jose's visit is under 48 hours away: the portal refuses to move it, and records why.
+        let jose = app.demo.jose_garcia;
+        let token = portal_token(&app, jose, 3600).await;
+        let visit = app.demo.jose_garcia_appointment.expect("Jose's visit");
+        let slot = app.demo.full_windows[0];
         let res = app
             .http
-            .post(app.url("/api/v1/portal/events"))
+            .post(app.url(&format!("/api/v1/portal/visits/{visit}/reschedule")))
             .bearer_auth(&token)
-            .json(&json!({ "kind": "reschedule_refused", "detail": { "reason": "Online rescheduling closes 48 hours before a visit (test-marker-7731).", "rule": "portal_reschedule.min_hours_ahead = 48" } }))
+            .json(&json!({ "slot_id": slot }))
             .send()
             .await
-            .expect("report event");
-        assert_eq!(res.status(), 200);
+            .expect("portal reschedule");
+        assert_eq!(res.status(), 409);
+        let refusal: Value = res.json().await.expect("json");
+        assert_eq!(refusal["error"]["code"], "too_close_to_visit");
+        // The next portal chat turn gives the model the refusal with its reason and rule.
         let res = chat(&app, &token, "why can't I reschedule?", "r1").await;
         assert_eq!(res.status(), 200);
         let requests = fake.requests();
         assert!(!requests.is_empty());
         let body = requests[0].body.to_string();
         assert!(body.contains("reschedule_refused"), "{body}");
-        assert!(body.contains("test-marker-7731"), "{body}");
+        assert!(
+            body.contains("portal_reschedule.min_hours_ahead = 48"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Online rescheduling closes 48 hours before a visit"),
+            "{body}"
+        );
         let system = requests[0].body["messages"][0]["content"]
             .as_str()
             .unwrap_or("")
             .to_string();
-        assert!(system.contains("Verified customer: Rachel Kim"), "{system}");
+        assert!(
+            system.contains("Verified customer: Jose Garcia"),
+            "{system}"
+        );
         app.stop().await;
     }
 );

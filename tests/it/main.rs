@@ -19,6 +19,7 @@ mod eval;
 mod masking;
 mod operator;
 mod operators;
+mod portal;
 mod queue;
 mod rate_limits;
 mod search;

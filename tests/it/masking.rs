@@ -166,7 +166,7 @@ store_test!(
             .http
             .post(app.url("/api/v1/portal/events"))
             .bearer_auth(&token)
-            .json(&json!({ "kind": "payment", "detail": {
+            .json(&json!({ "kind": "invoice_viewed", "detail": {
                 "note": "card 4111/1111/1111/1111 declined",
                 "card": 5555555555554444_u64,
             } }))
