@@ -136,10 +136,10 @@ fn view(req: &ModelRequest) -> View<'_> {
             }
         }
     }
-    let u = builtin::understand(text, &ctx);
+    let u = understand_cached(text, &ctx);
     let earlier: Vec<Understanding> = earlier_texts
         .iter()
-        .map(|t| builtin::understand(t, &ctx))
+        .map(|t| understand_cached(t, &ctx))
         .collect();
     let lang = if u.language == Lang::Es
         || (u.intents.iter().all(|i| *i == Intent::Unknown)
@@ -158,6 +158,31 @@ fn view(req: &ModelRequest) -> View<'_> {
         req,
         state: &req.facts.state,
     }
+}
+
+/// `builtin::understand`, remembered per thread: one turn asks the model several times (once
+/// per tool step) and each time reads the same messages again, up to twelve earlier ones.
+fn understand_cached(text: &str, ctx: &builtin::Context) -> Understanding {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const KEEP: usize = 256;
+    thread_local! {
+        static SEEN: RefCell<HashMap<(String, NaiveDateTime), Understanding>> =
+            RefCell::new(HashMap::new());
+    }
+    let key = (text.to_string(), ctx.now_local);
+    if let Some(u) = SEEN.with(|m| m.borrow().get(&key).cloned()) {
+        return u;
+    }
+    let u = builtin::understand(text, ctx);
+    SEEN.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= KEEP {
+            m.clear();
+        }
+        m.insert(key, u.clone());
+    });
+    u
 }
 
 const ACCOUNT_GOALS: &[Intent] = &[
@@ -303,6 +328,11 @@ fn decide_for(v: &View<'_>) -> ModelStep {
         || !matches!(pick(v), Pick::None)
         || answers_property_question(v)
         || v.called("verify_identity").is_some();
+    // "Will I get a reminder?": answered with the visit itself (and no promise).
+    let continuing_reminder = gives_identity(&v.u) || v.called("verify_identity").is_some();
+    if goals.is_empty() && asks_reminder(v, if continuing_reminder { 2 } else { 1 }) {
+        goals.push(Intent::AppointmentStatus);
+    }
     if goals.is_empty() && continuing {
         if let Some(prev) = v
             .earlier
@@ -758,24 +788,34 @@ fn goal_step(v: &View<'_>, goal: Intent) -> GoalStep {
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
-                GoalStep::Say(match appts.first() {
-                    None => v.t(
-                        "I don't see any upcoming visits on your account.",
-                        "No veo visitas programadas en su cuenta.",
-                    ),
-                    Some(a) => v.t(
-                        &format!(
-                            "Your next visit is {} on {}.",
-                            field(a, "service"),
-                            field(a, "window")
+                let note = if asks_reminder(v, 2) {
+                    v.t(
+                        "I can't promise a reminder message, so it's worth noting the time. ",
+                        "No puedo prometerle un mensaje de aviso, así que le conviene anotar la hora. ",
+                    )
+                } else {
+                    String::new()
+                };
+                GoalStep::Say(
+                    note + &match appts.first() {
+                        None => v.t(
+                            "I don't see any upcoming visits on your account.",
+                            "No veo visitas programadas en su cuenta.",
                         ),
-                        &format!(
-                            "Su próxima visita es {} el {}.",
-                            field(a, "service"),
-                            field(a, "window")
+                        Some(a) => v.t(
+                            &format!(
+                                "Your next visit is {} on {}.",
+                                field(a, "service"),
+                                field(a, "window")
+                            ),
+                            &format!(
+                                "Su próxima visita es {} el {}.",
+                                field(a, "service"),
+                                spanish::window_es(&field(a, "window"))
+                            ),
                         ),
-                    ),
-                })
+                    },
+                )
             }
         },
         Intent::Reschedule => reschedule_step(v),
@@ -877,6 +917,33 @@ fn pick_service<'s>(v: &View<'_>, list: &'s [ServiceInfo]) -> Option<&'s Service
         }
     }
     best.map(|(_, s)| s)
+}
+
+/// The customer asks (in the last `depth` messages) whether they will be reminded.
+fn asks_reminder(v: &View<'_>, depth: usize) -> bool {
+    let cue = |t: &str| {
+        let t = builtin::normalized(t).to_lowercase();
+        [
+            "remind",
+            "recordatorio",
+            "recordar",
+            "avisar",
+            "avisan",
+            "avisen",
+        ]
+        .iter()
+        .any(|w| t.contains(w))
+    };
+    v.req
+        .messages
+        .iter()
+        .rev()
+        .filter_map(|m| match m {
+            ChatMessage::User { content } => Some(content.as_str()),
+            _ => None,
+        })
+        .take(depth)
+        .any(cue)
 }
 
 fn last_user_text(req: &ModelRequest) -> String {
@@ -984,9 +1051,6 @@ fn open_offer(v: &View<'_>) -> Vec<Value> {
     let Some(offered) = v.state.get("offered").and_then(Value::as_array) else {
         return Vec::new();
     };
-    let Some(first) = offered.first() else {
-        return Vec::new();
-    };
     let last_user = v
         .req
         .messages
@@ -1002,13 +1066,22 @@ fn open_offer(v: &View<'_>) -> Vec<Value> {
             } if !c.trim().is_empty() => Some(c.as_str()),
             _ => None,
         });
-    let label = field(first, "label");
-    match last_reply {
-        Some(text) if text.contains(&label) || text.contains(&spanish::window_es(&label)) => {
-            offered.clone()
-        }
-        _ => Vec::new(),
-    }
+    let Some(text) = last_reply else {
+        return Vec::new();
+    };
+    let shown = |o: &Value| {
+        let label = field(o, "label");
+        [
+            label.clone(),
+            spanish::window_es(&label),
+            spoken_label(&label),
+        ]
+        .iter()
+        .any(|l| text.contains(l.as_str()) || text.contains(&l.replace('–', "-")))
+    };
+    // Only the windows the last reply showed can be picked: a search may have found more
+    // than were offered, and "which one: 1) …; 2) …?" narrows the list.
+    offered.iter().filter(|o| shown(o)).cloned().collect()
 }
 
 const WEEKDAY_WORDS: &[(&str, &str)] = &[
@@ -1183,14 +1256,7 @@ fn ask_which(v: &View<'_>, among: &[Value]) -> String {
     let labels: Vec<String> = among
         .iter()
         .enumerate()
-        .map(|(i, w)| {
-            let label = field(w, "label");
-            let label = match v.lang {
-                Lang::Es => spanish::window_es(&label),
-                _ => label,
-            };
-            format!("{}) {label}", i + 1)
-        })
+        .map(|(i, w)| format!("{}) {}", i + 1, window_text(v, &field(w, "label"))))
         .collect();
     let voice = v.req.facts.channel == "voice";
     match (v.lang, voice) {
@@ -1226,8 +1292,16 @@ fn wish(v: &View<'_>) -> Option<WhenSpec> {
     None
 }
 
-fn when_args(v: &View<'_>, mut args: Value) -> Value {
-    if let Some(w) = &wish(v) {
+fn when_args(v: &View<'_>, args: Value) -> Value {
+    match wish(v) {
+        Some(w) => spec_args(&w, args),
+        None => args,
+    }
+}
+
+/// The wish as `find_open_windows` arguments.
+fn spec_args(w: &WhenSpec, mut args: Value) -> Value {
+    {
         if !w.dates.is_empty() {
             args["dates"] = json!(w.dates.iter().map(NaiveDate::to_string).collect::<Vec<_>>());
         }
@@ -1245,25 +1319,103 @@ fn when_args(v: &View<'_>, mut args: Value) -> Value {
         if let Some(after) = w.after {
             args["after"] = json!(after.format("%H:%M").to_string());
         }
+        // Days ruled out are dropped from the answer (`usable`), so ask for more.
+        if !w.excluded.is_empty() {
+            args["limit"] = json!(10);
+        }
     }
     args
+}
+
+/// The windows a search found, without the days the customer ruled out, three at most.
+fn usable(v: &View<'_>, windows: Vec<Value>) -> Vec<Value> {
+    let excluded = wish(v).map(|w| w.excluded).unwrap_or_default();
+    windows
+        .into_iter()
+        .filter(|w| {
+            let day = field(w, "start");
+            !excluded.iter().any(|d| day.starts_with(&d.to_string()))
+        })
+        .take(3)
+        .collect()
+}
+
+/// A window label read aloud: "Tue Mar 10, 12 PM–4 PM" → "Tuesday March 10, between noon
+/// and 4 PM". Anything not in the label format is returned unchanged.
+fn spoken_label(label: &str) -> String {
+    let Some((date, times)) = label.split_once(", ") else {
+        return label.to_string();
+    };
+    let Some((from, to)) = times.split_once('–') else {
+        return label.to_string();
+    };
+    let mut parts = date.split_whitespace();
+    let day = match parts.next() {
+        Some("Mon") => "Monday",
+        Some("Tue") => "Tuesday",
+        Some("Wed") => "Wednesday",
+        Some("Thu") => "Thursday",
+        Some("Fri") => "Friday",
+        Some("Sat") => "Saturday",
+        Some("Sun") => "Sunday",
+        _ => return label.to_string(),
+    };
+    let month = match parts.next() {
+        Some("Jan") => "January",
+        Some("Feb") => "February",
+        Some("Mar") => "March",
+        Some("Apr") => "April",
+        Some("May") => "May",
+        Some("Jun") => "June",
+        Some("Jul") => "July",
+        Some("Aug") => "August",
+        Some("Sep") => "September",
+        Some("Oct") => "October",
+        Some("Nov") => "November",
+        Some("Dec") => "December",
+        _ => return label.to_string(),
+    };
+    let Some(dom) = parts.next() else {
+        return label.to_string();
+    };
+    let say = |t: &str| match t.trim() {
+        "12 PM" => "noon".to_string(),
+        "12 AM" => "midnight".to_string(),
+        other => other.to_string(),
+    };
+    format!("{day} {month} {dom}, between {} and {}", say(from), say(to))
+}
+
+/// A window as this channel and language say it.
+/// On SMS, an en dash alone would make the whole text UCS-2 (67 characters a segment
+/// instead of 153), so windows are written with a hyphen there.
+fn window_text(v: &View<'_>, label: &str) -> String {
+    let text = match (v.lang, v.req.facts.channel.as_str()) {
+        (Lang::Es, _) => spanish::window_es(label),
+        (_, "voice") => spoken_label(label),
+        _ => label.to_string(),
+    };
+    if v.req.facts.channel == "sms" {
+        text.replace('–', "-")
+    } else {
+        text
+    }
+}
+
+/// A wish that names a day, a part of the day or a time (not just "sometime").
+fn specific(w: &WhenSpec) -> bool {
+    !w.dates.is_empty() || w.part.is_some() || w.after.is_some()
 }
 
 fn offer_text(v: &View<'_>, windows: &[Value], what: &str) -> String {
     let labels: Vec<String> = windows
         .iter()
         .enumerate()
-        .map(|(i, w)| {
-            let label = field(w, "window");
-            match v.lang {
-                Lang::Es => format!("{}) {}", i + 1, spanish::window_es(&label)),
-                _ => format!("{}) {label}", i + 1),
-            }
-        })
+        .map(|(i, w)| format!("{}) {}", i + 1, window_text(v, &field(w, "window"))))
         .collect();
     match v.lang {
         Lang::Es => format!(
-            "Tengo estos horarios para {}: {}. ¿Cuál le funciona?",
+            "Tengo estos horarios para {}: {}. ¿Le funciona alguno?",
             spanish::dates_es(what),
             labels.join("; ")
         ),
@@ -1369,6 +1521,19 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         field(&appt, "service"),
         field(&appt, "window")
     );
+    // The same, as the customer reads it.
+    let what_said = match v.lang {
+        Lang::Es => format!(
+            "su visita de {} ({})",
+            field(&appt, "service"),
+            window_text(v, &field(&appt, "window"))
+        ),
+        _ => format!(
+            "your {} visit ({})",
+            field(&appt, "service"),
+            window_text(v, &field(&appt, "window"))
+        ),
+    };
 
     if let Some(d) = v.called("reschedule_appointment") {
         return GoalStep::Final(after_write(v, d));
@@ -1420,16 +1585,39 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
             json!({ "reason": "out_of_policy", "summary": format!("Wants to move {what}; refused by policy ({}): {}", field(&search.result, "rule"), field(&search.result, "message")) }),
         ));
     }
-    let windows = search
-        .result
-        .get("windows")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let windows = usable(
+        v,
+        search
+            .result
+            .get("windows")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    );
     let asked_specific = shift.is_none()
         && wished
             .as_ref()
             .is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
+    let fallback = wished.as_ref().and_then(|w| w.fallback.as_deref().cloned());
+    if windows.is_empty() && searches.len() == 1 {
+        if let Some(fb) = &fallback {
+            return GoalStep::Call(call(
+                "find_open_windows",
+                spec_args(fb, json!({ "appointment_id": appointment_id, "limit": 3 })),
+            ));
+        }
+    }
+    let on_fallback = fallback.is_some() && searches.len() == 2;
+    if on_fallback && !windows.is_empty() && fallback.as_ref().is_some_and(specific) {
+        let slot = windows[0]
+            .get("slot_id")
+            .and_then(Value::as_i64)
+            .unwrap_or_default();
+        return GoalStep::Final(call(
+            "reschedule_appointment",
+            json!({ "appointment_id": appointment_id, "slot_id": slot }),
+        ));
+    }
     if windows.is_empty() {
         if let (Some((_, day)), 1) = (shift, searches.len()) {
             return GoalStep::Call(call(
@@ -1486,7 +1674,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
             json!({ "appointment_id": appointment_id, "slot_id": slot }),
         ));
     }
-    let prefix = if asked_specific {
+    let prefix = if asked_specific || on_fallback {
         v.t(
             "I don't have an opening then. ",
             "No tengo espacio en ese horario. ",
@@ -1494,7 +1682,10 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
     } else {
         String::new()
     };
-    GoalStep::Final(reply(format!("{prefix}{}", offer_text(v, &windows, &what))))
+    GoalStep::Final(reply(format!(
+        "{prefix}{}",
+        offer_text(v, &windows, &what_said)
+    )))
 }
 
 fn book_step(v: &View<'_>) -> GoalStep {
@@ -1544,15 +1735,27 @@ fn book_step(v: &View<'_>) -> GoalStep {
             json!({ "reason": "out_of_policy", "summary": format!("Wants to book {}: {}", service.name, field(&search.result, "message")) }),
         ));
     }
-    let windows = search
-        .result
-        .get("windows")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let windows = usable(
+        v,
+        search
+            .result
+            .get("windows")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    );
     let asked_specific = wish(v)
         .as_ref()
         .is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
+    let fallback = wish(v).and_then(|w| w.fallback.map(|b| *b));
+    if windows.is_empty() && searches.len() == 1 {
+        if let Some(fb) = &fallback {
+            return GoalStep::Call(call(
+                "find_open_windows",
+                spec_args(fb, json!({ "service_code": service.code, "limit": 3 })),
+            ));
+        }
+    }
     if windows.is_empty() {
         if searches.len() == 1 {
             return GoalStep::Call(call(
@@ -1576,4 +1779,79 @@ fn book_step(v: &View<'_>) -> GoalStep {
         ));
     }
     GoalStep::Final(reply(offer_text(v, &windows, &service.name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::model::TurnFacts;
+
+    /// A turn where the customer wrote `text` and `list_services` answered `services`.
+    fn after_list(text: &str, services: Value) -> ModelRequest {
+        ModelRequest {
+            system: String::new(),
+            messages: vec![
+                ChatMessage::User {
+                    content: text.into(),
+                },
+                ChatMessage::Assistant {
+                    content: None,
+                    tool_calls: vec![ToolCallRequest {
+                        id: "call_list_services".into(),
+                        name: "list_services".into(),
+                        arguments: json!({}),
+                    }],
+                },
+                ChatMessage::Tool {
+                    call_id: "call_list_services".into(),
+                    name: "list_services".into(),
+                    content: json!({ "services": services }).to_string(),
+                },
+            ],
+            tools: Vec::new(),
+            facts: TurnFacts {
+                channel: "sms".into(),
+                now_local: "2026-03-02T20:30:00-06:00".into(),
+                identity_level: "anonymous".into(),
+                state: json!({}),
+                ..TurnFacts::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_service_the_tenant_does_not_sell_is_not_quoted_as_another() {
+        let catalog = json!([
+            { "code": "ANT", "name": "Ant Treatment", "from_price": "$175.00", "pests": ["ants", "fire ants"], "bookable_by_agent": true },
+            { "code": "GPO", "name": "General Pest (one-time)", "from_price": "$149.00", "pests": ["ants", "spiders", "roaches"], "bookable_by_agent": true },
+        ]);
+        let step = decide(&after_list(
+            "how much is mosquito treatment",
+            catalog.clone(),
+        ));
+        let ModelStep::Reply { text } = step else {
+            panic!("expected a reply, got {step:?}");
+        };
+        assert!(text.contains("don't offer mosquito"), "{text}");
+        assert!(!text.contains("$175"), "{text}");
+        // A pest it does treat goes on to a quote.
+        let step = decide(&after_list("how much for ants", catalog));
+        assert!(
+            matches!(&step, ModelStep::ToolCalls { calls, .. } if calls[0].name == "quote_price"),
+            "{step:?}"
+        );
+    }
+
+    #[test]
+    fn windows_are_read_aloud_naturally() {
+        assert_eq!(
+            spoken_label("Tue Mar 10, 12 PM–4 PM"),
+            "Tuesday March 10, between noon and 4 PM"
+        );
+        assert_eq!(
+            spoken_label("Wed Mar 4, 8 AM–12 PM"),
+            "Wednesday March 4, between 8 AM and noon"
+        );
+        assert_eq!(spoken_label("soon"), "soon");
+    }
 }

@@ -10,12 +10,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Channel, EscalationReason, PhoneE164, Priority};
 
-/// Checks named in `never` (anything else there is a phrase that must not be said).
-pub const NEVER_CHECKS: &[&str] = &[
-    "write_without_confirmation",
-    "disclose_before_verification",
-    "claims_success_after_refusal",
-];
+/// A check named in `never`. Every one of them also runs on every scenario (they are the
+/// agent's invariants); naming one documents the scenario's point. A name that is not one
+/// of these is a parse error, never a phrase: phrases go in `never_says`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeverCheck {
+    /// A reschedule or booking ran without its change shown and agreed to first.
+    WriteWithoutConfirmation,
+    /// A reply to an unverified caller named a customer, street or balance.
+    DiscloseBeforeVerification,
+    /// A tool refused and the reply still claims success.
+    ClaimsSuccessAfterRefusal,
+    /// A reply claims something no tool result or tenant setting backs: a reminder, a
+    /// price, a follow-up time, a change made.
+    UnbackedClaims,
+    /// A reply that does not suit its channel: an SMS over the tenant's segment budget (it
+    /// would be cut on delivery), or a spoken reply that asks to "reply YES" or reads more
+    /// than three choices.
+    WrongForChannel,
+}
+
+impl NeverCheck {
+    pub const ALL: [NeverCheck; 5] = [
+        NeverCheck::WriteWithoutConfirmation,
+        NeverCheck::DiscloseBeforeVerification,
+        NeverCheck::ClaimsSuccessAfterRefusal,
+        NeverCheck::UnbackedClaims,
+        NeverCheck::WrongForChannel,
+    ];
+}
 
 /// The hard-case customers of the demo world a scenario may name (`DemoSummary` fields).
 pub const NAMED_CUSTOMERS: &[&str] = &[
@@ -159,9 +183,13 @@ pub struct Expect {
     #[serde(default)]
     pub says: Vec<Says>,
     /// Checks that must hold (`write_without_confirmation`, `disclose_before_verification`,
-    /// `claims_success_after_refusal`) and phrases that must never be said.
+    /// `claims_success_after_refusal`, `unbacked_claims`, `wrong_for_channel`); all of them run
+    /// on every scenario.
     #[serde(default)]
-    pub never: Vec<String>,
+    pub never: Vec<NeverCheck>,
+    /// Phrases no reply may contain. Case-insensitive.
+    #[serde(default)]
+    pub never_says: Vec<String>,
     /// The agent must have replied to every message (no silent turn).
     #[serde(default)]
     pub always_replies: bool,
@@ -505,7 +533,8 @@ turns = ["move my visit", "yes"]
 agent_reschedule.max_days_from_original = 7
 [expect]
 says = ["tuesday", ["$69", "69 dollars"]]
-never = ["write_without_confirmation"]
+never = ["write_without_confirmation", "unbacked_claims"]
+never_says = ["reminder"]
 escalation = { reason = "out_of_policy" }
 [[expect.appointments]]
 customer = "rachel_kim"
@@ -524,6 +553,7 @@ unchanged = true
             ("id = \"x\"\nclock = \"2026-03-02T20:30:00Z\"\nchannel = \"sms\"\ncaller = { phone = \"+15125550155\" }", "turns"),
             ("id = \"x\"\nclock = \"2026-03-02T20:30:00Z\"\nchannel = \"sms\"\ncaller = { phone = \"+15125550155\" }\nturns = [\"hi\"]\n[expect]\nescalation = { reason = \"angry\" }", "reason"),
             ("id = \"x\"\nclock = \"2026-03-02T20:30:00Z\"\nchannel = \"sms\"\ncaller = { phone = \"+15125550155\" }\nturns = [\"hi\"]\n[expect]\nsayz = [\"a\"]", "sayz"),
+            ("id = \"x\"\nclock = \"2026-03-02T20:30:00Z\"\nchannel = \"sms\"\ncaller = { phone = \"+15125550155\" }\nturns = [\"hi\"]\n[expect]\nnever = [\"write_without_confirmaton\"]", "write_without_confirmaton"),
         ];
         for (text, needle) in bad {
             let e = parse(text).expect_err(needle);

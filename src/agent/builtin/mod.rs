@@ -398,35 +398,52 @@ fn prefix_chars(text: &str, max: usize) -> &str {
 /// A ZIP code read out digit by digit, as speech recognition writes it: "seven eight seven
 /// five six", "7 8 7 5 6", "seven eight seven oh four". Exactly five digits in a row.
 fn spoken_zip(toks: &[normalize::Token]) -> Option<String> {
-    let digit = |t: &normalize::Token| -> Option<char> {
-        match t.norm.as_str() {
-            "zero" | "oh" | "o" => Some('0'),
-            "one" => Some('1'),
-            "two" => Some('2'),
-            "three" => Some('3'),
-            "four" => Some('4'),
-            "five" => Some('5'),
-            "six" => Some('6'),
-            "seven" => Some('7'),
-            "eight" => Some('8'),
-            "nine" => Some('9'),
-            w if w.len() == 1 && w.chars().all(|c| c.is_ascii_digit()) => w.chars().next(),
-            _ => None,
-        }
+    // (digit, heard as a homophone: "for", "to", "ate", "won")
+    let digit = |t: &normalize::Token| -> Option<(char, bool)> {
+        Some(match t.norm.as_str() {
+            "zero" | "oh" | "o" => ('0', false),
+            "one" => ('1', false),
+            "two" => ('2', false),
+            "three" => ('3', false),
+            "four" => ('4', false),
+            "five" => ('5', false),
+            "six" => ('6', false),
+            "seven" => ('7', false),
+            "eight" => ('8', false),
+            "nine" => ('9', false),
+            "won" => ('1', true),
+            "to" | "too" => ('2', true),
+            "for" | "fore" => ('4', true),
+            "ate" => ('8', true),
+            w if w.len() == 1 && w.chars().all(|c| c.is_ascii_digit()) => {
+                (w.chars().next()?, false)
+            }
+            _ => return None,
+        })
     };
-    let mut runs: Vec<String> = vec![String::new()];
+    let mut runs: Vec<Vec<(char, bool)>> = vec![Vec::new()];
     for t in toks {
         if t.norm == "," || t.norm == "-" {
             continue;
         }
         match digit(t) {
             Some(c) => runs.last_mut().expect("one run at least").push(c),
-            None => runs.push(String::new()),
+            None => runs.push(Vec::new()),
         }
     }
-    // "oh" alone is not a digit: a run needs a real digit besides zeros.
-    runs.into_iter()
-        .find(|r| r.len() == 5 && r.chars().any(|c| c != '0'))
+    runs.into_iter().find_map(|mut r| {
+        // A homophone at either end belongs to the sentence ("move to 7 8 7 4 8").
+        while r.len() > 5 && r.first().is_some_and(|c| c.1) {
+            r.remove(0);
+        }
+        while r.len() > 5 && r.last().is_some_and(|c| c.1) {
+            r.pop();
+        }
+        // Homophones alone are words; "oh" alone is not a digit: a run needs real digits.
+        let real = r.iter().filter(|c| !c.1).count();
+        (r.len() == 5 && real >= 3 && r.iter().any(|c| c.0 != '0'))
+            .then(|| r.iter().map(|c| c.0).collect())
+    })
 }
 
 /// Read one customer message.

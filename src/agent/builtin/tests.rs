@@ -959,6 +959,12 @@ fn spoken_zip_is_a_knowledge_factor() {
         assert_eq!(u(text).zip.as_deref(), Some("78756"), "{text}");
     }
     assert_eq!(u("seven eight seven oh four").zip.as_deref(), Some("78704"));
+    assert_eq!(
+        u("seven eight seven for eight").zip.as_deref(),
+        Some("78748")
+    );
+    assert_eq!(u("its 7 8 7 4 8 to").zip.as_deref(), Some("78748"));
+    assert_eq!(u("I want to go for it").zip, None);
     assert_eq!(u("the first one").zip, None);
 }
 
@@ -968,4 +974,25 @@ fn ya_does_not_switch_to_spanish() {
         assert_eq!(u(text).language, Lang::En, "{text}");
     }
     assert_eq!(u("ya no puedo el viernes").language, Lang::Es);
+}
+
+#[test]
+fn a_preference_with_a_fallback_keeps_both() {
+    let w = u("thursday afternoon, otherwise friday")
+        .when
+        .expect("a wish");
+    assert_eq!(w.dates, vec![date(2026, 11, 26)]);
+    assert_eq!(w.part, Some(DayPart::Afternoon));
+    let fb = w.fallback.expect("a fallback");
+    assert_eq!(fb.dates, vec![date(2026, 11, 27)]);
+    let w = u("Sat AM if you can, if not anything early next week")
+        .when
+        .expect("a wish");
+    assert_eq!(w.dates, vec![date(2026, 11, 28)]);
+    assert!(w.fallback.is_some());
+    assert!(u("tuesday if not too much trouble")
+        .when
+        .expect("a wish")
+        .fallback
+        .is_none());
 }

@@ -73,6 +73,10 @@ pub struct WhenSpec {
     /// "same time next month": keep the visit's part of the day.
     #[serde(default)]
     pub same_time: bool,
+    /// What the customer takes if this is not possible ("Saturday morning if you can, if
+    /// not anything early next week").
+    #[serde(default)]
+    pub fallback: Option<Box<WhenSpec>>,
 }
 
 impl WhenSpec {
@@ -178,6 +182,42 @@ pub(crate) struct WhenParse {
 }
 
 pub(crate) fn parse(toks: &[Token], now: NaiveDateTime, lang: Lang) -> WhenParse {
+    // "X if you can, if not Y" / "X, otherwise Y" / "X y si no Y": two wishes, in order.
+    if let Some((at, len)) = fallback_marker(toks) {
+        let mut first = parse_one(&toks[..at], now, lang);
+        let second = parse_one(&toks[at + len..], now, lang);
+        if let (Some(a), Some(b)) = (first.spec.as_mut(), second.spec.clone()) {
+            a.fallback = Some(Box::new(b));
+            first.consumed.extend(std::iter::repeat_n(true, len));
+            first.consumed.extend(second.consumed);
+            first.existing = first.existing.or(second.existing);
+            return first;
+        }
+    }
+    parse_one(toks, now, lang)
+}
+
+/// Where a fallback starts: "if not", "otherwise", "or else", "if that doesn't work",
+/// "si no", "sino", "de lo contrario"; its index and length in tokens.
+fn fallback_marker(toks: &[Token]) -> Option<(usize, usize)> {
+    let w = |i: usize| toks.get(i).map_or("", |t| t.norm.as_str());
+    for i in 1..toks.len() {
+        let len = match (w(i), w(i + 1), w(i + 2)) {
+            ("if", "not", _) | ("si", "no", _) | ("or", "else", _) => 2,
+            ("otherwise", _, _) | ("sino", _, _) => 1,
+            ("de", "lo", "contrario") => 3,
+            ("if", "that", "doesnt" | "dont" | "isnt" | "cant") => 3,
+            ("if", "you", "cant") => 3,
+            _ => continue,
+        };
+        if i + len < toks.len() {
+            return Some((i, len));
+        }
+    }
+    None
+}
+
+fn parse_one(toks: &[Token], now: NaiveDateTime, lang: Lang) -> WhenParse {
     let mut p = Parser {
         toks,
         now,
