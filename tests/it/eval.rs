@@ -320,7 +320,25 @@ async fn a_simulated_customer_plays_the_goal_until_it_writes_the_stop_marker() {
                 _ => FakeResponse::reply("ok thanks, that's all ###STOP###"),
             }
         } else {
-            FakeResponse::reply("Mosquito Control is $69.00 per visit.")
+            // The agent quotes from the tool's result: a price no tool gave would fail the
+            // scenario (`unbacked_claims`).
+            let messages = body["messages"].as_array().cloned().unwrap_or_default();
+            match messages.iter().rev().find(|m| m["role"] == "tool") {
+                None => FakeResponse::tool_calls(&[(
+                    "call_1",
+                    "quote_price",
+                    serde_json::json!({ "service_code": "MOSQ" }),
+                )]),
+                Some(tool) => {
+                    let result: serde_json::Value =
+                        serde_json::from_str(tool["content"].as_str().unwrap_or("{}"))
+                            .unwrap_or_default();
+                    FakeResponse::reply(&format!(
+                        "Mosquito Control is {} per visit.",
+                        result["per_visit"].as_str().unwrap_or("?")
+                    ))
+                }
+            }
         }
     });
     let dir = temp_dir("simulate");
