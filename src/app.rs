@@ -168,6 +168,8 @@ async fn prepare(settings: Settings, store: Store) -> anyhow::Result<(AppState, 
     for (tenant, _) in store.list_tenants().await? {
         search.rebuild(&store, tenant).await?;
     }
+    // A malformed tool spec stops start-up (never a tool silently missing).
+    crate::agent::tools::check_specs()?;
     let model = build_model(&settings.model)?;
     let agent = Agent {
         store: store.clone(),

@@ -107,6 +107,21 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Tool specs: write `tools/*.json` from the typed contracts.
+    Tools {
+        #[command(subcommand)]
+        command: ToolsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// Write `tools/<name>.json` for every tool from its argument and result types.
+    WriteSchemas {
+        /// The folder to write into.
+        #[arg(long, default_value = "tools")]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +234,17 @@ impl GlobalArgs {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Tools {
+        command: ToolsCommand::WriteSchemas { dir },
+    }) = &cli.command
+    {
+        for (file, text) in crate::agent::tools::contracts::spec_files() {
+            let path = dir.join(&file);
+            std::fs::write(&path, text)?;
+            println!("wrote {}", path.display());
+        }
+        return Ok(());
+    }
     let mut settings = cli.global.settings()?;
     if let crate::clock::Clock::Fixed(t) = settings.clock {
         tracing::warn!(now = %t, "clock pinned by FRONTDESK_CLOCK");
@@ -310,6 +336,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Eval { command } => eval(settings, command).await,
         Command::User { command } => user(settings, command).await,
+        Command::Tools { .. } => Ok(()),
         Command::Voice { command } => crate::voice::cli::run(command, &settings).await,
         Command::Token {
             command:

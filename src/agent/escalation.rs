@@ -10,6 +10,7 @@ use crate::store::{NewEscalation, NewOutbound, StoreError, Tenant};
 
 pub struct EscalationRequest {
     pub reason: EscalationReason,
+    /// A priority the rules chose (never a model's); `None` is the reason's default.
     pub priority: Option<Priority>,
     pub model_summary: String,
 }

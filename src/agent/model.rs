@@ -112,3 +112,76 @@ pub trait Model: Send + Sync {
     fn name(&self) -> String;
     fn complete<'a>(&'a self, request: &'a ModelRequest) -> ModelFuture<'a>;
 }
+
+/// Text that is a tool call written out instead of made: `functions.escalate: {…}`,
+/// `<tool_call>…</tool_call>`, `[TOOL_CALLS]…`, `<function=…>`, a bare
+/// `{"name": …, "arguments": …}` object. A reply like that is malformed, never a message.
+pub fn is_tool_call_syntax(text: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "<tool_call>",
+        "</tool_call>",
+        "<|tool_call",
+        "<tool_calls>",
+        "[tool_calls]",
+        "<function=",
+        "<|python_tag|>",
+        "<functioncall>",
+    ];
+    let t = text.trim();
+    let lower = t.to_lowercase();
+    if MARKERS.iter().any(|m| lower.contains(m)) {
+        return true;
+    }
+    // `functions.name:` / `functions.name(` / `functions.name {` anywhere in the text.
+    let mut rest = lower.as_str();
+    while let Some(i) = rest.find("functions.") {
+        let after = &rest[i + "functions.".len()..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if name_len > 0 {
+            let next = after[name_len..].trim_start().chars().next();
+            if matches!(next, None | Some(':' | '(' | '{')) {
+                return true;
+            }
+        }
+        rest = after;
+    }
+    // A JSON object naming a function and its arguments.
+    if t.starts_with('{') {
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(t) {
+            let named = m.contains_key("name") || m.contains_key("function");
+            let args = m.contains_key("arguments") || m.contains_key("parameters");
+            return named && args;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_tool_call_syntax;
+
+    #[test]
+    fn tool_call_syntax_is_recognised() {
+        for text in [
+            "functions.escalate:",
+            "functions.reschedule_appointment: {\"appointment_id\": 3}",
+            "Sure. functions.find_open_windows({})",
+            "<tool_call>{\"name\": \"escalate\"}</tool_call>",
+            "[TOOL_CALLS][{\"name\": \"escalate\"}]",
+            "<function=escalate>{}</function>",
+            "{\"name\": \"escalate\", \"arguments\": {\"reason\": \"other\"}}",
+        ] {
+            assert!(is_tool_call_syntax(text), "{text}");
+        }
+        for text in [
+            "Your visit is on Tuesday, 8 AM–12 PM.",
+            "The functions of our treatment: ants and roaches.",
+            "{not json at all",
+            "I can move it to Friday. Reply YES to confirm.",
+        ] {
+            assert!(!is_tool_call_syntax(text), "{text}");
+        }
+    }
+}

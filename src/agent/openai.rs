@@ -9,6 +9,10 @@
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 
+/// Recorded exchanges with real servers, replayed in tests.
+#[cfg(any(test, feature = "test-support"))]
+pub mod cassette;
+
 #[cfg(test)]
 mod tests;
 
@@ -21,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::agent::model::{
-    ChatMessage, Model, ModelError, ModelFuture, ModelRequest, ModelResponse, ModelStep,
-    ToolCallRequest, ToolSpec, Usage,
+    is_tool_call_syntax, ChatMessage, Model, ModelError, ModelFuture, ModelRequest, ModelResponse,
+    ModelStep, ToolCallRequest, ToolSpec, Usage,
 };
 use crate::config::Secret;
 
@@ -177,11 +181,12 @@ impl OpenAiModel {
         let retry_after = retry_after(resp.headers());
         let bytes = resp.bytes().await.map_err(transport_failure)?;
         if !status.is_success() {
+            let body = String::from_utf8_lossy(&bytes);
             let err = ModelError::Status {
                 status: status.as_u16(),
-                body: excerpt(&String::from_utf8_lossy(&bytes)),
+                body: excerpt(&body),
             };
-            return Err(if is_retryable(status) {
+            return Err(if is_retryable(status, &body) {
                 let wait = if status == StatusCode::TOO_MANY_REQUESTS {
                     retry_after
                 } else {
@@ -221,10 +226,39 @@ enum RetryAfter {
     TooLong,
 }
 
-fn is_retryable(status: StatusCode) -> bool {
-    status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
+/// Only what another attempt can change: a timeout, rate limiting, or a server error that is
+/// not about the request itself. Any other 4xx, a 501, and a 5xx whose body says the request
+/// was invalid (servers built on validation libraries or prompt templates answer 500 to
+/// input they cannot render) fail the same way every time.
+fn is_retryable(status: StatusCode, body: &str) -> bool {
+    if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS {
+        return true;
+    }
+    status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED && !rejects_request(body)
+}
+
+/// Error-body phrases that say the request is invalid, not that the server is unwell.
+const REQUEST_REJECTED: &[&str] = &[
+    "invalid_request_error",
+    "validation error",
+    "validationerror",
+    "unprocessable",
+    "typeerror",
+    "templateerror",
+    "undefinederror",
+    "can only concatenate",
+    "nonetype",
+    "input should be",
+    "field required",
+    "must be a string",
+    "type must be",
+    "type_error",
+    "failed to parse",
+];
+
+fn rejects_request(body: &str) -> bool {
+    let lower = body.to_lowercase();
+    REQUEST_REJECTED.iter().any(|p| lower.contains(p))
 }
 
 fn transport_failure(e: reqwest::Error) -> Failure {
@@ -319,8 +353,12 @@ enum WireMessage<'a> {
         content: &'a str,
     },
     Assistant {
-        /// `null` when the message only carries tool calls.
-        content: Option<&'a str>,
+        /// Always a string, `""` when the message only carries tool calls. OpenAI documents
+        /// `content` as "required unless tool_calls is specified" and accepts `null` or a
+        /// string there; vLLM and Ollama take either; llama.cpp's servers (llama-server and
+        /// llama-cpp-python's chat formats) render the content into the prompt template and
+        /// answer 500 to `null`. The empty string is the one shape all four accept.
+        content: &'a str,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         tool_calls: Vec<WireToolCall<'a>>,
     },
@@ -364,12 +402,7 @@ fn wire_request<'a>(cfg: &'a OpenAiConfig, request: &'a ModelRequest) -> WireReq
                 content,
                 tool_calls,
             } => WireMessage::Assistant {
-                content: match (content.as_deref(), tool_calls.is_empty()) {
-                    (Some(c), _) => Some(c),
-                    (None, false) => None,
-                    // An assistant message needs content or tool calls.
-                    (None, true) => Some(""),
-                },
+                content: content.as_deref().unwrap_or(""),
                 tool_calls: tool_calls
                     .iter()
                     .map(|c| WireToolCall {
@@ -517,6 +550,14 @@ fn parse_response(bytes: &[u8]) -> Result<ModelResponse, ModelError> {
     let step = if !calls.is_empty() {
         ModelStep::ToolCalls { text, calls }
     } else if let Some(text) = text {
+        // Small models often write the call instead of making it; such text is never
+        // something to say to a customer (on a call it would be read aloud).
+        if is_tool_call_syntax(&text) {
+            return Err(ModelError::Malformed(format!(
+                "reply is tool-call syntax, not a message: {}",
+                excerpt(&text)
+            )));
+        }
         ModelStep::Reply { text }
     } else {
         return Err(ModelError::Malformed(format!(

@@ -730,10 +730,31 @@ impl Agent {
             .iter()
             .filter(|m| matches!(m, ChatMessage::Assistant { .. }))
             .count();
-        for _ in steps_taken..MAX_STEPS {
+        // The built-in model takes the rest of the turn over when the model fails or does
+        // not finish in MAX_STEPS: an answer it can give beats a `model_failure` escalation.
+        // It gets MAX_STEPS of its own from the step it took over at.
+        let mut on_fallback = false;
+        let fallback_differs = self.model.name() != self.fallback.name();
+        let mut handed_over: Option<usize> = None;
+        let mut steps = steps_taken;
+        loop {
+            let limit = handed_over.map_or(MAX_STEPS, |h| (h + MAX_STEPS).max(MAX_STEPS));
+            if steps >= limit {
+                if handed_over.is_some() || !fallback_differs {
+                    break;
+                }
+                tracing::warn!(model = %self.model.name(), "model did not finish; the built-in model takes the turn over");
+                on_fallback = true;
+                handed_over = Some(steps);
+            }
+            steps += 1;
             request.facts.identity_level = identity.level.as_str().into();
             request.facts.state = facts_state(state, &portal_activity);
-            let step = match self.step(&request, deadline).await {
+            let step = self.step(&request, deadline, &mut on_fallback).await;
+            if on_fallback && fallback_differs && handed_over.is_none() {
+                handed_over = Some(steps - 1);
+            }
+            let step = match step {
                 Ok(resp) => {
                     usage.prompt_tokens += resp.usage.prompt_tokens;
                     usage.completion_tokens += resp.usage.completion_tokens;
@@ -847,7 +868,7 @@ impl Agent {
             EscalationRequest {
                 reason: EscalationReason::ModelFailure,
                 priority: None,
-                model_summary: format!("the agent did not finish within {MAX_STEPS} steps"),
+                model_summary: format!("the agent did not finish within {steps} steps"),
             },
         )
         .await?;
@@ -899,12 +920,17 @@ impl Agent {
     }
 
     /// One model step; the fallback answers when the model fails, times out, or would run
-    /// past the turn's deadline.
+    /// past the turn's deadline, and then keeps the rest of the turn (`on_fallback`).
     async fn step(
         &self,
         request: &ModelRequest,
         deadline: tokio::time::Instant,
+        on_fallback: &mut bool,
     ) -> Result<super::model::ModelResponse, ModelError> {
+        if *on_fallback {
+            return self.fallback.complete(request).await;
+        }
+        *on_fallback = true;
         let left = deadline
             .saturating_duration_since(tokio::time::Instant::now())
             .min(MODEL_TIMEOUT);
@@ -913,7 +939,10 @@ impl Agent {
             return self.fallback.complete(request).await;
         }
         match tokio::time::timeout(left, self.model.complete(request)).await {
-            Ok(Ok(r)) => Ok(r),
+            Ok(Ok(r)) => {
+                *on_fallback = false;
+                Ok(r)
+            }
             Ok(Err(e)) => {
                 tracing::warn!(model = %self.model.name(), error = %e, "model failed; using the fallback");
                 self.fallback.complete(request).await

@@ -18,27 +18,131 @@ use crate::store::{
     EventKind, NewAppointment, NewToolCall, Property, Service, Store, StoreError, Tenant, Tx,
 };
 
-/// The specs, reviewable as files, compiled in.
-const SPECS: &[&str] = &[
-    include_str!("../../tools/verify_identity.json"),
-    include_str!("../../tools/list_appointments.json"),
-    include_str!("../../tools/find_open_windows.json"),
-    include_str!("../../tools/reschedule_appointment.json"),
-    include_str!("../../tools/quote_price.json"),
-    include_str!("../../tools/book_service.json"),
-    include_str!("../../tools/get_balance.json"),
-    include_str!("../../tools/list_services.json"),
-    include_str!("../../tools/escalate.json"),
+pub mod contracts;
+
+pub use crate::domain::Decision;
+use contracts::{parse_args, Outcome};
+
+/// The specs, reviewable as files, compiled in: `(file, text)`.
+const SPEC_FILES: &[(&str, &str)] = &[
+    (
+        "tools/verify_identity.json",
+        include_str!("../../tools/verify_identity.json"),
+    ),
+    (
+        "tools/list_appointments.json",
+        include_str!("../../tools/list_appointments.json"),
+    ),
+    (
+        "tools/find_open_windows.json",
+        include_str!("../../tools/find_open_windows.json"),
+    ),
+    (
+        "tools/reschedule_appointment.json",
+        include_str!("../../tools/reschedule_appointment.json"),
+    ),
+    (
+        "tools/quote_price.json",
+        include_str!("../../tools/quote_price.json"),
+    ),
+    (
+        "tools/book_service.json",
+        include_str!("../../tools/book_service.json"),
+    ),
+    (
+        "tools/get_balance.json",
+        include_str!("../../tools/get_balance.json"),
+    ),
+    (
+        "tools/list_services.json",
+        include_str!("../../tools/list_services.json"),
+    ),
+    (
+        "tools/escalate.json",
+        include_str!("../../tools/escalate.json"),
+    ),
 ];
 
 /// The rule of a call to a tool that does not exist.
 const UNKNOWN_TOOL: &str = "unknown_tool";
 
+/// A tool spec file is unusable; the process does not start with it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("tool spec {file}: {problem}")]
+pub struct SpecError {
+    pub file: String,
+    pub problem: String,
+}
+
+/// One `tools/*.json` file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecFile {
+    name: String,
+    description: String,
+    parameters: Value,
+    /// The result's schema, for reviewers; the model is not sent it.
+    #[allow(dead_code)]
+    result: Value,
+}
+
+/// Parse and check spec files: each is well-formed, names a tool that has a handler, takes
+/// an object of arguments, and appears once; every tool has its file.
+pub fn parse_specs(files: &[(&str, &str)]) -> Result<Vec<ToolSpec>, SpecError> {
+    let err = |file: &str, problem: String| SpecError {
+        file: file.to_string(),
+        problem,
+    };
+    let mut specs: Vec<ToolSpec> = Vec::with_capacity(files.len());
+    for (file, text) in files {
+        let f: SpecFile =
+            serde_json::from_str(text).map_err(|e| err(file, format!("not a tool spec: {e}")))?;
+        if !contracts::CONTRACTS.iter().any(|c| c.name == f.name) {
+            return Err(err(file, format!("no tool is called `{}`", f.name)));
+        }
+        if f.description.trim().is_empty() {
+            return Err(err(file, "the description is empty".into()));
+        }
+        if f.parameters.get("type").and_then(Value::as_str) != Some("object") {
+            return Err(err(
+                file,
+                "`parameters` must be a schema of type object".into(),
+            ));
+        }
+        if specs.iter().any(|s| s.name == f.name) {
+            return Err(err(file, format!("`{}` is specified twice", f.name)));
+        }
+        specs.push(ToolSpec {
+            name: f.name,
+            description: f.description,
+            parameters: f.parameters,
+        });
+    }
+    for c in contracts::CONTRACTS {
+        if !specs.iter().any(|s| s.name == c.name) {
+            return Err(err(
+                &format!("tools/{}.json", c.name),
+                "missing: every tool needs its spec".into(),
+            ));
+        }
+    }
+    Ok(specs)
+}
+
+static SPECS: std::sync::LazyLock<Result<Vec<ToolSpec>, SpecError>> =
+    std::sync::LazyLock::new(|| parse_specs(SPEC_FILES));
+
+/// Checked at start-up: a malformed spec stops the process with this error.
+pub fn check_specs() -> Result<(), SpecError> {
+    SPECS.as_ref().map(|_| ()).map_err(Clone::clone)
+}
+
+/// The specs the model is told about (start-up checked them; see [`check_specs`]).
 pub fn specs() -> Vec<ToolSpec> {
-    SPECS
-        .iter()
-        .filter_map(|s| serde_json::from_str(s).ok())
-        .collect()
+    match SPECS.as_ref() {
+        Ok(s) => s.clone(),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// Who the runtime believes is on the other end.
@@ -49,25 +153,6 @@ pub struct Identity {
     pub property: Option<PropertyId>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Allowed,
-    Refused,
-    NeedsConfirmation,
-    Error,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Allowed => "allowed",
-            Decision::Refused => "refused",
-            Decision::NeedsConfirmation => "needs_confirmation",
-            Decision::Error => "error",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ToolOutcome {
     pub decision: Decision,
@@ -76,26 +161,36 @@ pub struct ToolOutcome {
 }
 
 impl ToolOutcome {
-    fn allowed(rule: &str, result: Value) -> Self {
+    fn with<T: serde::Serialize>(decision: Decision, rule: &str, result: Outcome<T>) -> Self {
         ToolOutcome {
-            decision: Decision::Allowed,
+            decision,
             rule: rule.into(),
-            result,
+            result: serde_json::to_value(result).unwrap_or(Value::Null),
         }
+    }
+    fn allowed<T: serde::Serialize>(rule: &str, result: T) -> Self {
+        Self::with(Decision::Allowed, rule, Outcome::Done(result))
     }
     fn refused(rule: &str, message: &str) -> Self {
-        ToolOutcome {
-            decision: Decision::Refused,
-            rule: rule.into(),
-            result: json!({ "status": "refused", "rule": rule, "message": message }),
-        }
+        Self::with::<()>(
+            Decision::Refused,
+            rule,
+            Outcome::Refused(contracts::Refused {
+                status: contracts::RefusedWord::Refused,
+                rule: rule.into(),
+                message: message.into(),
+            }),
+        )
     }
     fn error(message: &str) -> Self {
-        ToolOutcome {
-            decision: Decision::Error,
-            rule: "error".into(),
-            result: json!({ "status": "error", "message": message }),
-        }
+        Self::with::<()>(
+            Decision::Error,
+            "error",
+            Outcome::Error(contracts::Failed {
+                status: contracts::ErrorWord::Error,
+                message: message.into(),
+            }),
+        )
     }
 }
 
@@ -157,7 +252,7 @@ pub async fn run(
         tool: name.to_string(),
         arguments: super::builtin::mask_json(args),
         result: super::builtin::mask_json(&outcome.result),
-        decision: outcome.decision.as_str().to_string(),
+        decision: outcome.decision,
         rule: outcome.rule.clone(),
     };
     ctx.tx
@@ -169,7 +264,7 @@ pub async fn run(
     } else {
         name
     };
-    crate::metrics::record::tool(label, &call.decision, &call.rule);
+    crate::metrics::record::tool(label, call.decision.as_str(), &call.rule);
     Ok(outcome)
 }
 
@@ -178,54 +273,41 @@ async fn dispatch(
     name: &str,
     args: &Value,
 ) -> Result<ToolOutcome, StoreError> {
+    /// Typed arguments, or an error result that tells the model what was wrong.
+    macro_rules! typed {
+        ($t:ty) => {
+            match parse_args::<$t>(name, args) {
+                Ok(a) => a,
+                Err(message) => return Ok(ToolOutcome::error(&message)),
+            }
+        };
+    }
     match name {
-        "verify_identity" => verify_identity(ctx, args).await,
-        "list_appointments" => list_appointments(ctx).await,
-        "find_open_windows" => find_open_windows(ctx, args).await,
-        "reschedule_appointment" => reschedule(ctx, args).await,
-        "quote_price" => quote_price(ctx, args).await,
-        "book_service" => book_service(ctx, args).await,
-        "get_balance" => get_balance(ctx).await,
-        "list_services" => list_services(ctx).await,
-        "escalate" => escalate(ctx, args).await,
+        "verify_identity" => verify_identity(ctx, typed!(contracts::VerifyIdentityArgs)).await,
+        "list_appointments" => {
+            typed!(contracts::NoArgs);
+            list_appointments(ctx).await
+        }
+        "find_open_windows" => find_open_windows(ctx, typed!(contracts::FindOpenWindowsArgs)).await,
+        "reschedule_appointment" => {
+            reschedule(ctx, typed!(contracts::RescheduleAppointmentArgs), args).await
+        }
+        "quote_price" => quote_price(ctx, typed!(contracts::QuotePriceArgs)).await,
+        "book_service" => book_service(ctx, typed!(contracts::BookServiceArgs), args).await,
+        "get_balance" => {
+            typed!(contracts::NoArgs);
+            get_balance(ctx).await
+        }
+        "list_services" => {
+            typed!(contracts::NoArgs);
+            list_services(ctx).await
+        }
+        "escalate" => escalate(ctx, typed!(contracts::EscalateArgs)).await,
         other => Ok(ToolOutcome {
             rule: UNKNOWN_TOOL.into(),
             ..ToolOutcome::error(&format!("unknown tool `{other}`"))
         }),
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Argument helpers
-
-fn arg_str<'v>(args: &'v Value, key: &str) -> Option<&'v str> {
-    args.get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-fn arg_i64(args: &Value, key: &str) -> Option<i64> {
-    args.get(key).and_then(|v| {
-        v.as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-    })
-}
-
-fn arg_list(args: &Value, key: &str) -> Vec<String> {
-    args.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn arg_date(args: &Value, key: &str) -> Option<NaiveDate> {
-    arg_str(args, key).and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
 }
 
 /// "Tue Nov 24, 8 AM–12 PM" in the tenant's zone.
@@ -380,11 +462,14 @@ const NOT_AN_ATTEMPT: &[&str] = &[
 /// `verify_identity` under the attempt limits of docs/identity.md: one attempt per customer
 /// message, and a lock (with an `identity_unresolved` escalation) after too many failures in
 /// this conversation or from this caller within the policy's window.
-async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
+async fn verify_identity(
+    ctx: &mut ToolCtx<'_>,
+    args: contracts::VerifyIdentityArgs,
+) -> Result<ToolOutcome, StoreError> {
     if ctx.identity.level == IdentityLevel::Verified && ctx.state.property_candidates.is_empty() {
         return Ok(ToolOutcome::allowed(
             "identity.already_verified",
-            json!({ "status": "verified" }),
+            verified(None),
         ));
     }
     let limits = ctx.tenant.policy.identity.clone();
@@ -409,7 +494,7 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
             "one verification attempt per customer message; ask the customer",
         ));
     }
-    let outcome = verify_attempt(ctx, args).await?;
+    let outcome = verify_attempt(ctx, &args).await?;
     if !NOT_AN_ATTEMPT.contains(&outcome.rule.as_str()) {
         ctx.state.verification_attempt_turn = Some(ctx.state.turn);
     }
@@ -422,6 +507,13 @@ async fn verify_identity(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutc
         }
     }
     Ok(outcome)
+}
+
+fn verified(property: Option<String>) -> contracts::VerifyIdentityResult {
+    contracts::VerifyIdentityResult {
+        status: IdentityLevel::Verified,
+        property,
+    }
 }
 
 /// No more verification in this conversation: hand it to a person (once).
@@ -441,14 +533,17 @@ async fn lock_identity(ctx: &mut ToolCtx<'_>) -> Result<(), StoreError> {
 
 /// One verification attempt. Failures carry the rule `identity.no_match` (what the limits
 /// count); nothing returned before verification holds a knowledge factor.
-async fn verify_attempt(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
+async fn verify_attempt(
+    ctx: &mut ToolCtx<'_>,
+    args: &contracts::VerifyIdentityArgs,
+) -> Result<ToolOutcome, StoreError> {
     let t = ctx.tenant.id;
-    let street = arg_str(args, "street");
-    let number = arg_str(args, "street_number")
+    let street = contracts::text(&args.street);
+    let number = contracts::text(&args.street_number)
         .map(str::to_string)
         .or_else(|| street.and_then(street_number).map(str::to_string));
-    let zip = arg_str(args, "zip");
-    let name = arg_str(args, "name");
+    let zip = contracts::text(&args.zip);
+    let name = contracts::text(&args.name);
 
     // Several properties behind this phone (families, property managers): pick by street.
     if !ctx.state.property_candidates.is_empty() {
@@ -489,10 +584,9 @@ async fn verify_attempt(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutco
                 }
                 // The street with its house number is a knowledge factor: only a verified
                 // caller gets it back.
-                let result = if ctx.identity.level == IdentityLevel::Verified {
-                    json!({ "status": "verified", "property": p.street })
-                } else {
-                    json!({ "status": ctx.identity.level.as_str() })
+                let result = contracts::VerifyIdentityResult {
+                    status: ctx.identity.level,
+                    property: (ctx.identity.level == IdentityLevel::Verified).then_some(p.street),
                 };
                 ToolOutcome::allowed("identity.property_selected", result)
             }
@@ -516,7 +610,7 @@ async fn verify_attempt(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutco
             ctx.identity.level = IdentityLevel::Verified;
             return Ok(ToolOutcome::allowed(
                 "identity.knowledge_factor",
-                json!({ "status": "verified" }),
+                verified(None),
             ));
         }
         if number.is_some() || zip.is_some() {
@@ -576,7 +670,7 @@ async fn verify_attempt(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutco
             ctx.identity.property = Some(property);
             ctx.identity.level = IdentityLevel::Verified;
             ctx.state.property_candidates.clear();
-            ToolOutcome::allowed("identity.name_address_zip", json!({ "status": "verified" }))
+            ToolOutcome::allowed("identity.name_address_zip", verified(None))
         }
         None => ToolOutcome::refused("identity.no_match", VERIFY_FAIL),
     })
@@ -594,7 +688,7 @@ async fn list_appointments(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreEr
     };
     let tz = ctx.tenant.timezone;
     let props = customer_properties(ctx).await?;
-    let appts: Vec<Value> = ctx
+    let appts: Vec<contracts::AppointmentItem> = ctx
         .store
         .appointments(ctx.tenant.id, customer)
         .await?
@@ -610,20 +704,22 @@ async fn list_appointments(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreEr
                 .find(|p| p.id == a.property_id)
                 .map(|p| p.street.clone())
                 .unwrap_or_default();
-            json!({
-                "appointment_id": a.id,
-                "service": a.service,
-                "window": window_label(tz, a.window_start, a.window_end),
-                "window_start": crate::record::local(tz, a.window_start),
-                "property": street,
-                "status": a.status,
-                "reschedule_count": a.reschedule_count,
-            })
+            contracts::AppointmentItem {
+                appointment_id: a.id.0,
+                window: window_label(tz, a.window_start, a.window_end),
+                window_start: contracts::LocalInstant(crate::record::local(tz, a.window_start)),
+                service: a.service,
+                property: street,
+                status: a.status,
+                reschedule_count: i64::from(a.reschedule_count),
+            }
         })
         .collect();
     Ok(ToolOutcome::allowed(
         "identity.verified",
-        json!({ "appointments": appts }),
+        contracts::ListAppointmentsResult {
+            appointments: appts,
+        },
     ))
 }
 
@@ -636,14 +732,17 @@ struct WindowQuery {
     limit: usize,
 }
 
-async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
+async fn find_open_windows(
+    ctx: &mut ToolCtx<'_>,
+    args: contracts::FindOpenWindowsArgs,
+) -> Result<ToolOutcome, StoreError> {
     if let Some(refusal) = require_verified(ctx) {
         return Ok(refusal);
     }
     let t = ctx.tenant.id;
     let policy = &ctx.tenant.policy;
     let tz = ctx.tenant.timezone;
-    let (zone, earliest, latest, rule) = if let Some(aid) = arg_i64(args, "appointment_id") {
+    let (zone, earliest, latest, rule) = if let Some(contracts::Int(aid)) = args.appointment_id {
         let a = ctx.store.appointment(t, AppointmentId(aid)).await?;
         if Some(a.customer_id) != ctx.identity.customer {
             return Ok(ToolOutcome::refused(
@@ -690,22 +789,24 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
     let mut q = WindowQuery {
         earliest,
         latest,
-        dates: arg_list(args, "dates")
-            .iter()
-            .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        dates: args
+            .dates
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d.0)
             .collect(),
-        morning: match arg_str(args, "part_of_day") {
-            Some("morning") => Some(true),
-            Some("afternoon") => Some(false),
+        morning: match args.part_of_day {
+            Some(contracts::PartOfDay::Morning) => Some(true),
+            Some(contracts::PartOfDay::Afternoon) => Some(false),
             _ => None,
         },
-        after: arg_str(args, "after").and_then(|s| NaiveTime::parse_from_str(s, "%H:%M").ok()),
-        limit: arg_i64(args, "limit").unwrap_or(3).clamp(1, 10) as usize,
+        after: args.after.map(|t| t.0),
+        limit: args.limit.map_or(3, |l| l.0).clamp(1, 10) as usize,
     };
-    if let Some(from) = arg_date(args, "from") {
+    if let Some(contracts::IsoDate(from)) = args.from {
         q.earliest = q.earliest.max(tz.instant(from, NaiveTime::MIN));
     }
-    if let Some(to) = arg_date(args, "to") {
+    if let Some(contracts::IsoDate(to)) = args.to {
         q.latest = q
             .latest
             .min(tz.instant(to + Duration::days(1), NaiveTime::MIN));
@@ -773,17 +874,24 @@ async fn find_open_windows(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOu
             label: window_label(tz, s.starts_at, s.ends_at),
         })
         .collect();
-    let windows: Vec<Value> = chosen
+    let windows: Vec<contracts::WindowItem> = chosen
         .iter()
-        .map(|s| json!({ "slot_id": s.id, "window": window_label(tz, s.starts_at, s.ends_at), "start": crate::record::local(tz, s.starts_at) }))
+        .map(|s| contracts::WindowItem {
+            slot_id: s.id.0,
+            window: window_label(tz, s.starts_at, s.ends_at),
+            start: contracts::LocalInstant(crate::record::local(tz, s.starts_at)),
+        })
         .collect();
     Ok(ToolOutcome::allowed(
         rule,
-        json!({
-            "windows": windows,
-            "allowed_range": { "earliest": crate::record::local(tz, earliest), "latest": crate::record::local(tz, latest) },
-            "requested_outside_policy": requested_outside_policy,
-        }),
+        contracts::FindOpenWindowsResult {
+            windows,
+            allowed_range: contracts::AllowedRange {
+                earliest: contracts::LocalInstant(crate::record::local(tz, earliest)),
+                latest: contracts::LocalInstant(crate::record::local(tz, latest)),
+            },
+            requested_outside_policy,
+        },
     ))
 }
 
@@ -819,7 +927,13 @@ fn guard(ctx: &mut ToolCtx<'_>, tool: &str, args: &Value, summary: String) -> Op
     Some(ToolOutcome {
         decision: Decision::NeedsConfirmation,
         rule: "confirmation.required".into(),
-        result: json!({ "status": "needs_confirmation", "confirm_text": question }),
+        result: serde_json::to_value(Outcome::<()>::NeedsConfirmation(
+            contracts::NeedsConfirmation {
+                status: contracts::NeedsConfirmationWord::NeedsConfirmation,
+                confirm_text: question,
+            },
+        ))
+        .unwrap_or(Value::Null),
     })
 }
 
@@ -836,18 +950,18 @@ fn canonical_args(args: &Value) -> Value {
     v
 }
 
-async fn reschedule(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
+async fn reschedule(
+    ctx: &mut ToolCtx<'_>,
+    typed: contracts::RescheduleAppointmentArgs,
+    args: &Value,
+) -> Result<ToolOutcome, StoreError> {
     if let Some(refusal) = require_verified(ctx) {
         return Ok(refusal);
     }
     let t = ctx.tenant.id;
     let tz = ctx.tenant.timezone;
     let r = ctx.tenant.policy.agent_reschedule.clone();
-    let (Some(aid), Some(sid)) = (arg_i64(args, "appointment_id"), arg_i64(args, "slot_id")) else {
-        return Ok(ToolOutcome::error(
-            "appointment_id and slot_id are required",
-        ));
-    };
+    let (aid, sid) = (typed.appointment_id.0, typed.slot_id.0);
     let a = ctx.store.appointment(t, AppointmentId(aid)).await?;
     if Some(a.customer_id) != ctx.identity.customer
         || ctx.identity.property.is_some_and(|p| p != a.property_id)
@@ -939,7 +1053,13 @@ async fn reschedule(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, 
         .await?;
     Ok(ToolOutcome::allowed(
         "agent_reschedule.within_policy",
-        json!({ "status": "rescheduled", "appointment_id": a.id, "from": from, "to": to, "service": a.service }),
+        contracts::RescheduledResult {
+            status: contracts::RescheduledWord::Rescheduled,
+            appointment_id: a.id.0,
+            from,
+            to,
+            service: a.service,
+        },
     ))
 }
 
@@ -953,10 +1073,14 @@ fn find_service<'s>(services: &'s [Service], code: &str) -> Option<&'s Service> 
         .find(|s| s.code.to_lowercase() == code_l || s.name.to_lowercase() == code_l)
 }
 
-async fn quote_price(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
-    let Some(code) = arg_str(args, "service_code") else {
+async fn quote_price(
+    ctx: &mut ToolCtx<'_>,
+    args: contracts::QuotePriceArgs,
+) -> Result<ToolOutcome, StoreError> {
+    let code = args.service_code.trim();
+    if code.is_empty() {
         return Ok(ToolOutcome::error("service_code is required"));
-    };
+    }
     let services = ctx.store.services(ctx.tenant.id).await?;
     let Some(service) = find_service(&services, code) else {
         return Ok(ToolOutcome::refused(
@@ -965,7 +1089,7 @@ async fn quote_price(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome,
         ));
     };
     // The verified customer's own property size wins over a size the caller states.
-    let mut sq_ft = arg_i64(args, "sq_ft");
+    let mut sq_ft = args.sq_ft.map(|s| s.0);
     let mut basis = "stated size";
     if ctx.identity.level == IdentityLevel::Verified {
         if let Some(p) = customer_properties(ctx).await?.first() {
@@ -975,27 +1099,39 @@ async fn quote_price(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome,
             }
         }
     }
-    match service.pricing.quote(sq_ft, &arg_list(args, "add_ons")) {
+    match service
+        .pricing
+        .quote(sq_ft, &args.add_ons.clone().unwrap_or_default())
+    {
         Ok(q) => Ok(ToolOutcome::allowed(
             "quote.catalog_rule",
-            json!({
-                "service": service.name,
-                "service_code": service.code,
-                "per_visit": q.per_visit_cents.to_string(),
-                "initial_fee": q.initial_fee_cents.to_string(),
-                "first_visit_total": q.first_visit_total_cents.to_string(),
-                "per_visit_cents": q.per_visit_cents,
-                "first_visit_total_cents": q.first_visit_total_cents,
-                "recurring_interval_days": service.recurring_interval_days,
-                "rule": q.rule,
-                "size_basis": if sq_ft.is_some() { basis } else { "base price (size unknown)" },
-            }),
+            contracts::QuoteResult {
+                service: service.name.clone(),
+                service_code: service.code.clone(),
+                per_visit: q.per_visit_cents.to_string(),
+                initial_fee: q.initial_fee_cents.to_string(),
+                first_visit_total: q.first_visit_total_cents.to_string(),
+                per_visit_cents: q.per_visit_cents.0,
+                first_visit_total_cents: q.first_visit_total_cents.0,
+                recurring_interval_days: service.recurring_interval_days,
+                rule: q.rule,
+                size_basis: if sq_ft.is_some() {
+                    basis
+                } else {
+                    "base price (size unknown)"
+                }
+                .to_string(),
+            },
         )),
         Err(e) => Ok(ToolOutcome::refused("quote.catalog_only", &e.to_string())),
     }
 }
 
-async fn book_service(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
+async fn book_service(
+    ctx: &mut ToolCtx<'_>,
+    typed: contracts::BookServiceArgs,
+    args: &Value,
+) -> Result<ToolOutcome, StoreError> {
     if let Some(refusal) = require_verified(ctx) {
         return Ok(refusal);
     }
@@ -1008,9 +1144,10 @@ async fn book_service(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome
             "the agent may not book; escalate",
         ));
     }
-    let (Some(code), Some(sid)) = (arg_str(args, "service_code"), arg_i64(args, "slot_id")) else {
-        return Ok(ToolOutcome::error("service_code and slot_id are required"));
-    };
+    let (code, sid) = (typed.service_code.trim(), typed.slot_id.0);
+    if code.is_empty() {
+        return Ok(ToolOutcome::error("service_code is required"));
+    }
     let services = ctx.store.services(t).await?;
     let Some(service) = find_service(&services, code).cloned() else {
         return Ok(ToolOutcome::refused(
@@ -1067,7 +1204,7 @@ async fn book_service(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome
     }
     let quote = match service
         .pricing
-        .quote(property.sq_ft, &arg_list(args, "add_ons"))
+        .quote(property.sq_ft, &typed.add_ons.clone().unwrap_or_default())
     {
         Ok(q) => q,
         Err(e) => return Ok(ToolOutcome::refused("booking.catalog_only", &e.to_string())),
@@ -1109,7 +1246,13 @@ async fn book_service(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome
         .await?;
     Ok(ToolOutcome::allowed(
         "booking.within_policy",
-        json!({ "status": "booked", "appointment_id": id, "service": service.name, "window": when, "price": quote.first_visit_total_cents.to_string() }),
+        contracts::BookedResult {
+            status: contracts::BookedWord::Booked,
+            appointment_id: id.0,
+            service: service.name,
+            window: when,
+            price: quote.first_visit_total_cents.to_string(),
+        },
     ))
 }
 
@@ -1122,10 +1265,16 @@ async fn get_balance(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreError> {
     };
     let today = ctx.tenant.timezone.local(ctx.now).date_naive();
     let invoices = ctx.store.invoices(ctx.tenant.id, customer).await?;
-    let open: Vec<Value> = invoices
+    let open: Vec<contracts::InvoiceItem> = invoices
         .iter()
         .filter(|i| i.balance_cents.0 > 0)
-        .map(|i| json!({ "number": i.number, "amount": i.amount_cents.to_string(), "balance": i.balance_cents.to_string(), "due_on": i.due_on, "overdue": i.due_on < today }))
+        .map(|i| contracts::InvoiceItem {
+            number: i.number.clone(),
+            amount: i.amount_cents.to_string(),
+            balance: i.balance_cents.to_string(),
+            due_on: contracts::NaiveDateText(i.due_on),
+            overdue: i.due_on < today,
+        })
         .collect();
     let balance: crate::domain::Cents = invoices.iter().map(|i| i.balance_cents).sum();
     let overdue: crate::domain::Cents = invoices
@@ -1136,43 +1285,92 @@ async fn get_balance(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreError> {
     let c = ctx.store.customer(ctx.tenant.id, customer).await?;
     Ok(ToolOutcome::allowed(
         "billing.verified",
-        json!({ "balance": balance.to_string(), "balance_cents": balance, "overdue": overdue.to_string(), "open_invoices": open, "autopay": c.autopay }),
+        contracts::BalanceResult {
+            balance: balance.to_string(),
+            balance_cents: balance.0,
+            overdue: overdue.to_string(),
+            open_invoices: open,
+            autopay: c.autopay,
+        },
     ))
 }
 
 async fn list_services(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreError> {
-    let services: Vec<Value> = ctx
+    let services: Vec<contracts::ServiceItem> = ctx
         .store
         .services(ctx.tenant.id)
         .await?
         .into_iter()
         .map(|s| {
-            let from = s.pricing.size_tiers.first().map(|t| t.price_cents).unwrap_or(s.pricing.base_cents);
-            json!({
-                "code": s.code, "name": s.name, "description": s.description, "pests": s.pests,
-                "from_price": from.to_string(), "initial_fee": s.pricing.initial_fee_cents.to_string(),
-                "recurring_interval_days": s.recurring_interval_days, "bookable_by_agent": s.agent_bookable,
-            })
+            let from = s
+                .pricing
+                .size_tiers
+                .first()
+                .map(|t| t.price_cents)
+                .unwrap_or(s.pricing.base_cents);
+            contracts::ServiceItem {
+                code: s.code,
+                name: s.name,
+                description: s.description,
+                pests: s.pests,
+                from_price: from.to_string(),
+                initial_fee: s.pricing.initial_fee_cents.to_string(),
+                recurring_interval_days: s.recurring_interval_days,
+                bookable_by_agent: s.agent_bookable,
+            }
         })
         .collect();
     Ok(ToolOutcome::allowed(
         "catalog.public",
-        json!({ "services": services }),
+        contracts::ListServicesResult { services },
     ))
 }
 
-async fn escalate(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, StoreError> {
-    let reason = arg_str(args, "reason")
-        .and_then(|r| r.parse::<EscalationReason>().ok())
-        .unwrap_or(EscalationReason::Other);
-    let priority = arg_str(args, "priority").and_then(|p| p.parse().ok());
+/// `escalate` as the model calls it. The rules, not the model, set the priority and so the
+/// promised follow-up time (docs/policy.md): the priority the model names is only noted for
+/// the CSR, and an emergency the model claims but the emergency rules do not find in the
+/// customer's message is handled as a high-priority request — no page, no on-call promise.
+async fn escalate(
+    ctx: &mut ToolCtx<'_>,
+    args: contracts::EscalateArgs,
+) -> Result<ToolOutcome, StoreError> {
+    let mut reason: EscalationReason = args.reason.into();
+    let mut priority = None;
+    let mut summary = args.summary.trim().to_string();
+    if reason == EscalationReason::Emergency && !emergency_by_rules(ctx) {
+        reason = EscalationReason::Other;
+        priority = Some(crate::domain::Priority::High);
+        summary = format!(
+            "{summary} (The model flagged a possible emergency; the emergency rules did not \
+             find one in the customer's words.)"
+        );
+    }
+    if let Some(p) = args.priority {
+        tracing::debug!(?p, "model named a priority; the rules set it");
+    }
     let request = EscalationRequest {
         reason,
         priority,
-        model_summary: arg_str(args, "summary").unwrap_or("").to_string(),
+        model_summary: summary,
     };
     let done = escalation::open(ctx, request).await?;
-    let result = json!({ "status": "escalated", "escalation_id": done.id, "priority": done.priority, "follow_up": done.follow_up });
+    let result = contracts::EscalatedResult {
+        status: contracts::EscalatedWord::Escalated,
+        escalation_id: done.id.0,
+        priority: done.priority,
+        follow_up: done.follow_up.clone(),
+    };
     ctx.escalated = Some(done);
     Ok(ToolOutcome::allowed("escalation.always_allowed", result))
+}
+
+/// The emergency rules (the same ones that page before any model runs) on this message.
+fn emergency_by_rules(ctx: &ToolCtx<'_>) -> bool {
+    super::builtin::understand(
+        ctx.customer_text,
+        &super::builtin::Context {
+            now_local: ctx.tenant.timezone.local(ctx.now).naive_local(),
+        },
+    )
+    .has(super::builtin::Intent::Emergency)
 }

@@ -113,6 +113,15 @@ string_enum!(
         Other = "other",
     }
 );
+string_enum!(
+    /// What policy decided about one tool call (stored with the call).
+    Decision, "invalid_decision" {
+        Allowed = "allowed",
+        Refused = "refused",
+        NeedsConfirmation = "needs_confirmation",
+        Error = "error",
+    }
+);
 string_enum!(Priority, "invalid_priority" { Urgent = "urgent", High = "high", Normal = "normal", Low = "low" });
 string_enum!(EscalationStatus, "invalid_escalation_status" { Open = "open", Claimed = "claimed", Resolved = "resolved" });
 string_enum!(Role, "invalid_role" { Admin = "admin", Csr = "csr", Integration = "integration" });

@@ -95,8 +95,7 @@ pub struct NewToolCall {
     pub tool: String,
     pub arguments: serde_json::Value,
     pub result: serde_json::Value,
-    /// `allowed`, `refused`, `needs_confirmation`, or `error`.
-    pub decision: String,
+    pub decision: crate::domain::Decision,
     /// The policy rule that allowed or refused it.
     pub rule: String,
 }
@@ -439,7 +438,7 @@ impl Tx {
             "INSERT INTO tool_calls (tenant_id, conversation_id, tool, arguments, result, decision, rule, at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
             .bind(tenant.0).bind(conversation.0).bind(&call.tool).bind(to_json(&call.arguments)).bind(to_json(&call.result))
-            .bind(&call.decision).bind(&call.rule).bind(now.timestamp())
+            .bind(call.decision.as_str()).bind(&call.rule).bind(now.timestamp())
             .fetch_one(&mut *pool).await?);
         Ok(ToolCallId(id))
     }

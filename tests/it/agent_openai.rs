@@ -1,6 +1,10 @@
 //! An OpenAI-compatible model end to end, against the loopback fake chat server: its tool
 //! calls run under policy, a failing endpoint falls back to the built-in model, a write it
 //! makes without confirmation is refused by the guard, and card numbers never reach it.
+//! What real servers need: tool-call steps sent with string content (llama.cpp answers 500
+//! to `null`), tool-call syntax in text never sent to a customer, priority and follow-up set
+//! by the rules, no retry of what cannot succeed, and the built-in model answering rather
+//! than a `model_failure` escalation.
 
 use frontdesk::agent::openai::fake::{FakeChatServer, FakeResponse};
 use serde_json::{json, Value};
@@ -10,13 +14,27 @@ use crate::common::app::TestApp;
 use crate::common::TestDb;
 
 async fn spawn_with_fake(db: &TestDb, fake: &FakeChatServer) -> TestApp {
+    spawn_with_fake_at(db, fake, crate::common::app::CLOCK).await
+}
+
+async fn spawn_with_fake_at(db: &TestDb, fake: &FakeChatServer, clock: &str) -> TestApp {
     let base = fake.base_url();
+    let clock = clock.to_string();
     TestApp::spawn_with(db, move |raw| {
         raw.model = Some("openai".into());
         raw.openai_base_url = Some(base);
         raw.openai_model = Some("fake-model".into());
+        raw.clock = Some(clock);
     })
     .await
+}
+
+/// A Monday, 3 AM at the demo company (America/Chicago): hours away from opening.
+const THREE_AM: &str = "2026-11-23T03:00:00-06:00";
+
+async fn pages(db: &TestDb) -> i64 {
+    db.scalar("SELECT COUNT(*) FROM outbox WHERE purpose = 'page'")
+        .await
 }
 
 fn tool_names(body: &Value) -> Vec<String> {
@@ -201,6 +219,163 @@ store_test!(
                 "{body}"
             );
         }
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn a_tool_call_step_is_sent_in_the_shape_llama_cpp_accepts(db: &TestDb) {
+        let fake = FakeChatServer::start().await.expect("fake server");
+        // 500 to `content: null` with tool calls, as llama.cpp's servers answer.
+        fake.reject_null_content();
+        fake.push(FakeResponse::tool_calls(&[(
+            "call_q",
+            "quote_price",
+            json!({ "service_code": "MOSQ" }),
+        )]));
+        fake.push(FakeResponse::reply("Mosquito Control is $65.00 a month."));
+        let app = spawn_with_fake(db, &fake).await;
+        let mut conv = Conversation::sms(&app, RACHEL);
+        let reply = conv.say("how much is mosquito service?").await;
+        assert_eq!(reply, "Mosquito Control is $65.00 a month.");
+        let requests = fake.requests();
+        assert_eq!(requests.len(), 2, "no failed attempt, no retry");
+        let messages = requests[1].body["messages"].as_array().expect("messages");
+        let assistant = messages
+            .iter()
+            .find(|m| m["role"] == "assistant" && m.get("tool_calls").is_some())
+            .expect("the tool-call step");
+        assert_eq!(assistant["content"], json!(""));
+        assert_eq!(assistant["tool_calls"][0]["id"], "call_q");
+        assert_eq!(
+            assistant["tool_calls"][0]["function"]["arguments"],
+            json!("{\"service_code\":\"MOSQ\"}")
+        );
+        assert!(requests.iter().all(|r| r.rejected.is_none()));
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn tool_call_syntax_in_a_reply_is_never_sent_to_the_customer(db: &TestDb) {
+        let fake = FakeChatServer::start().await.expect("fake server");
+        fake.respond_with(|_| FakeResponse::reply("functions.escalate:"));
+        let app = spawn_with_fake(db, &fake).await;
+        let mut conv = Conversation::sms(&app, RACHEL);
+        let out = conv.send("how much is mosquito service?").await;
+        let reply = out.reply.expect("an answer");
+        assert!(!reply.contains("functions."), "{reply}");
+        assert!(reply.contains('$'), "the built-in model answered: {reply}");
+        assert!(!out.escalated);
+        assert_eq!(fake.hits(), 1, "a malformed answer is not retried");
+        for text in conv.stored_texts().await {
+            assert!(!text.contains("functions."), "stored: {text}");
+        }
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn the_rules_not_the_model_set_priority_and_the_promised_time(db: &TestDb) {
+        let fake = FakeChatServer::start().await.expect("fake server");
+        fake.push(FakeResponse::tool_calls(&[(
+            "call_e",
+            "escalate",
+            json!({ "reason": "customer_request", "priority": "urgent",
+                    "summary": "Wants to talk about the next visit." }),
+        )]));
+        fake.push(FakeResponse::tool_calls(&[(
+            "call_e2",
+            "escalate",
+            json!({ "reason": "emergency", "priority": "urgent",
+                    "summary": "Says it is an emergency." }),
+        )]));
+        let app = spawn_with_fake_at(db, &fake, THREE_AM).await;
+
+        let mut plain = Conversation::sms(&app, RACHEL);
+        let out = plain
+            .send("can someone from the office call me about my next visit")
+            .await;
+        let reply = out.reply.expect("an acknowledgement");
+        assert!(out.escalated);
+        assert!(!reply.contains("15 minutes"), "{reply}");
+        assert!(!reply.contains("on-call"), "{reply}");
+        assert_eq!(
+            plain.escalations(db).await,
+            vec![("customer_request".into(), "normal".into(), "open".into())]
+        );
+
+        let mut claimed = Conversation::sms(&app, GREG);
+        let out = claimed
+            .send("i need someone to look at my account asap")
+            .await;
+        let reply = out.reply.expect("an acknowledgement");
+        assert!(out.escalated);
+        assert!(!reply.contains("15 minutes"), "{reply}");
+        assert!(!reply.contains("on-call"), "{reply}");
+        assert_eq!(
+            claimed.escalations(db).await,
+            vec![("other".into(), "high".into(), "open".into())]
+        );
+        assert_eq!(pages(db).await, 0, "nobody is paged for a plain request");
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn a_real_emergency_is_still_paged_whatever_the_model_says(db: &TestDb) {
+        let fake = FakeChatServer::start().await.expect("fake server");
+        fake.respond_with(|_| FakeResponse::reply("No rush, we will call next week."));
+        let app = spawn_with_fake_at(db, &fake, THREE_AM).await;
+        let mut conv = Conversation::sms(&app, RACHEL);
+        let out = conv
+            .send("there are wasps inside my house and my son is allergic!!")
+            .await;
+        let reply = out.reply.expect("safety guidance");
+        assert!(out.escalated);
+        assert!(reply.contains("15 minutes"), "{reply}");
+        assert_eq!(
+            conv.escalations(db).await,
+            vec![("emergency".into(), "urgent".into(), "open".into())]
+        );
+        assert_eq!(pages(db).await, 1);
+        assert_eq!(fake.hits(), 0, "the rules answered before any model call");
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn a_server_error_about_the_request_is_not_retried(db: &TestDb) {
+        let fake = FakeChatServer::start().await.expect("fake server");
+        fake.respond_with(|_| {
+            FakeResponse::json(500, frontdesk::agent::openai::fake::null_content_error())
+        });
+        let app = spawn_with_fake(db, &fake).await;
+        let mut conv = Conversation::sms(&app, RACHEL);
+        let out = conv.send("how much is mosquito service?").await;
+        let reply = out.reply.expect("an answer");
+        assert!(reply.contains('$'), "the built-in model answered: {reply}");
+        assert!(!out.escalated);
+        assert_eq!(fake.hits(), 1, "one attempt: it can never succeed");
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn a_model_that_never_finishes_hands_the_turn_to_the_builtin_model(db: &TestDb) {
+        let fake = FakeChatServer::start().await.expect("fake server");
+        fake.respond_with(|body| {
+            let n = body["messages"].as_array().map_or(0, Vec::len);
+            FakeResponse::tool_calls(&[(&format!("call_{n}"), "list_services", json!({}))])
+        });
+        let app = spawn_with_fake(db, &fake).await;
+        let mut conv = Conversation::sms(&app, RACHEL);
+        let out = conv.send("how much is mosquito service?").await;
+        let reply = out.reply.expect("an answer");
+        assert!(!out.escalated, "no model_failure escalation: {reply}");
+        assert!(reply.contains('$'), "{reply}");
+        assert!(conv.escalations(db).await.is_empty());
+        assert_eq!(fake.hits(), frontdesk::agent::runtime::MAX_STEPS);
         app.stop().await;
     }
 );

@@ -1266,7 +1266,7 @@ store_test!(
             tool: tool.into(),
             arguments: json!({}),
             result,
-            decision: decision.into(),
+            decision: decision.parse().expect("a decision"),
             rule: "test".into(),
         };
         store

@@ -141,6 +141,9 @@ pub struct ReceivedRequest {
 
 #[derive(Default)]
 struct Shared {
+    /// Answer 500 to an assistant message whose `content` is `null`, as llama.cpp's
+    /// servers do (their prompt templates need a string).
+    null_content_fails: std::sync::atomic::AtomicBool,
     script: Mutex<VecDeque<FakeResponse>>,
     responder: Mutex<Option<Responder>>,
     received: Mutex<Vec<ReceivedRequest>>,
@@ -187,6 +190,14 @@ impl FakeChatServer {
     /// The `base_url` to configure a client with (`http://127.0.0.1:<port>/v1`).
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// From now on, answer an assistant message with `"content": null` the way llama.cpp's
+    /// OpenAI-compatible servers do: 500, because the prompt template cannot render it.
+    pub fn reject_null_content(&self) {
+        self.shared
+            .null_content_fails
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Queue one answer; answers are used in order, one per request.
@@ -251,6 +262,13 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
             json!({"error": {"message": problem, "type": "invalid_request_error", "code": null}}),
         ));
     }
+    if shared
+        .null_content_fails
+        .load(std::sync::atomic::Ordering::SeqCst)
+        && has_null_assistant_content(&body)
+    {
+        return render(FakeResponse::json(500, null_content_error()));
+    }
     let next = lock(&shared.script).pop_front();
     let response = match next {
         Some(r) => r,
@@ -267,6 +285,23 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         tokio::time::sleep(response.delay).await;
     }
     render(response)
+}
+
+fn has_null_assistant_content(body: &Value) -> bool {
+    body.get("messages")
+        .and_then(Value::as_array)
+        .is_some_and(|m| {
+            m.iter().any(|m| {
+                m.get("role").and_then(Value::as_str) == Some("assistant")
+                    && m.get("content").is_none_or(Value::is_null)
+            })
+        })
+}
+
+/// The body llama-cpp-python's server sends when its chat template meets `content: null`.
+pub fn null_content_error() -> Value {
+    json!({"error": {"message": "can only concatenate str (not \"NoneType\") to str",
+                     "type": "internal_server_error", "param": null, "code": null}})
 }
 
 /// Completions without a `usage` get a rough one (4 bytes a token), like a real server's.
