@@ -375,10 +375,10 @@ impl Drop for TestDb {
 ///
 /// expands to a module `books_a_visit` with the tests `sqlite` and `postgres`.
 macro_rules! store_test {
-    ($(#[$m:meta])* fn $name:ident($store:ident : Store) $body:block) => {
+    ($(#[$m:meta])* fn $name:ident($store:ident : Store $(,)?) $body:block) => {
         store_test!(@emit $(#[$m])* $name, db, { let $store = db.store(); $body });
     };
-    ($(#[$m:meta])* fn $name:ident($db:ident : &TestDb) $body:block) => {
+    ($(#[$m:meta])* fn $name:ident($db:ident : &TestDb $(,)?) $body:block) => {
         store_test!(@emit $(#[$m])* $name, $db, $body);
     };
     (@emit $(#[$m:meta])* $name:ident, $db:ident, $body:block) => {

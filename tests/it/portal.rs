@@ -737,9 +737,7 @@ store_test!(
 );
 
 store_test!(
-    fn signing_stores_the_hash_of_the_exact_text_and_changed_text_needs_a_new_signature(
-        db: &TestDb,
-    ) {
+    fn a_signature_stores_the_hash_of_the_text_and_new_text_needs_a_new_one(db: &TestDb) {
         use sha2::{Digest, Sha256};
         let app = TestApp::spawn(db).await;
         let t = app.demo.demo;
