@@ -242,13 +242,13 @@ store_test!(
 
 /// A visit of Rachel Kim's and windows around it in her zone, placed at minutes no demo
 /// window uses.
-struct RescheduleWorld {
-    appointment: AppointmentId,
-    near: AppointmentId,
-    ok_slot: SlotId,
-    far_slot: SlotId,
-    full_slot: SlotId,
-    other_zone_slot: SlotId,
+pub(crate) struct RescheduleWorld {
+    pub(crate) appointment: AppointmentId,
+    pub(crate) near: AppointmentId,
+    pub(crate) ok_slot: SlotId,
+    pub(crate) far_slot: SlotId,
+    pub(crate) full_slot: SlotId,
+    pub(crate) other_zone_slot: SlotId,
 }
 
 async fn slot_at(app: &TestApp, zone: ZoneId, at: DateTime<Utc>, capacity: i64) -> SlotId {
@@ -289,7 +289,7 @@ async fn book(app: &TestApp, customer: CustomerId, slot: SlotId) -> AppointmentI
         .expect("book")
 }
 
-async fn reschedule_world(app: &TestApp) -> RescheduleWorld {
+pub(crate) async fn reschedule_world(app: &TestApp) -> RescheduleWorld {
     let t = app.demo.demo;
     let rachel = app.demo.rachel_kim;
     let zone = app.state.store.properties(t, rachel).await.expect("props")[0].zone_id;
@@ -516,7 +516,7 @@ async fn post_webhook(app: &TestApp, body: &[u8], signature: &str) -> (u16, Valu
 }
 
 /// An open invoice of Rachel Kim's with a balance.
-async fn open_invoice(app: &TestApp) -> frontdesk::store::Invoice {
+pub(crate) async fn open_invoice(app: &TestApp) -> frontdesk::store::Invoice {
     let t = app.demo.demo;
     let rachel = app.demo.rachel_kim;
     app.state
