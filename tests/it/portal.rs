@@ -872,7 +872,7 @@ store_test!(
 );
 
 /// The link in the last SMS to `to`.
-fn link_in(twilio: &FakeTwilio, to: &str) -> Option<String> {
+pub(crate) fn link_in(twilio: &FakeTwilio, to: &str) -> Option<String> {
     let m = twilio.messages_to(to).into_iter().last()?;
     let body = m.field("Body")?.to_string();
     let start = body.find("/portal/link/")? + "/portal/link/".len();
@@ -884,7 +884,11 @@ fn link_in(twilio: &FakeTwilio, to: &str) -> Option<String> {
     )
 }
 
-async fn spawn_with_twilio(db: &TestDb, twilio: &FakeTwilio, clock: Option<&str>) -> TestApp {
+pub(crate) async fn spawn_with_twilio(
+    db: &TestDb,
+    twilio: &FakeTwilio,
+    clock: Option<&str>,
+) -> TestApp {
     let base = twilio.api_base();
     let clock = clock.map(str::to_string);
     TestApp::spawn_with(db, move |raw| {
@@ -896,7 +900,7 @@ async fn spawn_with_twilio(db: &TestDb, twilio: &FakeTwilio, clock: Option<&str>
     .await
 }
 
-async fn ask_link(app: &TestApp, body: Value) -> (u16, Value) {
+pub(crate) async fn ask_link(app: &TestApp, body: Value) -> (u16, Value) {
     let res = app
         .http
         .post(app.url("/api/v1/portal/login"))

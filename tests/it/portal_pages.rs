@@ -316,3 +316,137 @@ store_test!(
         twilio.stop().await;
     }
 );
+
+store_test!(
+    fn portal_pages_need_the_cookie_links_survive_previews_and_text_stays_text(db: &TestDb) {
+        use crate::portal::{ask_link, link_in, spawn_with_twilio};
+        let twilio = FakeTwilio::start().await;
+        let app = spawn_with_twilio(db, &twilio, None).await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let header = |res: &reqwest::Response, name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+
+        // Signed out: to the sign-in page, with the strict policy on every answer.
+        let res = http
+            .get(app.url("/portal/visits"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status(), 303);
+        assert_eq!(header(&res, "location"), "/portal/sign-in");
+        assert!(header(&res, "content-security-policy").contains("script-src 'self'"));
+        let res = http
+            .get(app.url("/portal/sign-in"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status(), 200);
+        assert!(header(&res, "content-security-policy").contains("default-src 'none'"));
+        let page = res.text().await.expect("html");
+        assert!(page.contains("Greenleaf Pest Control"), "tenant branding");
+        assert!(page.contains("brand.css?color=%232E7D32"), "tenant colour");
+
+        // A link preview (GET) does not use the link up; the tap (POST) does, once.
+        assert_eq!(ask_link(&app, json!({ "phone": RACHEL_KIM })).await.0, 202);
+        twilio.wait_for_messages(1, Duration::from_secs(10)).await;
+        let token = link_in(&twilio, RACHEL_KIM).expect("link");
+        let link = app.url(&format!("/portal/link/{token}"));
+        for _ in 0..2 {
+            let res = http.get(&link).send().await.expect("preview");
+            assert_eq!(res.status(), 200);
+        }
+        let res = http.post(&link).send().await.expect("tap");
+        assert_eq!(res.status(), 303);
+        assert_eq!(header(&res, "location"), "/portal");
+        let set = header(&res, "set-cookie");
+        assert!(
+            set.starts_with("fd_portal=")
+                && set.contains("HttpOnly")
+                && set.contains("SameSite=Lax"),
+            "{set}"
+        );
+        let cookie = set.split(';').next().expect("pair").to_string();
+        let res = http.post(&link).send().await.expect("tap again");
+        assert_eq!(res.status(), 401);
+        assert!(header(&res, "content-type").starts_with("text/html"));
+        assert!(res.text().await.expect("html").contains("cannot be used"));
+
+        // Signed in: the page, and its CSRF token, which API writes by cookie need.
+        let res = http
+            .get(app.url("/portal"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("home");
+        assert_eq!(res.status(), 200);
+        let page = res.text().await.expect("html");
+        assert!(page.contains("Hello, Rachel"), "{page}");
+        let csrf = page
+            .split("name=\"csrf-token\" content=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("csrf meta")
+            .to_string();
+        let chat = |with_csrf: bool| {
+            let mut req = http
+                .post(app.url("/api/v1/portal/chat"))
+                .header("cookie", &cookie)
+                .json(&json!({ "text": "<b>bold</b> & <script>alert(1)</script>" }));
+            if with_csrf {
+                req = req.header("x-csrf-token", &csrf);
+            }
+            req.send()
+        };
+        let res = chat(false).await.expect("chat");
+        assert_eq!(res.status(), 403);
+        let body: serde_json::Value = res.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "csrf_token_invalid");
+        assert_eq!(chat(true).await.expect("chat").status(), 200);
+
+        // What the customer typed comes back as text.
+        let page = http
+            .get(app.url("/portal/chat"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("chat page")
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            page.contains("&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("<script>alert"));
+
+        // Another customer's visit is not found; an unknown asset is a page, not JSON.
+        let res = http
+            .get(app.url("/portal/visits/999999"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("visit");
+        assert_eq!(res.status(), 404);
+        assert!(header(&res, "content-type").starts_with("text/html"));
+
+        // Signing out clears the cookie.
+        let res = http
+            .post(app.url("/portal/sign-out"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("sign out");
+        assert_eq!(res.status(), 303);
+        assert!(header(&res, "set-cookie").contains("Max-Age=0"));
+        app.stop().await;
+        twilio.stop().await;
+    }
+);

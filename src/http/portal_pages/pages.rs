@@ -148,10 +148,14 @@ pub async fn home(State(state): State<AppState>, c: Customer) -> PageResult {
     let sum = api::summary(State(state), auth(&c)).await?.0;
     let mut body = format!(
         "<h1>Hello, {}</h1><section class=\"card balance\"><h2>Balance</h2><p class=\"big\">{}</p>\
-<p><a href=\"/portal/invoices\">{} open bill(s)</a></p></section>",
+<p><a href=\"/portal/invoices\">{}</a></p></section>",
         s(&sum["customer"]["first_name"]),
         s(&sum["balance"]),
-        s(&sum["open_invoices"])
+        match sum["open_invoices"].as_i64().unwrap_or(0) {
+            0 => "No open bills".to_string(),
+            1 => "1 open bill".to_string(),
+            n => format!("{n} open bills"),
+        }
     );
     body.push_str("<section><h2>Next visit</h2>");
     if sum["next_visit"].is_null() {
