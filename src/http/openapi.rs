@@ -838,6 +838,7 @@ mod tests {
             ("policy", include_str!("policy.rs"), op),
             ("reports", include_str!("reports.rs"), op),
             ("console", include_str!("console/mod.rs"), ""),
+            ("portal_pages", include_str!("portal_pages/mod.rs"), ""),
             ("webhooks", include_str!("webhooks.rs"), op),
         ];
         // Every routed module of `http` is read above.
