@@ -14,6 +14,7 @@ mod operator;
 mod policy;
 mod portal;
 mod portal_api;
+mod portal_pages;
 mod queue;
 mod record_actions;
 mod reports;
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(stripe::router())
         .merge(console::router())
+        .merge(portal_pages::router())
         .merge(twilio::router())
         .merge(stream::router())
         .fallback(|| async { ApiError::NotFound("route") })
@@ -152,10 +154,11 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
 /// take, a handshake that is not one, a timeout) comes as plain text or without a body, and is
 /// rewritten here into `{"error":{"code","message"}}` with its status kept. The only answers
 /// left alone are the Twilio webhooks' own (TwiML, bare 403s), which speak to Twilio, and the
-/// console's HTML error pages, which speak to people.
+/// console's and the portal's HTML error pages, which speak to people.
 async fn json_errors(req: Request, next: Next) -> Response {
     let for_twilio = req.uri().path().starts_with("/twilio/");
-    let for_console = req.uri().path().starts_with("/console");
+    let for_console =
+        req.uri().path().starts_with("/console") || req.uri().path().starts_with("/portal");
     let res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {

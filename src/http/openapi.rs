@@ -592,6 +592,90 @@ pub const OPERATIONS: &[Op] = &[
         "Console: embedded stylesheet and script",
         Access::Public,
     ),
+    op(
+        "get",
+        "/portal",
+        "Portal: account summary, or to sign-in (HTML)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/portal/sign-in",
+        "Portal: ask for a sign-in link by phone or e-mail (HTML; `tenant`)",
+        Access::Public,
+    ),
+    op(
+        "post",
+        "/portal/sign-out",
+        "Portal: clear the portal cookie, to sign-in",
+        Access::Public,
+    ),
+    op(
+        "get",
+        "/portal/link/{token}",
+        "Portal: the texted or e-mailed sign-in link; one tap to use it (HTML)",
+        Access::Public,
+    ),
+    op(
+        "post",
+        "/portal/link/{token}",
+        "Portal: use a sign-in link once, set the `fd_portal` cookie, to the account",
+        Access::Public,
+    ),
+    op(
+        "get",
+        "/portal/visits",
+        "Portal: upcoming and past visits (HTML)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/portal/visits/{id}",
+        "Portal: the window picker to move a visit (HTML)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/portal/invoices",
+        "Portal: bills with Pay (HTML)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/portal/invoices/{id}",
+        "Portal: one bill, and the return page after checkout (HTML; `paid`, `session_id`)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/portal/agreements",
+        "Portal: service agreements (HTML)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/portal/agreements/{id}",
+        "Portal: an agreement's text with Sign (HTML)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/portal/history",
+        "Portal: the customer's portal activity (HTML)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/portal/chat",
+        "Portal: chat with the company, live (HTML)",
+        Access::Portal,
+    ),
+    op(
+        "get",
+        "/portal/assets/{file}",
+        "Portal: embedded stylesheet, script and brand colour (`color`)",
+        Access::Public,
+    ),
 ];
 
 fn security(access: Access) -> Value {
@@ -754,6 +838,7 @@ mod tests {
             ("policy", include_str!("policy.rs"), op),
             ("reports", include_str!("reports.rs"), op),
             ("console", include_str!("console/mod.rs"), ""),
+            ("portal_pages", include_str!("portal_pages/mod.rs"), ""),
             ("webhooks", include_str!("webhooks.rs"), op),
         ];
         // Every routed module of `http` is read above.

@@ -228,7 +228,7 @@ fn public_author(direction: Direction, author: &str) -> &'static str {
 
 /// The customer's portal chat as they see it: their messages and the company's replies
 /// (no tool calls, notes or anything internal).
-async fn chat_messages(
+pub(super) async fn chat_messages(
     State(state): State<AppState>,
     PortalAuth(c): PortalAuth,
 ) -> ApiResult<Json<Value>> {

@@ -62,8 +62,8 @@ async fn account(state: &AppState, auth: &PortalAuth) -> ApiResult<Account> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PropertyFilter {
-    property_id: Option<i64>,
+pub(super) struct PropertyFilter {
+    pub(super) property_id: Option<i64>,
 }
 
 impl Account {
@@ -154,7 +154,10 @@ async fn signed_hashes(state: &AppState, acc: &Account) -> ApiResult<Vec<(Agreem
         .collect())
 }
 
-async fn summary(State(state): State<AppState>, auth: PortalAuth) -> ApiResult<Json<Value>> {
+pub(super) async fn summary(
+    State(state): State<AppState>,
+    auth: PortalAuth,
+) -> ApiResult<Json<Value>> {
     let acc = account(&state, &auth).await?;
     let (t, c) = (acc.tenant.id, acc.customer.id);
     let now = state.clock.now();
@@ -191,7 +194,7 @@ async fn summary(State(state): State<AppState>, auth: PortalAuth) -> ApiResult<J
     })))
 }
 
-async fn visits(
+pub(super) async fn visits(
     State(state): State<AppState>,
     auth: PortalAuth,
     Query(f): Query<PropertyFilter>,
@@ -244,7 +247,7 @@ async fn own_appointment(state: &AppState, acc: &Account, id: i64) -> ApiResult<
     Ok(a)
 }
 
-async fn windows(
+pub(super) async fn windows(
     State(state): State<AppState>,
     auth: PortalAuth,
     Path(id): Path<i64>,
@@ -326,7 +329,10 @@ fn invoice_json(i: &crate::store::Invoice) -> Value {
     })
 }
 
-async fn invoices(State(state): State<AppState>, auth: PortalAuth) -> ApiResult<Json<Value>> {
+pub(super) async fn invoices(
+    State(state): State<AppState>,
+    auth: PortalAuth,
+) -> ApiResult<Json<Value>> {
     let c = auth.0;
     let invoices: Vec<Value> = state
         .store
@@ -353,7 +359,7 @@ async fn own_invoice(
         .ok_or(ApiError::NotFound("invoice"))
 }
 
-async fn invoice(
+pub(super) async fn invoice(
     State(state): State<AppState>,
     auth: PortalAuth,
     Path(id): Path<i64>,
@@ -473,7 +479,7 @@ fn agreement_json(acc: &Account, a: &Agreement, hash: &str, needs: bool) -> Valu
     })
 }
 
-async fn agreements(
+pub(super) async fn agreements(
     State(state): State<AppState>,
     auth: PortalAuth,
     Query(f): Query<PropertyFilter>,
@@ -488,7 +494,7 @@ async fn agreements(
     Ok(Json(json!({ "agreements": list })))
 }
 
-async fn agreement(
+pub(super) async fn agreement(
     State(state): State<AppState>,
     auth: PortalAuth,
     Path(id): Path<i64>,
@@ -641,7 +647,7 @@ async fn autopay(
     Ok(Json(json!({ "autopay": body.enabled })))
 }
 
-async fn history(
+pub(super) async fn history(
     State(state): State<AppState>,
     PortalAuth(c): PortalAuth,
 ) -> ApiResult<Json<Value>> {

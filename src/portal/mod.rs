@@ -261,7 +261,7 @@ mod tests {
     fn money_and_hash() {
         assert_eq!(money(Cents(123450)), "$1,234.50");
         assert_eq!(money(Cents(5)), "$0.05");
-        assert_eq!(money(Cents(100_000_00)), "$100,000.00");
+        assert_eq!(money(Cents(10_000_000)), "$100,000.00");
         assert_eq!(
             sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

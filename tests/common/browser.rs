@@ -269,6 +269,16 @@ impl Browser {
         .await;
     }
 
+    /// Resize the window (a phone's size for mobile pages).
+    pub async fn set_size(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
     pub async fn screenshot(&self, path: &std::path::Path) {
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD

@@ -20,6 +20,7 @@ mod masking;
 mod operator;
 mod operators;
 mod portal;
+mod portal_pages;
 mod queue;
 mod rate_limits;
 mod search;

@@ -242,13 +242,13 @@ store_test!(
 
 /// A visit of Rachel Kim's and windows around it in her zone, placed at minutes no demo
 /// window uses.
-struct RescheduleWorld {
-    appointment: AppointmentId,
-    near: AppointmentId,
-    ok_slot: SlotId,
-    far_slot: SlotId,
-    full_slot: SlotId,
-    other_zone_slot: SlotId,
+pub(crate) struct RescheduleWorld {
+    pub(crate) appointment: AppointmentId,
+    pub(crate) near: AppointmentId,
+    pub(crate) ok_slot: SlotId,
+    pub(crate) far_slot: SlotId,
+    pub(crate) full_slot: SlotId,
+    pub(crate) other_zone_slot: SlotId,
 }
 
 async fn slot_at(app: &TestApp, zone: ZoneId, at: DateTime<Utc>, capacity: i64) -> SlotId {
@@ -289,7 +289,7 @@ async fn book(app: &TestApp, customer: CustomerId, slot: SlotId) -> AppointmentI
         .expect("book")
 }
 
-async fn reschedule_world(app: &TestApp) -> RescheduleWorld {
+pub(crate) async fn reschedule_world(app: &TestApp) -> RescheduleWorld {
     let t = app.demo.demo;
     let rachel = app.demo.rachel_kim;
     let zone = app.state.store.properties(t, rachel).await.expect("props")[0].zone_id;
@@ -516,7 +516,7 @@ async fn post_webhook(app: &TestApp, body: &[u8], signature: &str) -> (u16, Valu
 }
 
 /// An open invoice of Rachel Kim's with a balance.
-async fn open_invoice(app: &TestApp) -> frontdesk::store::Invoice {
+pub(crate) async fn open_invoice(app: &TestApp) -> frontdesk::store::Invoice {
     let t = app.demo.demo;
     let rachel = app.demo.rachel_kim;
     app.state
@@ -737,9 +737,7 @@ store_test!(
 );
 
 store_test!(
-    fn signing_stores_the_hash_of_the_exact_text_and_changed_text_needs_a_new_signature(
-        db: &TestDb,
-    ) {
+    fn a_signature_stores_the_hash_of_the_text_and_new_text_needs_a_new_one(db: &TestDb) {
         use sha2::{Digest, Sha256};
         let app = TestApp::spawn(db).await;
         let t = app.demo.demo;
@@ -874,7 +872,7 @@ store_test!(
 );
 
 /// The link in the last SMS to `to`.
-fn link_in(twilio: &FakeTwilio, to: &str) -> Option<String> {
+pub(crate) fn link_in(twilio: &FakeTwilio, to: &str) -> Option<String> {
     let m = twilio.messages_to(to).into_iter().last()?;
     let body = m.field("Body")?.to_string();
     let start = body.find("/portal/link/")? + "/portal/link/".len();
@@ -886,7 +884,11 @@ fn link_in(twilio: &FakeTwilio, to: &str) -> Option<String> {
     )
 }
 
-async fn spawn_with_twilio(db: &TestDb, twilio: &FakeTwilio, clock: Option<&str>) -> TestApp {
+pub(crate) async fn spawn_with_twilio(
+    db: &TestDb,
+    twilio: &FakeTwilio,
+    clock: Option<&str>,
+) -> TestApp {
     let base = twilio.api_base();
     let clock = clock.map(str::to_string);
     TestApp::spawn_with(db, move |raw| {
@@ -898,7 +900,7 @@ async fn spawn_with_twilio(db: &TestDb, twilio: &FakeTwilio, clock: Option<&str>
     .await
 }
 
-async fn ask_link(app: &TestApp, body: Value) -> (u16, Value) {
+pub(crate) async fn ask_link(app: &TestApp, body: Value) -> (u16, Value) {
     let res = app
         .http
         .post(app.url("/api/v1/portal/login"))
