@@ -66,6 +66,15 @@ pub struct GlobalArgs {
         hide = true
     )]
     pub webhook_allow_private: Option<bool>,
+    /// SMTP server for e-mail notices: `smtp://[user:password@]host[:port]`.
+    #[arg(long, env = "FRONTDESK_SMTP_URL", global = true, hide = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of e-mail notices ("Name <address>").
+    #[arg(long, env = "FRONTDESK_SMTP_FROM", global = true, hide = true)]
+    pub smtp_from: Option<String>,
+    /// Seconds a job runner or outbox sender holds what it claimed (default 60).
+    #[arg(long, env = "FRONTDESK_LEASE_SECS", global = true, hide = true)]
+    pub lease_secs: Option<i64>,
     /// `builtin` (default, offline) or `openai` (any OpenAI-compatible endpoint).
     #[arg(long, env = "FRONTDESK_MODEL", global = true)]
     pub model: Option<String>,
@@ -248,6 +257,9 @@ impl GlobalArgs {
             whisper_threads: self.whisper_threads,
             metrics_token: self.metrics_token.clone().map(Secret::new),
             webhook_allow_private: self.webhook_allow_private,
+            smtp_url: self.smtp_url.clone().map(Secret::new),
+            smtp_from: self.smtp_from.clone(),
+            lease_secs: self.lease_secs,
             ..RawSettings::default()
         };
         let from_file = match &self.config {

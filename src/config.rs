@@ -53,6 +53,13 @@ pub struct Settings {
     pub metrics_token: Option<Secret>,
     /// Outbound webhooks may go to loopback and private addresses (tests, closed networks).
     pub webhook_allow_private: bool,
+    /// SMTP server for e-mail notices (`smtp://[user:password@]host[:port]`); unset: no e-mail.
+    pub smtp_url: Option<Secret>,
+    /// The sender of e-mail notices.
+    pub smtp_from: String,
+    /// How long a job runner or outbox sender holds what it claimed before another instance
+    /// may take it over (seconds, 5–600).
+    pub lease_secs: i64,
 }
 
 /// Which model answers customers. The built-in one is always the fallback.
@@ -112,6 +119,9 @@ pub struct RawSettings {
     pub metrics_token: Option<Secret>,
     /// Outbound webhooks may go to loopback and private addresses (default false).
     pub webhook_allow_private: Option<bool>,
+    pub smtp_url: Option<Secret>,
+    pub smtp_from: Option<String>,
+    pub lease_secs: Option<i64>,
 }
 
 impl RawSettings {
@@ -139,6 +149,9 @@ impl RawSettings {
             openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
             metrics_token: self.metrics_token.or(lower.metrics_token),
             webhook_allow_private: self.webhook_allow_private.or(lower.webhook_allow_private),
+            smtp_url: self.smtp_url.or(lower.smtp_url),
+            smtp_from: self.smtp_from.or(lower.smtp_from),
+            lease_secs: self.lease_secs.or(lower.lease_secs),
         }
     }
 
@@ -206,7 +219,17 @@ impl RawSettings {
         if !(1..=64).contains(&whisper_threads) {
             anyhow::bail!("FRONTDESK_WHISPER_THREADS must be 1 to 64, got {whisper_threads}");
         }
+        let lease_secs = self.lease_secs.unwrap_or(crate::outbound::LEASE_SECS);
+        if !(5..=600).contains(&lease_secs) {
+            anyhow::bail!("FRONTDESK_LEASE_SECS must be 5 to 600, got {lease_secs}");
+        }
         Ok(Settings {
+            smtp_url: self.smtp_url.filter(|s| !s.expose().trim().is_empty()),
+            smtp_from: self
+                .smtp_from
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| "frontdesk <no-reply@localhost>".into()),
+            lease_secs,
             model,
             whisper_model: self.whisper_model,
             whisper_threads,

@@ -453,6 +453,8 @@ impl Agent {
         let first_run = !item.started;
         let mut carry = Carry::default();
         let mut early_reply: Option<String> = None;
+        // What a short answer to a notice means, for the model ("R" → a reschedule request).
+        let mut rewritten: Option<String> = None;
         // An emergency raised an escalation a person already owned.
         let mut raised = false;
         if first_run {
@@ -479,6 +481,35 @@ impl Agent {
                         .await?;
                 }
                 state.turn += 1;
+            }
+            // A reply to a reminder or a survey (`notices`): answered here, or passed on
+            // to the model as what it means.
+            let notice = tx.take_conversation_notice(tenant.id, conversation).await?;
+            if let (Some(notice), "agent", false) = (notice, conv_now.owner.as_str(), emergency) {
+                let mut ctx = ToolCtx {
+                    store: &self.store,
+                    tx: &mut tx,
+                    search: &self.search,
+                    tenant,
+                    conversation,
+                    inbox_id: item.id,
+                    channel: conv.channel,
+                    participant: conv.reach(),
+                    caller_verifies: item.caller.verifies(),
+                    identity: &mut identity,
+                    state: &mut state,
+                    now,
+                    customer_affirmed: false,
+                    customer_text: &item.text,
+                    escalated: None,
+                    confirm_text: None,
+                    spanish,
+                    actions: Vec::new(),
+                };
+                let answered = crate::notices::answer(&mut ctx, &notice).await?;
+                early_reply = answered.reply;
+                carry.escalated = answered.escalated;
+                rewritten = answered.means;
             }
             if emergency {
                 let mut ctx = ToolCtx {
@@ -548,6 +579,18 @@ impl Agent {
         }
 
         // (2) The model loop.
+        let (item, understanding) = match rewritten {
+            Some(text) => {
+                let understanding = builtin::understand(
+                    &text,
+                    &builtin::Context {
+                        now_local: tenant.timezone.local(now).naive_local(),
+                    },
+                );
+                (InboxItem { text, ..item }, understanding)
+            }
+            None => (item, understanding),
+        };
         let reply = match early_reply {
             Some(text) => Some(text),
             None => {

@@ -926,7 +926,8 @@ async fn reschedule(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome, 
         .await?;
     Ok(ToolOutcome::allowed(
         "agent_reschedule.within_policy",
-        json!({ "status": "rescheduled", "appointment_id": a.id, "from": from, "to": to, "service": a.service }),
+        json!({ "status": "rescheduled", "appointment_id": a.id, "from": from, "to": to, "service": a.service,
+                "what_next": crate::notices::what_next(ctx.tenant, ctx.spanish) }),
     ))
 }
 
@@ -1096,7 +1097,8 @@ async fn book_service(ctx: &mut ToolCtx<'_>, args: &Value) -> Result<ToolOutcome
         .await?;
     Ok(ToolOutcome::allowed(
         "booking.within_policy",
-        json!({ "status": "booked", "appointment_id": id, "service": service.name, "window": when, "price": quote.first_visit_total_cents.to_string() }),
+        json!({ "status": "booked", "appointment_id": id, "service": service.name, "window": when, "price": quote.first_visit_total_cents.to_string(),
+                "what_next": crate::notices::what_next(ctx.tenant, ctx.spanish) }),
     ))
 }
 

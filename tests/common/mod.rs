@@ -18,6 +18,7 @@ pub mod agent;
 pub mod api;
 pub mod app;
 pub mod browser;
+pub mod smtp;
 pub mod twilio;
 pub mod voice;
 pub mod world;
