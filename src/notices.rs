@@ -448,6 +448,25 @@ fn money(cents: i64) -> String {
 /// `invoice_overdue_max`. Steps whose day has passed are recorded as late and not sent.
 /// Keyed per invoice and step, so planning is idempotent across instances.
 pub async fn plan_invoice_notices(store: &Store, now: DateTime<Utc>) -> StoreResult<usize> {
+    plan_invoices(store, now, false).await
+}
+
+/// Record the notices of invoices that existed before anything was sent (a seeded or
+/// imported history) as planned: every step whose time has passed, the new-invoice notice
+/// of an invoice issued earlier today included, is late and not sent; later steps are
+/// planned as usual.
+pub async fn plan_invoice_history(store: &Store, now: DateTime<Utc>) -> StoreResult<usize> {
+    let mut added = 0;
+    loop {
+        let n = plan_invoices(store, now, true).await?;
+        if n == 0 {
+            return Ok(added);
+        }
+        added += n;
+    }
+}
+
+async fn plan_invoices(store: &Store, now: DateTime<Utc>, history: bool) -> StoreResult<usize> {
     let mut tenants: Vec<Tenant> = Vec::new();
     let mut added = 0;
     for inv in store.unplanned_invoices(500).await? {
@@ -467,16 +486,18 @@ pub async fn plan_invoice_notices(store: &Store, now: DateTime<Utc>) -> StoreRes
             "new",
             0,
             inv.issued_on,
-            inv.issued_on < today,
+            inv.issued_on < today || (history && tenant.timezone.instant(inv.issued_on, nine) < now),
         )];
         for k in 1..=n.invoice_overdue_max.max(0) {
             let day = inv.due_on + Duration::days(n.invoice_overdue_every_days * (k - 1) + 1);
+            // An overdue step whose time has passed is not sent late (an invoice seen for
+            // the first time long after its due date gets no burst of reminders).
             steps.push((
                 format!("invoice:overdue:{}:{k}", inv.id),
                 "overdue",
                 k,
                 day,
-                day < today,
+                tenant.timezone.instant(day, nine) < now,
             ));
         }
         let mut tx = store.begin().await?;
@@ -620,6 +641,31 @@ pub fn short_answer(kind: &str, text: &str) -> Short {
     }
 }
 
+/// How every reminder ends (the templates end so), per language.
+const REMINDER_ENDINGS: &[(&str, Lang)] = &[
+    ("Reply C to confirm or R to reschedule", Lang::En),
+    ("Responda C para confirmar o R para cambiar la cita", Lang::Es),
+];
+
+/// What "R" to a reminder asks for, in the reminder's language.
+fn reschedule_request(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "I need to reschedule my appointment",
+        Lang::Es => "Necesito cambiar mi cita",
+    }
+}
+
+/// What a short reply means, read with the message it answers: "R" right after a reminder
+/// is a request to reschedule. The transcript the model reads carries the meaning on every
+/// later turn too, as a person reading the thread would take it.
+pub fn meaning_of_reply(previous: &str, text: &str) -> Option<&'static str> {
+    let previous = previous.trim_end();
+    let (_, lang) = REMINDER_ENDINGS
+        .iter()
+        .find(|(ending, _)| previous.ends_with(ending))?;
+    (short_answer("reminder", text) == Short::Reschedule).then(|| reschedule_request(*lang))
+}
+
 /// Answer a customer's message that follows a reminder or a survey, in the turn's first
 /// transaction: `C` confirms the visit the reminder was about (status `confirmed`), `R`
 /// becomes a reschedule request for the model, a rating is stored and a low one opens
@@ -685,10 +731,7 @@ pub async fn answer(
             })
         }
         Short::Reschedule => Ok(Answered {
-            means: Some(match lang {
-                Lang::En => "I need to reschedule my appointment".into(),
-                Lang::Es => "Necesito cambiar mi cita".into(),
-            }),
+            means: Some(reschedule_request(lang).into()),
             ..Answered::default()
         }),
         Short::Rating(rating) => {

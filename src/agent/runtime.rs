@@ -579,17 +579,14 @@ impl Agent {
         }
 
         // (2) The model loop.
-        let (item, understanding) = match rewritten {
-            Some(text) => {
-                let understanding = builtin::understand(
-                    &text,
-                    &builtin::Context {
-                        now_local: tenant.timezone.local(now).naive_local(),
-                    },
-                );
-                (InboxItem { text, ..item }, understanding)
-            }
-            None => (item, understanding),
+        let understanding = match &rewritten {
+            Some(text) => builtin::understand(
+                text,
+                &builtin::Context {
+                    now_local: tenant.timezone.local(now).naive_local(),
+                },
+            ),
+            None => understanding,
         };
         let reply = match early_reply {
             Some(text) => Some(text),
@@ -599,6 +596,7 @@ impl Agent {
                     &conv,
                     &item,
                     &understanding,
+                    rewritten.as_deref(),
                     &mut identity,
                     &mut state,
                     &mut carry,
@@ -704,6 +702,7 @@ impl Agent {
         conv: &Conversation,
         item: &InboxItem,
         understanding: &builtin::Understanding,
+        means: Option<&str>,
         identity: &mut Identity,
         state: &mut AgentState,
         carry: &mut Carry,
@@ -716,6 +715,17 @@ impl Agent {
         let spanish = understanding.language == builtin::Lang::Es;
         let history = self.store.messages(tenant.id, conversation).await?;
         let mut messages = history_messages(&history);
+        // A short answer to a notice ("R") is read as what it means ("I need to reschedule
+        // my appointment"); the transcript keeps what the customer wrote.
+        if let Some(means) = means {
+            if let Some(ChatMessage::User { content }) = messages
+                .iter_mut()
+                .rev()
+                .find(|m| matches!(m, ChatMessage::User { .. }))
+            {
+                *content = means.to_string();
+            }
+        }
         let mut journal: Vec<ChatMessage> =
             serde_json::from_value(item.journal.clone()).unwrap_or_default();
         messages.extend(journal.iter().cloned());
@@ -1018,14 +1028,21 @@ fn outcome_of(item: &InboxItem, duplicate: bool) -> TurnOutcome {
 /// The conversation as the model reads it: the customer's messages, and the company's —
 /// the agent's and, after a hand-back, what a CSR wrote — as the assistant's, so the agent
 /// carries on from where the person left off.
+/// A short answer to a notice ("R" after a reminder) reads as what it means.
 fn history_messages(history: &[crate::store::Message]) -> Vec<ChatMessage> {
+    let mut previous: Option<&str> = None;
     history
         .iter()
         .filter_map(|m| match m.direction {
-            Direction::Inbound => Some(ChatMessage::User {
-                content: m.text.clone(),
-            }),
+            Direction::Inbound => {
+                let content = previous
+                    .take()
+                    .and_then(|p| crate::notices::meaning_of_reply(p, &m.text))
+                    .map_or_else(|| m.text.clone(), str::to_string);
+                Some(ChatMessage::User { content })
+            }
             Direction::Outbound if m.author == "agent" || m.author.starts_with("csr:") => {
+                previous = Some(&m.text);
                 Some(ChatMessage::Assistant {
                     content: Some(m.text.clone()),
                     tool_calls: vec![],
