@@ -486,7 +486,8 @@ async fn plan_invoices(store: &Store, now: DateTime<Utc>, history: bool) -> Stor
             "new",
             0,
             inv.issued_on,
-            inv.issued_on < today || (history && tenant.timezone.instant(inv.issued_on, nine) < now),
+            inv.issued_on < today
+                || (history && tenant.timezone.instant(inv.issued_on, nine) < now),
         )];
         for k in 1..=n.invoice_overdue_max.max(0) {
             let day = inv.due_on + Duration::days(n.invoice_overdue_every_days * (k - 1) + 1);
@@ -644,7 +645,10 @@ pub fn short_answer(kind: &str, text: &str) -> Short {
 /// How every reminder ends (the templates end so), per language.
 const REMINDER_ENDINGS: &[(&str, Lang)] = &[
     ("Reply C to confirm or R to reschedule", Lang::En),
-    ("Responda C para confirmar o R para cambiar la cita", Lang::Es),
+    (
+        "Responda C para confirmar o R para cambiar la cita",
+        Lang::Es,
+    ),
 ];
 
 /// What "R" to a reminder asks for, in the reminder's language.

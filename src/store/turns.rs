@@ -484,8 +484,9 @@ impl Store {
     pub async fn renew_outbound(&self, m: &mut Outbound, lease_secs: i64) -> StoreResult<bool> {
         let until = wall_now() + lease_secs;
         let n = with_db!(self, pool => sqlx::query(
-            "UPDATE outbox SET lease_until = $1 WHERE id = $2 AND lease_until = $3 AND status IN ('queued', 'uncertain')")
-            .bind(until).bind(m.id).bind(m.lease_until)
+            "UPDATE outbox SET lease_until = $1 WHERE tenant_id = $2 AND id = $3 AND lease_until = $4 \
+             AND status IN ('queued', 'uncertain')")
+            .bind(until).bind(m.tenant_id.0).bind(m.id).bind(m.lease_until)
             .execute(pool).await?.rows_affected());
         if n == 1 {
             m.lease_until = Some(until);
@@ -494,7 +495,8 @@ impl Store {
     }
 
     /// Try a leased message again no sooner than `after_wall` (wall clock seconds), with
-    /// its new status (`queued`, or `uncertain` when the last attempt may have gone out).
+    /// its new status (`queued`, or `uncertain` when the last attempt may have gone out). A
+    /// row that got its outcome meanwhile (`sent`, `failed`) keeps it.
     pub async fn retry_outbound(
         &self,
         id: i64,
@@ -503,7 +505,8 @@ impl Store {
         error: &str,
     ) -> StoreResult<()> {
         with_db!(self, pool => sqlx::query(
-            "UPDATE outbox SET status = $1, lease_until = $2, error = $3, updated_at = $4 WHERE id = $5")
+            "UPDATE outbox SET status = $1, lease_until = $2, error = $3, updated_at = $4 \
+             WHERE id = $5 AND status IN ('queued', 'uncertain')")
             .bind(status).bind(after_wall).bind(error).bind(wall_now()).bind(id)
             .execute(pool).await?.rows_affected());
         Ok(())

@@ -495,7 +495,13 @@ store_test!(
         conv.id = Some(
             app.state
                 .store
-                .open_conversation(app.demo.demo, Channel::Sms, RACHEL, Some(&phone), clock_now())
+                .open_conversation(
+                    app.demo.demo,
+                    Channel::Sms,
+                    RACHEL,
+                    Some(&phone),
+                    clock_now(),
+                )
                 .await
                 .expect("her SMS conversation"),
         );
