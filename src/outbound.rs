@@ -245,6 +245,7 @@ async fn retry_later(
 }
 
 /// Deliver the outbox when woken and at least every `every`, until `stop` flips.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_sender(
     store: Store,
     twilio: TwilioRest,
