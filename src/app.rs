@@ -75,13 +75,32 @@ impl Application {
             &self.state.settings.twilio,
             &self.state.settings.public_url,
         )?;
+        let settings = &self.state.settings;
+        let mailer = match &settings.smtp_url {
+            Some(url) => Some(crate::email::Mailer::new(
+                url.expose(),
+                &settings.smtp_from,
+            )?),
+            None => None,
+        };
         let sender = tokio::spawn(crate::outbound::run_sender(
             self.state.store.clone(),
             twilio,
+            mailer,
             self.state.clock,
             self.state.outbox.clone(),
             std::time::Duration::from_secs(5),
+            settings.lease_secs,
             stop_rx,
+        ));
+        let scheduler = tokio::spawn(crate::jobs::run_scheduler(
+            self.state.store.clone(),
+            settings.public_url.clone(),
+            self.state.clock,
+            self.state.outbox.clone(),
+            settings.lease_secs,
+            std::time::Duration::from_secs(5),
+            stop_tx.subscribe(),
         ));
         let webhooks = tokio::spawn(crate::webhooks::run_webhooks(
             self.state.store.clone(),
@@ -97,6 +116,7 @@ impl Application {
         crate::http::serve(self.listener, self.state.clone(), shutdown).await?;
         let _ = stop_tx.send(true);
         let _ = sender.await;
+        let _ = scheduler.await;
         let _ = recovery.await;
         let _ = webhooks.await;
         if let Some(l) = listener {

@@ -57,6 +57,13 @@ pub struct Settings {
     /// Rate limits on model-triggering routes (`crate::ratelimit`).
     pub rate_limits: LimitSettings,
     pub stripe: StripeSettings,
+    /// SMTP server for e-mail notices (`smtp://[user:password@]host[:port]`); unset: no e-mail.
+    pub smtp_url: Option<Secret>,
+    /// The sender of e-mail notices.
+    pub smtp_from: String,
+    /// How long a job runner or outbox sender holds what it claimed before another instance
+    /// may take it over (seconds, 5–600).
+    pub lease_secs: i64,
 }
 
 /// The payment provider (Stripe): REST base, secret key, webhook endpoint secret.
@@ -128,6 +135,9 @@ pub const KEYS: &[&str] = &[
     "stripe_api_base",
     "stripe_secret_key",
     "stripe_webhook_secret",
+    "smtp_url",
+    "smtp_from",
+    "lease_secs",
 ];
 
 /// The raw, optional values from each source, merged field by field.
@@ -171,6 +181,9 @@ pub struct RawSettings {
     pub stripe_secret_key: Option<Secret>,
     /// The webhook endpoint's signing secret (`whsec_…`).
     pub stripe_webhook_secret: Option<Secret>,
+    pub smtp_url: Option<Secret>,
+    pub smtp_from: Option<String>,
+    pub lease_secs: Option<i64>,
 }
 
 impl RawSettings {
@@ -210,6 +223,9 @@ impl RawSettings {
             stripe_api_base: self.stripe_api_base.or(lower.stripe_api_base),
             stripe_secret_key: self.stripe_secret_key.or(lower.stripe_secret_key),
             stripe_webhook_secret: self.stripe_webhook_secret.or(lower.stripe_webhook_secret),
+            smtp_url: self.smtp_url.or(lower.smtp_url),
+            smtp_from: self.smtp_from.or(lower.smtp_from),
+            lease_secs: self.lease_secs.or(lower.lease_secs),
         }
     }
 
@@ -312,8 +328,18 @@ impl RawSettings {
         if !(1..=64).contains(&whisper_threads) {
             anyhow::bail!("FRONTDESK_WHISPER_THREADS must be 1 to 64, got {whisper_threads}");
         }
+        let lease_secs = self.lease_secs.unwrap_or(crate::outbound::LEASE_SECS);
+        if !(5..=600).contains(&lease_secs) {
+            anyhow::bail!("FRONTDESK_LEASE_SECS must be 5 to 600, got {lease_secs}");
+        }
         Ok(Settings {
             rate_limits,
+            smtp_url: self.smtp_url.filter(|s| !s.expose().trim().is_empty()),
+            smtp_from: self
+                .smtp_from
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| "frontdesk <no-reply@localhost>".into()),
+            lease_secs,
             model,
             whisper_model: self.whisper_model,
             whisper_threads,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Timelike, Utc};
 
 pub use crate::channels::twilio::rest::{SendError, TwilioRest};
 use crate::domain::PhoneE164;
+use crate::email::{MailError, Mailer};
 use crate::store::{Outbound, Store, StoreResult, Tenant};
 
 /// Whether `at` falls in the tenant's quiet hours (local time).
@@ -48,8 +49,9 @@ fn urgent(purpose: &str) -> bool {
     matches!(purpose, "page" | "reply" | "late_reply" | "portal_link")
 }
 
-/// How long a sender holds a leased row before another sender may take it over.
-const LEASE_SECS: i64 = 60;
+/// How long a sender holds a leased row before another sender may take it over (the
+/// default of `FRONTDESK_LEASE_SECS`).
+pub const LEASE_SECS: i64 = 60;
 /// Attempts before a message that keeps failing to reach Twilio is given up (and logged).
 const MAX_ATTEMPTS: i64 = 8;
 
@@ -62,9 +64,26 @@ pub async fn deliver_pending(
     now: DateTime<Utc>,
     limit: i64,
 ) -> StoreResult<usize> {
+    Ok(deliver_batch(store, twilio, None, now, limit, LEASE_SECS)
+        .await?
+        .0)
+}
+
+/// [`deliver_pending`] with a mailer for `email` rows and a lease length; also returns how
+/// many rows were claimed.
+pub async fn deliver_batch(
+    store: &Store,
+    twilio: &TwilioRest,
+    mailer: Option<&Mailer>,
+    now: DateTime<Utc>,
+    limit: i64,
+    lease_secs: i64,
+) -> StoreResult<(usize, usize)> {
     let mut changed = 0;
     let mut tenants: Vec<Tenant> = Vec::new();
-    for m in store.claim_outbound(now, limit, LEASE_SECS).await? {
+    let claimed = store.claim_outbound(now, limit, lease_secs).await?;
+    let n = claimed.len();
+    for mut m in claimed {
         let tenant = match tenants.iter().find(|t| t.id == m.tenant_id) {
             Some(t) => t.clone(),
             None => {
@@ -73,17 +92,21 @@ pub async fn deliver_pending(
                 t
             }
         };
-        changed += usize::from(deliver_one(store, twilio, &tenant, &m, now).await?);
+        changed += usize::from(
+            deliver_one(store, twilio, mailer, &tenant, &mut m, now, lease_secs).await?,
+        );
     }
-    Ok(changed)
+    Ok((changed, n))
 }
 
 async fn deliver_one(
     store: &Store,
     twilio: &TwilioRest,
+    mailer: Option<&Mailer>,
     tenant: &Tenant,
-    m: &Outbound,
+    m: &mut Outbound,
     now: DateTime<Utc>,
+    lease_secs: i64,
 ) -> StoreResult<bool> {
     if let Ok(phone) = PhoneE164::parse(&m.to) {
         if m.purpose != "page" && store.opted_out(tenant.id, &phone).await?.is_some() {
@@ -99,8 +122,17 @@ async fn deliver_one(
             .await?;
         return Ok(false);
     }
-    if m.status == "uncertain" {
-        // The last attempt may have reached Twilio: look before sending again.
+    // This claim must still hold the row (its lease may have run out in a slow batch).
+    if !store.renew_outbound(m, lease_secs).await? {
+        return Ok(false);
+    }
+    let m = &*m;
+    if m.channel == "email" {
+        return deliver_email(store, mailer, m, now).await;
+    }
+    // An uncertain outcome, or an earlier lease that ended without a recorded outcome (its
+    // sender died mid-send): the message may have reached Twilio, so look before sending.
+    if m.status == "uncertain" || m.attempts > 1 {
         match twilio
             .find_sent(tenant, &m.from, &m.to, &m.body, m.created_at)
             .await
@@ -142,6 +174,48 @@ async fn deliver_one(
     Ok(true)
 }
 
+/// An `email` row: without a mailer it fails at once (the deployment has no SMTP server);
+/// a refused or unreachable server is retried with backoff. SMTP has no message list to
+/// check, so an e-mail whose sender died mid-send may go out twice.
+async fn deliver_email(
+    store: &Store,
+    mailer: Option<&Mailer>,
+    m: &Outbound,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let Some(mailer) = mailer else {
+        store
+            .mark_outbound(
+                m.id,
+                "failed",
+                None,
+                Some("e-mail is not configured (FRONTDESK_SMTP_URL)"),
+                now,
+            )
+            .await?;
+        return Ok(true);
+    };
+    match mailer
+        .send(&m.to, m.subject.as_deref().unwrap_or(""), &m.body)
+        .await
+    {
+        Ok(()) => {
+            store.mark_outbound(m.id, "sent", None, None, now).await?;
+            Ok(true)
+        }
+        Err(MailError::Invalid(e)) => {
+            store
+                .mark_outbound(m.id, "failed", None, Some(&e), now)
+                .await?;
+            Ok(true)
+        }
+        Err(MailError::Smtp(e)) => {
+            tracing::warn!(outbox = m.id, error = %e, "e-mail not sent; will retry");
+            retry_later(store, m, now, "queued", &e).await
+        }
+    }
+}
+
 /// Back off (2, 4, 8 … seconds on the wall clock) and try again, at most `MAX_ATTEMPTS`
 /// times.
 async fn retry_later(
@@ -171,17 +245,33 @@ async fn retry_later(
 }
 
 /// Deliver the outbox when woken and at least every `every`, until `stop` flips.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_sender(
     store: Store,
     twilio: TwilioRest,
+    mailer: Option<Mailer>,
     clock: crate::clock::Clock,
     wake: std::sync::Arc<tokio::sync::Notify>,
     every: Duration,
+    lease_secs: i64,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    const BATCH: i64 = 50;
     loop {
-        if let Err(e) = deliver_pending(&store, &twilio, clock.now(), 50).await {
-            tracing::warn!(error = %e, "outbox delivery failed");
+        match deliver_batch(
+            &store,
+            &twilio,
+            mailer.as_ref(),
+            clock.now(),
+            BATCH,
+            lease_secs,
+        )
+        .await
+        {
+            // A full batch: more may be waiting.
+            Ok((_, claimed)) if claimed as i64 >= BATCH && !*stop.borrow() => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox delivery failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

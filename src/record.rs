@@ -24,6 +24,8 @@ pub struct CustomerRecord {
     pub portal_activity: Vec<PortalEvent>,
     pub conversations: Vec<ConversationView>,
     pub escalations: Vec<Escalation>,
+    /// What technicians reported about this customer's visits (on the way, paused, done).
+    pub field_events: Vec<crate::store::FieldEvent>,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -81,7 +83,7 @@ pub struct ConversationView {
 pub struct TimelineEntry {
     pub at: DateTime<FixedOffset>,
     /// `visit`, `appointment`, `invoice`, `payment`, `agreement`, `portal`, `message`,
-    /// `tool_call`, `escalation`.
+    /// `tool_call`, `escalation`, `field`.
     pub kind: &'static str,
     pub summary: String,
     /// The id of the entry in its own list.
@@ -169,7 +171,8 @@ pub async fn customer_record(
         })
         .collect();
 
-    let timeline = timeline(
+    let field_events = store.field_events_of_customer(t, id).await?;
+    let mut timeline = timeline(
         tz,
         &service_history,
         &billing,
@@ -179,6 +182,32 @@ pub async fn customer_record(
         &conversations,
         &escalations,
     );
+    for f in &field_events {
+        let detail = [f.note.as_deref(), f.findings.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
+        let eta = f
+            .eta_minutes
+            .map(|m| format!(", about {m} minutes"))
+            .unwrap_or_default();
+        timeline.push(TimelineEntry {
+            at: local(tz, f.at),
+            kind: "field",
+            summary: format!(
+                "Technician: {}{eta}{}",
+                f.kind,
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {detail}")
+                }
+            ),
+            ref_id: f.id,
+        });
+    }
+    timeline.sort_by(|a, b| b.at.cmp(&a.at).then(b.ref_id.cmp(&a.ref_id)));
     Ok(CustomerRecord {
         customer: CustomerView {
             customer,
@@ -194,6 +223,7 @@ pub async fn customer_record(
         portal_activity,
         conversations,
         escalations,
+        field_events,
         timeline,
     })
 }

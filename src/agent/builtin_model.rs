@@ -1429,6 +1429,17 @@ fn offer_text(v: &View<'_>, windows: &[Value], what: &str) -> String {
 /// After a write that the customer confirmed.
 fn after_write(v: &View<'_>, d: &Done) -> ModelStep {
     let r = &d.result;
+    // What the tenant will send before the visit (empty when it sends nothing).
+    let next = field(r, "what_next");
+    let step = after_write_text(v, d);
+    match step {
+        ModelStep::Reply { text } if !next.is_empty() => reply(format!("{text} {next}")),
+        other => other,
+    }
+}
+
+fn after_write_text(v: &View<'_>, d: &Done) -> ModelStep {
+    let r = &d.result;
     match r.get("status").and_then(Value::as_str) {
         Some("rescheduled") => reply(v.t(
             &format!(

@@ -32,7 +32,8 @@ pub fn default_priority(reason: EscalationReason) -> Priority {
         EscalationReason::Emergency => Priority::Urgent,
         EscalationReason::BillingDispute
         | EscalationReason::Cancellation
-        | EscalationReason::ModelFailure => Priority::High,
+        | EscalationReason::ModelFailure
+        | EscalationReason::UnhappyCustomer => Priority::High,
         _ => Priority::Normal,
     }
 }
@@ -126,6 +127,7 @@ fn reason_text(r: EscalationReason) -> &'static str {
         EscalationReason::IdentityUnresolved => "the caller could not be verified",
         EscalationReason::ModelFailure => "the model failed",
         EscalationReason::Voicemail => "voicemail left",
+        EscalationReason::UnhappyCustomer => "the customer rated a visit poorly",
         EscalationReason::Other => "needs a human",
     }
 }

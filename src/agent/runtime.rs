@@ -455,6 +455,8 @@ impl Agent {
         let first_run = !item.started;
         let mut carry = Carry::default();
         let mut early_reply: Option<String> = None;
+        // What a short answer to a notice means, for the model ("R" → a reschedule request).
+        let mut rewritten: Option<String> = None;
         // An emergency raised an escalation a person already owned.
         let mut raised = false;
         if first_run {
@@ -481,6 +483,35 @@ impl Agent {
                         .await?;
                 }
                 state.turn += 1;
+            }
+            // A reply to a reminder or a survey (`notices`): answered here, or passed on
+            // to the model as what it means.
+            let notice = tx.take_conversation_notice(tenant.id, conversation).await?;
+            if let (Some(notice), "agent", false) = (notice, conv_now.owner.as_str(), emergency) {
+                let mut ctx = ToolCtx {
+                    store: &self.store,
+                    tx: &mut tx,
+                    search: &self.search,
+                    tenant,
+                    conversation,
+                    inbox_id: item.id,
+                    channel: conv.channel,
+                    participant: conv.reach(),
+                    caller_verifies: item.caller.verifies(),
+                    identity: &mut identity,
+                    state: &mut state,
+                    now,
+                    customer_affirmed: false,
+                    customer_text: &item.text,
+                    escalated: None,
+                    confirm_text: None,
+                    spanish,
+                    actions: Vec::new(),
+                };
+                let answered = crate::notices::answer(&mut ctx, &notice).await?;
+                early_reply = answered.reply;
+                carry.escalated = answered.escalated;
+                rewritten = answered.means;
             }
             if emergency {
                 let mut ctx = ToolCtx {
@@ -551,6 +582,15 @@ impl Agent {
         }
 
         // (2) The model loop.
+        let understanding = match &rewritten {
+            Some(text) => builtin::understand(
+                text,
+                &builtin::Context {
+                    now_local: tenant.timezone.local(now).naive_local(),
+                },
+            ),
+            None => understanding,
+        };
         let reply = match early_reply {
             Some(text) => Some(text),
             None => {
@@ -559,6 +599,7 @@ impl Agent {
                     &conv,
                     &item,
                     &understanding,
+                    rewritten.as_deref(),
                     &mut identity,
                     &mut state,
                     &mut carry,
@@ -670,6 +711,7 @@ impl Agent {
         conv: &Conversation,
         item: &InboxItem,
         understanding: &builtin::Understanding,
+        means: Option<&str>,
         identity: &mut Identity,
         state: &mut AgentState,
         carry: &mut Carry,
@@ -682,6 +724,17 @@ impl Agent {
         let spanish = understanding.language == builtin::Lang::Es;
         let history = self.store.messages(tenant.id, conversation).await?;
         let mut messages = history_messages(&history);
+        // A short answer to a notice ("R") is read as what it means ("I need to reschedule
+        // my appointment"); the transcript keeps what the customer wrote.
+        if let Some(means) = means {
+            if let Some(ChatMessage::User { content }) = messages
+                .iter_mut()
+                .rev()
+                .find(|m| matches!(m, ChatMessage::User { .. }))
+            {
+                *content = means.to_string();
+            }
+        }
         let mut journal: Vec<ChatMessage> =
             serde_json::from_value(item.journal.clone()).unwrap_or_default();
         messages.extend(journal.iter().cloned());
@@ -1013,14 +1066,21 @@ fn outcome_of(item: &InboxItem, duplicate: bool) -> TurnOutcome {
 /// The conversation as the model reads it: the customer's messages, and the company's —
 /// the agent's and, after a hand-back, what a CSR wrote — as the assistant's, so the agent
 /// carries on from where the person left off.
+/// A short answer to a notice ("R" after a reminder) reads as what it means.
 fn history_messages(history: &[crate::store::Message]) -> Vec<ChatMessage> {
+    let mut previous: Option<&str> = None;
     history
         .iter()
         .filter_map(|m| match m.direction {
-            Direction::Inbound => Some(ChatMessage::User {
-                content: m.text.clone(),
-            }),
+            Direction::Inbound => {
+                let content = previous
+                    .take()
+                    .and_then(|p| crate::notices::meaning_of_reply(p, &m.text))
+                    .map_or_else(|| m.text.clone(), str::to_string);
+                Some(ChatMessage::User { content })
+            }
             Direction::Outbound if m.author == "agent" || m.author.starts_with("csr:") => {
+                previous = Some(&m.text);
                 Some(ChatMessage::Assistant {
                     content: Some(m.text.clone()),
                     tool_calls: vec![],

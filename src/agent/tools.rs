@@ -1059,6 +1059,7 @@ async fn reschedule(
             from,
             to,
             service: a.service,
+            what_next: crate::notices::what_next(ctx.tenant, ctx.spanish),
         },
     ))
 }
@@ -1252,6 +1253,7 @@ async fn book_service(
             service: service.name,
             window: when,
             price: quote.first_visit_total_cents.to_string(),
+            what_next: crate::notices::what_next(ctx.tenant, ctx.spanish),
         },
     ))
 }

@@ -15,7 +15,7 @@ pub use catalog::{AddOn, PricingRule, Quote, SizeTier};
 pub use ids::*;
 pub use money::Cents;
 pub use phone::PhoneE164;
-pub use policy::Policy;
+pub use policy::{NoticePolicy, Policy};
 pub use time::{BusinessHours, DayHours, TenantTz};
 
 use serde::{Deserialize, Serialize};
@@ -110,6 +110,7 @@ string_enum!(
         IdentityUnresolved = "identity_unresolved",
         ModelFailure = "model_failure",
         Voicemail = "voicemail",
+        UnhappyCustomer = "unhappy_customer",
         Other = "other",
     }
 );

@@ -16,6 +16,54 @@ pub struct Policy {
     /// Local quiet hours: no outbound marketing-style texts between these hours.
     pub quiet_hours_start: u8,
     pub quiet_hours_end: u8,
+    /// Proactive messages: which are sent and when (`docs/notices.md`).
+    pub notices: NoticePolicy,
+}
+
+/// Which proactive messages a tenant sends, and when. Times are local hours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NoticePolicy {
+    /// A reminder the day before the visit, at `reminder_day_before_hour`.
+    pub reminder_day_before: bool,
+    pub reminder_day_before_hour: u8,
+    /// A reminder on the morning of the visit, at `reminder_morning_of_hour`.
+    pub reminder_morning_of: bool,
+    pub reminder_morning_of_hour: u8,
+    /// "NAME is on the way, about N minutes" when the technician sets off.
+    pub en_route: bool,
+    /// The technician's customer-facing note when a visit is paused.
+    pub paused: bool,
+    /// After a visit: a short summary, the invoice link and a one-question survey.
+    pub completed: bool,
+    /// A survey answer at or below this opens `unhappy_customer` (0 never does).
+    pub survey_escalate_at_or_below: u8,
+    /// A notice with a pay link when an invoice is issued.
+    pub invoice_new: bool,
+    /// Reminders about an unpaid invoice, every `invoice_overdue_every_days` days after its
+    /// due date, at most `invoice_overdue_max` of them.
+    pub invoice_overdue: bool,
+    pub invoice_overdue_every_days: i64,
+    pub invoice_overdue_max: i64,
+}
+
+impl Default for NoticePolicy {
+    fn default() -> Self {
+        Self {
+            reminder_day_before: true,
+            reminder_day_before_hour: 17,
+            reminder_morning_of: false,
+            reminder_morning_of_hour: 8,
+            en_route: true,
+            paused: true,
+            completed: true,
+            survey_escalate_at_or_below: 2,
+            invoice_new: true,
+            invoice_overdue: true,
+            invoice_overdue_every_days: 7,
+            invoice_overdue_max: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +138,7 @@ impl Default for Policy {
             sms_max_segments: 2,
             quiet_hours_start: 21,
             quiet_hours_end: 8,
+            notices: NoticePolicy::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod auth;
 mod console;
 mod error;
 mod events;
+mod field;
 mod health;
 mod messages;
 mod openapi;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(queue::router())
                 .merge(session::router())
                 .merge(record_actions::router())
+                .merge(field::router())
                 .merge(audit::router())
                 .merge(events::router())
                 .merge(policy::router())

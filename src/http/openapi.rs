@@ -219,6 +219,25 @@ pub const OPERATIONS: &[Op] = &[
         || obj(&["reason"], json!({ "reason": text() })),
         200,
     ),
+    with_body(
+        "post",
+        "/api/v1/operator/appointments/{id}/status",
+        "A field event from the technician: `en_route` (+ `eta_minutes`), `started`, `paused` (+ customer-facing `note`) or `completed` (+ `findings`, `products`); texts the customer when the tenant's notice is on",
+        Access::Operator,
+        || {
+            obj(
+                &["status"],
+                json!({
+                    "status": { "type": "string", "enum": ["en_route", "started", "paused", "completed"] },
+                    "eta_minutes": { "type": "integer", "minimum": 1, "maximum": 600 },
+                    "note": text(),
+                    "findings": text(),
+                    "products": { "type": "array", "items": { "type": "string" } },
+                }),
+            )
+        },
+        200,
+    ),
     op(
         "get",
         "/api/v1/operator/slots",
@@ -833,6 +852,7 @@ mod tests {
             ("queue", include_str!("queue.rs"), op),
             ("session", include_str!("session.rs"), op),
             ("record_actions", include_str!("record_actions.rs"), op),
+            ("field", include_str!("field.rs"), op),
             ("audit", include_str!("audit.rs"), op),
             ("events", include_str!("events.rs"), op),
             ("policy", include_str!("policy.rs"), op),

@@ -213,6 +213,37 @@ pub fn apply(current: &Settings, patch: &Value) -> Result<Settings, Invalid> {
         0,
         23,
     )?;
+    let n = &p.notices;
+    for (f, v) in [
+        (
+            "policy.notices.reminder_day_before_hour",
+            n.reminder_day_before_hour,
+        ),
+        (
+            "policy.notices.reminder_morning_of_hour",
+            n.reminder_morning_of_hour,
+        ),
+    ] {
+        range(f, i64::from(v), 0, 23)?;
+    }
+    range(
+        "policy.notices.survey_escalate_at_or_below",
+        i64::from(n.survey_escalate_at_or_below),
+        0,
+        5,
+    )?;
+    range(
+        "policy.notices.invoice_overdue_every_days",
+        n.invoice_overdue_every_days,
+        1,
+        90,
+    )?;
+    range(
+        "policy.notices.invoice_overdue_max",
+        n.invoice_overdue_max,
+        0,
+        12,
+    )?;
     for (name, d) in [
         ("mon", business_hours.mon),
         ("tue", business_hours.tue),

@@ -127,6 +127,9 @@ pub async fn seed_demo(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Demo
             .await
             .with_context(|| format!("seeding tenant `{slug}`"))?;
     }
+    // The world's past is past: notices of its invoices that were due before now are not
+    // sent when an instance first runs.
+    crate::notices::plan_invoice_history(store, now).await?;
     let summary = demo_summary(store, now, true).await?;
     tracing::info!(
         customers = summary.counts.customers,

@@ -59,6 +59,10 @@ string_enum_events! {
     CustomerNoteAdded = "customer.note_added",
     PortalActivity = "portal.activity",
     PolicyChanged = "tenant.policy_changed",
+    AppointmentConfirmed = "appointment.confirmed",
+    FieldUpdate = "appointment.field_update",
+    NoticeSent = "notice.sent",
+    SurveyAnswered = "survey.answered",
 }
 
 impl std::fmt::Display for EventKind {

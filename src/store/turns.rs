@@ -195,6 +195,10 @@ pub struct Outbound {
     /// Send attempts so far (counted when a sender leases the row).
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
+    /// The subject line of an e-mail (channel `email`).
+    pub subject: Option<String>,
+    /// The lease of the claim that returned this row (wall clock seconds).
+    pub lease_until: Option<i64>,
 }
 
 type OutboundRow = (
@@ -211,6 +215,8 @@ type OutboundRow = (
     Option<String>,
     i64,
     i64,
+    Option<String>,
+    Option<i64>,
 );
 
 fn outbound(r: OutboundRow) -> Outbound {
@@ -228,6 +234,8 @@ fn outbound(r: OutboundRow) -> Outbound {
         error,
         attempts,
         created_at,
+        subject,
+        lease_until,
     ) = r;
     Outbound {
         id,
@@ -243,10 +251,12 @@ fn outbound(r: OutboundRow) -> Outbound {
         error,
         attempts,
         created_at: ts(created_at),
+        subject,
+        lease_until,
     }
 }
 
-const OUTBOX_COLS: &str = "id, tenant_id, conversation_id, channel, to_addr, from_addr, body, purpose, status, provider_id, error, CAST(attempts AS BIGINT), created_at";
+const OUTBOX_COLS: &str = "id, tenant_id, conversation_id, channel, to_addr, from_addr, body, purpose, status, provider_id, error, CAST(attempts AS BIGINT), created_at, subject, lease_until";
 
 impl Store {
     /// The open conversation of this participant on this channel, opened if there is none (or
@@ -473,8 +483,25 @@ impl Store {
         Ok(rows.into_iter().map(outbound).collect())
     }
 
+    /// Extend a claim's lease just before sending, if the claim still holds the row: a
+    /// sender whose lease ran out (a slow batch) must not send what another sender may have
+    /// taken over. Returns whether the claim still holds it.
+    pub async fn renew_outbound(&self, m: &mut Outbound, lease_secs: i64) -> StoreResult<bool> {
+        let until = wall_now() + lease_secs;
+        let n = with_db!(self, pool => sqlx::query(
+            "UPDATE outbox SET lease_until = $1 WHERE tenant_id = $2 AND id = $3 AND lease_until = $4 \
+             AND status IN ('queued', 'uncertain')")
+            .bind(until).bind(m.tenant_id.0).bind(m.id).bind(m.lease_until)
+            .execute(pool).await?.rows_affected());
+        if n == 1 {
+            m.lease_until = Some(until);
+        }
+        Ok(n == 1)
+    }
+
     /// Try a leased message again no sooner than `after_wall` (wall clock seconds), with
-    /// its new status (`queued`, or `uncertain` when the last attempt may have gone out).
+    /// its new status (`queued`, or `uncertain` when the last attempt may have gone out). A
+    /// row that got its outcome meanwhile (`sent`, `failed`) keeps it.
     pub async fn retry_outbound(
         &self,
         id: i64,
@@ -483,7 +510,8 @@ impl Store {
         error: &str,
     ) -> StoreResult<()> {
         with_db!(self, pool => sqlx::query(
-            "UPDATE outbox SET status = $1, lease_until = $2, error = $3, updated_at = $4 WHERE id = $5")
+            "UPDATE outbox SET status = $1, lease_until = $2, error = $3, updated_at = $4 \
+             WHERE id = $5 AND status IN ('queued', 'uncertain')")
             .bind(status).bind(after_wall).bind(error).bind(wall_now()).bind(id)
             .execute(pool).await?.rows_affected());
         Ok(())
@@ -492,7 +520,7 @@ impl Store {
     /// Put a leased message back until `not_before` (the tenant's quiet hours end).
     pub async fn defer_outbound(&self, id: i64, not_before: DateTime<Utc>) -> StoreResult<()> {
         with_db!(self, pool => sqlx::query(
-            "UPDATE outbox SET not_before = $1, lease_until = NULL, updated_at = $2 WHERE id = $3")
+            "UPDATE outbox SET not_before = $1, lease_until = NULL, attempts = attempts - 1, updated_at = $2 WHERE id = $3")
             .bind(not_before.timestamp()).bind(wall_now()).bind(id)
             .execute(pool).await?.rows_affected());
         Ok(())

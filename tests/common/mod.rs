@@ -19,6 +19,7 @@ pub mod api;
 pub mod app;
 pub mod browser;
 pub mod stripe;
+pub mod smtp;
 pub mod twilio;
 pub mod voice;
 pub mod world;

@@ -17,6 +17,8 @@ mod capacity;
 mod console;
 mod eval;
 mod masking;
+mod notices;
+mod notices_scale;
 mod operator;
 mod operators;
 mod portal;

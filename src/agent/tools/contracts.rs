@@ -356,6 +356,9 @@ pub struct RescheduledResult {
     pub from: String,
     pub to: String,
     pub service: String,
+    /// What the customer will hear from the company next (reminders, on-the-way texts), from
+    /// the tenant's notice settings; empty when nothing is sent.
+    pub what_next: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -381,6 +384,8 @@ pub struct BookedResult {
     pub service: String,
     pub window: String,
     pub price: String,
+    /// As in a reschedule's result.
+    pub what_next: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
