@@ -1275,7 +1275,7 @@ const CHANGE_CLAIMS: &[&str] = &[
     "quedó para",
 ];
 
-/// A setting at a dotted path of the tenant's settings (`reminders.enabled`), as a bool.
+/// A setting at a dotted path of the tenant's policy (`notices.reminder_day_before`), as a bool.
 fn setting_on(settings: &Value, path: &str) -> bool {
     path.split('.')
         .try_fold(settings, |v, k| v.get(k))
@@ -1309,14 +1309,15 @@ pub fn dollar_amounts(text: &str) -> Vec<i64> {
     out
 }
 
-/// Claims in replies that nothing backs: a reminder (unless the tenant's `reminders.enabled`
-/// setting is on), a dollar amount no tool result of the conversation so far carries, a
+/// Claims in replies that nothing backs: a reminder (unless the tenant's policy sends one,
+/// `notices.reminder_*`), a dollar amount no tool result of the conversation so far carries, a
 /// follow-up time ("within 15 minutes") no tool result promised, or a change said to be made
 /// while no write succeeded in that turn.
 pub fn unbacked_claims(turns: &[TurnRecord], settings: &Value) -> Vec<String> {
     let mut fails = Vec::new();
     let mut results = String::new();
-    let reminders_on = setting_on(settings, "reminders.enabled");
+    let reminders_on = setting_on(settings, "notices.reminder_day_before")
+        || setting_on(settings, "notices.reminder_morning_of");
     for (i, t) in turns.iter().enumerate() {
         for c in &t.tool_calls {
             results.push_str(&c.result.to_string());

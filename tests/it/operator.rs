@@ -265,6 +265,8 @@ store_test!(
             "portal_activity",
             "conversations",
             "escalations",
+            "signatures",
+            "field_events",
             "timeline",
         ]
         .into_iter()
