@@ -382,13 +382,16 @@ impl RawSettings {
 
 impl RawSettings {
     fn rate_limit_settings(&self) -> anyhow::Result<LimitSettings> {
-        let mut out = LimitSettings::default();
-        out.enabled = match self.rate_limits.as_deref().map(str::trim) {
+        let enabled = match self.rate_limits.as_deref().map(str::trim) {
             None | Some("") | Some("on") => true,
             Some("off") => false,
             Some(other) => {
                 anyhow::bail!("FRONTDESK_RATE_LIMITS must be `on` or `off`, got `{other}`")
             }
+        };
+        let mut out = LimitSettings {
+            enabled,
+            ..LimitSettings::default()
         };
         for (raw, env, slot) in [
             (
@@ -508,7 +511,7 @@ mod tests {
         assert!(!s.rate_limits.enabled);
         let bad = RawSettings::from_env([("FRONTDESK_DB_MAX_CONNECTIONS".into(), "many".into())]);
         assert!(bad
-            .unwrap_err()
+            .expect_err("must fail")
             .to_string()
             .contains("FRONTDESK_DB_MAX_CONNECTIONS"));
     }
@@ -524,8 +527,8 @@ mod tests {
         }
         // Every field of `RawSettings` is in KEYS.
         let src = include_str!("config.rs");
-        let body = &src[src.find("pub struct RawSettings {").unwrap()..];
-        let body = &body[..body.find("\n}\n").unwrap()];
+        let body = &src[src.find("pub struct RawSettings {").expect("present")..];
+        let body = &body[..body.find("\n}\n").expect("present")];
         for line in body.lines().skip(1) {
             if let Some(field) = line
                 .trim()

@@ -711,7 +711,7 @@ async fn list_appointments(ctx: &mut ToolCtx<'_>) -> Result<ToolOutcome, StoreEr
                 service: a.service,
                 property: street,
                 status: a.status,
-                reschedule_count: i64::from(a.reschedule_count),
+                reschedule_count: a.reschedule_count,
             }
         })
         .collect();

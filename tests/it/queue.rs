@@ -852,18 +852,18 @@ store_test! {
                 .count()
         };
         // Half the time left: nothing to announce.
-        store.flag_near_breaches(now + Duration::hours(5), 100).await.unwrap();
-        let events = store.events_after(tenant, 0, 10_000).await.unwrap();
+        store.flag_near_breaches(now + Duration::hours(5), 100).await.expect("ok");
+        let events = store.events_after(tenant, 0, 10_000).await.expect("ok");
         assert_eq!(near_breach(&events), 0);
         // A fifth left: announced, and only once however often the watch runs.
-        store.flag_near_breaches(now + Duration::hours(8) + Duration::minutes(1), 100).await.unwrap();
-        store.flag_near_breaches(now + Duration::hours(9), 100).await.unwrap();
-        let events = store.events_after(tenant, 0, 10_000).await.unwrap();
+        store.flag_near_breaches(now + Duration::hours(8) + Duration::minutes(1), 100).await.expect("ok");
+        store.flag_near_breaches(now + Duration::hours(9), 100).await.expect("ok");
+        let events = store.events_after(tenant, 0, 10_000).await.expect("ok");
         assert_eq!(near_breach(&events), 1, "{events:?}");
         let event = events
             .iter()
             .find(|e| e.kind == frontdesk::store::EventKind::SlaNearBreach)
-            .unwrap();
+            .expect("ok");
         assert_eq!(event.payload["overdue"], json!(false));
         assert_eq!(event.payload["priority"], json!("high"));
         app.stop().await;

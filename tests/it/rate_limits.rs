@@ -32,11 +32,11 @@ store_test! {
             .json(&msg(2))
             .send()
             .await
-            .unwrap();
+            .expect("ok");
         assert_eq!(response.status().as_u16(), 429);
-        let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        let retry: u64 = response.headers()["retry-after"].to_str().expect("ok").parse().expect("ok");
         assert!((1..=60).contains(&retry), "Retry-After {retry}");
-        let body: serde_json::Value = response.json().await.unwrap();
+        let body: serde_json::Value = response.json().await.expect("ok");
         assert_eq!(body["error"]["code"], "rate_limited", "{body}");
         // Another token has its own allowance.
         let (status, body) = post(&app, "/api/v1/messages", &b, msg(3)).await;
@@ -51,7 +51,7 @@ store_test! {
             raw.rate_limit_portal_chat_customer = Some("60/min,burst=2".into());
         })
         .await;
-        let tenant = app.state.store.tenant(app.demo.demo).await.unwrap();
+        let tenant = app.state.store.tenant(app.demo.demo).await.expect("ok");
         let token = |customer: CustomerId| {
             portal::sign(
                 &tenant.portal_key,
@@ -62,7 +62,7 @@ store_test! {
                 },
             )
         };
-        let (customers, _) = app.state.store.list_customers(tenant.id, 1, 2).await.unwrap();
+        let (customers, _) = app.state.store.list_customers(tenant.id, 1, 2).await.expect("ok");
         let (first, second) = (token(customers[0].id), token(customers[1].id));
         for _ in 0..2 {
             let (status, body) =
@@ -103,7 +103,7 @@ store_test! {
             .store
             .inbox_item(tenant, &sids[2])
             .await
-            .unwrap()
+            .expect("ok")
             .expect("the third message is stored");
         assert!(third.done, "the third message still ran");
         assert_eq!(third.delivery, Some(Delivery::Withheld));
@@ -113,7 +113,7 @@ store_test! {
             .store
             .outbound_of(tenant, Some(third.conversation_id))
             .await
-            .unwrap();
+            .expect("ok");
         assert!(queued.is_empty(), "{queued:?}");
         // Another number is answered.
         let other = twilio.sms("+15125550189", "hi").await;
