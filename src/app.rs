@@ -197,6 +197,7 @@ async fn prepare(settings: Settings, store: Store) -> anyhow::Result<(AppState, 
         search: search.clone(),
         model,
         fallback: Arc::new(BuiltinModel),
+        breaker: Default::default(),
         clock,
         turn_budget: turn_budget(settings.twilio.reply_budget),
     };

@@ -82,6 +82,10 @@ pub enum Command {
         #[arg(long, default_value = "sms")]
         channel: String,
     },
+    /// Run the system under faults and count every broken promise (needs the
+    /// `test-support` feature: it carries the loopback Twilio and model fakes).
+    #[cfg(feature = "test-support")]
+    Soak(SoakArgs),
     /// Measure: search latency on a generated world, turn overhead with the built-in model.
     Bench {
         #[command(subcommand)]
@@ -145,6 +149,41 @@ pub enum UserCommand {
         #[arg(long)]
         email: String,
     },
+}
+
+/// `frontdesk soak`: a scratch database, real instances, loopback fakes, faults.
+#[cfg(feature = "test-support")]
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// PostgreSQL URL of a database from which a scratch database may be created (two
+    /// instances); without it, a SQLite file (one instance).
+    #[arg(long)]
+    pub postgres: Option<String>,
+    #[arg(long)]
+    pub instances: Option<usize>,
+    #[arg(long, default_value_t = 10_000)]
+    pub conversations: usize,
+    #[arg(long, default_value_t = 32)]
+    pub senders: usize,
+    /// Share of messages delivered twice, in percent.
+    #[arg(long, default_value_t = 10)]
+    pub duplicate_percent: u32,
+    /// Seconds between kills (SIGKILL) of a random instance; 0: never.
+    #[arg(long, default_value_t = 4)]
+    pub kill_every: u64,
+    #[arg(long, default_value_t = 1_000)]
+    pub max_kills: usize,
+    /// Stop starting conversations after this many seconds.
+    #[arg(long, default_value_t = 3_600)]
+    pub time_limit: u64,
+    /// How the loopback model endpoint misbehaves.
+    #[arg(long, value_enum, default_value = "flaky")]
+    pub model_fault: crate::soak::ModelBehaviour,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Keep the instances' logs even when nothing failed.
+    #[arg(long)]
+    pub keep_logs: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -334,6 +373,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", crate::bench::turns(store, conversations).await?);
             Ok(())
         }
+        #[cfg(feature = "test-support")]
+        Command::Soak(args) => soak(args).await,
         Command::Eval { command } => eval(settings, command).await,
         Command::User { command } => user(settings, command).await,
         Command::Tools { .. } => Ok(()),
@@ -498,5 +539,31 @@ async fn chat(settings: Settings, from: &str, tenant: &str, channel: &str) -> an
             None => println!("(no reply: a person from the team owns this conversation)"),
         }
     }
+    Ok(())
+}
+
+#[cfg(feature = "test-support")]
+async fn soak(args: SoakArgs) -> anyhow::Result<()> {
+    let mut opts = crate::soak::SoakOptions::new(std::env::current_exe()?, args.postgres);
+    if let Some(n) = args.instances {
+        opts.instances = n;
+    }
+    opts.conversations = args.conversations;
+    opts.senders = args.senders;
+    opts.duplicate_percent = args.duplicate_percent;
+    opts.kill_every =
+        (args.kill_every > 0).then(|| std::time::Duration::from_secs(args.kill_every));
+    opts.max_kills = args.max_kills;
+    opts.time_limit = std::time::Duration::from_secs(args.time_limit);
+    opts.seed = args.seed;
+    opts.model = args.model_fault;
+    opts.keep_logs = args.keep_logs;
+    let report = crate::soak::run(opts).await?;
+    println!("{}", report.render());
+    anyhow::ensure!(
+        report.failures() == 0,
+        "{} broken promises",
+        report.failures()
+    );
     Ok(())
 }

@@ -25,6 +25,10 @@ pub mod ratelimit;
 pub mod record;
 pub mod search;
 pub mod seed;
+/// The run under faults (`frontdesk soak`); it carries the loopback fakes, so it is built
+/// only with the `test-support` feature.
+#[cfg(feature = "test-support")]
+pub mod soak;
 pub mod store;
 pub mod telemetry;
 pub mod voice;

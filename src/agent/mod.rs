@@ -1,6 +1,7 @@
 //! The agent: the model boundary, the built-in model, an OpenAI-compatible model, tools
 //! under policy, escalation, and the turn runtime that ties them together.
 
+pub mod breaker;
 pub mod builtin;
 pub mod builtin_model;
 pub mod escalation;

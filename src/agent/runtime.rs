@@ -95,6 +95,57 @@ impl TurnGate {
     }
 }
 
+/// A turn's place at the [`TurnGate`]: held while the turn works on the store, handed back
+/// while it waits for a model (which can take seconds and uses no connection), so a slow
+/// or hanging model cannot queue every other conversation behind it.
+pub struct GateSlot {
+    gate: Option<TurnGate>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl GateSlot {
+    /// Wait for a place at the gate.
+    pub async fn enter(gate: &TurnGate) -> Result<GateSlot, AgentError> {
+        let permit = gate
+            .0
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AgentError::Busy)?;
+        Ok(GateSlot {
+            gate: Some(gate.clone()),
+            permit: Some(permit),
+        })
+    }
+
+    /// Outside any gate (recovery runs a few conversations at a time on its own).
+    pub fn ungated() -> GateSlot {
+        GateSlot {
+            gate: None,
+            permit: None,
+        }
+    }
+
+    /// Await `wait` with the place handed back; queue for it again afterwards.
+    async fn while_waiting<T>(
+        &mut self,
+        wait: impl std::future::Future<Output = T>,
+    ) -> Result<T, AgentError> {
+        self.permit = None;
+        let out = wait.await;
+        if let Some(gate) = &self.gate {
+            self.permit = Some(
+                gate.0
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| AgentError::Busy)?,
+            );
+        }
+        Ok(out)
+    }
+}
+
 #[derive(Clone)]
 pub struct Agent {
     pub store: Store,
@@ -104,6 +155,8 @@ pub struct Agent {
     pub model: Arc<dyn Model>,
     /// Answers when `model` fails or times out.
     pub fallback: Arc<dyn Model>,
+    /// Keeps turns away from a model that keeps failing.
+    pub breaker: Arc<super::breaker::Breaker>,
     pub clock: Clock,
     /// How long the model may take within one turn before the fallback answers instead, so
     /// every customer gets an answer inside the channel's reply budget.
@@ -235,8 +288,9 @@ impl Agent {
         let mut usage = Usage::default();
         loop {
             {
-                let _permit = self.gate.0.acquire().await.map_err(|_| AgentError::Busy)?;
-                self.drain(tenant, conversation, &mut usage).await?;
+                let mut slot = GateSlot::enter(&self.gate).await?;
+                self.drain(tenant, conversation, &mut usage, &mut slot)
+                    .await?;
             }
             let item = self.store.inbox_by_id(tenant, inbox_id).await?;
             if item.done {
@@ -267,7 +321,10 @@ impl Agent {
             .await?
         {
             let mut usage = Usage::default();
-            if self.drain(tenant, conversation, &mut usage).await? {
+            if self
+                .drain(tenant, conversation, &mut usage, &mut GateSlot::ungated())
+                .await?
+            {
                 done += 1;
             }
         }
@@ -379,6 +436,7 @@ impl Agent {
         tenant: TenantId,
         conversation: ConversationId,
         usage: &mut Usage,
+        slot: &mut GateSlot,
     ) -> Result<bool, AgentError> {
         let owner =
             crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -406,7 +464,8 @@ impl Agent {
                         // Stalled past the lease: someone else runs the rest now.
                         return Err(AgentError::Busy);
                     }
-                    self.process(&tenant_row, conversation, item, usage).await?;
+                    self.process(&tenant_row, conversation, item, usage, slot)
+                        .await?;
                 }
             }
         }
@@ -428,6 +487,7 @@ impl Agent {
         conversation: ConversationId,
         item: InboxItem,
         usage: &mut Usage,
+        slot: &mut GateSlot,
     ) -> Result<(), AgentError> {
         let now = self.clock.now();
         let started = tokio::time::Instant::now();
@@ -605,6 +665,7 @@ impl Agent {
                     &mut carry,
                     started,
                     usage,
+                    slot,
                 )
                 .await?
             }
@@ -717,6 +778,7 @@ impl Agent {
         carry: &mut Carry,
         started: tokio::time::Instant,
         usage: &mut Usage,
+        slot: &mut GateSlot,
     ) -> Result<Option<String>, AgentError> {
         let now = self.clock.now();
         let conversation = conv.id;
@@ -803,7 +865,9 @@ impl Agent {
             steps += 1;
             request.facts.identity_level = identity.level.as_str().into();
             request.facts.state = facts_state(state, &portal_activity);
-            let step = self.step(&request, deadline, &mut on_fallback).await;
+            let step = self
+                .step(&request, deadline, &mut on_fallback, slot)
+                .await?;
             if on_fallback && fallback_differs && handed_over.is_none() {
                 handed_over = Some(steps - 1);
             }
@@ -979,9 +1043,10 @@ impl Agent {
         request: &ModelRequest,
         deadline: tokio::time::Instant,
         on_fallback: &mut bool,
-    ) -> Result<super::model::ModelResponse, ModelError> {
+        slot: &mut GateSlot,
+    ) -> Result<Result<super::model::ModelResponse, ModelError>, AgentError> {
         if *on_fallback {
-            return self.fallback.complete(request).await;
+            return Ok(self.fallback.complete(request).await);
         }
         *on_fallback = true;
         let left = deadline
@@ -989,22 +1054,32 @@ impl Agent {
             .min(MODEL_TIMEOUT);
         if left.is_zero() {
             tracing::warn!(model = %self.model.name(), "no time left in the turn; using the fallback");
-            return self.fallback.complete(request).await;
+            return Ok(self.fallback.complete(request).await);
         }
-        match tokio::time::timeout(left, self.model.complete(request)).await {
+        if !self.breaker.allow(std::time::Instant::now()) {
+            tracing::debug!(model = %self.model.name(), "the model keeps failing; using the fallback");
+            return Ok(self.fallback.complete(request).await);
+        }
+        let answer = slot
+            .while_waiting(tokio::time::timeout(left, self.model.complete(request)))
+            .await?;
+        Ok(match answer {
             Ok(Ok(r)) => {
+                self.breaker.success();
                 *on_fallback = false;
                 Ok(r)
             }
             Ok(Err(e)) => {
+                self.breaker.failure(std::time::Instant::now());
                 tracing::warn!(model = %self.model.name(), error = %e, "model failed; using the fallback");
                 self.fallback.complete(request).await
             }
             Err(_) => {
+                self.breaker.failure(std::time::Instant::now());
                 tracing::warn!(model = %self.model.name(), "model timed out; using the fallback");
                 self.fallback.complete(request).await
             }
-        }
+        })
     }
 
     /// First turn of a conversation: what the caller id (or portal token) says about who

@@ -10,7 +10,7 @@ mod events;
 mod field;
 mod health;
 mod messages;
-mod openapi;
+pub mod openapi;
 mod operator;
 mod policy;
 mod portal;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{parse_col, with_db, Store, StoreError, StoreResult};
+use super::{parse_col, with_db, with_writer, Store, StoreError, StoreResult};
 use crate::domain::{Role, TenantId, TokenId, UserId};
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,7 +33,7 @@ impl Store {
         email: &str,
         role: Role,
     ) -> StoreResult<UserId> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
             "INSERT INTO operator_users (tenant_id, name, email, role) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(tenant.0).bind(name).bind(email).bind(role.as_str())
             .fetch_one(pool).await
@@ -82,7 +82,7 @@ impl Store {
         verifies_callers: bool,
         now: i64,
     ) -> StoreResult<TokenId> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
             "INSERT INTO api_tokens (tenant_id, user_id, role, label, token_hash, created_at, verifies_callers) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
             .bind(tenant.0).bind(user.map(|u| u.0)).bind(role.as_str()).bind(label).bind(token_hash).bind(now).bind(verifies_callers)
             .fetch_one(pool).await
@@ -108,7 +108,7 @@ impl Store {
     }
 
     pub async fn revoke_token(&self, id: TokenId, now: i64) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
+        with_writer!(self, pool => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
             .bind(now).bind(id.0).execute(pool).await?.rows_affected());
         Ok(())
     }

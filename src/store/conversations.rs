@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    json_col, parse_col, to_json, ts, with_conn, with_db, Store, StoreError, StoreResult, Tx,
+    json_col, parse_col, to_json, ts, with_conn, with_db, with_writer, Store, StoreError,
+    StoreResult, Tx,
 };
 use crate::domain::{
     Channel, ConversationId, CustomerId, Direction, EscalationId, EscalationReason,
@@ -197,7 +198,7 @@ impl Store {
         c: &NewConversation,
         now: DateTime<Utc>,
     ) -> StoreResult<ConversationId> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
             "INSERT INTO conversations (tenant_id, channel, customer_id, identity_level, owner, participant, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 'agent', $5, 'open', $6, $6) RETURNING id")
             .bind(tenant.0).bind(c.channel.as_str()).bind(c.customer_id.map(|c| c.0)).bind(c.identity_level.as_str())
@@ -376,13 +377,13 @@ impl Store {
         phone: &PhoneE164,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query("INSERT INTO opt_outs (tenant_id, phone, at) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, phone) DO NOTHING")
+        with_writer!(self, pool => sqlx::query("INSERT INTO opt_outs (tenant_id, phone, at) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, phone) DO NOTHING")
             .bind(tenant.0).bind(phone.as_str()).bind(now.timestamp()).execute(pool).await?.rows_affected());
         Ok(())
     }
 
     pub async fn opt_in(&self, tenant: TenantId, phone: &PhoneE164) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query("DELETE FROM opt_outs WHERE tenant_id = $1 AND phone = $2")
+        with_writer!(self, pool => sqlx::query("DELETE FROM opt_outs WHERE tenant_id = $1 AND phone = $2")
             .bind(tenant.0).bind(phone.as_str()).execute(pool).await?.rows_affected());
         Ok(())
     }

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{parse_col, with_conn, with_db, with_tx, Backend, Store, StoreError, StoreResult, Tx};
+use super::{
+    parse_col, with_conn, with_db, with_tx, with_writer, Backend, Store, StoreError, StoreResult,
+    Tx,
+};
 use crate::domain::{
     CustomerId, CustomerStatus, PhoneE164, PropertyId, PropertyKind, TenantId, ZoneId,
 };
@@ -161,7 +164,7 @@ impl Store {
         code: &str,
         name: &str,
     ) -> StoreResult<ZoneId> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar("INSERT INTO zones (tenant_id, code, name) VALUES ($1, $2, $3) RETURNING id")
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar("INSERT INTO zones (tenant_id, code, name) VALUES ($1, $2, $3) RETURNING id")
             .bind(tenant.0)
             .bind(code)
             .bind(name)

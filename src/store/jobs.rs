@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{to_json, ts, wall_now, with_conn, with_db, Store, StoreResult, Tx};
+use super::{to_json, ts, wall_now, with_conn, with_db, with_writer, Store, StoreResult, Tx};
 use crate::domain::{AppointmentId, AppointmentStatus, ConversationId, CustomerId, TenantId};
 
 /// Work to schedule.
@@ -135,7 +135,7 @@ impl Store {
                ORDER BY due_at, id LIMIT $4{lock}) \
              RETURNING {JOB_COLS}"
         );
-        let mut rows: Vec<JobRow> = with_db!(self, pool => sqlx::query_as(&sql)
+        let mut rows: Vec<JobRow> = with_writer!(self, pool => sqlx::query_as(&sql)
             .bind(wall + lease_secs).bind(now.timestamp()).bind(wall).bind(limit)
             .fetch_all(pool).await?);
         rows.sort_by_key(|r| (r.7, r.0));
@@ -145,7 +145,7 @@ impl Store {
     /// Give a claimed job back to be tried again no sooner than `after_wall` (wall clock),
     /// if this claim still holds it.
     pub async fn retry_job(&self, j: &Job, after_wall: i64, error: &str) -> StoreResult<bool> {
-        let n = with_db!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE jobs SET lease_until = $1, error = $2, updated_at = $3 \
              WHERE tenant_id = $4 AND id = $5 AND status = 'pending' AND lease_until = $6")
             .bind(after_wall).bind(error).bind(wall_now()).bind(j.tenant_id.0).bind(j.id).bind(j.lease_until)
@@ -155,7 +155,7 @@ impl Store {
 
     /// Move a claimed job to a new due time (its rule says later), releasing the lease.
     pub async fn postpone_job(&self, j: &Job, due_at: DateTime<Utc>) -> StoreResult<bool> {
-        let n = with_db!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE jobs SET due_at = $1, lease_until = NULL, updated_at = $2 \
              WHERE tenant_id = $3 AND id = $4 AND status = 'pending' AND lease_until = $5")
             .bind(due_at.timestamp()).bind(wall_now()).bind(j.tenant_id.0).bind(j.id).bind(j.lease_until)

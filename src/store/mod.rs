@@ -21,6 +21,7 @@ mod bulk;
 mod conversations;
 mod customers;
 mod events;
+mod integrity;
 mod jobs;
 mod operator_actions;
 mod portal;
@@ -40,6 +41,7 @@ pub use bulk::*;
 pub use conversations::*;
 pub use customers::*;
 pub use events::*;
+pub use integrity::*;
 pub use jobs::*;
 pub use operator_actions::*;
 pub use portal::*;
@@ -118,6 +120,29 @@ pub struct Store {
     pub(crate) db: Backend,
     /// Wakes this process's event streams after a transaction that emitted events commits.
     pub(crate) hub: Arc<EventHub>,
+    /// SQLite has one writer: a transaction waits here for its turn *before* it takes a pooled
+    /// connection. Waiting inside SQLite (`BEGIN IMMEDIATE` under the busy timeout) would hold
+    /// a connection meanwhile, and enough such waiters empty the pool under the very writer
+    /// they wait for, when it needs a connection for a read.
+    pub(crate) writer: Arc<tokio::sync::Semaphore>,
+}
+
+/// How long a transaction waits for SQLite's writer before the store reports itself busy.
+const WRITER_WAIT: Duration = Duration::from_secs(30);
+
+impl Store {
+    /// Wait for SQLite's writer (see `Store::writer`); PostgreSQL never waits here.
+    pub(crate) async fn writer_turn(
+        &self,
+    ) -> StoreResult<Option<tokio::sync::OwnedSemaphorePermit>> {
+        if !matches!(self.db, Backend::Sqlite(_)) {
+            return Ok(None);
+        }
+        match tokio::time::timeout(WRITER_WAIT, self.writer.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+        }
+    }
 }
 
 /// Run the same body against whichever pool backs the store. The body is compiled once per
@@ -132,12 +157,24 @@ macro_rules! with_db {
 }
 pub(crate) use with_db;
 
+/// [`with_db!`] for a statement that writes outside a transaction: on SQLite it first waits
+/// for the writer ([`Store::writer`]), so no pooled connection is held while waiting for
+/// SQLite's write lock (`tests/it/tidy.rs` checks that every write uses it).
+macro_rules! with_writer {
+    ($store:expr, $pool:ident => $body:expr) => {{
+        let _writer = $store.writer_turn().await?;
+        $crate::store::with_db!($store, $pool => $body)
+    }};
+}
+pub(crate) use with_writer;
+
 /// Open a transaction on either engine and run the body with `$tx` bound to it; commits when
 /// the body returns `Ok`. SQLite transactions start IMMEDIATE (write lock up front).
 macro_rules! with_tx {
     ($store:expr, $tx:ident => $body:expr) => {
         match &$store.db {
             $crate::store::Backend::Sqlite(pool) => {
+                let _writer = $store.writer_turn().await?;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
@@ -161,6 +198,8 @@ pub struct Tx {
     pub(crate) hub: Arc<EventHub>,
     /// Whether `emit_event` wrote in this transaction (streams are woken on commit).
     pub(crate) emitted: bool,
+    /// SQLite's writer, held until commit or rollback.
+    pub(crate) _writer: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 pub(crate) enum TxInner {
@@ -267,6 +306,7 @@ impl Store {
             Store {
                 db: Backend::Sqlite(pool),
                 hub,
+                writer: Arc::new(tokio::sync::Semaphore::new(1)),
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
@@ -279,6 +319,7 @@ impl Store {
             Store {
                 db: Backend::Postgres(pool),
                 hub: Arc::new(EventHub::default()),
+                writer: Arc::new(tokio::sync::Semaphore::new(1)),
             }
         } else {
             return Err(StoreError::UnsupportedUrl(
@@ -290,7 +331,9 @@ impl Store {
 
     /// Start a transaction (SQLite: `BEGIN IMMEDIATE`, taking the write lock up front).
     pub async fn begin(&self) -> StoreResult<Tx> {
+        let writer = self.writer_turn().await?;
         Ok(Tx {
+            _writer: writer,
             inner: match &self.db {
                 Backend::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
                 Backend::Postgres(pool) => TxInner::Postgres(pool.begin().await?),

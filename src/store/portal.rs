@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{to_json, ts, with_conn, with_db, EventKind, Store, StoreError, StoreResult, Tx};
+use super::{
+    to_json, ts, with_conn, with_db, with_writer, EventKind, Store, StoreError, StoreResult, Tx,
+};
 use crate::domain::{
     AgreementId, AppointmentId, Cents, CustomerId, InvoiceId, PortalEventId, PortalEventKind,
     SlotId, TenantId,
@@ -199,7 +201,7 @@ impl Store {
         url: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "INSERT INTO checkout_sessions (tenant_id, customer_id, invoice_id, provider, session_id, amount_cents, url, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (provider, session_id) DO NOTHING")
             .bind(tenant.0).bind(customer.0).bind(invoice.0).bind(provider).bind(session_id).bind(amount.0).bind(url).bind(now.timestamp())
@@ -365,7 +367,7 @@ impl Store {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<i64> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
             "INSERT INTO portal_links (tenant_id, customer_id, token_hash, channel, contact, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
             .bind(tenant.0).bind(customer.0).bind(token_hash).bind(channel).bind(contact)

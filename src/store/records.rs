@@ -4,7 +4,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{json_col, parse_col, to_json, ts, with_db, Store, StoreError, StoreResult};
+use super::{
+    json_col, parse_col, to_json, ts, with_db, with_writer, Store, StoreError, StoreResult,
+};
 use crate::domain::{
     AgreementId, AgreementStatus, Cents, CustomerId, InvoiceId, InvoiceStatus, PortalEventId,
     PortalEventKind, PropertyId, ServiceId, SignatureStatus, TechnicianId, TenantId, VisitId,
@@ -104,7 +106,7 @@ fn date(raw: &str) -> StoreResult<NaiveDate> {
 
 impl Store {
     pub async fn insert_visit(&self, tenant: TenantId, v: &NewVisit) -> StoreResult<VisitId> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
             "INSERT INTO service_visits (tenant_id, customer_id, property_id, service_id, technician_id, completed_at, notes, findings, products) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
             .bind(tenant.0).bind(v.customer_id.0).bind(v.property_id.0).bind(v.service_id.0).bind(v.technician_id.0)
@@ -141,7 +143,7 @@ impl Store {
     }
 
     pub async fn insert_invoice(&self, tenant: TenantId, i: &NewInvoice) -> StoreResult<InvoiceId> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
             "INSERT INTO invoices (tenant_id, customer_id, number, amount_cents, balance_cents, issued_on, due_on, status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
             .bind(tenant.0).bind(i.customer_id.0).bind(&i.number).bind(i.amount_cents.0).bind(i.balance_cents.0)
@@ -186,7 +188,7 @@ impl Store {
         method: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "INSERT INTO payments (tenant_id, customer_id, invoice_id, amount_cents, method, paid_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(tenant.0).bind(customer.0).bind(invoice.0).bind(amount.0).bind(method).bind(at.timestamp())
             .execute(pool).await?.rows_affected());
@@ -218,7 +220,7 @@ impl Store {
         tenant: TenantId,
         a: &NewAgreement,
     ) -> StoreResult<AgreementId> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
             "INSERT INTO agreements (tenant_id, customer_id, property_id, service_id, status, signature_status, starts_on, renews_on, price_cents) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
             .bind(tenant.0).bind(a.customer_id.0).bind(a.property_id.0).bind(a.service_id.0).bind(a.status.as_str())

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    json_col, parse_col, to_json, ts, with_conn, with_db, with_tx, Store, StoreError, StoreResult,
-    Tx,
+    json_col, parse_col, to_json, ts, with_conn, with_db, with_tx, with_writer, Store, StoreError,
+    StoreResult, Tx,
 };
 use crate::domain::{
     AppointmentId, AppointmentStatus, Cents, CustomerId, PricingRule, PropertyId, ServiceId,
@@ -218,7 +218,7 @@ macro_rules! free_stop {
 
 impl Store {
     pub async fn insert_service(&self, tenant: TenantId, s: &NewService) -> StoreResult<ServiceId> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
             "INSERT INTO services (tenant_id, code, name, description, pests, duration_minutes, pricing, recurring_interval_days, agent_bookable) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
             .bind(tenant.0).bind(&s.code).bind(&s.name).bind(&s.description).bind(to_json(&s.pests))
@@ -308,7 +308,7 @@ impl Store {
         ends_at: DateTime<Utc>,
         capacity: i64,
     ) -> StoreResult<SlotId> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
             "INSERT INTO slots (tenant_id, zone_id, technician_id, starts_at, ends_at, capacity) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
             .bind(tenant.0).bind(zone.0).bind(tech.0).bind(starts_at.timestamp()).bind(ends_at.timestamp()).bind(capacity)
             .fetch_one(pool)

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{with_db, Store, StoreResult};
+use super::{with_db, with_writer, Store, StoreResult};
 use crate::domain::TenantId;
 
 /// Expired tokens are kept this long (for the log trail), then deleted when others are issued.
@@ -27,10 +27,10 @@ impl Store {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query("DELETE FROM stream_tokens WHERE expires_at < $1")
+        with_writer!(self, pool => sqlx::query("DELETE FROM stream_tokens WHERE expires_at < $1")
             .bind(now.timestamp() - KEEP_EXPIRED_SECS)
             .execute(pool).await.map(|_| ()))?;
-        with_db!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "INSERT INTO stream_tokens (token_hash, tenant_id, call_sid, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash).bind(tenant.0).bind(call_sid).bind(expires_at.timestamp())
             .execute(pool).await.map(|_| ()))?;
@@ -56,7 +56,7 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let n = with_db!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE stream_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1")
             .bind(now.timestamp()).bind(token_hash)
             .execute(pool).await.map(|r| r.rows_affected()))?;

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{json_col, to_json, with_db, with_tx, Store, StoreError, StoreResult};
+use super::{json_col, to_json, with_db, with_tx, with_writer, Store, StoreError, StoreResult};
 use crate::domain::{BusinessHours, Policy, TenantId, TenantTz};
 
 #[derive(Debug, Clone, Serialize)]
@@ -165,7 +165,7 @@ impl Store {
     }
 
     pub async fn update_policy(&self, id: TenantId, policy: &Policy) -> StoreResult<()> {
-        let n = with_db!(self, pool => sqlx::query("UPDATE tenants SET policy = $1 WHERE id = $2")
+        let n = with_writer!(self, pool => sqlx::query("UPDATE tenants SET policy = $1 WHERE id = $2")
             .bind(to_json(policy))
             .bind(id.0)
             .execute(pool)
@@ -183,7 +183,7 @@ impl Store {
         account_sid: &str,
         auth_token: &str,
     ) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query("UPDATE tenants SET twilio_account_sid = $1, twilio_auth_token = $2 WHERE id = $3")
+        with_writer!(self, pool => sqlx::query("UPDATE tenants SET twilio_account_sid = $1, twilio_auth_token = $2 WHERE id = $3")
             .bind(account_sid)
             .bind(auth_token)
             .bind(id.0)

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    json_col, to_json, ts, with_conn, with_db, Backend, Conversation, Store, StoreError,
-    StoreResult, Tx,
+    json_col, to_json, ts, with_conn, with_db, with_writer, Backend, Conversation, Store,
+    StoreError, StoreResult, Tx,
 };
 use crate::domain::{
     Caller, Channel, ConversationId, CustomerId, EscalationId, IdentityLevel, PhoneE164,
@@ -271,7 +271,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<ConversationId> {
         let now_s = now.timestamp();
-        let id: i64 = with_db!(self, pool => {
+        let id: i64 = with_writer!(self, pool => {
             sqlx::query("UPDATE conversations SET status = 'closed' WHERE tenant_id = $1 AND channel = $2 AND participant = $3 \
                          AND status = 'open' AND updated_at < $4 AND owner = 'agent'")
                 .bind(tenant.0).bind(channel.as_str()).bind(participant).bind(now_s - CONVERSATION_IDLE_SECS)
@@ -353,7 +353,7 @@ impl Store {
         owner: &str,
         until: i64,
     ) -> StoreResult<bool> {
-        let n = with_db!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE conversations SET lease_owner = $1, lease_until = $2 WHERE tenant_id = $3 AND id = $4 \
              AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $5)")
             .bind(owner).bind(until).bind(tenant.0).bind(conversation.0).bind(wall_now())
@@ -367,7 +367,7 @@ impl Store {
         conversation: ConversationId,
         owner: &str,
     ) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "UPDATE conversations SET lease_owner = NULL, lease_until = NULL WHERE tenant_id = $1 AND id = $2 AND lease_owner = $3")
             .bind(tenant.0).bind(conversation.0).bind(owner)
             .execute(pool).await?.rows_affected());
@@ -416,7 +416,7 @@ impl Store {
         inbox_id: i64,
         how: Delivery,
     ) -> StoreResult<bool> {
-        let n = with_db!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE inbox SET delivery = $1 WHERE tenant_id = $2 AND id = $3 AND status = 'done' AND delivery IS NULL")
             .bind(how.as_str()).bind(tenant.0).bind(inbox_id)
             .execute(pool).await?.rows_affected());
@@ -476,7 +476,7 @@ impl Store {
                ORDER BY CASE WHEN purpose = 'page' THEN 0 ELSE 1 END, id LIMIT $4{lock}) \
              RETURNING {OUTBOX_COLS}"
         );
-        let mut rows: Vec<OutboundRow> = with_db!(self, pool => sqlx::query_as(&sql)
+        let mut rows: Vec<OutboundRow> = with_writer!(self, pool => sqlx::query_as(&sql)
             .bind(wall + lease_secs).bind(now.timestamp()).bind(wall).bind(limit)
             .fetch_all(pool).await?);
         rows.sort_by_key(|r| (r.7 != "page", r.0));
@@ -488,7 +488,7 @@ impl Store {
     /// taken over. Returns whether the claim still holds it.
     pub async fn renew_outbound(&self, m: &mut Outbound, lease_secs: i64) -> StoreResult<bool> {
         let until = wall_now() + lease_secs;
-        let n = with_db!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE outbox SET lease_until = $1 WHERE tenant_id = $2 AND id = $3 AND lease_until = $4 \
              AND status IN ('queued', 'uncertain')")
             .bind(until).bind(m.tenant_id.0).bind(m.id).bind(m.lease_until)
@@ -509,7 +509,7 @@ impl Store {
         after_wall: i64,
         error: &str,
     ) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "UPDATE outbox SET status = $1, lease_until = $2, error = $3, updated_at = $4 \
              WHERE id = $5 AND status IN ('queued', 'uncertain')")
             .bind(status).bind(after_wall).bind(error).bind(wall_now()).bind(id)
@@ -519,7 +519,7 @@ impl Store {
 
     /// Put a leased message back until `not_before` (the tenant's quiet hours end).
     pub async fn defer_outbound(&self, id: i64, not_before: DateTime<Utc>) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "UPDATE outbox SET not_before = $1, lease_until = NULL, attempts = attempts - 1, updated_at = $2 WHERE id = $3")
             .bind(not_before.timestamp()).bind(wall_now()).bind(id)
             .execute(pool).await?.rows_affected());
@@ -557,7 +557,7 @@ impl Store {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "UPDATE outbox SET status = $1, provider_id = COALESCE($2, provider_id), error = $3, updated_at = $4, lease_until = NULL WHERE id = $5")
             .bind(status).bind(provider_id).bind(error).bind(now.timestamp()).bind(id)
             .execute(pool).await?.rows_affected());
@@ -574,7 +574,7 @@ impl Store {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let n = with_db!(self, pool => sqlx::query("UPDATE outbox SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE provider_id = $4 AND tenant_id = $5")
+        let n = with_writer!(self, pool => sqlx::query("UPDATE outbox SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE provider_id = $4 AND tenant_id = $5")
             .bind(status).bind(error).bind(now.timestamp()).bind(provider_id).bind(tenant.0)
             .execute(pool).await?.rows_affected());
         Ok(n > 0)

@@ -1,7 +1,7 @@
 //! Operator sign-in state: password hashes, server-side sessions (stored as SHA-256 of the
 //! cookie value, revocable), and the failed sign-ins that throttle guessing.
 
-use super::{parse_col, with_db, Store, StoreError, StoreResult};
+use super::{parse_col, with_db, with_writer, Store, StoreError, StoreResult};
 use crate::domain::{Role, TenantId, UserId};
 
 /// An operator user with what sign-in needs.
@@ -99,7 +99,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> StoreResult<i64> {
-        let id: i64 = with_db!(self, pool => sqlx::query_scalar(
+        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
             "INSERT INTO operator_sessions (tenant_id, user_id, token_hash, csrf_token, created_at, last_seen_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id")
             .bind(tenant.0).bind(user.0).bind(token_hash).bind(csrf_token).bind(now).bind(expires_at)
@@ -133,7 +133,7 @@ impl Store {
 
     /// Record activity on a session (extends its idle expiry).
     pub async fn touch_session(&self, tenant: TenantId, id: i64, now: i64) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "UPDATE operator_sessions SET last_seen_at = $1 WHERE tenant_id = $2 AND id = $3 AND last_seen_at < $1")
             .bind(now).bind(tenant.0).bind(id).execute(pool).await?.rows_affected());
         Ok(())
@@ -141,7 +141,7 @@ impl Store {
 
     /// Revoke one session; true if it was live.
     pub async fn revoke_session(&self, tenant: TenantId, id: i64, now: i64) -> StoreResult<bool> {
-        let n = with_db!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE operator_sessions SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
             .bind(now).bind(tenant.0).bind(id).execute(pool).await?.rows_affected());
         Ok(n > 0)
@@ -154,14 +154,14 @@ impl Store {
         user: UserId,
         now: i64,
     ) -> StoreResult<u64> {
-        let n = with_db!(self, pool => sqlx::query(
+        let n = with_writer!(self, pool => sqlx::query(
             "UPDATE operator_sessions SET revoked_at = $1 WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL")
             .bind(now).bind(tenant.0).bind(user.0).execute(pool).await?.rows_affected());
         Ok(n)
     }
 
     pub async fn record_sign_in_failure(&self, key: &str, now: i64) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)")
+        with_writer!(self, pool => sqlx::query("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)")
             .bind(key).bind(now).execute(pool).await?.rows_affected());
         Ok(())
     }
@@ -176,7 +176,7 @@ impl Store {
 
     /// Forget an account's failures after a successful sign-in.
     pub async fn clear_sign_in_failures(&self, key: &str) -> StoreResult<()> {
-        with_db!(self, pool => sqlx::query("DELETE FROM sign_in_failures WHERE key = $1")
+        with_writer!(self, pool => sqlx::query("DELETE FROM sign_in_failures WHERE key = $1")
             .bind(key).execute(pool).await?.rows_affected());
         Ok(())
     }

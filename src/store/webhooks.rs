@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    csr_audit, json_col, parse_col, to_json, ts, with_conn, with_db, Csr, EventKind, Store,
-    StoreError, StoreResult,
+    csr_audit, json_col, parse_col, to_json, ts, with_conn, with_db, with_writer, Csr, EventKind,
+    Store, StoreError, StoreResult,
 };
 use crate::domain::TenantId;
 
@@ -218,7 +218,7 @@ impl Store {
             .bind(wall_now).bind(limit).fetch_all(pool).await?);
         let mut out = Vec::new();
         for (id, tenant, url, secret, body, attempts, due) in rows {
-            let claimed = with_db!(self, pool => sqlx::query(
+            let claimed = with_writer!(self, pool => sqlx::query(
                 "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3")
                 .bind(wall_now + lease).bind(id).bind(due).execute(pool).await?.rows_affected());
             if claimed == 1 {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use frontdesk::app::Application;
 use frontdesk::config::{RawSettings, Secret};
-use frontdesk::domain::{Role, TenantId};
+use frontdesk::domain::{CustomerId, Role, TenantId};
 use frontdesk::http::AppState;
 use frontdesk::seed::DemoSummary;
 use tokio::sync::oneshot;
@@ -90,6 +90,30 @@ impl TestApp {
         frontdesk::auth::create_token(&self.state.store, tenant, None, role, "test", 0)
             .await
             .expect("token")
+    }
+
+    /// A signed customer portal token of the demo tenant, valid for an hour.
+    pub async fn portal_token(&self, customer: CustomerId) -> String {
+        self.portal_token_for(customer, 3600).await
+    }
+
+    /// A signed customer portal token of the demo tenant expiring `expires_in` seconds from
+    /// the app's "now" (negative: already expired).
+    pub async fn portal_token_for(&self, customer: CustomerId, expires_in: i64) -> String {
+        let tenant = self
+            .state
+            .store
+            .tenant(self.demo.demo)
+            .await
+            .expect("the demo tenant");
+        frontdesk::auth::portal::sign(
+            &tenant.portal_key,
+            frontdesk::auth::portal::PortalClaims {
+                tenant: tenant.id,
+                customer,
+                expires_at: self.state.clock.now().timestamp() + expires_in,
+            },
+        )
     }
 
     /// Stop the server and wait for it (graceful shutdown).

@@ -41,8 +41,8 @@ pub const POOL_SIZE: u32 = 8;
 /// Upper bound on one test body.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-const PG_URL_ENV: &str = "FRONTDESK_TEST_PG_URL";
+pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const PG_URL_ENV: &str = "FRONTDESK_TEST_PG_URL";
 const PREFIX: &str = "ft_";
 const STALE_AFTER: Duration = Duration::from_secs(3600);
 

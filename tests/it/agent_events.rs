@@ -2,8 +2,7 @@
 //! while the queue owns the conversation, the agent's and the portal's appointment changes,
 //! and portal activity — each stored in the transaction that wrote the change.
 
-use frontdesk::auth::portal::{self, PortalClaims};
-use frontdesk::domain::{CustomerId, Role};
+use frontdesk::domain::Role;
 use frontdesk::store::Event;
 use serde_json::{json, Value};
 
@@ -21,23 +20,6 @@ async fn events_since(app: &TestApp, after: i64) -> Vec<Event> {
 
 fn kinds(events: &[Event]) -> Vec<String> {
     events.iter().map(|e| e.kind.to_string()).collect()
-}
-
-pub async fn portal_token(app: &TestApp, customer: CustomerId) -> String {
-    let tenant = app
-        .state
-        .store
-        .tenant(app.demo.demo)
-        .await
-        .expect("the demo tenant");
-    portal::sign(
-        &tenant.portal_key,
-        PortalClaims {
-            tenant: tenant.id,
-            customer,
-            expires_at: app.state.clock.now().timestamp() + 3600,
-        },
-    )
 }
 
 store_test!(
@@ -157,7 +139,7 @@ store_test!(
 store_test!(
     fn reported_portal_activity_is_evented(db: &TestDb) {
         let app = TestApp::spawn(db).await;
-        let token = portal_token(&app, app.demo.rachel_kim).await;
+        let token = app.portal_token(app.demo.rachel_kim).await;
         for (kind, detail) in [
             ("invoice_viewed", json!({ "invoice": 7 })),
             ("chat_opened", json!({})),
@@ -255,7 +237,7 @@ store_test!(
 
         let app = TestApp::spawn(db).await;
         let d = app.demo.clone();
-        let token = portal_token(&app, d.rachel_kim).await;
+        let token = app.portal_token(d.rachel_kim).await;
         let url = format!("ws://{}/api/v1/portal/chat?token={token}", app.addr);
         let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -307,7 +289,7 @@ store_test!(
         assert_eq!(messages[2]["text"], text);
         assert!(!body.to_string().contains("csr:"), "no user ids: {body}");
         // Another customer sees none of it; no token is a 401.
-        let other = portal_token(&app, d.john_smith).await;
+        let other = app.portal_token(d.john_smith).await;
         let body: Value = app
             .http
             .get(app.url("/api/v1/portal/chat/messages"))

@@ -3,32 +3,12 @@
 //! expired token is a 401.
 
 use frontdesk::agent::openai::fake::{FakeChatServer, FakeResponse};
-use frontdesk::auth::portal::{self, PortalClaims};
-use frontdesk::domain::CustomerId;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::common::agent::*;
 use crate::common::app::TestApp;
-
-async fn portal_token(app: &TestApp, customer: CustomerId, expires_in: i64) -> String {
-    let tenant = app
-        .state
-        .store
-        .tenant(app.demo.demo)
-        .await
-        .expect("the demo tenant");
-    let now = app.state.clock.now().timestamp();
-    portal::sign(
-        &tenant.portal_key,
-        PortalClaims {
-            tenant: tenant.id,
-            customer,
-            expires_at: now + expires_in,
-        },
-    )
-}
 
 async fn chat(app: &TestApp, token: &str, text: &str, id: &str) -> reqwest::Response {
     app.http
@@ -49,7 +29,7 @@ store_test!(
             app.demo.jose_garcia_appointment.expect("Jose's visit"),
         )
         .await;
-        let token = portal_token(&app, jose, 3600).await;
+        let token = app.portal_token_for(jose, 3600).await;
 
         let res = chat(&app, &token, "I tried to move my visit online and it wouldn't let me. can you move it to wednesday afternoon?", "p1").await;
         assert_eq!(res.status(), 200);
@@ -96,7 +76,7 @@ store_test!(
         .await;
         // Jose's visit is under 48 hours away: the portal refuses to move it, and records why.
         let jose = app.demo.jose_garcia;
-        let token = portal_token(&app, jose, 3600).await;
+        let token = app.portal_token_for(jose, 3600).await;
         let visit = app.demo.jose_garcia_appointment.expect("Jose's visit");
         let slot = app.demo.full_windows[0];
         let res = app
@@ -140,7 +120,7 @@ store_test!(
 store_test!(
     fn portal_chat_over_a_websocket_and_bad_tokens(db: &TestDb) {
         let app = TestApp::spawn(db).await;
-        let token = portal_token(&app, app.demo.rachel_kim, 3600).await;
+        let token = app.portal_token_for(app.demo.rachel_kim, 3600).await;
         let url = format!("ws://{}/api/v1/portal/chat?token={token}", app.addr);
         let (mut ws, _) = tokio::time::timeout(
             std::time::Duration::from_secs(10),
@@ -171,7 +151,7 @@ store_test!(
         let _ = ws.close(None).await;
 
         // Bad, expired and other-tenant tokens.
-        let expired = portal_token(&app, app.demo.rachel_kim, -60).await;
+        let expired = app.portal_token_for(app.demo.rachel_kim, -60).await;
         let mut forged = token.clone();
         forged.pop();
         forged.push(if token.ends_with('0') { '1' } else { '0' });

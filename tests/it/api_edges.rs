@@ -10,28 +10,10 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use crate::common::api::{check, post, send, Req, DEMO_NUMBER};
 use crate::common::app::TestApp;
 use crate::common::twilio::{message_status_params, TwilioClient};
-use frontdesk::auth::portal::{self, PortalClaims};
-use frontdesk::domain::{Channel, ConversationId, CustomerId, Role, TenantId};
+use frontdesk::domain::{Channel, ConversationId, Role, TenantId};
 use frontdesk::store::NewOutbound;
 
 const RACHEL: &str = "+15125550155";
-
-async fn portal_token(app: &TestApp, customer: CustomerId) -> String {
-    let tenant = app
-        .state
-        .store
-        .tenant(app.demo.demo)
-        .await
-        .expect("the demo tenant");
-    portal::sign(
-        &tenant.portal_key,
-        PortalClaims {
-            tenant: tenant.id,
-            customer,
-            expires_at: app.state.clock.now().timestamp() + 3600,
-        },
-    )
-}
 
 async fn allowed_tools(app: &TestApp, conversation: i64) -> Vec<String> {
     app.state
@@ -252,7 +234,7 @@ store_test!(
         let app = TestApp::spawn(db).await;
         let admin = app.token(app.demo.demo, Role::Admin).await;
         let integration = app.token(app.demo.demo, Role::Integration).await;
-        let portal = portal_token(&app, app.demo.rachel_kim).await;
+        let portal = app.portal_token(app.demo.rachel_kim).await;
         let table: Vec<(Req, u16, &str)> = vec![
             (
                 Req::get("/api/v1/operator/customers/%FF").token(&admin),
@@ -400,7 +382,7 @@ store_test!(
         let app = TestApp::spawn(db).await;
         let integration = app.token(app.demo.demo, Role::Integration).await;
         let admin = app.token(app.demo.demo, Role::Admin).await;
-        let portal = portal_token(&app, app.demo.rachel_kim).await;
+        let portal = app.portal_token(app.demo.rachel_kim).await;
         let table: Vec<Req> = vec![
             Req::post(
                 "/api/v1/messages",
@@ -493,7 +475,7 @@ store_test!(
 store_test!(
     fn finding_16_a_portal_token_with_anything_appended_is_refused(db: &TestDb) {
         let app = TestApp::spawn(db).await;
-        let token = portal_token(&app, app.demo.rachel_kim).await;
+        let token = app.portal_token(app.demo.rachel_kim).await;
         check(&app, Req::get("/api/v1/portal/me").token(&token), 200, None).await;
         for suffix in ["0", "a", "00", "x", "=", "%", " a"] {
             let bad = format!("{token}{suffix}");

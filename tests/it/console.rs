@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::common::agent::{rachel_appointment, Conversation};
 use crate::common::app::TestApp;
 use crate::common::browser::{screens_dir, Browser};
-use crate::common::twilio::{param, FakeTwilio, TwilioClient, RACHEL_KIM};
+use crate::common::twilio::{fake_twilio, param, TwilioClient, RACHEL_KIM};
 use crate::common::TestDb;
 use frontdesk::domain::EscalationStatus;
 
@@ -90,7 +90,7 @@ async fn shot(b: &Browser, name: &str) {
 async fn csr_works_an_escalation_and_admin_changes_policy_in_the_browser() {
     let db = TestDb::sqlite().await;
     db.bounded(async {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let api_base = fake.api_base();
         let app = TestApp::spawn_with(&db, |raw| raw.twilio_api_base = Some(api_base)).await;
         set_passwords(&app).await;

@@ -22,23 +22,6 @@ async fn spawn_with_fake(db: &TestDb, fake: &FakeChatServer) -> TestApp {
     .await
 }
 
-async fn portal_token(app: &TestApp, customer: frontdesk::domain::CustomerId) -> String {
-    let tenant = app
-        .state
-        .store
-        .tenant(app.demo.demo)
-        .await
-        .expect("the demo tenant");
-    frontdesk::auth::portal::sign(
-        &tenant.portal_key,
-        frontdesk::auth::portal::PortalClaims {
-            tenant: tenant.id,
-            customer,
-            expires_at: app.state.clock.now().timestamp() + 3600,
-        },
-    )
-}
-
 /// The digits of a test card, in any grouping.
 fn holds_card(text: &str) -> bool {
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
@@ -161,7 +144,7 @@ store_test!(
         fake.respond_with(|_| FakeResponse::reply("ok"));
         let app = spawn_with_fake(db, &fake).await;
         let customer = app.demo.rachel_kim;
-        let token = portal_token(&app, customer).await;
+        let token = app.portal_token(customer).await;
         let res = app
             .http
             .post(app.url("/api/v1/portal/events"))

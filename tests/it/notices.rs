@@ -16,7 +16,7 @@ use crate::common::agent::{assert_says_all, day_label, rachel_appointment, Conve
 use crate::common::api::{check, get_ok, Req};
 use crate::common::app::{TestApp, CLOCK, PUBLIC_URL};
 use crate::common::smtp::FakeSmtp;
-use crate::common::twilio::{eventually, FakeTwilio, TwilioClient, TOM_BECKER};
+use crate::common::twilio::{eventually, fake_twilio, FakeTwilio, TwilioClient, TOM_BECKER};
 use crate::common::TestDb;
 
 const GARCIAS: &str = "+15125550111";
@@ -345,7 +345,7 @@ store_test!(
         let queued = outbox_to(&store, demo.demo, RACHEL).await;
         assert_eq!(queued.len(), 1);
 
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let settings = frontdesk::config::RawSettings {
             twilio_account_sid: Some(crate::common::app::TWILIO_ACCOUNT_SID.into()),
             twilio_auth_token: Some(frontdesk::config::Secret::new(
@@ -481,7 +481,7 @@ async fn reminded(db: &TestDb, fake: &FakeTwilio) -> TestApp {
 
 store_test!(
     fn reminder_then_c_confirms_the_visit(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = reminded(db, &fake).await;
         let client = TwilioClient::new(&app);
         let reply = client.sms(RACHEL, "C").await;
@@ -528,7 +528,7 @@ store_test!(
 
 store_test!(
     fn reminder_then_r_offers_a_window_and_yes_moves_it(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = reminded(db, &fake).await;
         let before = rachel_appointment(&app).await;
         let client = TwilioClient::new(&app);
@@ -553,7 +553,7 @@ store_test!(
 
 store_test!(
     fn field_events_text_the_customer_and_a_low_survey_escalates(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         let token = app.token(app.demo.demo, Role::Csr).await;
         let a = rachel_appointment(&app).await;

@@ -14,7 +14,7 @@ use frontdesk::domain::{CustomerStatus, PhoneE164};
 use frontdesk::store::{NewCustomer, Store};
 
 use crate::common::app::{CLOCK, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN};
-use crate::common::twilio::{eventually, FakeTwilio};
+use crate::common::twilio::{eventually, fake_twilio, FakeTwilio};
 use crate::common::TestDb;
 
 const REMINDERS: usize = 1000;
@@ -215,7 +215,7 @@ async fn two_instances_on_postgresql_send_each_reminder_once() {
         let clock = due.to_rfc3339();
 
         // Two instances, nobody killed.
-        let twilio = FakeTwilio::start().await;
+        let twilio = fake_twilio().await;
         let a = Instance::start(&db, &twilio, &clock).await;
         let b = Instance::start(&db, &twilio, &clock).await;
         settle(&db, &twilio, due).await;
@@ -233,7 +233,7 @@ async fn on_postgresql_an_instance_killed_mid_run_loses_and_doubles_nothing() {
     db.bounded(async {
         let due = arrange(&db).await;
         let clock = due.to_rfc3339();
-        let twilio = FakeTwilio::start().await;
+        let twilio = fake_twilio().await;
         let a = Instance::start(&db, &twilio, &clock).await;
         let b = Instance::start(&db, &twilio, &clock).await;
         wait_for_some(&twilio, REMINDERS / 4).await;
@@ -254,7 +254,7 @@ async fn on_sqlite_an_instance_killed_and_restarted_loses_and_doubles_nothing() 
     db.bounded(async {
         let due = arrange(&db).await;
         let clock = due.to_rfc3339();
-        let twilio = FakeTwilio::start().await;
+        let twilio = fake_twilio().await;
         let a = Instance::start(&db, &twilio, &clock).await;
         wait_for_some(&twilio, REMINDERS / 4).await;
         a.kill();

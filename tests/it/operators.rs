@@ -1434,9 +1434,9 @@ store_test!(
 
 store_test!(
     fn a_cancellation_escalation_is_finished_entirely_through_the_api(db: &TestDb) {
-        use crate::common::twilio::{param, FakeTwilio, TwilioClient, RACHEL_KIM};
+        use crate::common::twilio::{fake_twilio, param, TwilioClient, RACHEL_KIM};
 
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let api_base = fake.api_base();
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(api_base)).await;
         let d = app.demo.clone();

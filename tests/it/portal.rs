@@ -6,27 +6,14 @@
 //! expiry by the app's clock, limits, the same answer for unknown contacts).
 
 use chrono::{DateTime, Duration, Utc};
-use frontdesk::auth::portal::{self, PortalClaims};
 use frontdesk::domain::{AppointmentId, AppointmentStatus, Cents, CustomerId, SlotId, ZoneId};
 use frontdesk::store::{Csr, NewAppointment};
 use serde_json::{json, Value};
 
 use crate::common::app::TestApp;
 use crate::common::stripe::{self as fake_stripe, FakeStripe};
-use crate::common::twilio::FakeTwilio;
+use crate::common::twilio::{fake_twilio, FakeTwilio};
 use crate::common::TestDb;
-
-async fn portal_token(app: &TestApp, customer: CustomerId) -> String {
-    let tenant = app.state.store.tenant(app.demo.demo).await.expect("tenant");
-    portal::sign(
-        &tenant.portal_key,
-        PortalClaims {
-            tenant: tenant.id,
-            customer,
-            expires_at: app.state.clock.now().timestamp() + 3600,
-        },
-    )
-}
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
     let res = app
@@ -81,7 +68,7 @@ store_test!(
             )
             .await
             .expect("note");
-        let token = portal_token(&app, dana).await;
+        let token = app.portal_token(dana).await;
 
         let (status, summary) = get(&app, &token, "/api/v1/portal/summary").await;
         assert_eq!(status, 200, "{summary}");
@@ -203,7 +190,7 @@ store_test!(
 store_test!(
     fn portal_events_accept_only_what_a_browser_can_truthfully_report(db: &TestDb) {
         let app = TestApp::spawn(db).await;
-        let token = portal_token(&app, app.demo.rachel_kim).await;
+        let token = app.portal_token(app.demo.rachel_kim).await;
         for kind in ["invoice_viewed", "chat_opened"] {
             let (status, body) = post(
                 &app,
@@ -328,7 +315,7 @@ store_test!(
         let app = TestApp::spawn(db).await;
         let t = app.demo.demo;
         let w = reschedule_world(&app).await;
-        let token = portal_token(&app, app.demo.rachel_kim).await;
+        let token = app.portal_token(app.demo.rachel_kim).await;
         let path = |a: AppointmentId, what: &str| format!("/api/v1/portal/visits/{a}/{what}");
 
         // The window picker offers the good window and none of the bad ones.
@@ -476,7 +463,7 @@ store_test!(
         assert_eq!(events[1].1["appointment_id"], w.appointment.0);
 
         // Someone else's visit is not found.
-        let other = portal_token(&app, app.demo.tom_becker).await;
+        let other = app.portal_token(app.demo.tom_becker).await;
         let (status, _) = post(
             &app,
             &other,
@@ -551,7 +538,7 @@ store_test!(
         let app = spawn_with_stripe(db, &stripe).await;
         let t = app.demo.demo;
         let invoice = open_invoice(&app).await;
-        let token = portal_token(&app, app.demo.rachel_kim).await;
+        let token = app.portal_token(app.demo.rachel_kim).await;
 
         let (status, checkout) = post(
             &app,
@@ -647,7 +634,7 @@ store_test!(
         let stripe = FakeStripe::start().await;
         let app = spawn_with_stripe(db, &stripe).await;
         let invoice = open_invoice(&app).await;
-        let token = portal_token(&app, app.demo.rachel_kim).await;
+        let token = app.portal_token(app.demo.rachel_kim).await;
         let (_, checkout) = post(
             &app,
             &token,
@@ -711,7 +698,7 @@ store_test!(
     fn autopay_turns_on_and_off(db: &TestDb) {
         let app = TestApp::spawn(db).await;
         let rachel = app.demo.rachel_kim;
-        let token = portal_token(&app, rachel).await;
+        let token = app.portal_token(rachel).await;
         for on in [true, false, true] {
             let res = app
                 .http
@@ -742,7 +729,7 @@ store_test!(
         let app = TestApp::spawn(db).await;
         let t = app.demo.demo;
         let dana = app.demo.dana_whitfield;
-        let token = portal_token(&app, dana).await;
+        let token = app.portal_token(dana).await;
         let (_, ags) = get(&app, &token, "/api/v1/portal/agreements").await;
         let a = ags["agreements"]
             .as_array()
@@ -926,7 +913,7 @@ async fn use_link(app: &TestApp, link: &str) -> (u16, Value) {
 
 store_test!(
     fn a_magic_link_is_single_use_and_unknown_contacts_get_the_same_answer(db: &TestDb) {
-        let twilio = FakeTwilio::start().await;
+        let twilio = fake_twilio().await;
         let app = spawn_with_twilio(db, &twilio, None).await;
         let rachel = crate::common::twilio::RACHEL_KIM;
         let (status, known) = ask_link(&app, json!({ "phone": rachel })).await;
@@ -986,7 +973,7 @@ store_test!(
 
 store_test!(
     fn a_magic_link_expires_after_fifteen_minutes_of_the_apps_clock(db: &TestDb) {
-        let twilio = FakeTwilio::start().await;
+        let twilio = fake_twilio().await;
         let app = spawn_with_twilio(db, &twilio, None).await;
         let rachel = crate::common::twilio::RACHEL_KIM;
         assert_eq!(ask_link(&app, json!({ "phone": rachel })).await.0, 202);
@@ -1015,7 +1002,7 @@ store_test!(
 
 store_test!(
     fn magic_link_requests_are_limited_per_contact_and_per_address(db: &TestDb) {
-        let twilio = FakeTwilio::start().await;
+        let twilio = fake_twilio().await;
         let app = spawn_with_twilio(db, &twilio, None).await;
         let rachel = crate::common::twilio::RACHEL_KIM;
         for _ in 0..frontdesk::portal::links::PER_CONTACT_LIMIT {

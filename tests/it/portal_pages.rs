@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::common::app::TestApp;
 use crate::common::browser::{screens_dir, Browser};
 use crate::common::stripe::{self as fake_stripe, FakeStripe};
-use crate::common::twilio::{FakeTwilio, RACHEL_KIM};
+use crate::common::twilio::{fake_twilio, RACHEL_KIM};
 use crate::portal::{open_invoice, reschedule_world};
 
 /// The acceptance bound for an action to show on the operator event stream. Each action
@@ -80,7 +80,7 @@ store_test!(
             eprintln!("chromedriver not installed; skipping the portal browser test");
             return;
         }
-        let twilio = FakeTwilio::start().await;
+        let twilio = fake_twilio().await;
         let stripe = FakeStripe::start().await;
         let port = free_port();
         let (twilio_base, stripe_base) = (twilio.api_base(), stripe.api_base());
@@ -320,7 +320,7 @@ store_test!(
 store_test!(
     fn portal_pages_need_the_cookie_links_survive_previews_and_text_stays_text(db: &TestDb) {
         use crate::portal::{ask_link, link_in, spawn_with_twilio};
-        let twilio = FakeTwilio::start().await;
+        let twilio = fake_twilio().await;
         let app = spawn_with_twilio(db, &twilio, None).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -62,6 +62,7 @@ fn axum_only_in_http() {
             // The fake OpenAI-compatible server is compiled only for tests
             // (`cfg(test)` or the `test-support` feature).
             "src/agent/openai/fake.rs",
+            "src/channels/twilio/fake.rs",
         ],
     );
     assert!(
@@ -137,4 +138,36 @@ fn every_setting_is_in_the_readme_and_the_example_config() {
         }
     }
     assert!(missing.is_empty(), "settings not documented: {missing:#?}");
+}
+
+/// A statement that writes outside a transaction goes through `with_writer!`, which waits
+/// for SQLite's one writer before taking a pooled connection (`Store::writer`): a `with_db!`
+/// write would hold a connection while SQLite makes it wait, and enough of those empty the
+/// pool under the transaction they wait for.
+#[test]
+fn store_writes_wait_for_the_writer() {
+    let mut bad = Vec::new();
+    for (path, text) in sources() {
+        if !path.starts_with("src/store/") {
+            continue;
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            if !line.contains("with_db!(") || line.trim_start().starts_with("//") {
+                continue;
+            }
+            let window = lines[n..(n + 4).min(lines.len())].join(" ");
+            if ["INSERT ", "UPDATE ", "DELETE "]
+                .iter()
+                .any(|w| window.contains(w))
+            {
+                bad.push(format!("{path}:{}", n + 1));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "writes through with_db! instead of with_writer!:\n{}",
+        bad.join("\n")
+    );
 }

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::common::agent::*;
 use crate::common::api::post;
 use crate::common::app::{TestApp, PUBLIC_URL};
-use crate::common::twilio::{eventually, sid, sms_params, FakeTwilio, TwilioClient, DEMO_ON_CALL};
+use crate::common::twilio::{eventually, fake_twilio, sid, sms_params, TwilioClient, DEMO_ON_CALL};
 
 const WASPS: &str = "there are wasps in the house and my son is allergic";
 
@@ -77,7 +77,7 @@ fn use_model(raw: &mut frontdesk::config::RawSettings, model: &FakeChatServer) {
 
 store_test!(
     fn finding_06_a_slow_turn_pages_an_emergency_before_the_model_answers(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let model = slow_model("Sorry to hear that.", Duration::from_millis(1500)).await;
         let app = TestApp::spawn_with(db, |raw| {
             raw.twilio_api_base = Some(fake.api_base());
@@ -249,7 +249,7 @@ store_test!(
 
 store_test!(
     fn finding_14_a_turn_left_pending_by_a_crash_is_finished_and_its_reply_sent(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         // The process died right after storing the message.
         let (inbox_id, _) =
@@ -297,7 +297,12 @@ store_test!(
         let mut usage = Default::default();
         app.state
             .agent
-            .drain(app.demo.demo, conv, &mut usage)
+            .drain(
+                app.demo.demo,
+                conv,
+                &mut usage,
+                &mut frontdesk::agent::runtime::GateSlot::ungated(),
+            )
             .await
             .expect("drained");
         let retry = twilio
@@ -421,7 +426,7 @@ async fn status_of(app: &TestApp, id: i64) -> Outbound {
 
 store_test!(
     fn finding_10_a_page_is_not_held_behind_deferred_messages(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         // 10:30 PM: inside quiet hours, so CSR replies wait for the morning.
         let app = TestApp::spawn_with(db, |raw| {
             raw.twilio_api_base = Some(fake.api_base());
@@ -446,7 +451,7 @@ store_test!(
 
 store_test!(
     fn finding_10_two_senders_never_send_a_row_twice(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         let mut ids = Vec::new();
         for i in 0..20 {
@@ -482,7 +487,7 @@ store_test!(
 
 store_test!(
     fn finding_10_an_uncertain_send_is_checked_not_repeated(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         // Twilio takes the message but the answer is lost.
         fake.garble_next();

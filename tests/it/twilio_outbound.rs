@@ -61,7 +61,7 @@ async fn enqueue(app: &TestApp, to: &str, purpose: &str, body: &str) -> i64 {
 
 store_test!(
     fn emergency_pages_on_call_and_status_updates(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         let twilio = TwilioClient::new(&app);
 
@@ -162,7 +162,7 @@ store_test!(
 
 store_test!(
     fn refused_21610_marks_the_row_failed(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         fake.fail_next(400, 21610, "Attempt to send to unsubscribed recipient");
         let id = enqueue(&app, MARIA_GARCIA, "csr_reply", "Hi Maria, this is Carlos.").await;
@@ -193,7 +193,7 @@ store_test!(
 
 store_test!(
     fn quiet_hours_hold_csr_replies_not_pages(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         // 10:30 PM in Austin: inside the demo's quiet hours (21:00–08:00).
         let app = TestApp::spawn_with(db, |raw| {
             raw.twilio_api_base = Some(fake.api_base());
@@ -231,7 +231,7 @@ store_test!(
 
 store_test!(
     fn fast_turns_are_not_sent_twice(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         let twilio = TwilioClient::new(&app);
         for ask in ["how much is mosquito service?", "what do I owe?"] {

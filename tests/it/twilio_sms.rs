@@ -199,7 +199,7 @@ store_test!(
 
 store_test!(
     fn sms_stop_start_help_and_opt_outs(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         let twilio = TwilioClient::new(&app);
         let store = app.state.store.clone();

@@ -270,7 +270,7 @@ store_test!(
 
 store_test!(
     fn voice_agent_after_hours_is_voicemail(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         let twilio = TwilioClient::new(&app);
 

@@ -137,7 +137,7 @@ store_test!(
 
 store_test!(
     fn finding_01_voicemail_belongs_to_its_call(db: &TestDb) {
-        let fake = FakeTwilio::start().await;
+        let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         let twilio = TwilioClient::new(&app);
         let mut call = Call::start(&twilio, RACHEL_KIM).await;

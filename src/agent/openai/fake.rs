@@ -144,6 +144,8 @@ struct Shared {
     /// Answer 500 to an assistant message whose `content` is `null`, as llama.cpp's
     /// servers do (their prompt templates need a string).
     null_content_fails: std::sync::atomic::AtomicBool,
+    /// Log requests without their bodies (long runs).
+    forget_bodies: std::sync::atomic::AtomicBool,
     script: Mutex<VecDeque<FakeResponse>>,
     responder: Mutex<Option<Responder>>,
     received: Mutex<Vec<ReceivedRequest>>,
@@ -190,6 +192,13 @@ impl FakeChatServer {
     /// The `base_url` to configure a client with (`http://127.0.0.1:<port>/v1`).
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// From now on, log requests without their bodies (long runs keep memory flat).
+    pub fn forget_bodies(&self) {
+        self.shared
+            .forget_bodies
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// From now on, answer an assistant message with `"content": null` the way llama.cpp's
@@ -251,9 +260,12 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         Err(e) => Some(e.clone()),
     };
     let body = parsed.unwrap_or(Value::Null);
+    let forget = shared
+        .forget_bodies
+        .load(std::sync::atomic::Ordering::Relaxed);
     lock(&shared.received).push(ReceivedRequest {
         authorization,
-        body: body.clone(),
+        body: if forget { Value::Null } else { body.clone() },
         rejected: rejected.clone(),
     });
     if let Some(problem) = rejected {

@@ -4,6 +4,10 @@
 //! client with its credential resolver (`rest`). Only this module knows TwiML and Twilio's
 //! parameter names.
 
+/// Compiled for tests and `frontdesk soak` (the `test-support` feature); never part of a
+/// release build.
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake;
 pub mod form;
 pub mod media;
 pub mod rest;
