@@ -225,9 +225,18 @@ impl Templates {
             return Ok(p.clone());
         }
         let path = dir.join(format!("template-{}.db", files.len()));
-        let store = Store::connect(&sqlite_url(&path), 2).await?;
+        let seeding = dir.join(format!("template-{}-seeding.db", files.len()));
+        // Leftovers of an interrupted run would be read as an already seeded world.
+        remove_db(&path);
+        remove_db(&seeding);
+        let store = Store::connect(&sqlite_url(&seeding), 2).await?;
         crate::seed::seed_demo(&store, clock).await?;
+        // The seed's last writes (the `northwind` tenant comes last) may still sit in the
+        // write-ahead log after `close`, and worlds are file copies of the template: write the
+        // template as one complete file instead of copying the seeded one.
+        store.sqlite_copy_to(&path).await?;
         store.close().await;
+        remove_db(&seeding);
         files.insert(clock, path.clone());
         Ok(path)
     }
