@@ -926,8 +926,10 @@ async fn check(
         .get("sms_max_segments")
         .and_then(Value::as_u64)
         .unwrap_or(2) as usize;
-    // Opt-in for now: the tools' own confirmation question is UCS-2 (an en dash) and takes
-    // three segments on its own, which no model can change.
+    // Opt-in for now: window labels are plain ASCII, but Spanish replies (accents outside
+    // GSM-7, the tools' "Responda SÍ") are UCS-2 and the tools' Spanish confirmation takes
+    // three segments on its own; the full service list and a quote with a confirmation in
+    // one reply are over two segments even in GSM-7.
     if e.never.contains(&NeverCheck::WrongForChannel) {
         let channel = s.channel().map_err(anyhow::Error::msg)?;
         fails.extend(wrong_for_channel(turns, channel, max_segments));
