@@ -835,7 +835,7 @@ impl<'a> Reader<'a> {
                 while j < n
                     && words.len() < 3
                     && street_like(&self.toks[j])
-                    && !(STREET_SUFFIXES.contains(&self.w(j)) && !words.is_empty())
+                    && (words.is_empty() || !STREET_SUFFIXES.contains(&self.w(j)))
                 {
                     words.push(self.toks[j].folded.clone());
                     j += 1;
