@@ -680,7 +680,9 @@ impl<'a> Reader<'a> {
             let mut j = i + len;
             while j < n && words.len() < 3 {
                 let t = &self.toks[j];
-                if !name_like(t) || !(lower_ok || capitalised(t)) {
+                // "this is taking forever": a lowercase verb is no name.
+                let verb_like = !capitalised(t) && t.folded.ends_with("ing");
+                if !name_like(t) || !(lower_ok || capitalised(t)) || verb_like {
                     break;
                 }
                 words.push(title_case(&t.raw));

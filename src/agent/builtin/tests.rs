@@ -1044,6 +1044,9 @@ fn moves_and_questions_without_the_usual_verbs() {
         ("do I have anything scheduled?", &[AppointmentStatus]),
         ("hw much 4 moskito srvice", &[Quote]),
         ("can we change my appointment time", &[Reschedule]),
+        ("I have to move one of the visits", &[Reschedule]),
+        ("move the westgate blvd visit to friday", &[Reschedule]),
+        ("move the car so the service guy can park", &[Unknown]),
     ];
     for (text, want) in table {
         assert_eq!(u(text).intents, *want, "{text}");
@@ -1097,7 +1100,11 @@ fn moves_counted_from_the_visit_without_a_trailing_word() {
         let w = u(text).when.expect("a move");
         assert_eq!(w.shift_days, Some(*want), "{text}");
     }
-    for text in ["move it a day earlier", "move it to a day next week"] {
+    for text in [
+        "move it a day earlier",
+        "move it to a day next week",
+        "move it up a week",
+    ] {
         assert_eq!(u(text).when.and_then(|w| w.shift_days), None, "{text}");
     }
 }
@@ -1112,6 +1119,13 @@ fn a_visit_named_by_its_street() {
     assert_eq!(got.street_words, ["tillery"]);
     let got = u("this is Dana, I need to move the visit at tillery street");
     assert_eq!(got.street_words, ["tillery"]);
+    assert_eq!(
+        u("this is jon smyth, do I have anything scheduled?")
+            .name
+            .as_deref(),
+        Some("Jon Smyth")
+    );
+    assert_eq!(u("this is taking forever, I need help").name, None);
     let got = u("how much is the quarterly service");
     assert_eq!(got.appointment_ref, None);
     assert!(got.street_words.is_empty());

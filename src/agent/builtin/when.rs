@@ -894,10 +894,17 @@ impl<'a> Parser<'a> {
             lead = !matches!(
                 self.prev(i, 1),
                 "in" | "within" | "for" | "every" | "than" | "after" | "en" | "per" | "to" | "on"
-            ) && (1..=4)
-                .map_while(|back| i.checked_sub(back).and_then(|k| self.tok(k)))
-                .take_while(|t| !t.is_clause_break())
-                .any(|t| MOVE_VERBS.contains(&t.norm.as_str()));
+            ) && {
+                let before: Vec<&Token> = (1..=4)
+                    .map_while(|back| i.checked_sub(back).and_then(|k| self.tok(k)))
+                    .take_while(|t| !t.is_clause_break())
+                    .collect();
+                // "move it up a week" is earlier.
+                before.iter().any(|t| MOVE_VERBS.contains(&t.norm.as_str()))
+                    && !before
+                        .iter()
+                        .any(|t| matches!(t.norm.as_str(), "up" | "forward" | "earlier"))
+            };
         }
         while matches!(
             self.w(j),
