@@ -524,6 +524,7 @@ const RULES: &[Rule] = &[
             "bye|goodbye|adios|chao|chau|ciao",
             "see you|ya later|soon|then|tomorrow",
             "see you|ya $",
+            "see you|ya on|next? @weekday",
             "talk ~3 later|soon",
             "good night|goodnight",
             "have a good|great|nice|blessed ~2 night|day|evening|weekend|one",

@@ -167,16 +167,13 @@ pub fn find(toks: &[Token]) -> Vec<(Pest, usize)> {
 }
 
 /// Nouns naming a service for something ("gopher removal", "bird control").
+/// Nouns naming a service for something ("gopher removal", "bird control"). Not "service"
+/// or "treatment": those follow any adjective ("other services", "a cheaper treatment").
 const SERVICE_NOUNS: &[&str] = &[
     "removal",
     "control",
-    "treatment",
-    "treatments",
     "trapping",
     "extermination",
-    "exterminator",
-    "service",
-    "services",
     "problem",
     "problems",
     "infestation",
@@ -337,8 +334,10 @@ mod tests {
             ("need bird control asap", Some("bird control")),
             ("how much is the quarterly service", None),
             ("price for general pest control", None),
-            ("mosquito service", None),
-            ("roach treatment", None),
+            ("mosquito control", None),
+            ("roach problem", None),
+            ("do you offer any other services", None),
+            ("a raccoon problem in the attic", Some("raccoon problem")),
         ];
         for (text, want) in table {
             assert_eq!(unknown_target(&tokenize(text)).as_deref(), want, "{text}");

@@ -1047,6 +1047,7 @@ fn moves_and_questions_without_the_usual_verbs() {
         ("I have to move one of the visits", &[Reschedule]),
         ("move the westgate blvd visit to friday", &[Reschedule]),
         ("move the car so the service guy can park", &[Unknown]),
+        ("see you tuesday", &[Goodbye]),
     ];
     for (text, want) in table {
         assert_eq!(u(text).intents, *want, "{text}");
