@@ -334,14 +334,25 @@ fn decide_for(v: &View<'_>) -> ModelStep {
         goals.push(Intent::AppointmentStatus);
     }
     if goals.is_empty() && continuing {
-        if let Some(prev) = v
+        let asked = v
             .earlier
             .iter()
             .find_map(|e| e.intents.iter().copied().find(|i| GOALS.contains(i)))
-        {
+            // A wish alone started it (see below).
+            .or_else(|| {
+                v.earlier
+                    .iter()
+                    .any(only_a_wish)
+                    .then_some(Intent::Reschedule)
+            });
+        if let Some(prev) = asked {
             goals.push(prev);
         } else if !v.u.pests.is_empty() {
             goals.push(Intent::Quote);
+        } else if only_a_wish(&v.u) {
+            // "Sat AM if you can, if not anything early next week", with nothing asked
+            // before: a new time for the visit (without one, the answer offers a booking).
+            goals.push(Intent::Reschedule);
         }
     }
     if goals.is_empty() {
@@ -373,6 +384,7 @@ fn decide_for(v: &View<'_>) -> ModelStep {
         }
     }
     parts.extend(pending_confirm);
+    parts.retain(|p| !p.is_empty());
     reply(parts.join(" "))
 }
 
@@ -438,6 +450,25 @@ fn property_hint(v: &View<'_>) -> Option<String> {
         .take(3)
         .collect();
     (!hint.is_empty()).then(|| hint.join(" "))
+}
+
+/// A message that says nothing but when: a day, a part of the day or a range, no request,
+/// no answer, no pest, no identity detail.
+fn only_a_wish(u: &Understanding) -> bool {
+    let names_time = u.when.as_ref().is_some_and(|w| {
+        !w.dates.is_empty()
+            || w.part.is_some()
+            || w.earliest_date.is_some()
+            || w.shift_days.is_some()
+            || w.fallback.is_some()
+    });
+    names_time
+        && u.intents.iter().all(|i| *i == Intent::Unknown)
+        && u.yes_no.is_none()
+        && !u.counter_proposal
+        && u.pests.is_empty()
+        && u.appointment_ref.is_none()
+        && !gives_identity(u)
 }
 
 fn gives_identity(u: &Understanding) -> bool {
@@ -750,6 +781,9 @@ fn goal_step(v: &View<'_>, goal: Intent) -> GoalStep {
         }),
         Intent::Services => match v.called("list_services") {
             None => GoalStep::Call(call("list_services", json!({}))),
+            Some(d) if not_offered(v, &services(&d.result)).is_some() => {
+                GoalStep::Say(not_offered(v, &services(&d.result)).unwrap_or_default())
+            }
             Some(d) => {
                 let names: Vec<String> = services(&d.result)
                     .iter()
@@ -883,16 +917,27 @@ fn pick_service<'s>(v: &View<'_>, list: &'s [ServiceInfo]) -> Option<&'s Service
         || text.contains("quarterly")
         || text.contains("monthly")
         || text.contains("recurring");
+    let pests: Vec<String> = pests
+        .into_iter()
+        .chain(v.u.target.as_deref().and_then(target_stem))
+        .collect();
     let mut best: Option<(i64, &ServiceInfo)> = None;
     for s in list {
         let mut score = 0i64;
+        let matches = |sp: &String, p: &String| sp.contains(p.as_str()) || p.contains(sp.as_str());
         for p in pests.iter().take(3) {
-            if s.pests
-                .iter()
-                .any(|sp| sp.contains(p.as_str()) || p.contains(sp.as_str()))
-            {
+            if s.pests.iter().any(|sp| matches(sp, p)) {
                 score += 10;
             }
+        }
+        // A service for exactly these pests (the Cockroach Clean-Out for roaches) before a
+        // general one that also covers them.
+        if !pests.is_empty()
+            && s.pests
+                .iter()
+                .all(|sp| pests.iter().any(|p| matches(sp, p)))
+        {
+            score += 3;
         }
         let name = s.name.to_lowercase();
         // Every word of the service's name the customer used ("termite treatment").
@@ -957,11 +1002,47 @@ fn last_user_text(req: &ModelRequest) -> String {
         .unwrap_or_default()
 }
 
+/// The creature word of a target ("gopher removal" → "gophe"), as catalog text is matched.
+fn target_stem(target: &str) -> Option<String> {
+    let word = target.split_whitespace().next()?;
+    let word = word.trim_end_matches('s');
+    (word.len() >= 3).then(|| word.chars().take(5).collect())
+}
+
+/// "Sorry, we don't offer gopher removal.": the customer asked for something to be treated
+/// that is neither a pest this model knows nor named anywhere in the catalog.
+fn not_offered(v: &View<'_>, list: &[ServiceInfo]) -> Option<String> {
+    if !v.u.pests.is_empty() || list.is_empty() {
+        return None;
+    }
+    let target = v.u.target.as_deref()?;
+    let stem = target_stem(target)?;
+    let served = list.iter().any(|s| {
+        s.name.to_lowercase().contains(&stem) || s.pests.iter().any(|p| p.contains(&stem))
+    });
+    (!served).then(|| match v.lang {
+        Lang::Es => format!(
+            "Lo siento, no ofrecemos ese servicio ({target}). Pregúnteme por cualquier otra plaga y le doy el precio."
+        ),
+        _ => format!(
+            "Sorry, we don't offer {target}. Ask me about any other pest and I'll look up the price."
+        ),
+    })
+}
+
 fn quote_step(v: &View<'_>) -> GoalStep {
     let Some(list) = v.called("list_services") else {
         return GoalStep::Call(call("list_services", json!({})));
     };
     let list = services(&list.result);
+    if let Some(text) = not_offered(v, &list) {
+        // Asked together with "do you do …": that answer says it already.
+        return GoalStep::Say(if v.u.has(Intent::Services) {
+            String::new()
+        } else {
+            text
+        });
+    }
     // A pest no service here treats: say so, never quote another service instead.
     if let Some(pest) = v.u.pests.first() {
         let p = pest.as_str().replace('_', " ");
@@ -1077,7 +1158,11 @@ fn open_offer(v: &View<'_>) -> Vec<Value> {
             spoken_label(&label),
         ]
         .iter()
-        .any(|l| text.contains(l.as_str()) || text.contains(&l.replace('–', "-")))
+        .flat_map(|l| [l.clone(), l.replace('–', "-")])
+        .any(|l| {
+            // "(Mon Mar 9, 8 AM-12 PM)" names the visit being moved, not a choice.
+            text.matches(l.as_str()).count() > text.matches(&format!("({l})")).count()
+        })
     };
     // Only the windows the last reply showed can be picked: a search may have found more
     // than were offered, and "which one: 1) …; 2) …?" narrows the list.
@@ -1277,19 +1362,46 @@ fn ask_which(v: &View<'_>, among: &[Value]) -> String {
 
 /// What the customer asked for as to time: this message's, or (when this one names no time,
 /// e.g. it answers a security question) the one given with the request.
+/// A correction names a time of day but no day ("sorry i meant the morning"): the day of
+/// the request it corrects stays.
 fn wish(v: &View<'_>) -> Option<WhenSpec> {
-    if v.u.when.is_some() {
-        return v.u.when.clone();
-    }
-    for e in &v.earlier {
-        if e.when.is_some() {
-            return e.when.clone();
+    let request = || {
+        for e in &v.earlier {
+            if e.when.is_some() {
+                return e.when.clone();
+            }
+            if e.intents.iter().any(|i| GOALS.contains(i)) {
+                break;
+            }
         }
-        if e.intents.iter().any(|i| GOALS.contains(i)) {
-            break;
-        }
+        None
+    };
+    match &v.u.when {
+        Some(w) if names_no_day(w) => Some(match request() {
+            Some(before) => WhenSpec {
+                dates: before.dates,
+                earliest_date: before.earliest_date,
+                latest_date: before.latest_date,
+                excluded: [before.excluded, w.excluded.clone()].concat(),
+                shift_days: before.shift_days,
+                ..w.clone()
+            },
+            None => w.clone(),
+        }),
+        Some(w) => Some(w.clone()),
+        None => request(),
     }
-    None
+}
+
+/// A time of day without any day: no date, range, shift or "asap".
+fn names_no_day(w: &WhenSpec) -> bool {
+    w.dates.is_empty()
+        && w.earliest_date.is_none()
+        && w.latest_date.is_none()
+        && w.shift_days.is_none()
+        && w.fallback.is_none()
+        && !w.asap
+        && (w.part.is_some() || w.after.is_some() || w.before.is_some() || w.at.is_some())
 }
 
 fn when_args(v: &View<'_>, args: Value) -> Value {
@@ -1340,13 +1452,13 @@ fn usable(v: &View<'_>, windows: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
-/// A window label read aloud: "Tue Mar 10, 12 PM–4 PM" → "Tuesday March 10, between noon
+/// A window label read aloud: "Tue Mar 10, 12 PM-4 PM" → "Tuesday March 10, between noon
 /// and 4 PM". Anything not in the label format is returned unchanged.
 fn spoken_label(label: &str) -> String {
     let Some((date, times)) = label.split_once(", ") else {
         return label.to_string();
     };
-    let Some((from, to)) = times.split_once('–') else {
+    let Some((from, to)) = times.split_once(['-', '–']) else {
         return label.to_string();
     };
     let mut parts = date.split_whitespace();
@@ -1576,7 +1688,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         .and_then(|w| w.shift_days.map(|s| (s, w.same_time)))
         .zip(visit_day);
     let Some(search) = searches.last() else {
-        let mut args = when_args(v, json!({ "appointment_id": appointment_id, "limit": 3 }));
+        let mut args = when_args(v, json!({ "appointment_id": appointment_id, "limit": 4 }));
         if let Some((((lo, hi), same_time), day)) = shift {
             args["from"] = json!((day + Duration::days(lo)).to_string());
             args["to"] = json!((day + Duration::days(hi)).to_string());
@@ -1596,15 +1708,50 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
             json!({ "reason": "out_of_policy", "summary": format!("Wants to move {what}; refused by policy ({}): {}", field(&search.result, "rule"), field(&search.result, "message")) }),
         ));
     }
+    // The visit's own window is no move.
+    let current = field(&appt, "window");
     let windows = usable(
         v,
         search
             .result
             .get("windows")
             .and_then(Value::as_array)
-            .cloned()
+            .map(|ws| {
+                ws.iter()
+                    .filter(|w| field(w, "window") != current)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default(),
     );
+    // A time inside the minimum notice ("tonight", "tomorrow at 8am"): say so, and offer the
+    // earliest windows there are instead.
+    let notice = match (searches.first(), &wished) {
+        (Some(first), Some(w)) if shift.is_none() => too_soon(v, w, &first.result),
+        _ => None,
+    };
+    if let Some(hours) = notice {
+        if searches.len() == 1 {
+            return GoalStep::Call(call(
+                "find_open_windows",
+                json!({ "appointment_id": appointment_id, "limit": 4 }),
+            ));
+        }
+        if !windows.is_empty() {
+            let why = match v.lang {
+                Lang::Es => format!(
+                    "Ese horario es demasiado pronto: necesitamos al menos {hours} horas de aviso para cambiar una visita. "
+                ),
+                _ => format!(
+                    "That's too soon: we need at least {hours} hours' notice to move a visit. "
+                ),
+            };
+            return GoalStep::Final(reply(format!(
+                "{why}{}",
+                offer_text(v, &windows, &what_said)
+            )));
+        }
+    }
     let asked_specific = shift.is_none()
         && wished
             .as_ref()
@@ -1614,7 +1761,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         if let Some(fb) = &fallback {
             return GoalStep::Call(call(
                 "find_open_windows",
-                spec_args(fb, json!({ "appointment_id": appointment_id, "limit": 3 })),
+                spec_args(fb, json!({ "appointment_id": appointment_id, "limit": 4 })),
             ));
         }
     }
@@ -1633,7 +1780,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         if let (Some((_, day)), 1) = (shift, searches.len()) {
             return GoalStep::Call(call(
                 "find_open_windows",
-                json!({ "appointment_id": appointment_id, "limit": 3, "from": (day + Duration::days(1)).to_string() }),
+                json!({ "appointment_id": appointment_id, "limit": 4, "from": (day + Duration::days(1)).to_string() }),
             ));
         }
         if asked_specific && searches.len() == 1 {
@@ -1667,7 +1814,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
             }
             return GoalStep::Call(call(
                 "find_open_windows",
-                json!({ "appointment_id": appointment_id, "limit": 3 }),
+                json!({ "appointment_id": appointment_id, "limit": 4 }),
             ));
         }
         return GoalStep::Final(call(
@@ -1699,11 +1846,52 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
     )))
 }
 
+/// The hours of notice a move needs, when every day the customer asked for ends (for the
+/// time or part of the day asked) before the earliest moment policy allows: `search` is a
+/// `find_open_windows` result, whose allowed range starts at now plus the notice.
+fn too_soon(v: &View<'_>, w: &WhenSpec, search: &Value) -> Option<i64> {
+    if w.dates.is_empty() {
+        return None;
+    }
+    let earliest = search
+        .get("allowed_range")?
+        .get("earliest")?
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())?
+        .naive_local();
+    let now = now_local(v.req);
+    let minutes = (earliest - now).num_minutes();
+    if minutes <= 0 {
+        return None;
+    }
+    let hours = (minutes + 30) / 60;
+    let inside = |d: NaiveDate| -> bool {
+        if let Some(at) = w.at {
+            return d.and_time(at) < earliest;
+        }
+        let hour = |h: u32| d.and_hms_opt(h, 0, 0);
+        let end = match w.part {
+            Some(DayPart::Morning) => hour(12),
+            Some(DayPart::Afternoon) => hour(17),
+            _ => (d + Duration::days(1)).and_hms_opt(0, 0, 0),
+        };
+        let end = match (end, w.before) {
+            (Some(e), Some(b)) => Some(e.min(d.and_time(b))),
+            (e, _) => e,
+        };
+        end.is_some_and(|e| e <= earliest)
+    };
+    w.dates.iter().all(|d| inside(*d)).then_some(hours)
+}
+
 fn book_step(v: &View<'_>) -> GoalStep {
     let Some(list) = v.called("list_services") else {
         return GoalStep::Call(call("list_services", json!({})));
     };
     let list = services(&list.result);
+    if let Some(text) = not_offered(v, &list) {
+        return GoalStep::Final(reply(text));
+    }
     let Some(service) = pick_service(v, &list) else {
         return GoalStep::Final(reply(v.t(
             "Sure! What do you need treated (ants, roaches, mosquitoes, rodents…)?",
@@ -1853,6 +2041,141 @@ mod tests {
         );
     }
 
+    /// A verified SMS turn: earlier customer messages (oldest first, each answered), the
+    /// latest one, and the tools that already ran for it.
+    fn turn(earlier: &[&str], text: &str, done: &[(&str, Value)]) -> ModelRequest {
+        let mut messages = Vec::new();
+        for e in earlier {
+            messages.push(ChatMessage::User {
+                content: (*e).into(),
+            });
+            messages.push(ChatMessage::Assistant {
+                content: Some("Which works for you?".into()),
+                tool_calls: Vec::new(),
+            });
+        }
+        messages.push(ChatMessage::User {
+            content: text.into(),
+        });
+        for (name, result) in done {
+            let id = format!("call_{name}");
+            messages.push(ChatMessage::Assistant {
+                content: None,
+                tool_calls: vec![ToolCallRequest {
+                    id: id.clone(),
+                    name: (*name).into(),
+                    arguments: json!({}),
+                }],
+            });
+            messages.push(ChatMessage::Tool {
+                call_id: id,
+                name: (*name).into(),
+                content: result.to_string(),
+            });
+        }
+        ModelRequest {
+            system: String::new(),
+            messages,
+            tools: Vec::new(),
+            facts: TurnFacts {
+                channel: "sms".into(),
+                now_local: "2026-03-02T20:30:00-06:00".into(),
+                identity_level: "verified".into(),
+                state: json!({}),
+                ..TurnFacts::default()
+            },
+        }
+    }
+
+    fn rachels_visit() -> Value {
+        json!({ "appointments": [{
+            "appointment_id": 1,
+            "service": "General Pest",
+            "window": "Mon Mar 9, 8 AM-12 PM",
+            "window_start": "2026-03-09T08:00:00-05:00",
+            "property": "7305 Texas Oaks Dr",
+        }]})
+    }
+
+    fn first_call(step: &ModelStep) -> (&str, &Value) {
+        match step {
+            ModelStep::ToolCalls { calls, .. } => (calls[0].name.as_str(), &calls[0].arguments),
+            other => panic!("expected a tool call, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_correction_of_the_time_of_day_keeps_the_day() {
+        let step = decide(&turn(
+            &["can you move my visit to thursday march 12 in the afternoon"],
+            "sorry i meant the morning",
+            &[("list_appointments", rachels_visit())],
+        ));
+        let (name, args) = first_call(&step);
+        assert_eq!(name, "find_open_windows");
+        assert_eq!(args["dates"], json!(["2026-03-12"]));
+        assert_eq!(args["part_of_day"], json!("morning"));
+    }
+
+    #[test]
+    fn a_time_inside_the_notice_is_explained_with_the_earliest_windows() {
+        let asked = json!({
+            "windows": [{ "slot_id": 7, "window": "Tue Mar 3, 12 PM-4 PM", "start": "2026-03-03T12:00:00-06:00" }],
+            "allowed_range": { "earliest": "2026-03-03T08:30:00-06:00", "latest": "2026-03-31T00:00:00-05:00" },
+            "requested_outside_policy": false,
+        });
+        // Tomorrow at 8 is before the earliest allowed 8:30: search without the time.
+        let done = [
+            ("list_appointments", rachels_visit()),
+            ("find_open_windows", asked.clone()),
+        ];
+        let step = decide(&turn(&[], "can u move it to tomorrow at 8am", &done));
+        let (name, args) = first_call(&step);
+        assert_eq!(name, "find_open_windows");
+        assert!(args.get("dates").is_none(), "{args}");
+        let done = [
+            ("list_appointments", rachels_visit()),
+            ("find_open_windows", asked.clone()),
+            ("find_open_windows", asked),
+        ];
+        let step = decide(&turn(&[], "can u move it to tomorrow at 8am", &done));
+        let ModelStep::Reply { text } = step else {
+            panic!("expected a reply, got {step:?}");
+        };
+        assert!(text.contains("12 hours' notice"), "{text}");
+        assert!(text.contains("1) Tue Mar 3, 12 PM-4 PM"), "{text}");
+    }
+
+    #[test]
+    fn something_not_in_the_catalog_is_said_not_to_be_offered() {
+        let catalog = json!([
+            { "code": "ANT", "name": "Ant Treatment", "from_price": "$175.00", "pests": ["fire ants"], "bookable_by_agent": true },
+            { "code": "WASP", "name": "Wasp Nest Removal", "from_price": "$149.00", "pests": ["paper wasps"], "bookable_by_agent": true },
+        ]);
+        let step = decide(&after_list(
+            "do you guys do gopher removal? how much",
+            catalog.clone(),
+        ));
+        let ModelStep::Reply { text } = step else {
+            panic!("expected a reply, got {step:?}");
+        };
+        assert!(text.contains("don't offer gopher removal"), "{text}");
+        assert!(!text.contains("Ant Treatment"), "{text}");
+        assert!(!text.contains("Wasp"), "{text}");
+    }
+
+    #[test]
+    fn a_service_for_just_that_pest_is_quoted_before_a_general_one() {
+        let catalog = json!([
+            { "code": "GPO", "name": "General Pest (one-time)", "from_price": "$149.00", "pests": ["ants", "cockroaches", "spiders"], "bookable_by_agent": true },
+            { "code": "ROACH", "name": "Cockroach Clean-Out", "from_price": "$225.00", "pests": ["German cockroaches", "American cockroaches"], "bookable_by_agent": true },
+        ]);
+        let step = decide(&after_list("price for roach treatment?", catalog));
+        let (name, args) = first_call(&step);
+        assert_eq!(name, "quote_price");
+        assert_eq!(args["service_code"], json!("ROACH"));
+    }
+
     #[test]
     fn windows_are_read_aloud_naturally() {
         assert_eq!(
@@ -1864,5 +2187,9 @@ mod tests {
             "Wednesday March 4, between 8 AM and noon"
         );
         assert_eq!(spoken_label("soon"), "soon");
+        assert_eq!(
+            spoken_label("Tue Mar 10, 12 PM-4 PM"),
+            "Tuesday March 10, between noon and 4 PM"
+        );
     }
 }

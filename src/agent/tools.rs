@@ -310,12 +310,13 @@ async fn dispatch(
     }
 }
 
-/// "Tue Nov 24, 8 AM–12 PM" in the tenant's zone.
+/// "Tue Nov 24, 8 AM-12 PM" in the tenant's zone. A plain hyphen: an en dash alone would
+/// make every SMS carrying a window UCS-2 (70 characters a segment instead of 160).
 pub fn window_label(tz: TenantTz, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     let s = tz.local(start);
     let e = tz.local(end);
     format!(
-        "{}, {}–{}",
+        "{}, {}-{}",
         s.format("%a %b %-d"),
         hour_label(s.hour(), s.minute()),
         hour_label(e.hour(), e.minute())

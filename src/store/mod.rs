@@ -361,4 +361,21 @@ impl Store {
     pub async fn close(&self) {
         with_db!(self, pool => pool.close().await)
     }
+
+    /// Write a complete, consistent copy of a SQLite database to `path` (`VACUUM INTO`),
+    /// including what is still in its write-ahead log. Copying the file itself is not safe:
+    /// after `close` the log may not have been folded back into it yet. Postgres has no file
+    /// to copy: `UnsupportedUrl`.
+    pub async fn sqlite_copy_to(&self, path: &std::path::Path) -> StoreResult<()> {
+        match &self.db {
+            Backend::Sqlite(pool) => {
+                sqlx::query("VACUUM INTO ?1")
+                    .bind(path.to_string_lossy().into_owned())
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            }
+            Backend::Postgres(_) => Err(StoreError::UnsupportedUrl("postgres".into())),
+        }
+    }
 }

@@ -612,7 +612,7 @@ impl<'a> Reader<'a> {
         // words without a number, after "on" or capitalised.
         if self.facts.street_words.is_empty() {
             for i in 0..self.toks.len() {
-                let after_on = i > 0 && matches!(self.w(i - 1), "on" | "calle");
+                let after_on = i > 0 && matches!(self.w(i - 1), "on" | "calle" | "at");
                 let capital = self.toks[i]
                     .raw
                     .chars()
@@ -680,7 +680,9 @@ impl<'a> Reader<'a> {
             let mut j = i + len;
             while j < n && words.len() < 3 {
                 let t = &self.toks[j];
-                if !name_like(t) || !(lower_ok || capitalised(t)) {
+                // "this is taking forever": a lowercase verb is no name.
+                let verb_like = !capitalised(t) && t.folded.ends_with("ing");
+                if !name_like(t) || !(lower_ok || capitalised(t)) || verb_like {
                     break;
                 }
                 words.push(title_case(&t.raw));
@@ -713,11 +715,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Written without capitals (the pronoun "I" aside: phones capitalise it on their own).
     fn all_lowercase(&self) -> bool {
-        !self
-            .toks
-            .iter()
-            .any(|t| t.raw.chars().any(char::is_uppercase))
+        !self.toks.iter().any(|t| {
+            t.raw.chars().any(char::is_uppercase)
+                && !matches!(t.folded.as_str(), "i" | "im" | "id" | "ive" | "ill")
+        })
     }
 
     fn ordinal_at(&self, i: usize) -> Option<(u8, usize)> {
@@ -827,23 +830,46 @@ impl<'a> Reader<'a> {
                     return;
                 }
             }
-            // "the oak hollow one", "the Oak Street property".
+            // "the oak hollow one", "the Oak Street property", "the tillery st service".
             if a == "the" {
                 let mut j = i + 1;
                 let mut words = Vec::new();
-                while j < n && words.len() < 3 && street_like(&self.toks[j]) {
+                while j < n
+                    && words.len() < 3
+                    && street_like(&self.toks[j])
+                    && (words.is_empty() || !STREET_SUFFIXES.contains(&self.w(j)))
+                {
                     words.push(self.toks[j].folded.clone());
                     j += 1;
                 }
-                if STREET_SUFFIXES.contains(&self.w(j)) {
+                let suffix = STREET_SUFFIXES.contains(&self.w(j));
+                if suffix {
                     j += 1;
                 }
                 let item = matches!(
                     self.w(j),
                     "one" | "property" | "house" | "address" | "place" | "location" | "home"
                 );
-                if !words.is_empty() && item && !self.consumed.get(i + 1).copied().unwrap_or(false)
+                // A visit named by its street needs the suffix ("the westgate blvd visit"):
+                // "the quarterly service" names no street.
+                let visit = suffix
+                    && matches!(
+                        self.w(j),
+                        "service"
+                            | "visit"
+                            | "visits"
+                            | "appointment"
+                            | "treatment"
+                            | "spray"
+                            | "inspection"
+                    );
+                if !words.is_empty()
+                    && (item || visit)
+                    && !self.consumed.get(i + 1).copied().unwrap_or(false)
                 {
+                    if visit && self.facts.street_words.is_empty() {
+                        self.facts.street_words = words.clone();
+                    }
                     self.facts.appointment_ref = Some(AppointmentRef::Street(words));
                     return;
                 }

@@ -81,6 +81,9 @@ pub struct Understanding {
     pub counter_proposal: bool,
     pub when: Option<WhenSpec>,
     pub pests: Vec<Pest>,
+    /// Something asked to be treated that is not a known pest: "gopher removal".
+    #[serde(default)]
+    pub target: Option<String>,
     pub street_number: Option<String>,
     /// Five digits.
     pub zip: Option<String>,
@@ -136,6 +139,9 @@ impl Understanding {
         if !self.pests.is_empty() {
             let ps: Vec<&str> = self.pests.iter().map(|p| p.as_str()).collect();
             out.push_str(&format!(" pests=[{}]", ps.join(",")));
+        }
+        if let Some(t) = &self.target {
+            out.push_str(&format!(" target=\"{t}\""));
         }
         if let Some(n) = &self.street_number {
             out.push_str(&format!(" street_number={n}"));
@@ -468,7 +474,18 @@ pub fn understand(text: &str, ctx: &Context) -> Understanding {
     if facts.zip.is_none() {
         facts.zip = spoken_zip(&toks);
     }
-    let intents = intent::detect(&toks, &pests_found);
+    let mut intents = intent::detect(&toks, &pests_found);
+    // A move counted from the visit ("can we do a week later", "be a day later") is a
+    // reschedule whether or not a move verb was used.
+    if when.spec.as_ref().is_some_and(|w| w.shift_days.is_some())
+        && !intents.contains(&Intent::Reschedule)
+        && intents
+            .iter()
+            .all(|i| i.is_social() || matches!(i, Intent::Unknown | Intent::Book))
+    {
+        intents.retain(|i| i.is_social());
+        intents.push(Intent::Reschedule);
+    }
     let answer = yesno::read(&toks, when.spec.is_some());
 
     let ordinal_is_also_date = matches!(
@@ -482,6 +499,11 @@ pub fn understand(text: &str, ctx: &Context) -> Understanding {
         yes_no: answer.yes_no,
         counter_proposal: answer.counter,
         when: when.spec,
+        target: if pests_found.is_empty() {
+            pests::unknown_target(&toks)
+        } else {
+            None
+        },
         pests: pests_found.into_iter().map(|(p, _)| p).collect(),
         street_number: facts.street_number,
         zip: facts.zip,

@@ -141,14 +141,33 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     for chunk in text.split_whitespace() {
         tokenize_chunk(chunk, &mut raw_tokens);
     }
+    digits_for_words(&mut raw_tokens);
     let mut out = Vec::with_capacity(raw_tokens.len());
+    let mut skip = false;
     for i in 0..raw_tokens.len() {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
         let tok = &raw_tokens[i];
         if tok.kind != TokenKind::Word {
             out.push(tok.clone());
             continue;
         }
         let next = raw_tokens.get(i + 1);
+        // "in the after noon": speech recognition splits the word.
+        if tok.folded == "after"
+            && next.is_some_and(|n| n.folded == "noon" && n.kind == TokenKind::Word)
+            && out.last().is_some_and(|p: &Token| {
+                matches!(p.norm.as_str(), "the" | "this" | "tomorrow" | "today")
+                    || DAY_NAMES.contains(&p.norm.as_str())
+            })
+        {
+            let mut t = tok.clone();
+            t.norm = "afternoon".to_string();
+            out.push(t);
+            skip = true;
+            continue;
+        }
         // "apt 4b" / "apt #2" is an apartment, not an appointment.
         let apartment = tok.folded == "apt"
             && next.is_some_and(|n| n.kind == TokenKind::Number || n.norm == "#");
@@ -174,6 +193,138 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         }
     }
     out
+}
+
+const DAY_NAMES: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Words after which a lone number is a number ("at 2", "the 4", "in 2 weeks").
+const NUMBER_LEADS: &[&str] = &[
+    "at", "by", "around", "about", "from", "or", "and", "until", "til", "till", "before", "after",
+    "like", "between", "every", "only", "just", "the", "a", "for", "of", "in", "on", "is", "are",
+    "be", "next", "last", "first", "within", "than", "approx", "to", "over", "under", "option",
+    "number", "no", "#", "el", "la", "las", "los", "de", "y", "o", "con",
+];
+
+/// What a word will read as once normalised (its first word), for looking one token ahead.
+fn will_read(folded: &str) -> &str {
+    shorthand(folded)
+        .or_else(|| correct(folded))
+        .map_or(folded, |e| e.split(' ').next().unwrap_or(e))
+}
+
+/// Texting shorthand with digits as words: "mve my apt 2 tues" ("to"), "how much 4 ants"
+/// ("for"). Only a lone "2" or "4" between words, after a word that does not expect a number
+/// ("at 2", "in 2 weeks") and before a word that makes the reading plain: a day or date for
+/// "to", a pest, a pronoun or an article for "for" (or anything but a unit after a price word).
+fn digits_for_words(toks: &mut [Token]) {
+    for i in 1..toks.len() {
+        let t = &toks[i];
+        if t.kind != TokenKind::Number || t.glued || !matches!(t.norm.as_str(), "2" | "4") {
+            continue;
+        }
+        let prev = &toks[i - 1];
+        if prev.kind != TokenKind::Word || NUMBER_LEADS.contains(&prev.folded.as_str()) {
+            continue;
+        }
+        let Some(next) = toks.get(i + 1).filter(|n| !n.glued) else {
+            continue;
+        };
+        let next_word = match next.kind {
+            TokenKind::Word => will_read(&next.folded),
+            _ => "",
+        };
+        // A date written with digits: "2 3/10".
+        let numeric_date = next.kind == TokenKind::Number
+            && toks.get(i + 2).is_some_and(|s| s.norm == "/" && s.glued);
+        let word = if t.norm == "2" {
+            let day_word = DAY_NAMES.contains(&next_word)
+                || matches!(
+                    next_word,
+                    "tomorrow" | "today" | "tonight" | "next" | "this" | "weekend"
+                );
+            (day_word || numeric_date).then_some("to")
+        } else {
+            const UNITS: &[&str] = &[
+                "am",
+                "pm",
+                "a.m",
+                "p.m",
+                "day",
+                "days",
+                "week",
+                "weeks",
+                "hour",
+                "hours",
+                "month",
+                "months",
+                "minutes",
+                "mins",
+                "times",
+                "oclock",
+                "of",
+                "or",
+                "and",
+                "to",
+                "sq",
+                "ft",
+                "feet",
+                "visits",
+                "people",
+                "kids",
+                "dogs",
+                "cats",
+                "bedrooms",
+                "rooms",
+                "units",
+                "properties",
+                "houses",
+                "acres",
+                "bucks",
+                "dollars",
+                "years",
+                "yrs",
+            ];
+            let object = super::pests::is_pest_word(next_word)
+                || matches!(
+                    next_word,
+                    "a" | "an"
+                        | "the"
+                        | "my"
+                        | "your"
+                        | "me"
+                        | "you"
+                        | "us"
+                        | "it"
+                        | "this"
+                        | "that"
+                        | "sure"
+                        | "real"
+                        | "now"
+                        | "mosquito"
+                        | "mosquitoes"
+                );
+            let price_word = matches!(
+                prev.folded.as_str(),
+                "much" | "price" | "prices" | "cost" | "quote" | "charge" | "pay"
+            );
+            let plain_word = next.kind == TokenKind::Word && !UNITS.contains(&next_word);
+            (object || (price_word && plain_word)).then_some("for")
+        };
+        if let Some(w) = word {
+            let t = &mut toks[i];
+            t.norm = w.to_string();
+            t.folded = w.to_string();
+            t.kind = TokenKind::Word;
+        }
+    }
 }
 
 fn tokenize_chunk(chunk: &str, out: &mut Vec<Token>) {
@@ -312,6 +463,13 @@ fn chunk_shorthand(core: &str) -> Option<&'static str> {
 fn shorthand(word: &str) -> Option<&'static str> {
     Some(match word {
         "u" | "yu" | "yoo" => "you",
+        "cn" => "can",
+        "hw" => "how",
+        "mv" | "mve" | "moev" => "move",
+        "ola" => "hola",
+        "dokie" | "doke" | "dokey" | "dokay" => "dokey",
+        "moskito" | "mosqito" | "mosquto" | "mosketo" | "moskeeto" => "mosquito",
+        "moskitos" | "moskitoes" | "mosqitos" | "moskeetos" => "mosquitoes",
         "ur" | "youre" => "your",
         "r" => "are",
         "appt" | "appnt" | "apt" | "apmt" | "appmt" | "apptmt" | "appoint" | "apointment" => {

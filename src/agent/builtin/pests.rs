@@ -166,6 +166,149 @@ pub fn find(toks: &[Token]) -> Vec<(Pest, usize)> {
     out
 }
 
+/// Nouns naming a service for something ("gopher removal", "bird control").
+/// Nouns naming a service for something ("gopher removal", "bird control"). Not "service"
+/// or "treatment": those follow any adjective ("other services", "a cheaper treatment").
+const SERVICE_NOUNS: &[&str] = &[
+    "removal",
+    "control",
+    "trapping",
+    "extermination",
+    "problem",
+    "problems",
+    "infestation",
+    "exclusion",
+    "relocation",
+];
+
+/// Words before a service noun that name no creature ("the quarterly service", "pest
+/// control", "a one time treatment").
+const NOT_TARGETS: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "my",
+    "your",
+    "our",
+    "this",
+    "that",
+    "any",
+    "some",
+    "what",
+    "which",
+    "for",
+    "of",
+    "and",
+    "or",
+    "do",
+    "does",
+    "need",
+    "want",
+    "get",
+    "got",
+    "have",
+    "is",
+    "are",
+    "how",
+    "much",
+    "pest",
+    "pests",
+    "bug",
+    "bugs",
+    "insect",
+    "insects",
+    "general",
+    "one",
+    "time",
+    "onetime",
+    "quarterly",
+    "monthly",
+    "weekly",
+    "annual",
+    "yearly",
+    "regular",
+    "recurring",
+    "first",
+    "next",
+    "last",
+    "same",
+    "full",
+    "whole",
+    "basic",
+    "standard",
+    "premium",
+    "initial",
+    "follow",
+    "free",
+    "emergency",
+    "urgent",
+    "residential",
+    "commercial",
+    "home",
+    "house",
+    "yard",
+    "outdoor",
+    "indoor",
+    "interior",
+    "exterior",
+    "perimeter",
+    "spray",
+    "heat",
+    "new",
+    "current",
+    "usual",
+    "customer",
+    "good",
+    "great",
+    "bad",
+    "poor",
+    "best",
+    "cheap",
+    "cheapest",
+    "complete",
+    "plan",
+    "price",
+    "quote",
+    "about",
+    "on",
+    "in",
+    "at",
+    "to",
+    "with",
+    "from",
+    "el",
+    "la",
+    "de",
+    "del",
+    "un",
+    "una",
+    "mi",
+    "su",
+    "en",
+    "por",
+    "para",
+];
+
+/// Something the customer wants treated or removed that is not a pest named above: the
+/// word before a service noun ("gopher removal" → "gopher removal"), when it is a plain word
+/// and not a keyword of the model. The caller checks it against the catalog.
+pub fn unknown_target(toks: &[Token]) -> Option<String> {
+    (1..toks.len()).find_map(|i| {
+        let noun = &toks[i];
+        let word = &toks[i - 1];
+        let ok = SERVICE_NOUNS.contains(&noun.norm.as_str())
+            && word.is_word()
+            && word.folded.len() >= 3
+            && word.folded.chars().all(|c| c.is_ascii_alphabetic())
+            && !NOT_TARGETS.contains(&word.folded.as_str())
+            && !NOT_TARGETS.contains(&word.norm.as_str())
+            && !super::normalize::is_keyword(&word.norm)
+            && single_word(&word.norm).is_none()
+            && single_word(&word.folded).is_none();
+        ok.then(|| format!("{} {}", word.folded, noun.norm))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::normalize::tokenize;
@@ -178,6 +321,26 @@ mod tests {
                 serde_json::to_value(p).ok(),
                 Some(serde_json::Value::String(p.as_str().into()))
             );
+        }
+    }
+
+    #[test]
+    fn unknown_targets_are_the_word_before_a_service_noun() {
+        let table = [
+            (
+                "do you guys do gopher removal? how much",
+                Some("gopher removal"),
+            ),
+            ("need bird control asap", Some("bird control")),
+            ("how much is the quarterly service", None),
+            ("price for general pest control", None),
+            ("mosquito control", None),
+            ("roach problem", None),
+            ("do you offer any other services", None),
+            ("a raccoon problem in the attic", Some("raccoon problem")),
+        ];
+        for (text, want) in table {
+            assert_eq!(unknown_target(&tokenize(text)).as_deref(), want, "{text}");
         }
     }
 

@@ -65,7 +65,8 @@ fn convert(label: &str) -> Option<String> {
     let wd = find(DAYS, wd)?;
     let mon = find(MONTHS, mon)?;
     let day: u32 = day.parse().ok()?;
-    let (a, b) = times.split_once('–')?;
+    // Labels are written with a hyphen; older ones (and texts quoting them) with an en dash.
+    let (a, b) = times.split_once(['-', '–'])?;
     Some(format!(
         "{wd} {day} de {mon}, {}–{} h",
         hour_24(a)?,
@@ -123,6 +124,10 @@ mod tests {
         );
         assert_eq!(
             window_es("Tue Mar 10, 12 PM–4 PM"),
+            "martes 10 de marzo, 12–16 h"
+        );
+        assert_eq!(
+            window_es("Tue Mar 10, 12 PM-4 PM"),
             "martes 10 de marzo, 12–16 h"
         );
         assert_eq!(

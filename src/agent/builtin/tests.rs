@@ -1,7 +1,7 @@
 //! Table-driven tests of the whole reading, with the clock fixed at Monday 2026-11-23 20:15
 //! (tenant local time).
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 
 use super::*;
 use Intent::*;
@@ -995,4 +995,139 @@ fn a_preference_with_a_fallback_keeps_both() {
         .expect("a wish")
         .fallback
         .is_none());
+}
+
+#[test]
+fn texting_digits_and_shorthand_read_as_words() {
+    let table = [
+        (
+            "cn u mve my apt 2 tues",
+            "can you move my appointment to tuesday",
+        ),
+        ("hw much 4 moskito srvice", "how much for mosquito service"),
+        ("how much 4 ants", "how much for ants"),
+        ("pls mv my appt", "please move my appointment"),
+        ("okie dokie", "ok dokey"),
+        ("in the after noon", "in the afternoon"),
+        // Numbers stay numbers where a number is meant.
+        ("at 2 tomorrow", "at 2 tomorrow"),
+        ("in 2 weeks", "in 2 weeks"),
+        ("we have 4 bedrooms", "we have 4 bedrooms"),
+        ("move it 2 days", "move it 2 days"),
+        ("after noon", "after noon"),
+    ];
+    for (text, want) in table {
+        assert_eq!(normalized(text), want, "{text}");
+    }
+}
+
+#[test]
+fn moves_and_questions_without_the_usual_verbs() {
+    let table: &[(&str, &[Intent])] = &[
+        ("can we do a week later", &[Reschedule]),
+        ("can my appointment be a day later?", &[Reschedule]),
+        (
+            "could we do a couple days later than my appointment?",
+            &[Reschedule],
+        ),
+        (
+            "need to push my appointment a few days later",
+            &[Reschedule],
+        ),
+        ("can you come tomorrow morning instead?", &[Reschedule]),
+        (
+            "can I switch to the afternoon on monday instead of the morning?",
+            &[Reschedule],
+        ),
+        ("cn u mve my apt 2 tues 3/10 aftrnoon pls", &[Reschedule]),
+        ("need my appt time", &[AppointmentStatus]),
+        ("do I have anything scheduled?", &[AppointmentStatus]),
+        ("hw much 4 moskito srvice", &[Quote]),
+        ("can we change my appointment time", &[Reschedule]),
+        ("I have to move one of the visits", &[Reschedule]),
+        ("move the westgate blvd visit to friday", &[Reschedule]),
+        ("move the car so the service guy can park", &[Unknown]),
+        ("see you tuesday", &[Goodbye]),
+    ];
+    for (text, want) in table {
+        assert_eq!(u(text).intents, *want, "{text}");
+    }
+    assert!(!u("switch to a monthly plan").has(Reschedule));
+    assert_eq!(u("okie dokie").yes_no, Some(true));
+    assert_eq!(u("hw much 4 moskito srvice").pests, vec![Pest::Mosquitoes]);
+    assert_eq!(u("how much 4 ants").pests, vec![Pest::Ants]);
+}
+
+#[test]
+fn day_numbers_without_a_month() {
+    // Monday 2026-11-23: Tuesday the 1st and Wednesday the 2nd are in December.
+    let table: &[(&str, NaiveDate)] = &[
+        ("el martes 1 en la tarde", date(2026, 12, 1)),
+        ("miercoles 2", date(2026, 12, 2)),
+        ("move it to the tenth", date(2026, 12, 10)),
+        ("on the twenty-first", date(2026, 12, 21)),
+        ("friday december eleventh", date(2026, 12, 11)),
+        (
+            "saturday december twelfth in the morning",
+            date(2026, 12, 12),
+        ),
+    ];
+    for (text, want) in table {
+        let w = u(text).when.expect("a date");
+        assert_eq!(w.dates, vec![*want], "{text}");
+    }
+    // A number that is not that weekday's day, or is a time, leaves the weekday alone.
+    let w = u("friday 9am").when.expect("a date");
+    assert_eq!(w.dates, vec![date(2026, 11, 27)]);
+    assert_eq!(w.at, NaiveTime::from_hms_opt(9, 0, 0));
+    let w = u("tuesday 5").when.expect("a date");
+    assert_eq!(w.dates, vec![date(2026, 11, 24)]);
+    let w = u("move my appointment to the tenth in the after noon")
+        .when
+        .expect("a date");
+    assert_eq!(w.dates, vec![date(2026, 12, 10)]);
+    assert_eq!(w.part, Some(DayPart::Afternoon));
+}
+
+#[test]
+fn moves_counted_from_the_visit_without_a_trailing_word() {
+    let table: &[(&str, (i64, i64))] = &[
+        ("yeah I need to bump my appointment a week", (7, 10)),
+        ("push it 2 days", (2, 5)),
+        ("can my appointment be a day later?", (1, 4)),
+        ("hi can we move my service to the following week?", (7, 13)),
+    ];
+    for (text, want) in table {
+        let w = u(text).when.expect("a move");
+        assert_eq!(w.shift_days, Some(*want), "{text}");
+    }
+    for text in [
+        "move it a day earlier",
+        "move it to a day next week",
+        "move it up a week",
+    ] {
+        assert_eq!(u(text).when.and_then(|w| w.shift_days), None, "{text}");
+    }
+}
+
+#[test]
+fn a_visit_named_by_its_street() {
+    let got = u("need to move the tillery st service to thursday march 12 afternoon");
+    assert_eq!(
+        got.appointment_ref,
+        Some(AppointmentRef::Street(vec!["tillery".to_string()]))
+    );
+    assert_eq!(got.street_words, ["tillery"]);
+    let got = u("this is Dana, I need to move the visit at tillery street");
+    assert_eq!(got.street_words, ["tillery"]);
+    assert_eq!(
+        u("this is jon smyth, do I have anything scheduled?")
+            .name
+            .as_deref(),
+        Some("Jon Smyth")
+    );
+    assert_eq!(u("this is taking forever, I need help").name, None);
+    let got = u("how much is the quarterly service");
+    assert_eq!(got.appointment_ref, None);
+    assert!(got.street_words.is_empty());
 }

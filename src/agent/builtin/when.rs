@@ -4,8 +4,10 @@
 //! - A bare weekday ("tues", "el viernes") is its next occurrence *after* today; "this friday"
 //!   includes today; "next friday" / "el próximo viernes" is the Friday of next calendar week
 //!   (weeks start on Monday), and so is "friday next week".
-//! - A day of the month ("the 3rd", "el 15") and a month and day ("Dec 9", "12/9") are their
-//!   next occurrence *on or after* today. Numeric dates are month/day in English and
+//! - A day of the month ("the 3rd", "el 15", "to the tenth") and a month and day ("Dec 9",
+//!   "12/9", "march eleventh") are their next occurrence *on or after* today. A weekday with
+//!   a day number and no month ("el martes 10", "miercoles 11") is that coming day of the
+//!   month when it falls on that weekday. Numeric dates are month/day in English and
 //!   day/month in Spanish; when one reading is impossible the other is used.
 //! - Before 04:00, "tomorrow" / "mañana" means the calendar day that has just begun: someone
 //!   texting at 1 a.m. about "tomorrow" means the day they wake up to.
@@ -16,6 +18,8 @@
 //!   appointment", "the one on the 3rd") is not a candidate: it is reported separately.
 //! - A date after "not", "except", "can't", "won't" is excluded, not a candidate.
 //! - Hours without am/pm: 1–6 are afternoon, 7–11 morning, 12 noon.
+//! - A count of days or weeks after a move verb or before "later" ("bump it a week", "a day
+//!   later"), and "the following week", are counted from the visit (`shift_days`).
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
 use serde::{Deserialize, Serialize};
@@ -333,8 +337,22 @@ const ORDINAL_WORDS: &[(&str, u32)] = &[
     ("eighth", 8),
     ("ninth", 9),
     ("tenth", 10),
+    ("eleventh", 11),
+    ("twelfth", 12),
+    ("thirteenth", 13),
+    ("fourteenth", 14),
+    ("fifteenth", 15),
+    ("sixteenth", 16),
+    ("seventeenth", 17),
+    ("eighteenth", 18),
+    ("nineteenth", 19),
+    ("twentieth", 20),
+    ("thirtieth", 30),
     ("primero", 1),
 ];
+
+/// "twenty first", "thirty-first": the tens of a compound ordinal.
+const ORDINAL_TENS: &[(&str, u32)] = &[("twenty", 20), ("thirty", 30)];
 
 /// Words after an ordinal that make it something other than a day of the month.
 const NOT_DAY_NOUNS: &[&str] = &[
@@ -413,6 +431,11 @@ const APPT_WORDS: &[&str] = &[
     "cita",
     "servicio",
     "visita",
+];
+
+/// Verbs that move a visit: a count of days after them is a move ("bump it a week").
+const MOVE_VERBS: &[&str] = &[
+    "bump", "bumped", "push", "pushed", "move", "moved", "shift", "delay", "postpone",
 ];
 
 const EXCLUDERS: &[&str] = &[
@@ -839,8 +862,19 @@ impl<'a> Parser<'a> {
     }
 
     /// A move counted from the visit: "bump it out about 7 days", "push it back a week",
-    /// "a week later", "a few days later", "same time next month", "un mes después".
+    /// "a week later", "a few days later", "the following week", "same time next month",
+    /// "un mes después".
     fn relative_move(&mut self, i: usize) -> Option<usize> {
+        // "the following week", "the week after": the week after the visit's.
+        let following = match (self.w(i), self.w(i + 1), self.w(i + 2)) {
+            ("the", "following", "week") => 3,
+            ("the", "week", "after") if self.at_clause_end(i + 3) => 3,
+            _ => 0,
+        };
+        if following > 0 {
+            self.spec.shift_days = Some((7, 13));
+            return Some(following);
+        }
         if self.w(i) == "same" && self.w(i + 1) == "time" && self.w(i + 2) == "next" {
             let days = match self.w(i + 3) {
                 "month" => (28, 31),
@@ -852,9 +886,25 @@ impl<'a> Parser<'a> {
             return Some(4);
         }
         let mut j = i;
-        let lead = matches!(self.w(j), "out" | "back" | "by");
+        let mut lead = matches!(self.w(j), "out" | "back" | "by");
         if lead {
             j += 1;
+        } else {
+            // "bump my appointment a week", "push it a few days": the verb says which way.
+            lead = !matches!(
+                self.prev(i, 1),
+                "in" | "within" | "for" | "every" | "than" | "after" | "en" | "per" | "to" | "on"
+            ) && {
+                let before: Vec<&Token> = (1..=4)
+                    .map_while(|back| i.checked_sub(back).and_then(|k| self.tok(k)))
+                    .take_while(|t| !t.is_clause_break())
+                    .collect();
+                // "move it up a week" is earlier.
+                before.iter().any(|t| MOVE_VERBS.contains(&t.norm.as_str()))
+                    && !before
+                        .iter()
+                        .any(|t| matches!(t.norm.as_str(), "up" | "forward" | "earlier"))
+            };
         }
         while matches!(
             self.w(j),
@@ -878,6 +928,10 @@ impl<'a> Parser<'a> {
             _ => return None,
         };
         j += 1;
+        // "a day earlier" is not a move later.
+        if matches!(self.w(j), "earlier" | "sooner" | "before" | "antes" | "ago") {
+            return None;
+        }
         let trail = matches!(
             self.w(j),
             "later" | "out" | "after" | "back" | "despues" | "mas"
@@ -1111,6 +1165,16 @@ impl<'a> Parser<'a> {
             }
             _ => {}
         }
+        // "el martes 10", "miercoles 11", "friday 13th": the weekday names that day of the
+        // month (the next one falling on that weekday), not the next such weekday.
+        if matches!(kind, "this" | "plain") {
+            if let Some((d, used)) = self.weekday_day_number(wd, i + len) {
+                self.weekday_dates.push(d);
+                self.last_weekday = Some((i + len + used, kind));
+                self.add_date(d, i, i + len + used);
+                return Some(len + used);
+            }
+        }
         let offset = i64::from(wd.num_days_from_monday());
         let d = match kind {
             "next" => self.next_monday() + Duration::days(offset),
@@ -1127,11 +1191,47 @@ impl<'a> Parser<'a> {
         Some(len)
     }
 
+    /// A day of the month right after a weekday: the coming date with that day number, when
+    /// it falls on `wd`, and the tokens it takes. Not a time ("friday 9am", "sat 9-12"), not a
+    /// date with its month ("martes 10 de marzo", "tues 3/10"; read elsewhere).
+    fn weekday_day_number(&self, wd: Weekday, i: usize) -> Option<(NaiveDate, usize)> {
+        let (day, used, _) = self.day_number_at(i)?;
+        let after = self.w(i + used);
+        if matches!(
+            after,
+            "am" | "pm"
+                | "a"
+                | "p"
+                | "oclock"
+                | ":"
+                | "/"
+                | "-"
+                | "to"
+                | "till"
+                | "til"
+                | "until"
+                | "hasta"
+                | "de"
+                | "of"
+        ) || self.month_word(i + used, true).is_some()
+        {
+            return None;
+        }
+        // The coming one only: "tuesday 5" when the 5th is a Saturday is a time, not January.
+        let d = self.next_day_of_month(day)?;
+        (d.weekday() == wd).then_some((d, used))
+    }
+
     fn day_number_at(&self, i: usize) -> Option<(u32, usize, bool)> {
         // Returns (day, tokens used, had an ordinal suffix or word).
         let t = self.tok(i)?;
         if let Some(n) = lookup(ORDINAL_WORDS, &t.norm) {
             return Some((n, 1, true));
+        }
+        if let Some(tens) = lookup(ORDINAL_TENS, &t.norm) {
+            let j = if self.w(i + 1) == "-" { i + 2 } else { i + 1 };
+            let unit = lookup(ORDINAL_WORDS, self.w(j)).filter(|u| (1..=9).contains(u))?;
+            return (tens + unit <= 31).then_some((tens + unit, j + 1 - i, true));
         }
         let n = t.number()?;
         if !(1..=31).contains(&n) || t.norm.len() > 2 {
@@ -1315,7 +1415,8 @@ impl<'a> Parser<'a> {
     /// "the 3rd", "on the 15th", "15th", "el 15", "on the first".
     fn ordinal_day(&mut self, i: usize) -> Option<usize> {
         let (day, used, ordinal) = self.day_number_at(i)?;
-        let word_ordinal = lookup(ORDINAL_WORDS, self.w(i)).is_some();
+        let word_ordinal =
+            lookup(ORDINAL_WORDS, self.w(i)).is_some() || lookup(ORDINAL_TENS, self.w(i)).is_some();
         let before = self.prev(i, 1);
         let before2 = self.prev(i, 2);
         let after = self.w(i + used);
@@ -1323,8 +1424,12 @@ impl<'a> Parser<'a> {
             return None;
         }
         let accepted = if word_ordinal {
-            // Words like "first" are dates only in "on the first".
-            before == "the" && before2 == "on"
+            // Words like "first" are dates only in "on the first", "to the tenth".
+            before == "the"
+                && matches!(
+                    before2,
+                    "on" | "to" | "for" | "until" | "till" | "til" | "by" | "from"
+                )
         } else if ordinal {
             true
         } else {
