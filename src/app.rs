@@ -278,10 +278,14 @@ pub fn build_model(settings: &ModelSettings) -> anyhow::Result<Arc<dyn Model>> {
             model,
             api_key,
             timeout,
+            usd_per_1k_prompt_tokens,
+            usd_per_1k_completion_tokens,
         } => {
             let mut cfg = crate::agent::openai::OpenAiConfig::new(base_url.clone(), model.clone());
             cfg.api_key = api_key.clone();
             cfg.timeout = *timeout;
+            cfg.price_per_1k_prompt_usd = *usd_per_1k_prompt_tokens;
+            cfg.price_per_1k_completion_usd = *usd_per_1k_completion_tokens;
             Arc::new(crate::agent::openai::OpenAiModel::new(cfg)?)
         }
     })

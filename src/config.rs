@@ -83,6 +83,9 @@ pub enum ModelSettings {
         model: String,
         api_key: Option<Secret>,
         timeout: Duration,
+        /// Prices for the cost metric (`frontdesk_model_cost_usd_total`); unset: no cost.
+        usd_per_1k_prompt_tokens: Option<f64>,
+        usd_per_1k_completion_tokens: Option<f64>,
     },
 }
 
@@ -123,6 +126,8 @@ pub const KEYS: &[&str] = &[
     "openai_model",
     "openai_api_key",
     "openai_timeout_secs",
+    "openai_usd_per_1k_prompt_tokens",
+    "openai_usd_per_1k_completion_tokens",
     "whisper_model",
     "whisper_threads",
     "metrics_token",
@@ -163,6 +168,10 @@ pub struct RawSettings {
     pub openai_model: Option<String>,
     pub openai_api_key: Option<Secret>,
     pub openai_timeout_secs: Option<u64>,
+    /// US dollars per 1,000 prompt (input) tokens, for the cost metric.
+    pub openai_usd_per_1k_prompt_tokens: Option<f64>,
+    /// US dollars per 1,000 completion (output) tokens.
+    pub openai_usd_per_1k_completion_tokens: Option<f64>,
     pub whisper_model: Option<String>,
     pub whisper_threads: Option<u32>,
     /// Bearer token `GET /metrics` requires; unset: only loopback peers are served.
@@ -209,6 +218,12 @@ impl RawSettings {
             whisper_threads: self.whisper_threads.or(lower.whisper_threads),
             openai_api_key: self.openai_api_key.or(lower.openai_api_key),
             openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
+            openai_usd_per_1k_prompt_tokens: self
+                .openai_usd_per_1k_prompt_tokens
+                .or(lower.openai_usd_per_1k_prompt_tokens),
+            openai_usd_per_1k_completion_tokens: self
+                .openai_usd_per_1k_completion_tokens
+                .or(lower.openai_usd_per_1k_completion_tokens),
             metrics_token: self.metrics_token.or(lower.metrics_token),
             webhook_allow_private: self.webhook_allow_private.or(lower.webhook_allow_private),
             rate_limits: self.rate_limits.or(lower.rate_limits),
@@ -230,8 +245,9 @@ impl RawSettings {
     }
 
     /// The `FRONTDESK_<KEY>` variables among `vars`. A value is taken as text, or else as
-    /// a number or boolean when the key wants one; other `FRONTDESK_` variables (the config
-    /// file's path, test settings) are not settings and are ignored.
+    /// a whole number, a decimal number or a boolean when the key wants one; other
+    /// `FRONTDESK_` variables (the config file's path, test settings) are not settings and
+    /// are ignored.
     pub fn from_env(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<RawSettings> {
@@ -251,6 +267,10 @@ impl RawSettings {
             let parsed = one(toml::Value::String(value.clone()))
                 .or_else(|e| match value.trim().parse::<i64>() {
                     Ok(n) => one(toml::Value::Integer(n)),
+                    Err(_) => Err(e),
+                })
+                .or_else(|e| match value.trim().parse::<f64>() {
+                    Ok(x) => one(toml::Value::Float(x)),
                     Err(_) => Err(e),
                 })
                 .or_else(|e| match value.trim().parse::<bool>() {
@@ -321,6 +341,14 @@ impl RawSettings {
                 })?,
                 api_key: self.openai_api_key.filter(|k| !k.expose().is_empty()),
                 timeout: Duration::from_secs(self.openai_timeout_secs.unwrap_or(15)),
+                usd_per_1k_prompt_tokens: price(
+                    self.openai_usd_per_1k_prompt_tokens,
+                    "FRONTDESK_OPENAI_USD_PER_1K_PROMPT_TOKENS",
+                )?,
+                usd_per_1k_completion_tokens: price(
+                    self.openai_usd_per_1k_completion_tokens,
+                    "FRONTDESK_OPENAI_USD_PER_1K_COMPLETION_TOKENS",
+                )?,
             },
             other => anyhow::bail!("FRONTDESK_MODEL must be `builtin` or `openai`, got `{other}`"),
         };
@@ -420,6 +448,16 @@ impl RawSettings {
             }
         }
         Ok(out)
+    }
+}
+
+/// A price: finite and not negative.
+fn price(value: Option<f64>, env: &str) -> anyhow::Result<Option<f64>> {
+    match value {
+        Some(p) if !(p.is_finite() && p >= 0.0) => {
+            anyhow::bail!("{env} must be a price in US dollars (0 or more), got {p}")
+        }
+        other => Ok(other),
     }
 }
 
@@ -541,6 +579,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn model_prices_are_decimal_numbers() {
+        let env = [
+            ("FRONTDESK_MODEL", "openai"),
+            ("FRONTDESK_OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"),
+            ("FRONTDESK_OPENAI_MODEL", "m"),
+            ("FRONTDESK_OPENAI_USD_PER_1K_PROMPT_TOKENS", "0.15"),
+            ("FRONTDESK_OPENAI_USD_PER_1K_COMPLETION_TOKENS", "1"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let s = RawSettings::from_env(env)
+            .expect("env")
+            .resolve()
+            .expect("ok");
+        match s.model {
+            ModelSettings::OpenAi {
+                usd_per_1k_prompt_tokens,
+                usd_per_1k_completion_tokens,
+                ..
+            } => {
+                assert_eq!(usd_per_1k_prompt_tokens, Some(0.15));
+                assert_eq!(usd_per_1k_completion_tokens, Some(1.0));
+            }
+            other => panic!("{other:?}"),
+        }
+        let negative = RawSettings {
+            model: Some("openai".into()),
+            openai_base_url: Some("http://127.0.0.1:8000/v1".into()),
+            openai_model: Some("m".into()),
+            openai_usd_per_1k_prompt_tokens: Some(-1.0),
+            ..Default::default()
+        };
+        let err = negative.resolve().expect_err("must fail").to_string();
+        assert!(
+            err.contains("FRONTDESK_OPENAI_USD_PER_1K_PROMPT_TOKENS"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -797,6 +797,7 @@ impl Agent {
                     break;
                 }
                 tracing::warn!(model = %self.model.name(), "model did not finish; the built-in model takes the turn over");
+                record::fallback("unfinished");
                 on_fallback = true;
                 handed_over = Some(steps);
             }
@@ -981,30 +982,35 @@ impl Agent {
         on_fallback: &mut bool,
     ) -> Result<super::model::ModelResponse, ModelError> {
         if *on_fallback {
-            return self.fallback.complete(request).await;
+            return complete_recorded(&*self.fallback, request, None).await;
         }
         *on_fallback = true;
         let left = deadline
             .saturating_duration_since(tokio::time::Instant::now())
             .min(MODEL_TIMEOUT);
-        if left.is_zero() {
+        let reason = if left.is_zero() {
             tracing::warn!(model = %self.model.name(), "no time left in the turn; using the fallback");
-            return self.fallback.complete(request).await;
+            "no_budget"
+        } else {
+            match complete_recorded(&*self.model, request, Some(left)).await {
+                Ok(r) => {
+                    *on_fallback = false;
+                    return Ok(r);
+                }
+                Err(ModelError::Timeout) => {
+                    tracing::warn!(model = %self.model.name(), "model timed out; using the fallback");
+                    "timeout"
+                }
+                Err(e) => {
+                    tracing::warn!(model = %self.model.name(), error = %e, "model failed; using the fallback");
+                    "error"
+                }
+            }
+        };
+        if self.model.name() != self.fallback.name() {
+            record::fallback(reason);
         }
-        match tokio::time::timeout(left, self.model.complete(request)).await {
-            Ok(Ok(r)) => {
-                *on_fallback = false;
-                Ok(r)
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(model = %self.model.name(), error = %e, "model failed; using the fallback");
-                self.fallback.complete(request).await
-            }
-            Err(_) => {
-                tracing::warn!(model = %self.model.name(), "model timed out; using the fallback");
-                self.fallback.complete(request).await
-            }
-        }
+        complete_recorded(&*self.fallback, request, None).await
     }
 
     /// First turn of a conversation: what the caller id (or portal token) says about who
@@ -1050,6 +1056,37 @@ impl Agent {
         }
         Ok(())
     }
+}
+
+/// One call of `model` (cut off after `limit`), recorded as a model step: latency, outcome,
+/// tokens and, when the model has prices, cost.
+async fn complete_recorded(
+    model: &dyn Model,
+    request: &ModelRequest,
+    limit: Option<StdDuration>,
+) -> Result<super::model::ModelResponse, ModelError> {
+    let started = tokio::time::Instant::now();
+    let result = match limit {
+        Some(limit) => tokio::time::timeout(limit, model.complete(request))
+            .await
+            .unwrap_or(Err(ModelError::Timeout)),
+        None => model.complete(request).await,
+    };
+    let elapsed = started.elapsed();
+    match &result {
+        Ok(r) => record::model_step(
+            &model.name(),
+            "ok",
+            elapsed,
+            (r.usage.prompt_tokens, r.usage.completion_tokens),
+            model.cost_usd(&r.usage),
+        ),
+        Err(ModelError::Timeout) => {
+            record::model_step(&model.name(), "timeout", elapsed, (0, 0), None)
+        }
+        Err(_) => record::model_step(&model.name(), "error", elapsed, (0, 0), None),
+    }
+    result
 }
 
 fn outcome_of(item: &InboxItem, duplicate: bool) -> TurnOutcome {

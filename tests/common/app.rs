@@ -92,6 +92,18 @@ impl TestApp {
             .expect("token")
     }
 
+    /// `GET /metrics` as text (the test client is a loopback peer: no token needed).
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Stop the server and wait for it (graceful shutdown).
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -149,4 +161,14 @@ impl TestApp {
             server: Some(server),
         }
     }
+}
+
+/// The value of one series in a Prometheus text exposition (0 when absent): the first line
+/// that starts with `prefix` (a metric name and its labels).
+pub fn series(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::common::api::{check, post, send, Req, DEMO_NUMBER};
-use crate::common::app::TestApp;
+use crate::common::app::{series, TestApp};
 use crate::common::twilio::{message_status_params, TwilioClient};
 use frontdesk::auth::portal::{self, PortalClaims};
 use frontdesk::domain::{Channel, ConversationId, CustomerId, Role, TenantId};
@@ -509,28 +509,10 @@ store_test!(
     }
 );
 
-/// The value of one series in a Prometheus text exposition (0 when absent).
-fn series(text: &str, prefix: &str) -> u64 {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 store_test!(
     fn domain_metrics_count_turns_escalations_and_overdue_escalations(db: &TestDb) {
         let app = TestApp::spawn(db).await;
-        let scrape = || async {
-            app.http
-                .get(app.url("/metrics"))
-                .send()
-                .await
-                .expect("metrics")
-                .text()
-                .await
-                .expect("text")
-        };
+        let scrape = || app.metrics();
         let turns = "frontdesk_turns_total{channel=\"sms\",outcome=\"escalated\"}";
         let escalations = "frontdesk_escalations_total{reason=\"cancellation\",priority=";
         let before = scrape().await;
