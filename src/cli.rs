@@ -246,6 +246,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut settings = cli.global.settings()?;
+    let quiet = matches!(cli.command, Some(Command::Eval { .. }));
+    crate::telemetry::init(settings.log_format, quiet);
     if let crate::clock::Clock::Fixed(t) = settings.clock {
         tracing::warn!(now = %t, "clock pinned by FRONTDESK_CLOCK");
     }

@@ -64,6 +64,8 @@ pub struct Settings {
     /// How long a job runner or outbox sender holds what it claimed before another instance
     /// may take it over (seconds, 5–600).
     pub lease_secs: i64,
+    /// Log lines as text (default) or JSON.
+    pub log_format: LogFormat,
 }
 
 /// The payment provider (Stripe): REST base, secret key, webhook endpoint secret.
@@ -87,6 +89,26 @@ pub enum ModelSettings {
         usd_per_1k_prompt_tokens: Option<f64>,
         usd_per_1k_completion_tokens: Option<f64>,
     },
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (colour only on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(s: &str) -> anyhow::Result<LogFormat> {
+        match s.trim() {
+            "" | "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => anyhow::bail!("FRONTDESK_LOG_FORMAT must be `text` or `json`, got `{other}`"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +165,7 @@ pub const KEYS: &[&str] = &[
     "smtp_url",
     "smtp_from",
     "lease_secs",
+    "log_format",
 ];
 
 /// The raw, optional values from each source, merged field by field.
@@ -193,6 +216,8 @@ pub struct RawSettings {
     pub smtp_url: Option<Secret>,
     pub smtp_from: Option<String>,
     pub lease_secs: Option<i64>,
+    /// `text` (default) or `json`.
+    pub log_format: Option<String>,
 }
 
 impl RawSettings {
@@ -241,6 +266,7 @@ impl RawSettings {
             smtp_url: self.smtp_url.or(lower.smtp_url),
             smtp_from: self.smtp_from.or(lower.smtp_from),
             lease_secs: self.lease_secs.or(lower.lease_secs),
+            log_format: self.log_format.or(lower.log_format),
         }
     }
 
@@ -356,6 +382,7 @@ impl RawSettings {
         if !(1..=64).contains(&whisper_threads) {
             anyhow::bail!("FRONTDESK_WHISPER_THREADS must be 1 to 64, got {whisper_threads}");
         }
+        let log_format = LogFormat::parse(self.log_format.as_deref().unwrap_or(""))?;
         let lease_secs = self.lease_secs.unwrap_or(crate::outbound::LEASE_SECS);
         if !(5..=600).contains(&lease_secs) {
             anyhow::bail!("FRONTDESK_LEASE_SECS must be 5 to 600, got {lease_secs}");
@@ -368,6 +395,7 @@ impl RawSettings {
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(|| "frontdesk <no-reply@localhost>".into()),
             lease_secs,
+            log_format,
             model,
             whisper_model: self.whisper_model,
             whisper_threads,
@@ -578,6 +606,29 @@ mod tests {
                     "`{field}` is missing from config::KEYS"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        let s = RawSettings::default().resolve().expect("defaults");
+        assert_eq!(s.log_format, LogFormat::Text);
+        let env = |v: &str| {
+            RawSettings::from_env([("FRONTDESK_LOG_FORMAT".to_string(), v.to_string())])
+                .expect("env")
+                .resolve()
+        };
+        assert_eq!(env("json").expect("json").log_format, LogFormat::Json);
+        assert_eq!(env("text").expect("text").log_format, LogFormat::Text);
+        let file: RawSettings = toml::from_str("log_format = \"json\"").expect("file");
+        assert_eq!(file.resolve().expect("ok").log_format, LogFormat::Json);
+        for bad in ["JSON", "yaml", "1"] {
+            let err = env(bad).expect_err("must fail").to_string();
+            assert!(
+                err.contains("FRONTDESK_LOG_FORMAT") && err.contains("`text` or `json`"),
+                "{err}"
+            );
+            assert!(err.contains(bad), "the value is named: {err}");
         }
     }
 
