@@ -10,11 +10,27 @@ use tokio::net::TcpListener;
 use crate::agent::builtin_model::BuiltinModel;
 use crate::agent::model::Model;
 use crate::agent::Agent;
+use crate::clock::Clock;
 use crate::config::{ModelSettings, Settings};
-use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::search::SearchIndex;
 use crate::store::Store;
+
+/// What every request handler (and the work it starts) can reach; built once by
+/// [`build_state`].
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub search: Arc<SearchIndex>,
+    pub agent: Agent,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    pub limits: Arc<crate::ratelimit::Limits>,
+    /// Wakes the outbound sender when something was queued.
+    pub outbox: Arc<tokio::sync::Notify>,
+    pub transcriber: crate::voice::SharedTranscriber,
+}
 
 pub struct Application {
     listener: TcpListener,

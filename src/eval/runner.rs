@@ -257,7 +257,7 @@ static WORLD_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// One isolated world: its store, agent and the demo's named ids.
 struct World {
-    state: crate::http::AppState,
+    state: crate::app::AppState,
     summary: DemoSummary,
     tenant: Tenant,
     db_path: PathBuf,

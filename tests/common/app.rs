@@ -3,10 +3,9 @@
 
 use std::net::SocketAddr;
 
-use frontdesk::app::Application;
+use frontdesk::app::{AppState, Application};
 use frontdesk::config::{RawSettings, Secret};
 use frontdesk::domain::{Role, TenantId};
-use frontdesk::http::AppState;
 use frontdesk::seed::DemoSummary;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
