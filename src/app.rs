@@ -30,6 +30,34 @@ pub struct AppState {
     /// Wakes the outbound sender when something was queued.
     pub outbox: Arc<tokio::sync::Notify>,
     pub transcriber: crate::voice::SharedTranscriber,
+    /// Work a request started and did not wait for (voicemail handling).
+    pub background: Background,
+}
+
+/// Tasks that outlive the request that started them, kept so that whoever needs to (a test,
+/// an orderly stop) can wait until they are done.
+#[derive(Clone, Default)]
+pub struct Background(Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>);
+
+impl Background {
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the finished ones, so the set holds only what still runs.
+        while set.try_join_next().is_some() {}
+        set.spawn(task);
+    }
+
+    /// Wait until every task started so far (and any they started) has finished.
+    pub async fn idle(&self) {
+        loop {
+            let mut running =
+                std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+            if running.is_empty() {
+                return;
+            }
+            while running.join_next().await.is_some() {}
+        }
+    }
 }
 
 pub struct Application {
@@ -228,6 +256,7 @@ async fn prepare(settings: Settings, store: Store) -> anyhow::Result<(AppState, 
         metrics: Arc::new(Metrics::default()),
         outbox: Arc::new(tokio::sync::Notify::new()),
         transcriber,
+        background: Background::default(),
     };
     Ok((state, welcome))
 }
