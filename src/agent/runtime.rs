@@ -354,21 +354,19 @@ impl Agent {
             }
             _ => None,
         };
-        let priority = escalation::default_priority(reason);
-        let e = crate::store::NewEscalation {
-            conversation_id: conversation,
-            customer_id: customer,
+        let summary = format!(
+            "From {} via {}. {summary}",
+            inbound.participant, inbound.channel
+        );
+        let opening = escalation::Opening {
+            conversation,
+            customer,
             reason,
-            priority,
-            summary: builtin::mask_secrets(&format!(
-                "From {} via {}. {summary}",
-                inbound.participant, inbound.channel
-            )),
-            due_at: escalation::due_at(&tenant, priority, now),
+            priority: None,
+            summary: &summary,
         };
-        tx.insert_escalation(tenant.id, &e, now).await?;
+        escalation::open(&mut tx, &tenant, opening, now).await?;
         tx.commit().await?;
-        record::escalation(reason.as_str(), priority.as_str());
         Ok(conversation)
     }
 
@@ -540,7 +538,7 @@ impl Agent {
                         priority: None,
                         model_summary: String::new(),
                     };
-                    let e = escalation::open(&mut ctx, req).await?;
+                    let e = tools::open_escalation(&mut ctx, req).await?;
                     let text = e.acknowledgement.clone();
                     carry.escalated = Some(e);
                     text
@@ -548,7 +546,7 @@ impl Agent {
                     // A person owns the conversation: page once, raise it to urgent, and
                     // give the caller safety guidance — never silence for an emergency.
                     raised = true;
-                    escalation::emergency_while_queued(&mut ctx).await?
+                    tools::emergency_while_queued(&mut ctx).await?
                 });
             }
             tx.mark_inbox_started(tenant.id, item.id).await?;
@@ -964,7 +962,7 @@ impl Agent {
             spanish,
             actions: std::mem::take(&mut carry.actions),
         };
-        let e = escalation::open(&mut ctx, req).await?;
+        let e = tools::open_escalation(&mut ctx, req).await?;
         carry.actions = std::mem::take(&mut ctx.actions);
         drop(ctx);
         save_conversation(&mut tx, tenant.id, conv.id, identity, "queue", state, now).await?;
