@@ -131,6 +131,17 @@ struct Carry {
     actions: Vec<String>,
 }
 
+impl Carry {
+    /// What a batch of tools leaves for the next step.
+    fn from_tools(ctx: &mut ToolCtx<'_>) -> Carry {
+        Carry {
+            escalated: ctx.escalated.take(),
+            confirm_text: ctx.confirm_text.take(),
+            actions: std::mem::take(&mut ctx.actions),
+        }
+    }
+}
+
 impl Agent {
     /// Record the message, then run its turn (or wait for whoever runs it) and answer.
     pub async fn handle(&self, inbound: Inbound) -> Result<TurnOutcome, AgentError> {
@@ -486,52 +497,30 @@ impl Agent {
             // to the model as what it means.
             let notice = tx.take_conversation_notice(tenant.id, conversation).await?;
             if let (Some(notice), "agent", false) = (notice, conv_now.owner.as_str(), emergency) {
-                let mut ctx = ToolCtx {
-                    store: &self.store,
-                    tx: &mut tx,
-                    search: &self.search,
-                    tenant,
-                    conversation,
-                    inbox_id: item.id,
-                    channel: conv.channel,
-                    participant: conv.reach(),
-                    caller_verifies: item.caller.verifies(),
-                    identity: &mut identity,
-                    state: &mut state,
+                let mut ctx = self.tool_ctx(
+                    &mut tx,
+                    (tenant, &conv, &item),
+                    &mut identity,
+                    &mut state,
                     now,
-                    customer_affirmed: false,
-                    customer_text: &item.text,
-                    escalated: None,
-                    confirm_text: None,
-                    spanish,
-                    actions: Vec::new(),
-                };
+                    (spanish, false),
+                    Carry::default(),
+                );
                 let answered = crate::notices::answer(&mut ctx, &notice).await?;
                 early_reply = answered.reply;
                 carry.escalated = answered.escalated;
                 rewritten = answered.means;
             }
             if emergency {
-                let mut ctx = ToolCtx {
-                    store: &self.store,
-                    tx: &mut tx,
-                    search: &self.search,
-                    tenant,
-                    conversation,
-                    inbox_id: item.id,
-                    channel: conv.channel,
-                    participant: conv.reach(),
-                    caller_verifies: item.caller.verifies(),
-                    identity: &mut identity,
-                    state: &mut state,
+                let mut ctx = self.tool_ctx(
+                    &mut tx,
+                    (tenant, &conv, &item),
+                    &mut identity,
+                    &mut state,
                     now,
-                    customer_affirmed: false,
-                    customer_text: &item.text,
-                    escalated: None,
-                    confirm_text: None,
-                    spanish,
-                    actions: Vec::new(),
-                };
+                    (spanish, false),
+                    Carry::default(),
+                );
                 early_reply = Some(if conv_now.owner == "agent" {
                     let req = EscalationRequest {
                         reason: EscalationReason::Emergency,
@@ -846,26 +835,15 @@ impl Agent {
 
             let mut tx = self.store.begin().await?;
             tx.lock_conversation(tenant.id, conversation).await?;
-            let mut ctx = ToolCtx {
-                store: &self.store,
-                tx: &mut tx,
-                search: &self.search,
-                tenant,
-                conversation,
-                inbox_id: item.id,
-                channel: conv.channel,
-                participant: conv.reach(),
-                caller_verifies: item.caller.verifies(),
-                identity: &mut *identity,
-                state: &mut *state,
+            let mut ctx = self.tool_ctx(
+                &mut tx,
+                (tenant, conv, item),
+                &mut *identity,
+                &mut *state,
                 now,
-                customer_affirmed: affirmed,
-                customer_text: &item.text,
-                escalated: carry.escalated.take(),
-                confirm_text: carry.confirm_text.take(),
-                spanish,
-                actions: std::mem::take(&mut carry.actions),
-            };
+                (spanish, affirmed),
+                std::mem::take(carry),
+            );
             for call in &calls {
                 let outcome = tools::run(&mut ctx, &call.name, &call.arguments).await?;
                 let result = ChatMessage::Tool {
@@ -879,9 +857,7 @@ impl Agent {
                     break;
                 }
             }
-            carry.escalated = ctx.escalated.take();
-            carry.confirm_text = ctx.confirm_text.take();
-            carry.actions = std::mem::take(&mut ctx.actions);
+            *carry = Carry::from_tools(&mut ctx);
             drop(ctx);
             let owner = if carry.escalated.is_some() {
                 "queue"
@@ -942,26 +918,19 @@ impl Agent {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         tx.lock_conversation(tenant.id, conv.id).await?;
-        let mut ctx = ToolCtx {
-            store: &self.store,
-            tx: &mut tx,
-            search: &self.search,
-            tenant,
-            conversation: conv.id,
-            inbox_id: item.id,
-            channel: conv.channel,
-            participant: conv.reach(),
-            caller_verifies: item.caller.verifies(),
-            identity: &mut *identity,
-            state: &mut *state,
-            now,
-            customer_affirmed: false,
-            customer_text: &item.text,
-            escalated: None,
-            confirm_text: None,
-            spanish,
+        let actions = Carry {
             actions: std::mem::take(&mut carry.actions),
+            ..Carry::default()
         };
+        let mut ctx = self.tool_ctx(
+            &mut tx,
+            (tenant, conv, item),
+            &mut *identity,
+            &mut *state,
+            now,
+            (spanish, false),
+            actions,
+        );
         let e = tools::open_escalation(&mut ctx, req).await?;
         carry.actions = std::mem::take(&mut ctx.actions);
         drop(ctx);
@@ -969,6 +938,43 @@ impl Agent {
         tx.commit().await?;
         carry.escalated = Some(e);
         Ok(())
+    }
+
+    /// The tools' view of a turn inside `tx`: the one place a [`ToolCtx`] is made. `flags`:
+    /// (the customer writes in Spanish, the customer's message agrees to the last proposal);
+    /// `carried`: what earlier steps of the turn left (an escalation, a confirmation
+    /// question, the actions so far).
+    #[allow(clippy::too_many_arguments)]
+    fn tool_ctx<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        (tenant, conv, item): (&'a Tenant, &'a Conversation, &'a InboxItem),
+        identity: &'a mut Identity,
+        state: &'a mut AgentState,
+        now: DateTime<Utc>,
+        (spanish, affirmed): (bool, bool),
+        carried: Carry,
+    ) -> ToolCtx<'a> {
+        ToolCtx {
+            store: &self.store,
+            tx,
+            search: &self.search,
+            tenant,
+            conversation: conv.id,
+            inbox_id: item.id,
+            channel: conv.channel,
+            participant: conv.reach(),
+            caller_verifies: item.caller.verifies(),
+            identity,
+            state,
+            now,
+            customer_affirmed: affirmed,
+            customer_text: &item.text,
+            escalated: carried.escalated,
+            confirm_text: carried.confirm_text,
+            spanish,
+            actions: carried.actions,
+        }
     }
 
     /// One model step; the fallback answers when the model fails, times out, or would run
