@@ -375,16 +375,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let role = role
                 .ok_or_else(|| anyhow::anyhow!("--role is required (admin, csr or integration)"))?;
-            let token = crate::auth::create_token_with(
-                &store,
-                t.id,
-                None,
-                role,
-                &label,
-                verifies_callers,
-                settings.clock.now().timestamp(),
-            )
-            .await?;
+            let token = store
+                .create_token_with(
+                    t.id,
+                    None,
+                    role,
+                    &label,
+                    verifies_callers,
+                    settings.clock.now().timestamp(),
+                )
+                .await?;
             println!("{token}");
             Ok(())
         }

@@ -86,7 +86,9 @@ impl TestApp {
 
     /// A fresh API token for a tenant and role.
     pub async fn token(&self, tenant: TenantId, role: Role) -> String {
-        frontdesk::auth::create_token(&self.state.store, tenant, None, role, "test", 0)
+        self.state
+            .store
+            .create_token(tenant, None, role, "test", 0)
             .await
             .expect("token")
     }

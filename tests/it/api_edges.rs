@@ -104,17 +104,19 @@ store_test!(
         assert_eq!(row.identity_level.as_str(), "verified", "{body}");
 
         // A token declared to verify its callers (an answering service) is trusted.
-        let service = frontdesk::auth::create_token_with(
-            &app.state.store,
-            app.demo.demo,
-            None,
-            Role::Integration,
-            "answering service",
-            true,
-            0,
-        )
-        .await
-        .expect("token");
+        let service = app
+            .state
+            .store
+            .create_token_with(
+                app.demo.demo,
+                None,
+                Role::Integration,
+                "answering service",
+                true,
+                0,
+            )
+            .await
+            .expect("token");
         let body = api_message(&app, &service, "sms", "what is my balance", "f2-svc-1").await;
         let reply = body["reply"].as_str().unwrap_or_default();
         assert!(
@@ -155,17 +157,10 @@ store_test!(
 
         // Even a token trusted to verify its callers never speaks in the carrier's thread.
         for (n, verifies) in [false, true].into_iter().enumerate() {
-            let token = frontdesk::auth::create_token_with(
-                &store,
-                app.demo.demo,
-                None,
-                Role::Integration,
-                "crm",
-                verifies,
-                0,
-            )
-            .await
-            .expect("token");
+            let token = store
+                .create_token_with(app.demo.demo, None, Role::Integration, "crm", verifies, 0)
+                .await
+                .expect("token");
             let body = api_message(&app, &token, "sms", "yes", &format!("f2-yes-{n}")).await;
             assert_ne!(
                 body["conversation_id"].as_i64(),
