@@ -10,11 +10,55 @@ use tokio::net::TcpListener;
 use crate::agent::builtin_model::BuiltinModel;
 use crate::agent::model::Model;
 use crate::agent::Agent;
+use crate::clock::Clock;
 use crate::config::{ModelSettings, Settings};
-use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::search::SearchIndex;
 use crate::store::Store;
+
+/// What every request handler (and the work it starts) can reach; built once by
+/// [`build_state`].
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub search: Arc<SearchIndex>,
+    pub agent: Agent,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    pub limits: Arc<crate::ratelimit::Limits>,
+    /// Wakes the outbound sender when something was queued.
+    pub outbox: Arc<tokio::sync::Notify>,
+    pub transcriber: crate::voice::SharedTranscriber,
+    /// Work a request started and did not wait for (voicemail handling).
+    pub background: Background,
+}
+
+/// Tasks that outlive the request that started them, kept so that whoever needs to (a test,
+/// an orderly stop) can wait until they are done.
+#[derive(Clone, Default)]
+pub struct Background(Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>);
+
+impl Background {
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the finished ones, so the set holds only what still runs.
+        while set.try_join_next().is_some() {}
+        set.spawn(task);
+    }
+
+    /// Wait until every task started so far (and any they started) has finished.
+    pub async fn idle(&self) {
+        loop {
+            let mut running =
+                std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+            if running.is_empty() {
+                return;
+            }
+            while running.join_next().await.is_some() {}
+        }
+    }
+}
 
 pub struct Application {
     listener: TcpListener,
@@ -213,6 +257,7 @@ async fn prepare(settings: Settings, store: Store) -> anyhow::Result<(AppState, 
         metrics: Arc::new(Metrics::default()),
         outbox: Arc::new(tokio::sync::Notify::new()),
         transcriber,
+        background: Background::default(),
     };
     Ok((state, welcome))
 }
@@ -279,10 +324,14 @@ pub fn build_model(settings: &ModelSettings) -> anyhow::Result<Arc<dyn Model>> {
             model,
             api_key,
             timeout,
+            usd_per_1k_prompt_tokens,
+            usd_per_1k_completion_tokens,
         } => {
             let mut cfg = crate::agent::openai::OpenAiConfig::new(base_url.clone(), model.clone());
             cfg.api_key = api_key.clone();
             cfg.timeout = *timeout;
+            cfg.price_per_1k_prompt_usd = *usd_per_1k_prompt_tokens;
+            cfg.price_per_1k_completion_usd = *usd_per_1k_completion_tokens;
             Arc::new(crate::agent::openai::OpenAiModel::new(cfg)?)
         }
     })

@@ -1,11 +1,11 @@
-//! Credentials: operator/integration API tokens (random, shown once, stored as SHA-256) and
-//! the role checks on them. The HTTP extractor that reads the bearer header lives in
-//! `http::auth`; this module does no IO beyond the store.
+//! Credentials: operator/integration API tokens (random, shown once, stored as SHA-256),
+//! who a checked token speaks for (`Principal`), and signed portal tokens. No IO: the store
+//! keeps tokens (`Store::create_token`, `Store::authenticate`), and the HTTP extractor that
+//! reads the bearer header lives in `http::auth`.
 
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Role, TenantId, TokenId, UserId};
-use crate::store::{Store, StoreResult};
 
 /// A new random API token: `fd_` + 64 hex characters (256 bits).
 pub fn generate_token() -> anyhow::Result<String> {
@@ -39,48 +39,6 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Create and store a token for a tenant; returns the plain token (the only time it exists).
-pub async fn create_token(
-    store: &Store,
-    tenant: TenantId,
-    user: Option<UserId>,
-    role: Role,
-    label: &str,
-    now: i64,
-) -> anyhow::Result<String> {
-    create_token_with(store, tenant, user, role, label, false, now).await
-}
-
-/// `create_token` for a token that may be declared to verify its callers itself (an
-/// answering service that checked who is calling; integration tokens only). Only such a
-/// token makes a phone on file count as verified in the messages API.
-pub async fn create_token_with(
-    store: &Store,
-    tenant: TenantId,
-    user: Option<UserId>,
-    role: Role,
-    label: &str,
-    verifies_callers: bool,
-    now: i64,
-) -> anyhow::Result<String> {
-    if verifies_callers && role != Role::Integration {
-        anyhow::bail!("only an integration token can be declared to verify its callers");
-    }
-    let token = generate_token()?;
-    store
-        .insert_token_with(
-            tenant,
-            user,
-            role,
-            label,
-            &hash_token(&token),
-            verifies_callers,
-            now,
-        )
-        .await?;
-    Ok(token)
-}
-
 /// Who is calling, once a token checked out.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -99,20 +57,10 @@ impl Principal {
     }
 }
 
-pub async fn authenticate(store: &Store, token: &str) -> StoreResult<Option<Principal>> {
-    if !token.starts_with("fd_") || token.len() != 67 {
-        return Ok(None);
-    }
-    Ok(store
-        .token_owner(&hash_token(token))
-        .await?
-        .map(|o| Principal {
-            token_id: Some(o.token_id),
-            tenant_id: o.tenant_id,
-            user_id: o.user_id,
-            role: o.role,
-            verifies_callers: o.verifies_callers && o.role == Role::Integration,
-        }))
+/// Whether a presented bearer value has the shape [`generate_token`] gives (checked before
+/// any lookup).
+pub fn looks_like_token(token: &str) -> bool {
+    token.starts_with("fd_") && token.len() == 67
 }
 
 #[cfg(test)]

@@ -285,6 +285,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut settings = cli.global.settings()?;
+    let quiet = matches!(cli.command, Some(Command::Eval { .. }));
+    crate::telemetry::init(settings.log_format, quiet);
     if let crate::clock::Clock::Fixed(t) = settings.clock {
         tracing::warn!(now = %t, "clock pinned by FRONTDESK_CLOCK");
     }
@@ -414,16 +416,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let role = role
                 .ok_or_else(|| anyhow::anyhow!("--role is required (admin, csr or integration)"))?;
-            let token = crate::auth::create_token_with(
-                &store,
-                t.id,
-                None,
-                role,
-                &label,
-                verifies_callers,
-                settings.clock.now().timestamp(),
-            )
-            .await?;
+            let token = store
+                .create_token_with(
+                    t.id,
+                    None,
+                    role,
+                    &label,
+                    verifies_callers,
+                    settings.clock.now().timestamp(),
+                )
+                .await?;
             println!("{token}");
             Ok(())
         }

@@ -64,6 +64,8 @@ pub struct Settings {
     /// How long a job runner or outbox sender holds what it claimed before another instance
     /// may take it over (seconds, 5–600).
     pub lease_secs: i64,
+    /// Log lines as text (default) or JSON.
+    pub log_format: LogFormat,
 }
 
 /// The payment provider (Stripe): REST base, secret key, webhook endpoint secret.
@@ -83,7 +85,30 @@ pub enum ModelSettings {
         model: String,
         api_key: Option<Secret>,
         timeout: Duration,
+        /// Prices for the cost metric (`frontdesk_model_cost_usd_total`); unset: no cost.
+        usd_per_1k_prompt_tokens: Option<f64>,
+        usd_per_1k_completion_tokens: Option<f64>,
     },
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (colour only on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(s: &str) -> anyhow::Result<LogFormat> {
+        match s.trim() {
+            "" | "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => anyhow::bail!("FRONTDESK_LOG_FORMAT must be `text` or `json`, got `{other}`"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +148,8 @@ pub const KEYS: &[&str] = &[
     "openai_model",
     "openai_api_key",
     "openai_timeout_secs",
+    "openai_usd_per_1k_prompt_tokens",
+    "openai_usd_per_1k_completion_tokens",
     "whisper_model",
     "whisper_threads",
     "metrics_token",
@@ -138,6 +165,7 @@ pub const KEYS: &[&str] = &[
     "smtp_url",
     "smtp_from",
     "lease_secs",
+    "log_format",
 ];
 
 /// The raw, optional values from each source, merged field by field.
@@ -163,6 +191,10 @@ pub struct RawSettings {
     pub openai_model: Option<String>,
     pub openai_api_key: Option<Secret>,
     pub openai_timeout_secs: Option<u64>,
+    /// US dollars per 1,000 prompt (input) tokens, for the cost metric.
+    pub openai_usd_per_1k_prompt_tokens: Option<f64>,
+    /// US dollars per 1,000 completion (output) tokens.
+    pub openai_usd_per_1k_completion_tokens: Option<f64>,
     pub whisper_model: Option<String>,
     pub whisper_threads: Option<u32>,
     /// Bearer token `GET /metrics` requires; unset: only loopback peers are served.
@@ -184,6 +216,8 @@ pub struct RawSettings {
     pub smtp_url: Option<Secret>,
     pub smtp_from: Option<String>,
     pub lease_secs: Option<i64>,
+    /// `text` (default) or `json`.
+    pub log_format: Option<String>,
 }
 
 impl RawSettings {
@@ -209,6 +243,12 @@ impl RawSettings {
             whisper_threads: self.whisper_threads.or(lower.whisper_threads),
             openai_api_key: self.openai_api_key.or(lower.openai_api_key),
             openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
+            openai_usd_per_1k_prompt_tokens: self
+                .openai_usd_per_1k_prompt_tokens
+                .or(lower.openai_usd_per_1k_prompt_tokens),
+            openai_usd_per_1k_completion_tokens: self
+                .openai_usd_per_1k_completion_tokens
+                .or(lower.openai_usd_per_1k_completion_tokens),
             metrics_token: self.metrics_token.or(lower.metrics_token),
             webhook_allow_private: self.webhook_allow_private.or(lower.webhook_allow_private),
             rate_limits: self.rate_limits.or(lower.rate_limits),
@@ -226,12 +266,14 @@ impl RawSettings {
             smtp_url: self.smtp_url.or(lower.smtp_url),
             smtp_from: self.smtp_from.or(lower.smtp_from),
             lease_secs: self.lease_secs.or(lower.lease_secs),
+            log_format: self.log_format.or(lower.log_format),
         }
     }
 
     /// The `FRONTDESK_<KEY>` variables among `vars`. A value is taken as text, or else as
-    /// a number or boolean when the key wants one; other `FRONTDESK_` variables (the config
-    /// file's path, test settings) are not settings and are ignored.
+    /// a whole number, a decimal number or a boolean when the key wants one; other
+    /// `FRONTDESK_` variables (the config file's path, test settings) are not settings and
+    /// are ignored.
     pub fn from_env(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<RawSettings> {
@@ -251,6 +293,10 @@ impl RawSettings {
             let parsed = one(toml::Value::String(value.clone()))
                 .or_else(|e| match value.trim().parse::<i64>() {
                     Ok(n) => one(toml::Value::Integer(n)),
+                    Err(_) => Err(e),
+                })
+                .or_else(|e| match value.trim().parse::<f64>() {
+                    Ok(x) => one(toml::Value::Float(x)),
                     Err(_) => Err(e),
                 })
                 .or_else(|e| match value.trim().parse::<bool>() {
@@ -321,6 +367,14 @@ impl RawSettings {
                 })?,
                 api_key: self.openai_api_key.filter(|k| !k.expose().is_empty()),
                 timeout: Duration::from_secs(self.openai_timeout_secs.unwrap_or(15)),
+                usd_per_1k_prompt_tokens: price(
+                    self.openai_usd_per_1k_prompt_tokens,
+                    "FRONTDESK_OPENAI_USD_PER_1K_PROMPT_TOKENS",
+                )?,
+                usd_per_1k_completion_tokens: price(
+                    self.openai_usd_per_1k_completion_tokens,
+                    "FRONTDESK_OPENAI_USD_PER_1K_COMPLETION_TOKENS",
+                )?,
             },
             other => anyhow::bail!("FRONTDESK_MODEL must be `builtin` or `openai`, got `{other}`"),
         };
@@ -328,6 +382,7 @@ impl RawSettings {
         if !(1..=64).contains(&whisper_threads) {
             anyhow::bail!("FRONTDESK_WHISPER_THREADS must be 1 to 64, got {whisper_threads}");
         }
+        let log_format = LogFormat::parse(self.log_format.as_deref().unwrap_or(""))?;
         let lease_secs = self.lease_secs.unwrap_or(crate::outbound::LEASE_SECS);
         if !(5..=600).contains(&lease_secs) {
             anyhow::bail!("FRONTDESK_LEASE_SECS must be 5 to 600, got {lease_secs}");
@@ -340,6 +395,7 @@ impl RawSettings {
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(|| "frontdesk <no-reply@localhost>".into()),
             lease_secs,
+            log_format,
             model,
             whisper_model: self.whisper_model,
             whisper_threads,
@@ -420,6 +476,16 @@ impl RawSettings {
             }
         }
         Ok(out)
+    }
+}
+
+/// A price: finite and not negative.
+fn price(value: Option<f64>, env: &str) -> anyhow::Result<Option<f64>> {
+    match value {
+        Some(p) if !(p.is_finite() && p >= 0.0) => {
+            anyhow::bail!("{env} must be a price in US dollars (0 or more), got {p}")
+        }
+        other => Ok(other),
     }
 }
 
@@ -541,6 +607,68 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        let s = RawSettings::default().resolve().expect("defaults");
+        assert_eq!(s.log_format, LogFormat::Text);
+        let env = |v: &str| {
+            RawSettings::from_env([("FRONTDESK_LOG_FORMAT".to_string(), v.to_string())])
+                .expect("env")
+                .resolve()
+        };
+        assert_eq!(env("json").expect("json").log_format, LogFormat::Json);
+        assert_eq!(env("text").expect("text").log_format, LogFormat::Text);
+        let file: RawSettings = toml::from_str("log_format = \"json\"").expect("file");
+        assert_eq!(file.resolve().expect("ok").log_format, LogFormat::Json);
+        for bad in ["JSON", "yaml", "1"] {
+            let err = env(bad).expect_err("must fail").to_string();
+            assert!(
+                err.contains("FRONTDESK_LOG_FORMAT") && err.contains("`text` or `json`"),
+                "{err}"
+            );
+            assert!(err.contains(bad), "the value is named: {err}");
+        }
+    }
+
+    #[test]
+    fn model_prices_are_decimal_numbers() {
+        let env = [
+            ("FRONTDESK_MODEL", "openai"),
+            ("FRONTDESK_OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"),
+            ("FRONTDESK_OPENAI_MODEL", "m"),
+            ("FRONTDESK_OPENAI_USD_PER_1K_PROMPT_TOKENS", "0.15"),
+            ("FRONTDESK_OPENAI_USD_PER_1K_COMPLETION_TOKENS", "1"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let s = RawSettings::from_env(env)
+            .expect("env")
+            .resolve()
+            .expect("ok");
+        match s.model {
+            ModelSettings::OpenAi {
+                usd_per_1k_prompt_tokens,
+                usd_per_1k_completion_tokens,
+                ..
+            } => {
+                assert_eq!(usd_per_1k_prompt_tokens, Some(0.15));
+                assert_eq!(usd_per_1k_completion_tokens, Some(1.0));
+            }
+            other => panic!("{other:?}"),
+        }
+        let negative = RawSettings {
+            model: Some("openai".into()),
+            openai_base_url: Some("http://127.0.0.1:8000/v1".into()),
+            openai_model: Some("m".into()),
+            openai_usd_per_1k_prompt_tokens: Some(-1.0),
+            ..Default::default()
+        };
+        let err = negative.resolve().expect_err("must fail").to_string();
+        assert!(
+            err.contains("FRONTDESK_OPENAI_USD_PER_1K_PROMPT_TOKENS"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,15 +1,11 @@
-//! The `frontdesk` binary: parse the command line, set up logging, hand over to the library.
+//! The `frontdesk` binary: parse the command line and hand over to the library (which sets up
+//! logging once the settings are read).
 
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = frontdesk::cli::Cli::parse();
-    if matches!(cli.command, Some(frontdesk::cli::Command::Eval { .. })) {
-        frontdesk::telemetry::init_quiet();
-    } else {
-        frontdesk::telemetry::init();
-    }
     match frontdesk::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

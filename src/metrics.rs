@@ -1,7 +1,7 @@
 //! Prometheus metrics, kept in-process and rendered as text for `GET /metrics`: HTTP
 //! requests per application, and the process's domain metrics (`domain`, written through
-//! `record`): turns by channel and outcome, turn and model latency, tokens, fallbacks, tool
-//! decisions by rule, escalations by reason, outbound sends. A small registry of labelled
+//! `record`): turns by channel and outcome, turn and model latency, tokens, cost, fallbacks,
+//! tool decisions by rule, escalations by reason, outbound sends. A small registry of labelled
 //! counters and latency histograms is all the service needs; overdue escalations are counted
 //! from the store when scraped.
 
@@ -26,7 +26,7 @@ struct Histogram {
 /// rules, reasons), never from what a client sends.
 #[derive(Default)]
 pub struct Metrics {
-    counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+    counters: Mutex<BTreeMap<(&'static str, String), f64>>,
     histograms: Mutex<BTreeMap<(&'static str, String), Histogram>>,
 }
 
@@ -40,8 +40,14 @@ pub fn domain() -> &'static Metrics {
 impl Metrics {
     /// Add to a counter.
     pub fn incr(&self, name: &'static str, labels: String, by: u64) {
+        // Counts stay far below 2^53, so the conversion is exact.
+        self.add(name, labels, by as f64);
+    }
+
+    /// Add an amount (dollars, seconds) to a counter.
+    pub fn add(&self, name: &'static str, labels: String, amount: f64) {
         if let Ok(mut c) = self.counters.lock() {
-            *c.entry((name, labels)).or_default() += by;
+            *c.entry((name, labels)).or_default() += amount;
         }
     }
 
@@ -136,9 +142,15 @@ pub mod record {
         );
     }
 
-    /// One model step: `outcome` is `ok`, `error`, `timeout` or `no_budget`; tokens as the
-    /// model reported them.
-    pub fn model_step(model: &str, outcome: &'static str, elapsed: Duration, tokens: (u64, u64)) {
+    /// One model step: `outcome` is `ok`, `error` or `timeout`; tokens as the model reported
+    /// them (prompt, completion); the cost in US dollars when the model has prices.
+    pub fn model_step(
+        model: &str,
+        outcome: &'static str,
+        elapsed: Duration,
+        tokens: (u64, u64),
+        cost_usd: Option<f64>,
+    ) {
         let model = escape(model);
         domain().incr(
             "frontdesk_model_requests_total",
@@ -159,9 +171,18 @@ pub mod record {
                 );
             }
         }
+        if let Some(cost) = cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
+            domain().add(
+                "frontdesk_model_cost_usd_total",
+                format!("model=\"{model}\""),
+                cost,
+            );
+        }
     }
 
-    /// The built-in model answered instead of the configured one.
+    /// The built-in model answered instead of the configured one: `reason` is `error`,
+    /// `timeout`, `no_budget` (the turn's budget was spent) or `unfinished` (the model did
+    /// not finish within the step bound).
     pub fn fallback(reason: &'static str) {
         domain().incr(
             "frontdesk_model_fallbacks_total",
@@ -197,12 +218,17 @@ pub mod record {
         );
     }
 
-    /// An outbound message's send attempt: `result` is `sent`, `failed`, `blocked`,
-    /// `retried` or `deferred`.
-    pub fn outbound(purpose: &str, result: &'static str) {
+    /// What became of an outbound message's send attempt, by channel (`sms`, `email`) and
+    /// purpose: `result` is `sent`, `failed` (given up), `blocked` (opted out), `retried`
+    /// (tried again later) or `deferred` (quiet hours).
+    pub fn outbound(channel: &str, purpose: &str, result: &'static str) {
         domain().incr(
             "frontdesk_outbound_total",
-            format!("purpose=\"{}\",result=\"{result}\"", escape(purpose)),
+            format!(
+                "channel=\"{}\",purpose=\"{}\",result=\"{result}\"",
+                escape(channel),
+                escape(purpose)
+            ),
             1,
         );
     }
@@ -257,7 +283,15 @@ mod tests {
     fn domain_facts_render_with_their_labels() {
         record::turn("sms", "replied", Duration::from_millis(4));
         record::tool("reschedule_appointment", "refused", "min_notice_hours");
-        record::model_step("gpt-x", "timeout", Duration::from_secs(3), (120, 0));
+        record::model_step("gpt-x", "timeout", Duration::from_secs(3), (120, 0), None);
+        record::model_step(
+            "gpt-y",
+            "ok",
+            Duration::from_millis(800),
+            (1000, 100),
+            Some(0.25),
+        );
+        record::outbound("sms", "page", "sent");
         let text = domain().render();
         assert!(
             text.contains("frontdesk_turns_total{channel=\"sms\",outcome=\"replied\"}"),
@@ -272,7 +306,24 @@ mod tests {
             text.contains("frontdesk_model_tokens_total{model=\"gpt-x\",kind=\"prompt\"}"),
             "{text}"
         );
-        assert!(!text.contains("kind=\"completion\""), "{text}");
+        assert!(
+            !text.contains("model=\"gpt-x\",kind=\"completion\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("frontdesk_model_cost_usd_total{model=\"gpt-y\"} 0.25"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("frontdesk_model_cost_usd_total{model=\"gpt-x\"}"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "frontdesk_outbound_total{channel=\"sms\",purpose=\"page\",result=\"sent\"}"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -765,7 +765,7 @@ pub async fn answer(
                         window_label(tenant.timezone, a.window_start, a.window_end)
                     ),
                 };
-                let e = crate::agent::escalation::open(ctx, req).await?;
+                let e = crate::agent::tools::open_escalation(ctx, req).await?;
                 return Ok(Answered {
                     reply: Some(e.acknowledgement.clone()),
                     escalated: Some(e),

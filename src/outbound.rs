@@ -11,6 +11,7 @@ use chrono::{DateTime, Timelike, Utc};
 pub use crate::channels::twilio::rest::{SendError, TwilioRest};
 use crate::domain::PhoneE164;
 use crate::email::{MailError, Mailer};
+use crate::metrics::record;
 use crate::store::{Outbound, Store, StoreResult, Tenant};
 
 /// Whether `at` falls in the tenant's quiet hours (local time).
@@ -113,6 +114,7 @@ async fn deliver_one(
             store
                 .mark_outbound(m.id, "blocked", None, Some("recipient opted out"), now)
                 .await?;
+            record::outbound(&m.channel, &m.purpose, "blocked");
             return Ok(true);
         }
     }
@@ -120,6 +122,7 @@ async fn deliver_one(
         store
             .defer_outbound(m.id, quiet_hours_end(tenant, now))
             .await?;
+        record::outbound(&m.channel, &m.purpose, "deferred");
         return Ok(false);
     }
     // This claim must still hold the row (its lease may have run out in a slow batch).
@@ -141,6 +144,7 @@ async fn deliver_one(
                 store
                     .mark_outbound(m.id, "sent", Some(&sid), None, now)
                     .await?;
+                record::outbound(&m.channel, &m.purpose, "sent");
                 return Ok(true);
             }
             Ok(None) => {}
@@ -154,7 +158,8 @@ async fn deliver_one(
         Ok(sid) => {
             store
                 .mark_outbound(m.id, "sent", Some(&sid), None, now)
-                .await?
+                .await?;
+            record::outbound(&m.channel, &m.purpose, "sent");
         }
         Err(SendError::NotSent(e)) => {
             tracing::warn!(outbox = m.id, error = %e, "send failed before reaching Twilio; will retry");
@@ -168,7 +173,8 @@ async fn deliver_one(
         Err(e) => {
             store
                 .mark_outbound(m.id, "failed", None, Some(&e.to_string()), now)
-                .await?
+                .await?;
+            record::outbound(&m.channel, &m.purpose, "failed");
         }
     }
     Ok(true)
@@ -193,6 +199,7 @@ async fn deliver_email(
                 now,
             )
             .await?;
+        record::outbound(&m.channel, &m.purpose, "failed");
         return Ok(true);
     };
     match mailer
@@ -201,12 +208,14 @@ async fn deliver_email(
     {
         Ok(()) => {
             store.mark_outbound(m.id, "sent", None, None, now).await?;
+            record::outbound(&m.channel, &m.purpose, "sent");
             Ok(true)
         }
         Err(MailError::Invalid(e)) => {
             store
                 .mark_outbound(m.id, "failed", None, Some(&e), now)
                 .await?;
+            record::outbound(&m.channel, &m.purpose, "failed");
             Ok(true)
         }
         Err(MailError::Smtp(e)) => {
@@ -235,12 +244,14 @@ async fn retry_later(
         store
             .mark_outbound(m.id, "failed", None, Some(error), now)
             .await?;
+        record::outbound(&m.channel, &m.purpose, "failed");
         return Ok(true);
     }
     let backoff = 1i64 << m.attempts.clamp(1, 9);
     store
         .retry_outbound(m.id, status, crate::store::wall_now() + backoff, error)
         .await?;
+    record::outbound(&m.channel, &m.purpose, "retried");
     Ok(false)
 }
 

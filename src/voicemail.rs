@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use crate::app::AppState;
 use crate::channels::twilio::rest::Credentials;
 use crate::channels::twilio::sms::fit_sms;
 use crate::channels::twilio::webhook::RecordingCallback;
 use crate::domain::{Channel, EscalationReason};
-use crate::http::AppState;
 use crate::store::{NewOutbound, Tenant};
 
 /// The largest recording fetched: 120 s of 16-bit mono WAV at 8 kHz is under 2 MB, so this

@@ -1,12 +1,14 @@
 //! Escalation to the human queue: reason, priority, an SLA due time from business hours, a
 //! summary written for the CSR, the acknowledgement the customer gets, and a page to the
-//! on-call number for emergencies.
+//! on-call number for emergencies. [`open`] is the one way an escalation row is made (a
+//! turn's tools through `tools::open_escalation`, a voicemail filed for humans directly).
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
-use super::tools::ToolCtx;
-use crate::domain::{Channel, EscalationId, EscalationReason, IdentityLevel, Priority};
-use crate::store::{NewEscalation, NewOutbound, StoreError, Tenant};
+use crate::domain::{
+    Channel, ConversationId, CustomerId, EscalationId, EscalationReason, Priority,
+};
+use crate::store::{NewEscalation, NewOutbound, StoreError, Tenant, Tx};
 
 pub struct EscalationRequest {
     pub reason: EscalationReason,
@@ -132,93 +134,114 @@ fn reason_text(r: EscalationReason) -> &'static str {
     }
 }
 
-pub async fn open(ctx: &mut ToolCtx<'_>, req: EscalationRequest) -> Result<Escalated, StoreError> {
-    let tenant = ctx.tenant;
-    let priority = req.priority.unwrap_or_else(|| default_priority(req.reason));
-    let priority = if req.reason == EscalationReason::Emergency {
+/// A new escalation, before the rules set its priority and due time.
+pub struct Opening<'a> {
+    pub conversation: ConversationId,
+    pub customer: Option<CustomerId>,
+    pub reason: EscalationReason,
+    /// A priority the rules chose (never a model's); `None` is the reason's default.
+    pub priority: Option<Priority>,
+    /// For the CSR (card numbers are masked before it is stored).
+    pub summary: &'a str,
+}
+
+/// What [`open`] stored.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub id: EscalationId,
+    pub priority: Priority,
+    pub due_at: DateTime<Utc>,
+    /// The summary as stored (masked).
+    pub summary: String,
+}
+
+/// The one way an escalation is opened: the priority by the rules (an emergency is always
+/// urgent), the SLA due time, the masked summary, the row in `tx`, and the metric.
+pub async fn open(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    opening: Opening<'_>,
+    now: DateTime<Utc>,
+) -> Result<Opened, StoreError> {
+    let priority = if opening.reason == EscalationReason::Emergency {
         Priority::Urgent
     } else {
-        priority
+        opening
+            .priority
+            .unwrap_or_else(|| default_priority(opening.reason))
     };
-    let due = due_at(tenant, priority, ctx.now);
-    let follow_up = follow_up_text(tenant, due, ctx.now);
-
-    let who = match ctx.identity.customer {
-        Some(c) => match ctx.store.customer(tenant.id, c).await {
-            Ok(c) => format!("{} (customer #{}, {})", c.name, c.id, ctx.identity.level),
-            Err(_) => format!("customer #{c}"),
-        },
-        None if ctx.identity.level == IdentityLevel::Anonymous
-            && !ctx.state.candidates.is_empty() =>
-        {
-            format!(
-                "unverified caller {} (caller id matches {} record(s))",
-                ctx.participant,
-                ctx.state.candidates.len()
-            )
-        }
-        None => format!("unknown caller {}", ctx.participant),
-    };
-    let wants = if req.model_summary.trim().is_empty() {
-        format!("Last message: \"{}\"", ctx.customer_text)
-    } else {
-        req.model_summary.clone()
-    };
-    let done = if ctx.actions.is_empty() {
-        "nothing yet".to_string()
-    } else {
-        ctx.actions.join("; ")
-    };
-    let summary = super::builtin::mask_secrets(&format!(
-        "Who: {who} via {}. Wants: {wants}. Done: {done}. Stopped because {}.",
-        ctx.channel,
-        reason_text(req.reason)
-    ));
-    let id = ctx
-        .tx
+    let due = due_at(tenant, priority, now);
+    let summary = super::builtin::mask_secrets(opening.summary);
+    let id = tx
         .insert_escalation(
             tenant.id,
             &NewEscalation {
-                conversation_id: ctx.conversation,
-                customer_id: ctx.identity.customer,
-                reason: req.reason,
+                conversation_id: opening.conversation,
+                customer_id: opening.customer,
+                reason: opening.reason,
                 priority,
                 summary: summary.clone(),
                 due_at: due,
             },
-            ctx.now,
+            now,
         )
         .await?;
-    crate::metrics::record::escalation(req.reason.as_str(), priority.as_str());
-
-    let company = &tenant.name;
-    let acknowledgement = if req.reason == EscalationReason::Emergency {
-        let paged = page_on_call(ctx, &summary).await?;
-        emergency_acknowledgement(ctx.spanish, paged, &follow_up)
-    } else if ctx.spanish {
-        format!(
-            "Pasé su mensaje a nuestro equipo de {company}. Una persona le dará seguimiento {}.",
-            follow_up_es(&follow_up)
-        )
-    } else {
-        format!("I've passed this to our team at {company}. A person will follow up {follow_up}.")
-    };
-    ctx.state.paged_escalation = (req.reason == EscalationReason::Emergency).then_some(id);
-    Ok(Escalated {
+    crate::metrics::record::escalation(opening.reason.as_str(), priority.as_str());
+    Ok(Opened {
         id,
-        reason: req.reason,
         priority,
         due_at: due,
-        follow_up,
-        acknowledgement,
+        summary,
     })
 }
 
-/// Text the on-call number (when the tenant pages for emergencies). Pages go first in the
-/// outbox and are never held by quiet hours.
+/// The summary a CSR reads: who, what they want, what was done, and why the agent stopped.
+pub fn summary(
+    who: &str,
+    wants: &str,
+    done: &str,
+    channel: Channel,
+    reason: EscalationReason,
+) -> String {
+    format!(
+        "Who: {who} via {channel}. Wants: {wants}. Done: {done}. Stopped because {}.",
+        reason_text(reason)
+    )
+}
+
+/// What the customer is told once an escalation is open (`paged`: on-call was paged for an
+/// emergency).
+pub fn acknowledgement(
+    tenant: &Tenant,
+    reason: EscalationReason,
+    spanish: bool,
+    paged: bool,
+    follow_up: &str,
+) -> String {
+    let company = &tenant.name;
+    if reason == EscalationReason::Emergency {
+        emergency_acknowledgement(spanish, paged, follow_up)
+    } else if spanish {
+        format!(
+            "Pasé su mensaje a nuestro equipo de {company}. Una persona le dará seguimiento {}.",
+            follow_up_es(follow_up)
+        )
+    } else {
+        format!("I've passed this to our team at {company}. A person will follow up {follow_up}.")
+    }
+}
+
+/// Text the on-call number (when the tenant pages for emergencies) about the conversation
+/// with `participant`. Pages go first in the outbox and are never held by quiet hours.
 /// Returns whether a page was queued.
-async fn page_on_call(ctx: &mut ToolCtx<'_>, summary: &str) -> Result<bool, StoreError> {
-    let tenant = ctx.tenant;
+pub async fn page_on_call(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    conversation: ConversationId,
+    participant: &str,
+    summary: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     if !tenant.policy.escalation.page_on_call_for_emergencies {
         return Ok(false);
     }
@@ -226,22 +249,22 @@ async fn page_on_call(ctx: &mut ToolCtx<'_>, summary: &str) -> Result<bool, Stor
         return Ok(false);
     };
     let page = NewOutbound {
-        conversation_id: Some(ctx.conversation),
+        conversation_id: Some(conversation),
         channel: Channel::Sms,
         to: on_call.clone(),
         from: from.clone(),
         body: format!(
-            "URGENT {}: {summary} Reach them at {}.",
-            tenant.name, ctx.participant
+            "URGENT {}: {summary} Reach them at {participant}.",
+            tenant.name
         ),
         purpose: "page".into(),
     };
-    ctx.tx.enqueue_outbound(tenant.id, &page, ctx.now).await?;
+    tx.enqueue_outbound(tenant.id, &page, now).await?;
     Ok(true)
 }
 
 /// Safety guidance, then who will call back and when — promising on-call only when paged.
-fn emergency_acknowledgement(spanish: bool, paged: bool, follow_up: &str) -> String {
+pub fn emergency_acknowledgement(spanish: bool, paged: bool, follow_up: &str) -> String {
     let guidance = super::prompts::safety_guidance();
     match (spanish, paged) {
         (true, true) => format!(
@@ -259,31 +282,4 @@ fn emergency_acknowledgement(spanish: bool, paged: bool, follow_up: &str) -> Str
             format!("{guidance} A person from our team will contact you {follow_up}.")
         }
     }
-}
-
-/// An emergency in a conversation a person already owns: the open escalation becomes
-/// urgent and on-call is paged — once per escalation — and the customer gets the safety
-/// guidance and the promise. Returns what the customer is told.
-pub async fn emergency_while_queued(ctx: &mut ToolCtx<'_>) -> Result<String, StoreError> {
-    let tenant = ctx.tenant;
-    let due = due_at(tenant, Priority::Urgent, ctx.now);
-    let note = format!(
-        " EMERGENCY reported while waiting: \"{}\"",
-        ctx.customer_text
-    );
-    let raised = ctx
-        .tx
-        .raise_open_escalation(tenant.id, ctx.conversation, due, &note)
-        .await?;
-    let mut paged = false;
-    if let Some(id) = raised {
-        paged = ctx.state.paged_escalation == Some(id);
-        if !paged {
-            let summary = format!("Customer reported an emergency: \"{}\"", ctx.customer_text);
-            paged = page_on_call(ctx, &summary).await?;
-            ctx.state.paged_escalation = Some(id);
-        }
-    }
-    let follow_up = follow_up_text(tenant, due, ctx.now);
-    Ok(emergency_acknowledgement(ctx.spanish, paged, &follow_up))
 }

@@ -111,6 +111,10 @@ pub trait Model: Send + Sync {
     /// A short name for logs, reports and cost accounting (e.g. `builtin`, `openai:gpt-4o-mini`).
     fn name(&self) -> String;
     fn complete<'a>(&'a self, request: &'a ModelRequest) -> ModelFuture<'a>;
+    /// What `usage` cost in US dollars, when the model has prices.
+    fn cost_usd(&self, _usage: &Usage) -> Option<f64> {
+        None
+    }
 }
 
 /// Text that is a tool call written out instead of made: `functions.escalate: {…}`,

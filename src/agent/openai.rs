@@ -126,21 +126,6 @@ impl OpenAiModel {
         &self.cfg
     }
 
-    /// What `usage` cost at the configured prices; `None` when no price is configured.
-    pub fn cost_usd(&self, usage: &Usage) -> Option<f64> {
-        let (p, c) = (
-            self.cfg.price_per_1k_prompt_usd,
-            self.cfg.price_per_1k_completion_usd,
-        );
-        if p.is_none() && c.is_none() {
-            return None;
-        }
-        // Token counts stay far below 2^53, so the conversions are exact.
-        let prompt = usage.prompt_tokens as f64 / 1000.0 * p.unwrap_or(0.0);
-        let completion = usage.completion_tokens as f64 / 1000.0 * c.unwrap_or(0.0);
-        Some(prompt + completion)
-    }
-
     async fn call(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
         let body = wire_request(&self.cfg, request);
         let attempts = self.cfg.max_retries.saturating_add(1);
@@ -208,6 +193,21 @@ impl Model for OpenAiModel {
 
     fn complete<'a>(&'a self, request: &'a ModelRequest) -> ModelFuture<'a> {
         Box::pin(self.call(request))
+    }
+
+    /// What `usage` cost at the configured prices; `None` when no price is configured.
+    fn cost_usd(&self, usage: &Usage) -> Option<f64> {
+        let (p, c) = (
+            self.cfg.price_per_1k_prompt_usd,
+            self.cfg.price_per_1k_completion_usd,
+        );
+        if p.is_none() && c.is_none() {
+            return None;
+        }
+        // Token counts stay far below 2^53, so the conversions are exact.
+        let prompt = usage.prompt_tokens as f64 / 1000.0 * p.unwrap_or(0.0);
+        let completion = usage.completion_tokens as f64 / 1000.0 * c.unwrap_or(0.0);
+        Some(prompt + completion)
     }
 }
 

@@ -184,6 +184,17 @@ struct Carry {
     actions: Vec<String>,
 }
 
+impl Carry {
+    /// What a batch of tools leaves for the next step.
+    fn from_tools(ctx: &mut ToolCtx<'_>) -> Carry {
+        Carry {
+            escalated: ctx.escalated.take(),
+            confirm_text: ctx.confirm_text.take(),
+            actions: std::mem::take(&mut ctx.actions),
+        }
+    }
+}
+
 impl Agent {
     /// Record the message, then run its turn (or wait for whoever runs it) and answer.
     pub async fn handle(&self, inbound: Inbound) -> Result<TurnOutcome, AgentError> {
@@ -411,21 +422,19 @@ impl Agent {
             }
             _ => None,
         };
-        let priority = escalation::default_priority(reason);
-        let e = crate::store::NewEscalation {
-            conversation_id: conversation,
-            customer_id: customer,
+        let summary = format!(
+            "From {} via {}. {summary}",
+            inbound.participant, inbound.channel
+        );
+        let opening = escalation::Opening {
+            conversation,
+            customer,
             reason,
-            priority,
-            summary: builtin::mask_secrets(&format!(
-                "From {} via {}. {summary}",
-                inbound.participant, inbound.channel
-            )),
-            due_at: escalation::due_at(&tenant, priority, now),
+            priority: None,
+            summary: &summary,
         };
-        tx.insert_escalation(tenant.id, &e, now).await?;
+        escalation::open(&mut tx, &tenant, opening, now).await?;
         tx.commit().await?;
-        record::escalation(reason.as_str(), priority.as_str());
         Ok(conversation)
     }
 
@@ -548,59 +557,37 @@ impl Agent {
             // to the model as what it means.
             let notice = tx.take_conversation_notice(tenant.id, conversation).await?;
             if let (Some(notice), "agent", false) = (notice, conv_now.owner.as_str(), emergency) {
-                let mut ctx = ToolCtx {
-                    store: &self.store,
-                    tx: &mut tx,
-                    search: &self.search,
-                    tenant,
-                    conversation,
-                    inbox_id: item.id,
-                    channel: conv.channel,
-                    participant: conv.reach(),
-                    caller_verifies: item.caller.verifies(),
-                    identity: &mut identity,
-                    state: &mut state,
+                let mut ctx = self.tool_ctx(
+                    &mut tx,
+                    (tenant, &conv, &item),
+                    &mut identity,
+                    &mut state,
                     now,
-                    customer_affirmed: false,
-                    customer_text: &item.text,
-                    escalated: None,
-                    confirm_text: None,
-                    spanish,
-                    actions: Vec::new(),
-                };
+                    (spanish, false),
+                    Carry::default(),
+                );
                 let answered = crate::notices::answer(&mut ctx, &notice).await?;
                 early_reply = answered.reply;
                 carry.escalated = answered.escalated;
                 rewritten = answered.means;
             }
             if emergency {
-                let mut ctx = ToolCtx {
-                    store: &self.store,
-                    tx: &mut tx,
-                    search: &self.search,
-                    tenant,
-                    conversation,
-                    inbox_id: item.id,
-                    channel: conv.channel,
-                    participant: conv.reach(),
-                    caller_verifies: item.caller.verifies(),
-                    identity: &mut identity,
-                    state: &mut state,
+                let mut ctx = self.tool_ctx(
+                    &mut tx,
+                    (tenant, &conv, &item),
+                    &mut identity,
+                    &mut state,
                     now,
-                    customer_affirmed: false,
-                    customer_text: &item.text,
-                    escalated: None,
-                    confirm_text: None,
-                    spanish,
-                    actions: Vec::new(),
-                };
+                    (spanish, false),
+                    Carry::default(),
+                );
                 early_reply = Some(if conv_now.owner == "agent" {
                     let req = EscalationRequest {
                         reason: EscalationReason::Emergency,
                         priority: None,
                         model_summary: String::new(),
                     };
-                    let e = escalation::open(&mut ctx, req).await?;
+                    let e = tools::open_escalation(&mut ctx, req).await?;
                     let text = e.acknowledgement.clone();
                     carry.escalated = Some(e);
                     text
@@ -608,7 +595,7 @@ impl Agent {
                     // A person owns the conversation: page once, raise it to urgent, and
                     // give the caller safety guidance — never silence for an emergency.
                     raised = true;
-                    escalation::emergency_while_queued(&mut ctx).await?
+                    tools::emergency_while_queued(&mut ctx).await?
                 });
             }
             tx.mark_inbox_started(tenant.id, item.id).await?;
@@ -859,6 +846,7 @@ impl Agent {
                     break;
                 }
                 tracing::warn!(model = %self.model.name(), "model did not finish; the built-in model takes the turn over");
+                record::fallback("unfinished");
                 on_fallback = true;
                 handed_over = Some(steps);
             }
@@ -911,26 +899,15 @@ impl Agent {
 
             let mut tx = self.store.begin().await?;
             tx.lock_conversation(tenant.id, conversation).await?;
-            let mut ctx = ToolCtx {
-                store: &self.store,
-                tx: &mut tx,
-                search: &self.search,
-                tenant,
-                conversation,
-                inbox_id: item.id,
-                channel: conv.channel,
-                participant: conv.reach(),
-                caller_verifies: item.caller.verifies(),
-                identity: &mut *identity,
-                state: &mut *state,
+            let mut ctx = self.tool_ctx(
+                &mut tx,
+                (tenant, conv, item),
+                &mut *identity,
+                &mut *state,
                 now,
-                customer_affirmed: affirmed,
-                customer_text: &item.text,
-                escalated: carry.escalated.take(),
-                confirm_text: carry.confirm_text.take(),
-                spanish,
-                actions: std::mem::take(&mut carry.actions),
-            };
+                (spanish, affirmed),
+                std::mem::take(carry),
+            );
             for call in &calls {
                 let outcome = tools::run(&mut ctx, &call.name, &call.arguments).await?;
                 let result = ChatMessage::Tool {
@@ -944,9 +921,7 @@ impl Agent {
                     break;
                 }
             }
-            carry.escalated = ctx.escalated.take();
-            carry.confirm_text = ctx.confirm_text.take();
-            carry.actions = std::mem::take(&mut ctx.actions);
+            *carry = Carry::from_tools(&mut ctx);
             drop(ctx);
             let owner = if carry.escalated.is_some() {
                 "queue"
@@ -1007,9 +982,46 @@ impl Agent {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         tx.lock_conversation(tenant.id, conv.id).await?;
-        let mut ctx = ToolCtx {
+        let actions = Carry {
+            actions: std::mem::take(&mut carry.actions),
+            ..Carry::default()
+        };
+        let mut ctx = self.tool_ctx(
+            &mut tx,
+            (tenant, conv, item),
+            &mut *identity,
+            &mut *state,
+            now,
+            (spanish, false),
+            actions,
+        );
+        let e = tools::open_escalation(&mut ctx, req).await?;
+        carry.actions = std::mem::take(&mut ctx.actions);
+        drop(ctx);
+        save_conversation(&mut tx, tenant.id, conv.id, identity, "queue", state, now).await?;
+        tx.commit().await?;
+        carry.escalated = Some(e);
+        Ok(())
+    }
+
+    /// The tools' view of a turn inside `tx`: the one place a [`ToolCtx`] is made. `flags`:
+    /// (the customer writes in Spanish, the customer's message agrees to the last proposal);
+    /// `carried`: what earlier steps of the turn left (an escalation, a confirmation
+    /// question, the actions so far).
+    #[allow(clippy::too_many_arguments)]
+    fn tool_ctx<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        (tenant, conv, item): (&'a Tenant, &'a Conversation, &'a InboxItem),
+        identity: &'a mut Identity,
+        state: &'a mut AgentState,
+        now: DateTime<Utc>,
+        (spanish, affirmed): (bool, bool),
+        carried: Carry,
+    ) -> ToolCtx<'a> {
+        ToolCtx {
             store: &self.store,
-            tx: &mut tx,
+            tx,
             search: &self.search,
             tenant,
             conversation: conv.id,
@@ -1017,23 +1029,16 @@ impl Agent {
             channel: conv.channel,
             participant: conv.reach(),
             caller_verifies: item.caller.verifies(),
-            identity: &mut *identity,
-            state: &mut *state,
+            identity,
+            state,
             now,
-            customer_affirmed: false,
+            customer_affirmed: affirmed,
             customer_text: &item.text,
-            escalated: None,
-            confirm_text: None,
+            escalated: carried.escalated,
+            confirm_text: carried.confirm_text,
             spanish,
-            actions: std::mem::take(&mut carry.actions),
-        };
-        let e = escalation::open(&mut ctx, req).await?;
-        carry.actions = std::mem::take(&mut ctx.actions);
-        drop(ctx);
-        save_conversation(&mut tx, tenant.id, conv.id, identity, "queue", state, now).await?;
-        tx.commit().await?;
-        carry.escalated = Some(e);
-        Ok(())
+            actions: carried.actions,
+        }
     }
 
     /// One model step; the fallback answers when the model fails, times out, or would run
@@ -1046,40 +1051,44 @@ impl Agent {
         slot: &mut GateSlot,
     ) -> Result<Result<super::model::ModelResponse, ModelError>, AgentError> {
         if *on_fallback {
-            return Ok(self.fallback.complete(request).await);
+            return Ok(complete_recorded(&*self.fallback, request, None).await);
         }
         *on_fallback = true;
         let left = deadline
             .saturating_duration_since(tokio::time::Instant::now())
             .min(MODEL_TIMEOUT);
-        if left.is_zero() {
+        let reason = if left.is_zero() {
             tracing::warn!(model = %self.model.name(), "no time left in the turn; using the fallback");
-            return Ok(self.fallback.complete(request).await);
-        }
-        if !self.breaker.allow(std::time::Instant::now()) {
+            "no_budget"
+        } else if !self.breaker.allow(std::time::Instant::now()) {
             tracing::debug!(model = %self.model.name(), "the model keeps failing; using the fallback");
-            return Ok(self.fallback.complete(request).await);
+            "breaker_open"
+        } else {
+            let answer = slot
+                .while_waiting(complete_recorded(&*self.model, request, Some(left)))
+                .await?;
+            match answer {
+                Ok(r) => {
+                    self.breaker.success();
+                    *on_fallback = false;
+                    return Ok(Ok(r));
+                }
+                Err(ModelError::Timeout) => {
+                    self.breaker.failure(std::time::Instant::now());
+                    tracing::warn!(model = %self.model.name(), "model timed out; using the fallback");
+                    "timeout"
+                }
+                Err(e) => {
+                    self.breaker.failure(std::time::Instant::now());
+                    tracing::warn!(model = %self.model.name(), error = %e, "model failed; using the fallback");
+                    "error"
+                }
+            }
+        };
+        if self.model.name() != self.fallback.name() {
+            record::fallback(reason);
         }
-        let answer = slot
-            .while_waiting(tokio::time::timeout(left, self.model.complete(request)))
-            .await?;
-        Ok(match answer {
-            Ok(Ok(r)) => {
-                self.breaker.success();
-                *on_fallback = false;
-                Ok(r)
-            }
-            Ok(Err(e)) => {
-                self.breaker.failure(std::time::Instant::now());
-                tracing::warn!(model = %self.model.name(), error = %e, "model failed; using the fallback");
-                self.fallback.complete(request).await
-            }
-            Err(_) => {
-                self.breaker.failure(std::time::Instant::now());
-                tracing::warn!(model = %self.model.name(), "model timed out; using the fallback");
-                self.fallback.complete(request).await
-            }
-        })
+        Ok(complete_recorded(&*self.fallback, request, None).await)
     }
 
     /// First turn of a conversation: what the caller id (or portal token) says about who
@@ -1125,6 +1134,37 @@ impl Agent {
         }
         Ok(())
     }
+}
+
+/// One call of `model` (cut off after `limit`), recorded as a model step: latency, outcome,
+/// tokens and, when the model has prices, cost.
+async fn complete_recorded(
+    model: &dyn Model,
+    request: &ModelRequest,
+    limit: Option<StdDuration>,
+) -> Result<super::model::ModelResponse, ModelError> {
+    let started = tokio::time::Instant::now();
+    let result = match limit {
+        Some(limit) => tokio::time::timeout(limit, model.complete(request))
+            .await
+            .unwrap_or(Err(ModelError::Timeout)),
+        None => model.complete(request).await,
+    };
+    let elapsed = started.elapsed();
+    match &result {
+        Ok(r) => record::model_step(
+            &model.name(),
+            "ok",
+            elapsed,
+            (r.usage.prompt_tokens, r.usage.completion_tokens),
+            model.cost_usd(&r.usage),
+        ),
+        Err(ModelError::Timeout) => {
+            record::model_step(&model.name(), "timeout", elapsed, (0, 0), None)
+        }
+        Err(_) => record::model_step(&model.name(), "error", elapsed, (0, 0), None),
+    }
+    result
 }
 
 fn outcome_of(item: &InboxItem, duplicate: bool) -> TurnOutcome {

@@ -527,7 +527,7 @@ async fn lock_identity(ctx: &mut ToolCtx<'_>) -> Result<(), StoreError> {
             model_summary: "Verification attempts exhausted; the caller is not verified."
                 .to_string(),
         };
-        ctx.escalated = Some(escalation::open(ctx, request).await?);
+        ctx.escalated = Some(open_escalation(ctx, request).await?);
     }
     Ok(())
 }
@@ -1356,7 +1356,7 @@ async fn escalate(
         priority,
         model_summary: summary,
     };
-    let done = escalation::open(ctx, request).await?;
+    let done = open_escalation(ctx, request).await?;
     let result = contracts::EscalatedResult {
         status: contracts::EscalatedWord::Escalated,
         escalation_id: done.id.0,
@@ -1365,6 +1365,121 @@ async fn escalate(
     };
     ctx.escalated = Some(done);
     Ok(ToolOutcome::allowed("escalation.always_allowed", result))
+}
+
+/// Hand the conversation to a person: the escalation (`escalation::open`) with a summary of
+/// the turn for the CSR, an on-call page for an emergency, and what the customer is told.
+pub async fn open_escalation(
+    ctx: &mut ToolCtx<'_>,
+    req: EscalationRequest,
+) -> Result<escalation::Escalated, StoreError> {
+    let tenant = ctx.tenant;
+    let who = match ctx.identity.customer {
+        Some(c) => match ctx.store.customer(tenant.id, c).await {
+            Ok(c) => format!("{} (customer #{}, {})", c.name, c.id, ctx.identity.level),
+            Err(_) => format!("customer #{c}"),
+        },
+        None if ctx.identity.level == IdentityLevel::Anonymous
+            && !ctx.state.candidates.is_empty() =>
+        {
+            format!(
+                "unverified caller {} (caller id matches {} record(s))",
+                ctx.participant,
+                ctx.state.candidates.len()
+            )
+        }
+        None => format!("unknown caller {}", ctx.participant),
+    };
+    let wants = if req.model_summary.trim().is_empty() {
+        format!("Last message: \"{}\"", ctx.customer_text)
+    } else {
+        req.model_summary.clone()
+    };
+    let done = if ctx.actions.is_empty() {
+        "nothing yet".to_string()
+    } else {
+        ctx.actions.join("; ")
+    };
+    let summary = escalation::summary(&who, &wants, &done, ctx.channel, req.reason);
+    let opened = escalation::open(
+        ctx.tx,
+        tenant,
+        escalation::Opening {
+            conversation: ctx.conversation,
+            customer: ctx.identity.customer,
+            reason: req.reason,
+            priority: req.priority,
+            summary: &summary,
+        },
+        ctx.now,
+    )
+    .await?;
+    let follow_up = escalation::follow_up_text(tenant, opened.due_at, ctx.now);
+    let emergency = req.reason == EscalationReason::Emergency;
+    let paged = emergency
+        && escalation::page_on_call(
+            ctx.tx,
+            tenant,
+            ctx.conversation,
+            ctx.participant,
+            &opened.summary,
+            ctx.now,
+        )
+        .await?;
+    ctx.state.paged_escalation = emergency.then_some(opened.id);
+    Ok(escalation::Escalated {
+        id: opened.id,
+        reason: req.reason,
+        priority: opened.priority,
+        due_at: opened.due_at,
+        acknowledgement: escalation::acknowledgement(
+            tenant,
+            req.reason,
+            ctx.spanish,
+            paged,
+            &follow_up,
+        ),
+        follow_up,
+    })
+}
+
+/// An emergency in a conversation a person already owns: the open escalation becomes
+/// urgent and on-call is paged — once per escalation — and the customer gets the safety
+/// guidance and the promise. Returns what the customer is told.
+pub async fn emergency_while_queued(ctx: &mut ToolCtx<'_>) -> Result<String, StoreError> {
+    let tenant = ctx.tenant;
+    let due = escalation::due_at(tenant, crate::domain::Priority::Urgent, ctx.now);
+    let note = format!(
+        " EMERGENCY reported while waiting: \"{}\"",
+        ctx.customer_text
+    );
+    let raised = ctx
+        .tx
+        .raise_open_escalation(tenant.id, ctx.conversation, due, &note)
+        .await?;
+    let mut paged = false;
+    if let Some(id) = raised {
+        paged = ctx.state.paged_escalation == Some(id);
+        if !paged {
+            let summary = format!("Customer reported an emergency: \"{}\"", ctx.customer_text);
+            paged = escalation::page_on_call(
+                ctx.tx,
+                tenant,
+                ctx.conversation,
+                ctx.participant,
+                &summary,
+                ctx.now,
+            )
+            .await?;
+            ctx.state.paged_escalation = Some(id);
+        }
+    }
+    let follow_up = escalation::follow_up_text(tenant, due, ctx.now);
+    Ok(escalation::emergency_acknowledgement(
+        ctx.spanish,
+        paged,
+        &follow_up,
+    ))
 }
 
 /// The emergency rules (the same ones that page before any model runs) on this message.

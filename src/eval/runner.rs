@@ -20,7 +20,7 @@ use super::scenario::{
     find_fixture, AppointmentExpect, NeverCheck, Says, Scenario, WorldFixture, WorldSpec,
     NAMED_CUSTOMERS,
 };
-use super::simulate::Simulator;
+use super::simulate::{Simulator, ToolCallRecord, TurnRecord};
 use crate::agent::model::{Model, Usage};
 use crate::agent::{Caller, Inbound};
 use crate::channels::twilio::sms::{keyword, Keyword};
@@ -89,29 +89,6 @@ pub struct RunOptions {
     pub work_dir: PathBuf,
     /// Print a `\r` progress counter on stderr.
     pub progress: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ToolCallRecord {
-    pub tool: String,
-    pub arguments: Value,
-    pub decision: String,
-    pub rule: String,
-    pub result: Value,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TurnRecord {
-    pub customer: String,
-    /// What the customer received (`None`: no reply, e.g. a human owns the conversation).
-    pub reply: Option<String>,
-    pub escalated: bool,
-    pub identity: String,
-    pub tool_calls: Vec<ToolCallRecord>,
-    pub latency_ms: f64,
-    /// Set when the SMS compliance layer answered instead of the agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub handled_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -266,7 +243,7 @@ static WORLD_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// One isolated world: its store, agent and the demo's named ids.
 struct World {
-    state: crate::http::AppState,
+    state: crate::app::AppState,
     summary: DemoSummary,
     tenant: Tenant,
     db_path: PathBuf,

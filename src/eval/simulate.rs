@@ -7,10 +7,38 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
 use crate::agent::model::{ChatMessage, Model, ModelRequest, ModelStep, TurnFacts, Usage};
 
-use super::runner::TurnRecord;
 use super::scenario::Scenario;
+
+// What a trial records, turn by turn: read by the runner's checks and by the simulated
+// customer (which writes the next message from it).
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolCallRecord {
+    pub tool: String,
+    pub arguments: Value,
+    pub decision: String,
+    pub rule: String,
+    pub result: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TurnRecord {
+    pub customer: String,
+    /// What the customer received (`None`: no reply, e.g. a human owns the conversation).
+    pub reply: Option<String>,
+    pub escalated: bool,
+    pub identity: String,
+    pub tool_calls: Vec<ToolCallRecord>,
+    pub latency_ms: f64,
+    /// Set when the SMS compliance layer answered instead of the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_by: Option<String>,
+}
 
 /// Written by the simulated customer when the conversation is over.
 pub const STOP_MARKER: &str = "###STOP###";

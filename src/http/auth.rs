@@ -21,7 +21,7 @@ use axum::http::{Method, StatusCode};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use crate::auth::{authenticate, Principal};
+use crate::auth::Principal;
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::operators::{check_session, LiveSession, SESSION_COOKIE};
@@ -129,7 +129,9 @@ async fn live_session(parts: &Parts, state: &AppState) -> Result<LiveSession, Ap
 /// The caller, by bearer token when an `authorization` header is present, else by session.
 pub(crate) async fn caller(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
     if parts.headers.contains_key(AUTHORIZATION) {
-        return authenticate(&state.store, bearer(parts)?)
+        return state
+            .store
+            .authenticate(bearer(parts)?)
             .await?
             .ok_or(ApiError::Unauthorized);
     }

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use super::auth::bearer;
 use super::{ApiJson, AppState};
 use crate::agent::{Caller, Inbound};
-use crate::auth::{authenticate, Principal};
+use crate::auth::Principal;
 use crate::domain::{Channel, PhoneE164, Role};
 use crate::error::{ApiError, ApiResult};
 
@@ -39,7 +39,9 @@ impl FromRequestParts<AppState> for IntegrationAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let principal = authenticate(&state.store, bearer(parts)?)
+        let principal = state
+            .store
+            .authenticate(bearer(parts)?)
             .await?
             .ok_or(ApiError::Unauthorized)?;
         if !matches!(principal.role, Role::Integration | Role::Admin) {

@@ -27,7 +27,6 @@ mod webhooks;
 
 pub use auth::{AdminAuth, OperatorAuth, ReaderAuth, SessionAuth};
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -41,28 +40,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::agent::Agent;
-use crate::clock::Clock;
-use crate::config::Settings;
+// What every handler can reach; it lives with the application that builds it.
+use crate::app::AppState;
 use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::search::SearchIndex;
-use crate::store::Store;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub search: Arc<SearchIndex>,
-    pub agent: Agent,
-    pub settings: Arc<Settings>,
-    pub clock: Clock,
-    pub metrics: Arc<Metrics>,
-    pub limits: Arc<crate::ratelimit::Limits>,
-    /// Wakes the outbound sender when something was queued.
-    pub outbox: Arc<tokio::sync::Notify>,
-    pub transcriber: crate::voice::SharedTranscriber,
-}
 
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();

@@ -644,7 +644,7 @@ async fn recording(
         .unwrap_or_default();
     let task_state = state.clone();
     let tenant = v.tenant;
-    tokio::spawn(async move {
+    state.background.spawn(async move {
         if let Err(e) = crate::voicemail::handle(&task_state, &tenant, &from, &cb).await {
             tracing::error!(error = %e, "voicemail handling failed");
         }

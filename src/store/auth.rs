@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::{parse_col, with_db, with_writer, Store, StoreError, StoreResult};
+use crate::auth::{generate_token, hash_token, looks_like_token, Principal};
 use crate::domain::{Role, TenantId, TokenId, UserId};
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +106,69 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Create and store a token for a tenant; returns the plain token (the only time it
+    /// exists).
+    pub async fn create_token(
+        &self,
+        tenant: TenantId,
+        user: Option<UserId>,
+        role: Role,
+        label: &str,
+        now: i64,
+    ) -> StoreResult<String> {
+        self.create_token_with(tenant, user, role, label, false, now)
+            .await
+    }
+
+    /// `create_token` for a token that may be declared to verify its callers itself (an
+    /// answering service that checked who is calling; integration tokens only). Only such a
+    /// token makes a phone on file count as verified in the messages API.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_token_with(
+        &self,
+        tenant: TenantId,
+        user: Option<UserId>,
+        role: Role,
+        label: &str,
+        verifies_callers: bool,
+        now: i64,
+    ) -> StoreResult<String> {
+        if verifies_callers && role != Role::Integration {
+            return Err(StoreError::Conflict(
+                "only an integration token can be declared to verify its callers",
+            ));
+        }
+        let token = generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.insert_token_with(
+            tenant,
+            user,
+            role,
+            label,
+            &hash_token(&token),
+            verifies_callers,
+            now,
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// Who a presented token speaks for (`None`: malformed, unknown or revoked).
+    pub async fn authenticate(&self, token: &str) -> StoreResult<Option<Principal>> {
+        if !looks_like_token(token) {
+            return Ok(None);
+        }
+        Ok(self
+            .token_owner(&hash_token(token))
+            .await?
+            .map(|o| Principal {
+                token_id: Some(o.token_id),
+                tenant_id: o.tenant_id,
+                user_id: o.user_id,
+                role: o.role,
+                verifies_callers: o.verifies_callers && o.role == Role::Integration,
+            }))
     }
 
     pub async fn revoke_token(&self, id: TokenId, now: i64) -> StoreResult<()> {

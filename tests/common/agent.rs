@@ -98,17 +98,20 @@ impl<'a> Conversation<'a> {
     /// (the same one for the whole conversation); the JSON answer.
     pub async fn post(&mut self, text: &str, external_id: &str) -> Value {
         if self.api_token.is_none() {
-            let token = frontdesk::auth::create_token_with(
-                &self.app.state.store,
-                self.tenant,
-                None,
-                Role::Integration,
-                "answering service",
-                true,
-                0,
-            )
-            .await
-            .expect("token");
+            let token = self
+                .app
+                .state
+                .store
+                .create_token_with(
+                    self.tenant,
+                    None,
+                    Role::Integration,
+                    "answering service",
+                    true,
+                    0,
+                )
+                .await
+                .expect("token");
             self.api_token = Some(token);
         }
         let token = self.api_token.clone().unwrap_or_default();

@@ -180,7 +180,9 @@ pub async fn check(app: &TestApp, req: Req, status: u16, code: Option<&str>) -> 
 
 /// An operator token tied to a user (as a CSR signed in to the console would hold).
 pub async fn user_token(app: &TestApp, tenant: TenantId, user: UserId, role: Role) -> String {
-    frontdesk::auth::create_token(&app.state.store, tenant, Some(user), role, "test", 0)
+    app.state
+        .store
+        .create_token(tenant, Some(user), role, "test", 0)
         .await
         .expect("user token")
 }

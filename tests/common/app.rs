@@ -3,10 +3,9 @@
 
 use std::net::SocketAddr;
 
-use frontdesk::app::Application;
+use frontdesk::app::{AppState, Application};
 use frontdesk::config::{RawSettings, Secret};
 use frontdesk::domain::{CustomerId, Role, TenantId};
-use frontdesk::http::AppState;
 use frontdesk::seed::DemoSummary;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -87,7 +86,9 @@ impl TestApp {
 
     /// A fresh API token for a tenant and role.
     pub async fn token(&self, tenant: TenantId, role: Role) -> String {
-        frontdesk::auth::create_token(&self.state.store, tenant, None, role, "test", 0)
+        self.state
+            .store
+            .create_token(tenant, None, role, "test", 0)
             .await
             .expect("token")
     }
@@ -114,6 +115,18 @@ impl TestApp {
                 expires_at: self.state.clock.now().timestamp() + expires_in,
             },
         )
+    }
+
+    /// `GET /metrics` as text (the test client is a loopback peer: no token needed).
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     /// Stop the server and wait for it (graceful shutdown).
@@ -173,4 +186,14 @@ impl TestApp {
             server: Some(server),
         }
     }
+}
+
+/// The value of one series in a Prometheus text exposition (0 when absent): the first line
+/// that starts with `prefix` (a metric name and its labels).
+pub fn series(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }

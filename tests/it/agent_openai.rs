@@ -10,7 +10,7 @@ use frontdesk::agent::openai::fake::{FakeChatServer, FakeResponse};
 use serde_json::{json, Value};
 
 use crate::common::agent::*;
-use crate::common::app::TestApp;
+use crate::common::app::{series, TestApp};
 use crate::common::TestDb;
 
 async fn spawn_with_fake(db: &TestDb, fake: &FakeChatServer) -> TestApp {
@@ -127,6 +127,73 @@ store_test!(
         assert!(reply.contains('$'), "{reply}");
         assert!(!out.escalated);
         assert!(fake.hits() >= 1, "the endpoint was tried");
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn model_steps_tokens_cost_and_fallbacks_are_metrics(db: &TestDb) {
+        let fake = FakeChatServer::start().await.expect("fake server");
+        fake.push(
+            FakeResponse::tool_calls(&[(
+                "call_q",
+                "quote_price",
+                json!({ "service_code": "MOSQ" }),
+            )])
+            .with_usage(1000, 100),
+        );
+        fake.push(FakeResponse::reply("Mosquito Control is $65.00 a month.").with_usage(1000, 100));
+        let base = fake.base_url();
+        // A model name of its own (per engine: both run at once): the metrics are the
+        // process's, shared by parallel tests.
+        let name = format!("metrics-{}", db.engine());
+        let model = format!("model=\"openai:{name}\"");
+        let app = TestApp::spawn_with(db, move |raw| {
+            raw.model = Some("openai".into());
+            raw.openai_base_url = Some(base);
+            raw.openai_model = Some(name);
+            raw.openai_usd_per_1k_prompt_tokens = Some(0.5);
+            raw.openai_usd_per_1k_completion_tokens = Some(2.0);
+        })
+        .await;
+        let ok = format!("frontdesk_model_requests_total{{{model},outcome=\"ok\"}}");
+        let failed = format!("frontdesk_model_requests_total{{{model},outcome=\"error\"}}");
+        let prompt = format!("frontdesk_model_tokens_total{{{model},kind=\"prompt\"}}");
+        let completion = format!("frontdesk_model_tokens_total{{{model},kind=\"completion\"}}");
+        let cost = format!("frontdesk_model_cost_usd_total{{{model}}}");
+        let latency = format!("frontdesk_model_duration_seconds_count{{{model}}}");
+        let fallbacks = "frontdesk_model_fallbacks_total{reason=\"error\"}";
+        let builtin = "frontdesk_model_requests_total{model=\"builtin\",outcome=\"ok\"}";
+
+        let mut conv = Conversation::sms(&app, RACHEL);
+        let reply = conv.say("how much is mosquito service?").await;
+        assert_eq!(reply, "Mosquito Control is $65.00 a month.");
+        let after_turn = app.metrics().await;
+        assert_eq!(series(&after_turn, &ok), 2.0, "{after_turn}");
+        assert_eq!(series(&after_turn, &latency), 2.0, "{after_turn}");
+        assert_eq!(series(&after_turn, &prompt), 2000.0, "{after_turn}");
+        assert_eq!(series(&after_turn, &completion), 200.0, "{after_turn}");
+        // Two steps at 1,000 prompt tokens ($0.50) and 100 completion tokens ($0.20).
+        assert!(
+            (series(&after_turn, &cost) - 1.4).abs() < 1e-9,
+            "{after_turn}"
+        );
+        assert_eq!(series(&after_turn, &failed), 0.0, "{after_turn}");
+
+        // The endpoint refuses: the built-in model answers, and that is counted.
+        fake.respond_with(|_| FakeResponse::error(400, "model not loaded"));
+        let out = conv.send("how much is mosquito service?").await;
+        assert!(out.reply.is_some(), "{out:?}");
+        let after_fallback = app.metrics().await;
+        assert_eq!(series(&after_fallback, &failed), 1.0, "{after_fallback}");
+        assert!(
+            series(&after_fallback, fallbacks) >= 1.0,
+            "{after_fallback}"
+        );
+        assert!(
+            series(&after_fallback, builtin) > series(&after_turn, builtin),
+            "{after_fallback}"
+        );
         app.stop().await;
     }
 );

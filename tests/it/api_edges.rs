@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::common::api::{check, post, send, Req, DEMO_NUMBER};
-use crate::common::app::TestApp;
+use crate::common::app::{series, TestApp};
 use crate::common::twilio::{message_status_params, TwilioClient};
 use frontdesk::domain::{Channel, ConversationId, Role, TenantId};
 use frontdesk::store::NewOutbound;
@@ -86,17 +86,19 @@ store_test!(
         assert_eq!(row.identity_level.as_str(), "verified", "{body}");
 
         // A token declared to verify its callers (an answering service) is trusted.
-        let service = frontdesk::auth::create_token_with(
-            &app.state.store,
-            app.demo.demo,
-            None,
-            Role::Integration,
-            "answering service",
-            true,
-            0,
-        )
-        .await
-        .expect("token");
+        let service = app
+            .state
+            .store
+            .create_token_with(
+                app.demo.demo,
+                None,
+                Role::Integration,
+                "answering service",
+                true,
+                0,
+            )
+            .await
+            .expect("token");
         let body = api_message(&app, &service, "sms", "what is my balance", "f2-svc-1").await;
         let reply = body["reply"].as_str().unwrap_or_default();
         assert!(
@@ -137,17 +139,10 @@ store_test!(
 
         // Even a token trusted to verify its callers never speaks in the carrier's thread.
         for (n, verifies) in [false, true].into_iter().enumerate() {
-            let token = frontdesk::auth::create_token_with(
-                &store,
-                app.demo.demo,
-                None,
-                Role::Integration,
-                "crm",
-                verifies,
-                0,
-            )
-            .await
-            .expect("token");
+            let token = store
+                .create_token_with(app.demo.demo, None, Role::Integration, "crm", verifies, 0)
+                .await
+                .expect("token");
             let body = api_message(&app, &token, "sms", "yes", &format!("f2-yes-{n}")).await;
             assert_ne!(
                 body["conversation_id"].as_i64(),
@@ -491,28 +486,10 @@ store_test!(
     }
 );
 
-/// The value of one series in a Prometheus text exposition (0 when absent).
-fn series(text: &str, prefix: &str) -> u64 {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 store_test!(
     fn domain_metrics_count_turns_escalations_and_overdue_escalations(db: &TestDb) {
         let app = TestApp::spawn(db).await;
-        let scrape = || async {
-            app.http
-                .get(app.url("/metrics"))
-                .send()
-                .await
-                .expect("metrics")
-                .text()
-                .await
-                .expect("text")
-        };
+        let scrape = || app.metrics();
         let turns = "frontdesk_turns_total{channel=\"sms\",outcome=\"escalated\"}";
         let escalations = "frontdesk_escalations_total{reason=\"cancellation\",priority=";
         let before = scrape().await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use frontdesk::domain::Channel;
 use frontdesk::store::{NewOutbound, Outbound};
 
-use crate::common::app::{TestApp, PUBLIC_URL};
+use crate::common::app::{series, TestApp, PUBLIC_URL};
 use crate::common::twilio::*;
 
 const MARIA_GARCIA: &str = "+15125550111";
@@ -165,9 +165,27 @@ store_test!(
         let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
         fake.fail_next(400, 21610, "Attempt to send to unsubscribed recipient");
+        let failed =
+            "frontdesk_outbound_total{channel=\"sms\",purpose=\"csr_reply\",result=\"failed\"}";
+        let sent_series =
+            "frontdesk_outbound_total{channel=\"sms\",purpose=\"csr_reply\",result=\"sent\"}";
+        let before = app.metrics().await;
         let id = enqueue(&app, MARIA_GARCIA, "csr_reply", "Hi Maria, this is Carlos.").await;
         let r = settled(&app, id).await;
         assert_eq!(r.status, "failed");
+        // Counted by channel, purpose and result (just after the row's outcome is written;
+        // the metrics are the process's, and other tests send too).
+        let scraped = &app;
+        let counted = |name: &'static str, earlier: String| async move {
+            let earlier = &earlier;
+            eventually(Duration::from_secs(10), move || async move {
+                let now = scraped.metrics().await;
+                (series(&now, name) > series(earlier, name)).then_some(now)
+            })
+            .await
+            .unwrap_or_else(|| panic!("{name} did not grow"))
+        };
+        let after_failure = counted(failed, before).await;
         assert!(
             r.error.as_deref().is_some_and(|e| e.contains("21610")),
             "{r:?}"
@@ -186,6 +204,7 @@ store_test!(
         assert_eq!(sent.len(), 2);
         assert_eq!(r.provider_id.as_deref(), sent[1].answered_sid.as_deref());
         assert_eq!(sent[1].field("Body"), Some("Hi again."));
+        counted(sent_series, after_failure).await;
         app.stop().await;
         fake.stop().await;
     }

@@ -346,7 +346,10 @@ store_test!(
         // Posted again (Twilio retries): still one escalation.
         let again = twilio.post(&path_of(&callback), &p).await;
         assert!((200..300).contains(&again.status), "{again:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The callback is handled on its own task: wait until it is done.
+        tokio::time::timeout(Duration::from_secs(10), app.state.background.idle())
+            .await
+            .expect("voicemail handling finished");
         let n = store
             .escalations_of(tenant, rachel)
             .await

@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveTime};
 use serde_json::Value;
 
 use super::{esc, page, time_el, Nav, Operator, PageResult};
-use crate::http::AppState;
+use crate::app::AppState;
 use crate::operators::reports::summarize;
 use crate::store::AuditFilter;
 

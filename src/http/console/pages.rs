@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use super::{esc, page, time_el, who_label, ConsoleError, Nav, Operator, PageResult, CSP};
+use crate::app::AppState;
 use crate::domain::{ConversationId, Direction, EscalationReason, EscalationStatus};
-use crate::http::AppState;
 use crate::store::{Message, QueueFilter, QueueItem, OUTCOMES};
 
 /// SLA turns amber this many seconds before it is due.

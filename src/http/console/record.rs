@@ -7,8 +7,8 @@ use axum::extract::{Query, State};
 use chrono::Duration;
 
 use super::{esc, page, time_el, who_label, ConsoleError, Nav, Operator, PageResult};
+use crate::app::AppState;
 use crate::domain::{CustomerId, EscalationStatus};
-use crate::http::AppState;
 use crate::record::customer_record;
 
 /// How far ahead the reschedule and booking pickers look.

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{cookie, html, Brand, Customer, PageResult};
+use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::console::esc;
 use crate::http::portal::{chat_messages, PortalAuth};
 use crate::http::portal_api::{self as api, PropertyFilter};
-use crate::http::AppState;
 use crate::store::Tenant;
 
 /// Which navigation entry a page belongs to.

@@ -49,6 +49,9 @@
     var api = form.getAttribute("data-api");
     if (!api) return;
     ev.preventDefault();
+    // A new attempt: the last one's error no longer stands.
+    var stale = form.querySelector(".form-error");
+    if (stale) stale.remove();
     var method = form.getAttribute("data-method") || "POST";
     var init = {
       method: method,
