@@ -784,6 +784,26 @@ fn goal_step(v: &View<'_>, goal: Intent) -> GoalStep {
             Some(d) if not_offered(v, &services(&d.result)).is_some() => {
                 GoalStep::Say(not_offered(v, &services(&d.result)).unwrap_or_default())
             }
+            Some(d) if v.req.facts.channel == "sms" => {
+                // Two segments: names only, as many as fit, then "and more".
+                let mut names: Vec<String> = Vec::new();
+                for s in services(&d.result) {
+                    let name = short_service_name(&s.name);
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                GoalStep::Say(fit_list(
+                    &v.t("We offer: ", "Ofrecemos: "),
+                    &names,
+                    &v.t("and more", "y más"),
+                    &v.t(
+                        ". Which pest is it? I'll give you the price.",
+                        ". ¿Qué plaga es? Le doy el precio.",
+                    ),
+                    SMS_TWO_SEGMENTS,
+                ))
+            }
             Some(d) => {
                 let names: Vec<String> = services(&d.result)
                     .iter()
@@ -1090,7 +1110,12 @@ fn quote_step(v: &View<'_>) -> GoalStep {
             let per = field(r, "per_visit");
             let fee = field(r, "initial_fee");
             let total = field(r, "first_visit_total");
-            let rule = field(r, "rule");
+            // On SMS the pricing rule's wording costs a segment the facts do not need.
+            let rule = if v.req.facts.channel == "sms" {
+                String::new()
+            } else {
+                field(r, "rule")
+            };
             let fee_text = if fee != "$0.00" && !fee.is_empty() {
                 format!(" plus a one-time {fee} initial fee (first visit {total})")
             } else {
@@ -1098,17 +1123,27 @@ fn quote_step(v: &View<'_>) -> GoalStep {
             };
             GoalStep::Say(match v.lang {
                 Lang::Es => format!(
-                    "{}: {per} por visita{}. Regla: {rule}.",
+                    "{}: {per} por visita{}.{}",
                     field(r, "service"),
                     if fee_text.is_empty() {
                         String::new()
                     } else {
                         format!(" más {fee} de cargo inicial")
+                    },
+                    if rule.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" Regla: {rule}.")
                     }
                 ),
                 _ => format!(
-                    "{} is {per} per visit{fee_text} ({rule}).",
-                    field(r, "service")
+                    "{} is {per} per visit{fee_text}{}.",
+                    field(r, "service"),
+                    if rule.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({rule})")
+                    }
                 ),
             })
         }
@@ -1980,8 +2015,62 @@ fn book_step(v: &View<'_>) -> GoalStep {
     GoalStep::Final(reply(offer_text(v, &windows, &service.name)))
 }
 
+/// Characters of two GSM-7 SMS segments.
+const SMS_TWO_SEGMENTS: usize = 2 * 153;
+
+/// A catalog name without its parenthetical or its plan suffix ("General Pest Control -
+/// Quarterly Plan" → "General Pest Control").
+fn short_service_name(name: &str) -> String {
+    let name = name.split(" (").next().unwrap_or(name);
+    name.split(" - ").next().unwrap_or(name).trim().to_string()
+}
+
+/// `prefix` + as many `items` as fit in `max` characters (", "-separated, then `more`) +
+/// `suffix`.
+fn fit_list(prefix: &str, items: &[String], more: &str, suffix: &str, max: usize) -> String {
+    let len = |s: &str| s.chars().count();
+    let mut out = prefix.to_string();
+    for (i, item) in items.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let rest_needs = if i + 1 < items.len() {
+            len(", ") + len(more)
+        } else {
+            0
+        };
+        if len(&out) + len(sep) + len(item) + rest_needs + len(suffix) > max {
+            out.push_str(if i == 0 { "" } else { ", " });
+            out.push_str(more);
+            out.push_str(suffix);
+            return out;
+        }
+        out.push_str(sep);
+        out.push_str(item);
+    }
+    out.push_str(suffix);
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_list_fits_its_budget_and_says_there_is_more() {
+        let items: Vec<String> = (0..30).map(|i| format!("Service number {i}")).collect();
+        let text = super::fit_list("We offer: ", &items, "and more", ".", 120);
+        assert!(text.chars().count() <= 120, "{text}");
+        assert!(text.ends_with(", and more."), "{text}");
+        assert!(text.contains("Service number 0") && !text.contains("Service number 29"));
+        let few = super::fit_list("We offer: ", &items[..2], "and more", ".", 120);
+        assert_eq!(few, "We offer: Service number 0, Service number 1.");
+        assert_eq!(
+            super::short_service_name("General Pest Control - Quarterly Plan"),
+            "General Pest Control"
+        );
+        assert_eq!(
+            super::short_service_name("Ant Treatment (including fire ants)"),
+            "Ant Treatment"
+        );
+    }
+
     use super::*;
     use crate::agent::model::TurnFacts;
 

@@ -614,10 +614,23 @@ impl Agent {
                 now,
             )
             .await?;
+            if let Some(text) = &early_reply {
+                tx.stage_inbox_reply(
+                    tenant.id,
+                    item.id,
+                    text,
+                    carry.escalated.is_some() || raised,
+                )
+                .await?;
+            }
         }
         tx.commit().await?;
+        // A turn cut short after a step that made its reply certain resumes with that reply
+        // (an escalation's acknowledgement, safety guidance, an answer to a notice).
+        let staged = if first_run { None } else { item.reply.clone() };
+        let resumed_escalated = staged.is_some() && item.escalated;
 
-        if early_reply.is_none() && conv_now.owner != "agent" {
+        if early_reply.is_none() && staged.is_none() && conv_now.owner != "agent" {
             // A human owns the conversation: the agent stays silent.
             let mut tx = self.store.begin().await?;
             tx.lock_conversation(tenant.id, conversation).await?;
@@ -638,7 +651,7 @@ impl Agent {
             ),
             None => understanding,
         };
-        let reply = match early_reply {
+        let reply = match early_reply.or(staged) {
             Some(text) => Some(text),
             None => {
                 self.model_loop(
@@ -684,7 +697,7 @@ impl Agent {
                 }
             }
         }
-        if escalated.is_some() {
+        if escalated.is_some() || resumed_escalated {
             state.acknowledged_escalation = true;
             state.proposal = None;
         }
@@ -729,7 +742,7 @@ impl Agent {
             now,
         )
         .await?;
-        let escalated_now = escalated.is_some() || raised;
+        let escalated_now = escalated.is_some() || raised || resumed_escalated;
         tx.finish_inbox(tenant.id, item.id, Some(&text), escalated_now, now)
             .await?;
         tx.emit_event(
@@ -944,6 +957,10 @@ impl Agent {
                 &serde_json::to_value(&journal).unwrap_or_default(),
             )
             .await?;
+            if let Some(e) = &carry.escalated {
+                tx.stage_inbox_reply(tenant.id, item.id, &e.acknowledgement, true)
+                    .await?;
+            }
             tx.commit().await?;
             if carry.escalated.is_some() {
                 return Ok(None);
@@ -999,6 +1016,8 @@ impl Agent {
         carry.actions = std::mem::take(&mut ctx.actions);
         drop(ctx);
         save_conversation(&mut tx, tenant.id, conv.id, identity, "queue", state, now).await?;
+        tx.stage_inbox_reply(tenant.id, item.id, &e.acknowledgement, true)
+            .await?;
         tx.commit().await?;
         carry.escalated = Some(e);
         Ok(())

@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::scenario::{
-    find_fixture, AppointmentExpect, NeverCheck, Says, Scenario, WorldFixture, WorldSpec,
-    NAMED_CUSTOMERS,
+    find_fixture, AppointmentExpect, Says, Scenario, WorldFixture, WorldSpec, NAMED_CUSTOMERS,
 };
 use super::simulate::{Simulator, ToolCallRecord, TurnRecord};
 use crate::agent::model::{Model, Usage};
@@ -903,11 +902,8 @@ async fn check(
         .get("sms_max_segments")
         .and_then(Value::as_u64)
         .unwrap_or(2) as usize;
-    // Opt-in for now: window labels are plain ASCII, but Spanish replies (accents outside
-    // GSM-7, the tools' "Responda SÍ") are UCS-2 and the tools' Spanish confirmation takes
-    // three segments on its own; the full service list and a quote with a confirmation in
-    // one reply are over two segments even in GSM-7.
-    if e.never.contains(&NeverCheck::WrongForChannel) {
+    // On every scenario: replies are measured as sent (accents folded to GSM-7).
+    {
         let channel = s.channel().map_err(anyhow::Error::msg)?;
         fails.extend(wrong_for_channel(turns, channel, max_segments));
     }
@@ -1395,7 +1391,9 @@ pub fn wrong_for_channel(
         match channel {
             Channel::Sms => {
                 let budget = max_segments + usize::from(t.escalated);
-                let info = crate::channels::twilio::sms::segments(reply);
+                // What is sent: accents folded to GSM-7 (`fit_sms`).
+                let sent = crate::channels::twilio::sms::fold_to_gsm(reply);
+                let info = crate::channels::twilio::sms::segments(&sent);
                 if info.segments > budget {
                     fails.push(format!(
                         "wrong_for_channel: reply {} takes {} SMS segments ({:?}, {} units), over the budget of {budget}",

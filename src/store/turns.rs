@@ -638,6 +638,21 @@ impl Tx {
         Ok(())
     }
 
+    /// Stage a turn's reply in the transaction that makes it certain (an escalation and its
+    /// acknowledgement, an answer to a notice): a turn cut short before its last step
+    /// resumes with this reply instead of going silent or asking the model again.
+    pub async fn stage_inbox_reply(
+        &mut self,
+        tenant: TenantId,
+        id: i64,
+        reply: &str,
+        escalated: bool,
+    ) -> StoreResult<()> {
+        with_conn!(self, c => sqlx::query("UPDATE inbox SET reply = $1, escalated = $2 WHERE tenant_id = $3 AND id = $4 AND status <> 'done'")
+            .bind(reply).bind(escalated).bind(tenant.0).bind(id).execute(&mut *c).await?.rows_affected());
+        Ok(())
+    }
+
     /// The newest inbound message of a conversation recorded so far: a message with a
     /// higher id arrived after this moment.
     pub async fn latest_inbox_id(

@@ -317,6 +317,77 @@ store_test!(
 );
 
 store_test!(
+    fn a_turn_cut_short_after_it_escalated_still_acknowledges(db: &TestDb) {
+        // Found by `frontdesk soak`: a process killed between the transaction that opened an
+        // escalation and the one that writes the reply left the customer with silence (the
+        // resumed turn saw a person-owned conversation). The acknowledgement is staged with
+        // the escalation; the resumed turn sends it.
+        let app = TestApp::spawn(db).await;
+        let drain = |conv| {
+            let agent = app.state.agent.clone();
+            let tenant = app.demo.demo;
+            async move {
+                let mut usage = Default::default();
+                agent
+                    .drain(
+                        tenant,
+                        conv,
+                        &mut usage,
+                        &mut frontdesk::agent::runtime::GateSlot::ungated(),
+                    )
+                    .await
+                    .expect("drained");
+            }
+        };
+        let (id, conv) = accept_only(
+            &app,
+            &sms(
+                &app,
+                RACHEL,
+                "can I talk to a real person please",
+                &sid("SM"),
+            ),
+        )
+        .await;
+        drain(conv).await;
+        let done = app
+            .state
+            .store
+            .inbox_by_id(app.demo.demo, id)
+            .await
+            .expect("inbox row");
+        let ack = done.reply.clone().expect("an acknowledgement");
+        assert!(done.escalated, "the turn did not escalate: {ack}");
+        // The state a crash after the escalating transaction leaves: the turn started, the
+        // escalation and the conversation's owner committed, no reply written or sent.
+        db.execute(&format!(
+            "UPDATE inbox SET status = 'pending', processed_at = NULL, processed_wall = NULL, delivery = NULL WHERE id = {id}"
+        ))
+        .await;
+        db.execute(&format!(
+            "DELETE FROM messages WHERE conversation_id = {} AND direction = 'outbound'",
+            conv.0
+        ))
+        .await;
+        drain(conv).await;
+        let resumed = app
+            .state
+            .store
+            .inbox_by_id(app.demo.demo, id)
+            .await
+            .expect("inbox row");
+        assert!(resumed.done, "the resumed turn did not finish");
+        assert_eq!(
+            resumed.reply.as_deref(),
+            Some(ack.as_str()),
+            "silence after a crash"
+        );
+        assert!(resumed.escalated);
+        app.stop().await;
+    }
+);
+
+store_test!(
     fn finding_17_an_external_id_reused_for_other_text_is_a_conflict(db: &TestDb) {
         let app = TestApp::spawn(db).await;
         let token = app

@@ -86,6 +86,46 @@ fn fits(text: &str, max_segments: usize) -> bool {
     info.segments <= max_segments && info.chars <= MAX_SMS_CHARS
 }
 
+/// The text with each character GSM-7 cannot carry replaced by the closest one it can, where
+/// there is one (Spanish `á í ó ú`, typographic dashes, quotes and ellipses, a no-break
+/// space): a single such letter would otherwise turn the whole message into UCS-2, whose
+/// segments hold 67 characters instead of 153 (texting Spanish without those accents is
+/// ordinary). Characters without a close GSM-7 stand-in (emoji, other scripts) stay.
+pub fn fold_to_gsm(text: &str) -> std::borrow::Cow<'_, str> {
+    fn stand_in(c: char) -> Option<&'static str> {
+        Some(match c {
+            'á' | 'â' | 'ã' => "a",
+            'Á' | 'À' | 'Â' | 'Ã' => "A",
+            'í' | 'î' | 'ï' => "i",
+            'Í' | 'Ì' | 'Î' | 'Ï' => "I",
+            'ó' | 'ô' | 'õ' => "o",
+            'Ó' | 'Ò' | 'Ô' | 'Õ' => "O",
+            'ú' | 'û' => "u",
+            'Ú' | 'Ù' | 'Û' => "U",
+            'ê' | 'ë' => "e",
+            'È' | 'Ê' | 'Ë' => "E",
+            'ç' => "c",
+            '–' | '—' | '‐' | '−' => "-",
+            '‘' | '’' | '‚' | '′' => "'",
+            '“' | '”' | '„' | '″' => "\"",
+            '…' => "...",
+            '\u{a0}' | '\u{2009}' | '\u{202f}' => " ",
+            _ => return None,
+        })
+    }
+    if text.chars().all(|c| stand_in(c).is_none()) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match stand_in(c) {
+            Some(s) => out.push_str(s),
+            None => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Shorten `text` to at most `max_segments` segments and [`MAX_SMS_CHARS`] characters.
 /// Text that fits comes back unchanged. Otherwise the cut falls, in order of preference, at
 /// the end of a sentence (or line) in the second half of what fits, at a space in the second
@@ -97,6 +137,8 @@ pub fn fit_sms(text: &str, max_segments: usize) -> String {
     if max_segments == 0 {
         return String::new();
     }
+    let folded = fold_to_gsm(text);
+    let text = folded.as_ref();
     if fits(text, max_segments) {
         return text.to_string();
     }
@@ -253,6 +295,37 @@ pub fn inbound_form(message_sid: &str, from: &str, to: &str, body: &str) -> Vec<
 mod tests {
     use super::*;
 
+    #[test]
+    fn spanish_accents_fold_to_gsm_and_keep_two_segments() {
+        let es = "¿Cambio su visita del jue 3 de dic, 8 AM-12 PM al mié 9 de dic, 12 PM-4 PM? \
+                  Responda SÍ para confirmar o dígame qué otro día le queda mejor. También \
+                  puedo ofrecerle otros horarios de la próxima semana.";
+        assert_eq!(
+            segments(es).encoding,
+            Encoding::Ucs2,
+            "the sample needs UCS-2 as written"
+        );
+        let folded = fold_to_gsm(es);
+        let info = segments(&folded);
+        assert_eq!(info.encoding, Encoding::Gsm7, "{folded}");
+        assert!(
+            folded.contains("Responda SI")
+                && folded.contains("¿")
+                && folded.contains("ñ") == es.contains('ñ')
+        );
+        // Sent whole, not cut: it fits two GSM-7 segments once folded.
+        assert_eq!(fit_sms(es, 2), folded);
+        // Emoji have no stand-in: the text stays UCS-2.
+        assert_eq!(
+            segments(&fold_to_gsm("ants 🐜 again")).encoding,
+            Encoding::Ucs2
+        );
+        assert!(matches!(
+            fold_to_gsm("plain text"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
     fn check(text: &str, encoding: Encoding, segs: usize, units: usize) {
         let info = segments(text);
         assert_eq!(
@@ -339,9 +412,10 @@ mod tests {
 
     #[test]
     fn fitting_ucs2_adds_an_ellipsis_at_a_word_cut() {
-        let text = "forêt ".repeat(40);
+        // `ĉ` has no GSM-7 stand-in: the text stays UCS-2.
+        let text = "ĉambro ".repeat(40);
         let fitted = fit_sms(&text, 1);
-        assert!(fitted.ends_with("forêt…"), "{fitted:?}");
+        assert!(fitted.ends_with("ĉambro…"), "{fitted:?}");
         assert!(fits(&fitted, 1), "{fitted:?}");
         assert!(segments(&fitted).units >= 60, "cut too much: {fitted:?}");
     }
