@@ -151,6 +151,7 @@ impl SoakReport {
         let store = s.inbox_pending
             + s.inbox_without_one_message
             + s.replies_undelivered
+            + s.replies_unconfirmed
             + s.unanswered
             + s.slot_mismatches
             + s.escalations_unacknowledged
@@ -181,6 +182,7 @@ impl SoakReport {
              inbound stuck unprocessed: {stuck}\n\
              turns without a reply or a deliberate silence: {unanswered}\n\
              replies finished but never delivered: {undelivered}\n\
+             replies answered inline but never confirmed sent: {unconfirmed}\n\
              replies recorded as delivered but lost: {rlost}\n\
              replies delivered twice: {rdoubled}\n\
              appointments moved or booked beyond confirmations: {moves}\n\
@@ -212,6 +214,7 @@ impl SoakReport {
             stuck = s.inbox_pending,
             unanswered = s.unanswered,
             undelivered = s.replies_undelivered,
+            unconfirmed = s.replies_unconfirmed,
             rlost = self.replies_lost,
             rdoubled = self.replies_doubled,
             moves = self.writes_beyond_confirmations,
@@ -564,6 +567,7 @@ struct Seen {
 
 struct Drive {
     instances: Vec<Mutex<Option<String>>>,
+    fakes: Arc<Fakes>,
     http: reqwest::Client,
     seen: Mutex<HashMap<String, Seen>>,
     retried: AtomicUsize,
@@ -584,8 +588,15 @@ impl Drive {
             .collect()
     }
 
-    /// One post of a message to `base`; `Some(has_message)` when accepted.
-    async fn post_once(&self, base: &str, from: &str, sid: &str, text: &str) -> Result<bool, bool> {
+    /// One post of a message to `base`: `Ok(the reply, if the answer carried one)` when
+    /// accepted; `Err(true)` when refused (4xx), `Err(false)` when it failed (retry).
+    async fn post_once(
+        &self,
+        base: &str,
+        from: &str,
+        sid: &str,
+        text: &str,
+    ) -> Result<Option<String>, bool> {
         let params = inbound_form(sid, from, TENANT_NUMBER, text);
         let signature = sign(AUTH_TOKEN, &format!("{PUBLIC_URL}/twilio/sms"), &params);
         let res = self
@@ -597,7 +608,7 @@ impl Drive {
             .await;
         match res {
             Ok(r) if r.status().is_success() => match r.text().await {
-                Ok(body) => Ok(body.contains("<Message")),
+                Ok(body) => Ok(twiml_message(&body)),
                 // The answer was cut (the instance died while sending it): not received.
                 Err(_) => Err(false),
             },
@@ -628,11 +639,17 @@ impl Drive {
             }
             let base = &alive[(rng_pick + attempt) % alive.len()];
             match self.post_once(base, from, sid, text).await {
-                Ok(has_message) => {
+                Ok(reply) => {
+                    if let Some(body) = &reply {
+                        // Twilio sends a TwiML reply as a message of the account.
+                        self.fakes
+                            .twilio
+                            .record_twiml_reply(TENANT_NUMBER, from, body);
+                    }
                     let mut seen = lock(&self.seen);
                     let s = seen.entry(sid.to_string()).or_default();
                     s.acknowledged = true;
-                    if has_message {
+                    if reply.is_some() {
                         s.messages += 1;
                         if s.answered_after.is_none() {
                             s.answered_after = s.first_post.map(|t| t.elapsed());
@@ -653,6 +670,24 @@ impl Drive {
             }
         }
     }
+}
+
+/// The text of a TwiML answer's `<Message>`, unescaped.
+fn twiml_message(xml: &str) -> Option<String> {
+    let start = xml.find("<Message")?;
+    let open_end = start + xml[start..].find('>')? + 1;
+    if xml[start..open_end].ends_with("/>") {
+        return None;
+    }
+    let close = open_end + xml[open_end..].find("</Message>")?;
+    Some(
+        xml[open_end..close]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
 }
 
 /// Run the soak and report (the caller decides what a non-zero count means).
@@ -717,7 +752,7 @@ async fn run_on(
             model_answer(behaviour, schedule.fetch_add(1, Ordering::Relaxed))
         });
     }
-    let fakes = Fakes { twilio, model };
+    let fakes = Arc::new(Fakes { twilio, model });
 
     let mut running = Vec::with_capacity(opts.instances);
     for i in 0..opts.instances {
@@ -730,6 +765,7 @@ async fn run_on(
             .iter()
             .map(|i| Mutex::new(Some(i.base.clone())))
             .collect(),
+        fakes: fakes.clone(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?,
@@ -877,10 +913,9 @@ async fn run_on(
             Some("inline") if s.messages == 0 && reply.is_some_and(|r| !r.trim().is_empty()) => {
                 report.replies_lost += 1
             }
-            Some("outbox") if s.messages > 0 => report.replies_doubled += 1,
             Some("outbox") => {
-                report.replies_by_outbox += 1;
-                // The reply went by REST: time to answer is when the fake got it.
+                // Handed to the outbox (the answer had stopped waiting, or its process died
+                // before confirming it): the REST text it sent, if any.
                 let reply = reply.unwrap_or_default();
                 let at = texts.iter().enumerate().find(|(i, t)| {
                     !used_texts.contains(i)
@@ -889,9 +924,21 @@ async fn run_on(
                             !reply.is_empty() && reply.starts_with(b.trim_end_matches('…'))
                         })
                 });
-                if let (Some((i, t)), Some(sent)) = (at, s.first_post_wall) {
-                    used_texts.insert(i);
-                    latencies.push(t.received_at.duration_since(sent).unwrap_or_default());
+                match (at, s.messages) {
+                    // Sent by REST although an answer already carried it.
+                    (Some(_), n) if n > 0 => report.replies_doubled += 1,
+                    (Some((i, t)), _) => {
+                        used_texts.insert(i);
+                        report.replies_by_outbox += 1;
+                        if let Some(sent) = s.first_post_wall {
+                            latencies.push(t.received_at.duration_since(sent).unwrap_or_default());
+                        }
+                    }
+                    // The answer carried it; the outbox found it in the message list.
+                    (None, n) if n > 0 => {}
+                    // Neither: never reached the customer.
+                    (None, _) if !reply.trim().is_empty() => report.replies_lost += 1,
+                    (None, _) => {}
                 }
             }
             _ => {}

@@ -348,6 +348,15 @@ impl Agent {
                 done += 1;
             }
         }
+        for (item, customer) in self
+            .store
+            .unconfirmed_inline_replies(reply_grace.as_secs() as i64)
+            .await?
+        {
+            if self.requeue_unconfirmed(&item, &customer).await?.is_some() {
+                done += 1;
+            }
+        }
         Ok(done)
     }
 
@@ -357,12 +366,48 @@ impl Agent {
         item: &InboxItem,
         customer: &str,
     ) -> Result<Option<i64>, AgentError> {
+        let Some(m) = self.late_reply(item, customer).await? else {
+            return Ok(None);
+        };
+        let mut tx = self.store.begin().await?;
+        let id = tx
+            .deliver_by_outbox(item.tenant_id, item.id, &m, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// A reply claimed for an inline answer by a process that died before the answer left:
+    /// to the outbox as uncertain (sent only if Twilio's message list does not have it).
+    pub async fn requeue_unconfirmed(
+        &self,
+        item: &InboxItem,
+        customer: &str,
+    ) -> Result<Option<i64>, AgentError> {
+        let Some(m) = self.late_reply(item, customer).await? else {
+            return Ok(None);
+        };
+        let mut tx = self.store.begin().await?;
+        let id = tx
+            .requeue_unconfirmed_inline(item.tenant_id, item.id, &m, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// A finished SMS turn's reply as the outbox sends it: the same text an inline answer
+    /// carries (fitted to the tenant's segments, one more for an escalation).
+    async fn late_reply(
+        &self,
+        item: &InboxItem,
+        customer: &str,
+    ) -> Result<Option<NewOutbound>, AgentError> {
         let (Some(reply), Some(from)) = (&item.reply, &item.reply_from) else {
             return Ok(None);
         };
         let tenant = self.store.tenant(item.tenant_id).await?;
         let max_segments = usize::from(tenant.policy.sms_max_segments.max(1));
-        let m = NewOutbound {
+        Ok(Some(NewOutbound {
             conversation_id: Some(item.conversation_id),
             channel: Channel::Sms,
             to: customer.to_string(),
@@ -372,13 +417,7 @@ impl Agent {
                 max_segments + usize::from(item.escalated),
             ),
             purpose: "late_reply".into(),
-        };
-        let mut tx = self.store.begin().await?;
-        let id = tx
-            .deliver_by_outbox(item.tenant_id, item.id, &m, self.clock.now())
-            .await?;
-        tx.commit().await?;
-        Ok(id)
+        }))
     }
 
     /// Put an inbound item straight into the human queue (a voicemail that cannot be

@@ -308,12 +308,38 @@ async fn sms(
                 // promise at its end.
                 let max =
                     usize::from(tenant.policy.sms_max_segments.max(1)) + usize::from(out.escalated);
-                twiml_response(twiml::Response::new().message(fit_sms(&reply, max)))
+                confirm_when_sent(
+                    twiml_response(twiml::Response::new().message(fit_sms(&reply, max))),
+                    state.store.clone(),
+                    tenant.id,
+                    out.inbox_id,
+                )
             }
             _ => twiml_response(twiml::Response::new()),
         },
         _ => twiml_response(twiml::Response::new()),
     }
+}
+
+/// The answer, confirmed as delivered once its body has been handed to the connection (until
+/// then the reply's inline delivery is unconfirmed, and recovery checks it against Twilio's
+/// message list if this process dies first).
+fn confirm_when_sent(
+    response: Response,
+    store: crate::store::Store,
+    tenant: crate::domain::TenantId,
+    inbox_id: i64,
+) -> Response {
+    use futures_util::StreamExt as _;
+    let (parts, body) = response.into_parts();
+    let confirmed = futures_util::stream::once(async move {
+        if let Err(e) = store.confirm_inline(tenant, inbox_id).await {
+            tracing::warn!(error = %e, "could not confirm an inline reply");
+        }
+        Ok::<_, axum::Error>(Bytes::new())
+    });
+    let body = axum::body::Body::from_stream(body.into_data_stream().chain(confirmed));
+    Response::from_parts(parts, body)
 }
 
 fn help_text(tenant: &Tenant) -> String {

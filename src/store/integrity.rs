@@ -18,6 +18,9 @@ pub struct Integrity {
     /// Runs that finished with a reply that nobody delivered (not inline, not the outbox,
     /// not deliberately withheld).
     pub replies_undelivered: i64,
+    /// SMS replies recorded as answered inline whose answer was never confirmed as having
+    /// left its process (recovery checks them against Twilio's message list).
+    pub replies_unconfirmed: i64,
     /// Runs that finished without a reply while the agent owned the conversation: a
     /// deliberate silence needs an earlier escalation in the same conversation.
     pub unanswered: i64,
@@ -37,7 +40,10 @@ impl Store {
     /// has nothing left to send.
     pub async fn settled(&self, tenant: TenantId) -> StoreResult<bool> {
         let i = self.integrity(tenant).await?;
-        Ok(i.inbox_pending == 0 && i.replies_undelivered == 0 && i.outbox_unsent == 0)
+        Ok(i.inbox_pending == 0
+            && i.replies_undelivered == 0
+            && i.replies_unconfirmed == 0
+            && i.outbox_unsent == 0)
     }
 
     pub async fn integrity(&self, tenant: TenantId) -> StoreResult<Integrity> {
@@ -49,6 +55,9 @@ impl Store {
                  AND m.direction = 'inbound' AND m.external_id = i.external_id)), \
             (SELECT COUNT(*) FROM inbox WHERE tenant_id = $1 AND status = 'done' AND reply IS NOT NULL \
                 AND reply <> '' AND delivery IS NULL), \
+            (SELECT COUNT(*) FROM inbox i JOIN conversations c ON c.id = i.conversation_id \
+                WHERE i.tenant_id = $1 AND i.delivery = 'inline' AND i.delivery_wall IS NOT NULL \
+                AND i.reply IS NOT NULL AND c.channel = 'sms'), \
             (SELECT COUNT(*) FROM inbox i WHERE i.tenant_id = $1 AND i.status = 'done' \
                 AND (i.reply IS NULL OR i.reply = '') AND NOT EXISTS (SELECT 1 FROM inbox e WHERE e.tenant_id = $1 \
                 AND e.conversation_id = i.conversation_id AND e.escalated AND e.id < i.id)), \
@@ -59,18 +68,19 @@ impl Store {
                 AND i.reply IS NOT NULL AND i.reply <> '')), \
             (SELECT COUNT(*) FROM outbox WHERE tenant_id = $1 AND status IN ('queued', 'uncertain')), \
             (SELECT COUNT(*) FROM outbox WHERE tenant_id = $1 AND status = 'failed')";
-        let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64) =
+        let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) =
             with_db!(self, pool => sqlx::query_as(SQL).bind(tenant.0).fetch_one(pool).await?);
         Ok(Integrity {
             inbox_rows: row.0,
             inbox_pending: row.1,
             inbox_without_one_message: row.2,
             replies_undelivered: row.3,
-            unanswered: row.4,
-            slot_mismatches: row.5,
-            escalations_unacknowledged: row.6,
-            outbox_unsent: row.7,
-            outbox_failed: row.8,
+            replies_unconfirmed: row.4,
+            unanswered: row.5,
+            slot_mismatches: row.6,
+            escalations_unacknowledged: row.7,
+            outbox_unsent: row.8,
+            outbox_failed: row.9,
         })
     }
 

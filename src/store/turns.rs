@@ -416,11 +416,38 @@ impl Store {
         inbox_id: i64,
         how: Delivery,
     ) -> StoreResult<bool> {
+        // An inline answer is unconfirmed until it has left the process (`confirm_inline`).
+        let wall = (how == Delivery::Inline).then(wall_now);
         let n = with_writer!(self, pool => sqlx::query(
-            "UPDATE inbox SET delivery = $1 WHERE tenant_id = $2 AND id = $3 AND status = 'done' AND delivery IS NULL")
-            .bind(how.as_str()).bind(tenant.0).bind(inbox_id)
+            "UPDATE inbox SET delivery = $1, delivery_wall = $4 WHERE tenant_id = $2 AND id = $3 AND status = 'done' AND delivery IS NULL")
+            .bind(how.as_str()).bind(tenant.0).bind(inbox_id).bind(wall)
             .execute(pool).await?.rows_affected());
         Ok(n == 1)
+    }
+
+    /// The inline answer carrying this reply has been handed to the connection.
+    pub async fn confirm_inline(&self, tenant: TenantId, inbox_id: i64) -> StoreResult<()> {
+        with_writer!(self, pool => sqlx::query(
+            "UPDATE inbox SET delivery_wall = NULL WHERE tenant_id = $1 AND id = $2 AND delivery = 'inline'")
+            .bind(tenant.0).bind(inbox_id).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// SMS replies claimed for an inline answer at least `min_age_secs` ago that never left
+    /// the process as far as anyone recorded (it died in between), with the customer.
+    pub async fn unconfirmed_inline_replies(
+        &self,
+        min_age_secs: i64,
+    ) -> StoreResult<Vec<(InboxItem, String)>> {
+        let rows: Vec<(i64, i64, String)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT i.tenant_id, i.id, c.participant FROM inbox i JOIN conversations c ON c.id = i.conversation_id AND c.tenant_id = i.tenant_id \
+             WHERE i.delivery = 'inline' AND i.delivery_wall IS NOT NULL AND i.delivery_wall <= $1 AND i.reply IS NOT NULL AND c.channel = 'sms' ORDER BY i.id LIMIT 100")
+            .bind(wall_now() - min_age_secs).fetch_all(pool).await?);
+        let mut out = Vec::with_capacity(rows.len());
+        for (tenant, id, participant) in rows {
+            out.push((self.inbox_by_id(TenantId(tenant), id).await?, participant));
+        }
+        Ok(out)
     }
 
     pub async fn inbox_item(
@@ -680,6 +707,28 @@ impl Tx {
     }
 
     /// Queue a finished turn's reply for sending, unless someone already delivered it.
+    /// Hand an unconfirmed inline reply to the outbox as `uncertain`: the outbox looks for
+    /// it in Twilio's message list (an answered webhook's reply is a message there) and
+    /// sends it only if it is not.
+    pub async fn requeue_unconfirmed_inline(
+        &mut self,
+        tenant: TenantId,
+        inbox_id: i64,
+        m: &NewOutbound,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        let n = with_conn!(self, c => sqlx::query(
+            "UPDATE inbox SET delivery = 'outbox', delivery_wall = NULL WHERE tenant_id = $1 AND id = $2 AND delivery = 'inline' AND delivery_wall IS NOT NULL")
+            .bind(tenant.0).bind(inbox_id).execute(&mut *c).await?.rows_affected());
+        if n == 0 {
+            return Ok(None);
+        }
+        let id = self.enqueue_outbound(tenant, m, now).await?;
+        with_conn!(self, c => sqlx::query("UPDATE outbox SET status = 'uncertain' WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0).bind(id).execute(&mut *c).await?.rows_affected());
+        Ok(Some(id))
+    }
+
     pub async fn deliver_by_outbox(
         &mut self,
         tenant: TenantId,

@@ -388,6 +388,83 @@ store_test!(
 );
 
 store_test!(
+    fn a_reply_claimed_for_an_answer_that_never_left_is_sent_once(db: &TestDb) {
+        // Found by `frontdesk soak`: a process killed after recording "answered inline" and
+        // before the answer left it lost the reply. An unconfirmed inline reply is checked
+        // against Twilio's message list by recovery and sent only if it is not there.
+        let fake = fake_twilio().await;
+        let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
+        let store = app.state.store.clone();
+        let tenant = app.demo.demo;
+        let mut replies = Vec::new();
+        for (text, id) in [
+            ("what do I owe?", "SMlost1"),
+            ("what are your hours?", "SMlost2"),
+        ] {
+            let (inbox_id, conv) = accept_only(&app, &sms(&app, RACHEL, text, id)).await;
+            let mut usage = Default::default();
+            app.state
+                .agent
+                .drain(
+                    tenant,
+                    conv,
+                    &mut usage,
+                    &mut frontdesk::agent::runtime::GateSlot::ungated(),
+                )
+                .await
+                .expect("drained");
+            // The request recorded its inline answer, then its process died.
+            assert!(store
+                .claim_delivery(tenant, inbox_id, frontdesk::store::Delivery::Inline)
+                .await
+                .expect("claim"));
+            let item = store.inbox_by_id(tenant, inbox_id).await.expect("row");
+            replies.push(item.reply.expect("a reply"));
+        }
+        // The second answer did reach Twilio (it is a message of the account); the first did not.
+        let answered = frontdesk::channels::twilio::sms::fit_sms(&replies[1], 2);
+        fake.record_twiml_reply(DEMO_NUMBER, RACHEL, &answered);
+        app.state
+            .agent
+            .recover(Duration::ZERO, Duration::ZERO)
+            .await
+            .expect("recover");
+        app.state.outbox.notify_one();
+        let sent = fake.wait_for_messages(1, Duration::from_secs(10)).await;
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(
+            sent[0].body().map(str::to_owned),
+            Some(frontdesk::channels::twilio::sms::fit_sms(&replies[0], 2))
+        );
+        // Both rows are settled: nothing waits, nothing goes out again.
+        let settled = eventually(Duration::from_secs(10), || {
+            let store = store.clone();
+            async move { store.settled(tenant).await.expect("settled").then_some(()) }
+        })
+        .await;
+        assert!(settled.is_some(), "the outbox did not settle");
+        app.state
+            .agent
+            .recover(Duration::ZERO, Duration::ZERO)
+            .await
+            .expect("recover");
+        app.state.outbox.notify_one();
+        let bodies: Vec<_> = fake
+            .messages()
+            .iter()
+            .map(|m| m.body().map(str::to_owned))
+            .collect();
+        assert_eq!(
+            bodies.len(),
+            1,
+            "a reply went out twice: {bodies:?} (replies {replies:?})"
+        );
+        app.stop().await;
+        fake.stop().await;
+    }
+);
+
+store_test!(
     fn finding_17_an_external_id_reused_for_other_text_is_a_conflict(db: &TestDb) {
         let app = TestApp::spawn(db).await;
         let token = app

@@ -489,3 +489,29 @@ store_test!(
         app.stop().await;
     }
 );
+
+store_test!(
+    fn an_answered_webhook_confirms_its_inline_reply(db: &TestDb) {
+        // Until the answer has left the process its reply is unconfirmed (recovery would
+        // check it against Twilio's message list); a normal answer confirms it.
+        let app = TestApp::spawn(db).await;
+        let twilio = TwilioClient::new(&app);
+        let reply = twilio.sms(RACHEL_KIM, "what are your hours?").await;
+        assert_eq!(reply.messages().len(), 1, "{reply:?}");
+        let store = app.state.store.clone();
+        let confirmed = eventually(std::time::Duration::from_secs(10), || {
+            let store = store.clone();
+            async move {
+                store
+                    .unconfirmed_inline_replies(0)
+                    .await
+                    .expect("unconfirmed")
+                    .is_empty()
+                    .then_some(())
+            }
+        })
+        .await;
+        assert!(confirmed.is_some(), "the answered reply stayed unconfirmed");
+        app.stop().await;
+    }
+);

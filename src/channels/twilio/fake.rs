@@ -210,6 +210,26 @@ impl FakeTwilio {
         lock(&self.shared.state).requests.clone()
     }
 
+    /// A message Twilio sent because a webhook answered with TwiML `<Message>`: it is in
+    /// the account's message list like any other (not a REST create).
+    pub fn record_twiml_reply(&self, from: &str, to: &str, body: &str) {
+        let mut state = lock(&self.shared.state);
+        state.requests.push(RestRequest {
+            method: "TWIML".into(),
+            path: String::new(),
+            account_sid: self.shared.account_sid.clone(),
+            authorized: true,
+            content_type: String::new(),
+            form: vec![
+                ("From".into(), from.into()),
+                ("To".into(), to.into()),
+                ("Body".into(), body.into()),
+            ],
+            answered_sid: Some(sid("SM")),
+            received_at: std::time::SystemTime::now(),
+        });
+    }
+
     /// Message creates only.
     pub fn messages(&self) -> Vec<RestRequest> {
         self.requests()
@@ -395,7 +415,7 @@ async fn list_messages(
         .requests
         .iter()
         .rev()
-        .filter(|r| r.method == "POST" && r.answered_sid.is_some())
+        .filter(|r| (r.method == "POST" || r.method == "TWIML") && r.answered_sid.is_some())
         .filter(|r| wanted("To", r) && wanted("From", r))
         .map(|r| {
             json!({
