@@ -13,6 +13,9 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod eval;
+/// The properties checked by the fuzz targets in `fuzz/` and by the corpus replay test.
+#[cfg(feature = "test-support")]
+pub mod fuzzing;
 pub mod http;
 pub mod jobs;
 pub mod loadgen;

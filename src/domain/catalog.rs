@@ -50,6 +50,10 @@ pub struct Quote {
 pub enum QuoteError {
     #[error("unknown add-on `{0}`")]
     UnknownAddOn(String),
+    /// The rule and the size give a price beyond what cents can hold (a mistyped rule or an
+    /// absurd size); no price is better than a wrapped one.
+    #[error("the price is out of range")]
+    OutOfRange,
 }
 
 impl PricingRule {
@@ -63,9 +67,15 @@ impl PricingRule {
                     )
                 } else {
                     let last = &tiers[tiers.len() - 1];
-                    let extra_k = (size - last.max_sq_ft + 999) / 1000;
-                    let price =
-                        last.price_cents + Cents(extra_k * self.per_extra_1000_sq_ft_cents.0);
+                    // Whole started thousands over the largest tier; `size` is above it.
+                    let over = i128::from(size) - i128::from(last.max_sq_ft);
+                    let extra_k =
+                        i64::try_from((over + 999) / 1000).map_err(|_| QuoteError::OutOfRange)?;
+                    let price = extra_k
+                        .checked_mul(self.per_extra_1000_sq_ft_cents.0)
+                        .and_then(|extra| last.price_cents.0.checked_add(extra))
+                        .map(Cents)
+                        .ok_or(QuoteError::OutOfRange)?;
                     (
                         price,
                         format!(
@@ -87,7 +97,9 @@ impl PricingRule {
                 .iter()
                 .find(|a| a.code.eq_ignore_ascii_case(code))
                 .ok_or_else(|| QuoteError::UnknownAddOn(code.clone()))?;
-            add_ons = add_ons + a.price_cents;
+            add_ons = add_ons
+                .checked_add(a.price_cents)
+                .ok_or(QuoteError::OutOfRange)?;
             rule.push_str(&format!("; add-on {} {}", a.name, a.price_cents));
         }
         if self.initial_fee_cents > Cents::ZERO {
@@ -100,7 +112,10 @@ impl PricingRule {
             per_visit_cents: per_visit,
             initial_fee_cents: self.initial_fee_cents,
             add_ons_cents: add_ons,
-            first_visit_total_cents: per_visit + self.initial_fee_cents + add_ons,
+            first_visit_total_cents: per_visit
+                .checked_add(self.initial_fee_cents)
+                .and_then(|t| t.checked_add(add_ons))
+                .ok_or(QuoteError::OutOfRange)?,
             rule,
         })
     }
@@ -154,6 +169,45 @@ mod tests {
         assert_eq!(
             rule().quote(Some(1), &["pool".into()]),
             Err(QuoteError::UnknownAddOn("pool".into()))
+        );
+    }
+
+    /// Found by fuzzing (`fuzz/corpus/pricing/crash-overflow-base-plus-fee`): prices and sizes
+    /// near the limits of i64 overflowed (a panic in debug builds, a wrapped price in release).
+    #[test]
+    fn prices_beyond_i64_are_refused_not_wrapped() {
+        let max = PricingRule {
+            base_cents: Cents(i64::MAX),
+            size_tiers: Vec::new(),
+            per_extra_1000_sq_ft_cents: Cents(0),
+            initial_fee_cents: Cents(1),
+            add_ons: Vec::new(),
+        };
+        assert_eq!(max.quote(None, &[]), Err(QuoteError::OutOfRange));
+
+        let mut tiered = rule();
+        assert_eq!(
+            tiered.quote(Some(i64::MAX), &[]),
+            Err(QuoteError::OutOfRange),
+            "extra thousands times the rate"
+        );
+        tiered.size_tiers[1].max_sq_ft = i64::MIN;
+        tiered.size_tiers.truncate(1);
+        tiered.size_tiers[0].max_sq_ft = i64::MIN;
+        assert_eq!(
+            tiered.quote(Some(i64::MAX), &[]),
+            Err(QuoteError::OutOfRange),
+            "a size far above a tier at the bottom of i64"
+        );
+        tiered.per_extra_1000_sq_ft_cents = Cents(0);
+        let q = tiered.quote(Some(i64::MAX), &[]).expect("no extra charge");
+        assert_eq!(q.per_visit_cents, Cents(12_900));
+
+        let mut add_ons = rule();
+        add_ons.add_ons[0].price_cents = Cents(i64::MAX);
+        assert_eq!(
+            add_ons.quote(Some(1), &["garage".into(), "garage".into()]),
+            Err(QuoteError::OutOfRange)
         );
     }
 }

@@ -16,6 +16,11 @@ impl Cents {
     pub fn dollars(d: i64) -> Self {
         Cents(d * 100)
     }
+
+    /// The sum, or `None` when it does not fit.
+    pub fn checked_add(self, rhs: Cents) -> Option<Cents> {
+        self.0.checked_add(rhs.0).map(Cents)
+    }
 }
 
 impl Add for Cents {

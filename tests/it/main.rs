@@ -17,6 +17,7 @@ mod bad_input;
 mod capacity;
 mod console;
 mod eval;
+mod fuzz_corpus;
 mod masking;
 mod notices;
 mod notices_scale;

@@ -29,7 +29,7 @@ pub use identity::AppointmentRef;
 pub use intent::Intent;
 pub use normalize::{fold, normalized};
 pub use pests::Pest;
-pub use secrets::{has_card, mask_json, mask_secrets};
+pub use secrets::{has_card, luhn_valid, mask_json, mask_secrets};
 pub use when::{DayPart, WhenSpec};
 
 /// Only this many characters of a message are read; SMS segments and chat messages are far

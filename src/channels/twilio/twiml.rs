@@ -110,13 +110,21 @@ impl Response {
         let mut shortened = self.clone();
         loop {
             let excess = xml.len() - MAX_TWIML_BYTES;
-            let Some(text) = shortened.texts_mut().into_iter().max_by_key(|t| t.len()) else {
+            // Longest as rendered: a text of characters XML forbids renders to nothing and
+            // cannot be shortened, so it must never be the one picked.
+            let Some(text) = shortened
+                .texts_mut()
+                .into_iter()
+                .max_by_key(|t| escaped_len(t))
+            else {
                 return xml;
             };
-            if text.is_empty() {
+            let rendered = escaped_len(text);
+            if rendered == 0 {
                 return xml;
             }
-            let target = escaped_len(text).saturating_sub(excess);
+            // Every pass removes at least one rendered character, so the loop ends.
+            let target = rendered.saturating_sub(excess);
             cut_to_escaped_len(text, target);
             xml = shortened.render();
             if xml.len() <= MAX_TWIML_BYTES {
@@ -736,6 +744,23 @@ mod tests {
             .to_xml();
         assert!(xml.len() > MAX_TWIML_BYTES);
         assert!(xml.contains("<Message></Message>"));
+    }
+
+    /// Found by fuzzing (`fuzz/corpus/twiml/crash-hang-text-of-dropped-characters`): markup
+    /// alone over the limit, and the longest text in bytes made of characters XML forbids.
+    /// That text rendered to nothing, so cutting it changed nothing and `to_xml` looped
+    /// forever.
+    #[test]
+    fn oversized_markup_with_a_text_that_renders_to_nothing_ends() {
+        let mut response = Response::new()
+            .message("\u{0}\u{1b}".repeat(100))
+            .say(Say::new("hi"));
+        for _ in 0..2_000 {
+            response = response.record(Record::new("/r"));
+        }
+        let xml = response.to_xml();
+        assert!(xml.len() > MAX_TWIML_BYTES, "{} bytes", xml.len());
+        assert!(xml.contains("<Message></Message><Say></Say><Record"));
     }
 
     #[test]
