@@ -28,8 +28,8 @@ use crate::domain::{
 };
 use crate::search::SearchIndex;
 use crate::store::{
-    Conversation, Enqueued, EventKind, InboxItem, NewInbound, NewMessage, NewOutbound, Store,
-    StoreError, Tenant, Tx,
+    Conversation, Enqueued, EventKind, Handover, InboxItem, NewInbound, NewMessage, NewOutbound,
+    Store, StoreError, Tenant, Tx,
 };
 
 /// At most this many model steps per turn; a model that keeps calling tools past it is
@@ -344,7 +344,11 @@ impl Agent {
             .undelivered_sms_replies(reply_grace.as_secs() as i64)
             .await?
         {
-            if self.queue_reply(&item, &customer).await?.is_some() {
+            if self
+                .queue_reply(&item, &customer, Handover::Undelivered)
+                .await?
+                .is_some()
+            {
                 done += 1;
             }
         }
@@ -353,43 +357,32 @@ impl Agent {
             .unconfirmed_inline_replies(reply_grace.as_secs() as i64)
             .await?
         {
-            if self.requeue_unconfirmed(&item, &customer).await?.is_some() {
+            if self
+                .queue_reply(&item, &customer, Handover::Unconfirmed)
+                .await?
+                .is_some()
+            {
                 done += 1;
             }
         }
         Ok(done)
     }
 
-    /// Send a finished SMS turn's reply through the outbox, unless it was delivered already.
+    /// Send a finished SMS turn's reply through the outbox, unless it was delivered already
+    /// (`Handover::Unconfirmed`: a reply claimed for an inline answer by a process that died
+    /// before the answer left; sent only if Twilio's message list does not have it).
     pub async fn queue_reply(
         &self,
         item: &InboxItem,
         customer: &str,
+        from: Handover,
     ) -> Result<Option<i64>, AgentError> {
         let Some(m) = self.late_reply(item, customer).await? else {
             return Ok(None);
         };
         let mut tx = self.store.begin().await?;
         let id = tx
-            .deliver_by_outbox(item.tenant_id, item.id, &m, self.clock.now())
-            .await?;
-        tx.commit().await?;
-        Ok(id)
-    }
-
-    /// A reply claimed for an inline answer by a process that died before the answer left:
-    /// to the outbox as uncertain (sent only if Twilio's message list does not have it).
-    pub async fn requeue_unconfirmed(
-        &self,
-        item: &InboxItem,
-        customer: &str,
-    ) -> Result<Option<i64>, AgentError> {
-        let Some(m) = self.late_reply(item, customer).await? else {
-            return Ok(None);
-        };
-        let mut tx = self.store.begin().await?;
-        let id = tx
-            .requeue_unconfirmed_inline(item.tenant_id, item.id, &m, self.clock.now())
+            .deliver_by_outbox(item.tenant_id, item.id, &m, self.clock.now(), from)
             .await?;
         tx.commit().await?;
         Ok(id)

@@ -176,7 +176,11 @@ async fn turn_within_budget(
                 return;
             }
             match task_state.store.inbox_by_id(tenant, out.inbox_id).await {
-                Ok(item) => match task_state.agent.queue_reply(&item, &customer).await {
+                Ok(item) => match task_state
+                    .agent
+                    .queue_reply(&item, &customer, crate::store::Handover::Undelivered)
+                    .await
+                {
                     Ok(Some(_)) => task_state.outbox.notify_one(),
                     Ok(None) => {}
                     Err(e) => tracing::error!(error = %e, "could not queue a late reply"),

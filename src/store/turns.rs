@@ -50,6 +50,15 @@ pub struct NewInbound<'a> {
     pub reply_from: Option<&'a str>,
 }
 
+/// Which finished reply `Tx::deliver_by_outbox` hands to the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// Nobody delivered it.
+    Undelivered,
+    /// Recorded as answered inline, but the answer never left its process.
+    Unconfirmed,
+}
+
 /// Where a finished turn's reply went (it is delivered exactly once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -706,43 +715,34 @@ impl Tx {
         Ok(())
     }
 
-    /// Queue a finished turn's reply for sending, unless someone already delivered it.
-    /// Hand an unconfirmed inline reply to the outbox as `uncertain`: the outbox looks for
-    /// it in Twilio's message list (an answered webhook's reply is a message there) and
-    /// sends it only if it is not.
-    pub async fn requeue_unconfirmed_inline(
-        &mut self,
-        tenant: TenantId,
-        inbox_id: i64,
-        m: &NewOutbound,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<i64>> {
-        let n = with_conn!(self, c => sqlx::query(
-            "UPDATE inbox SET delivery = 'outbox', delivery_wall = NULL WHERE tenant_id = $1 AND id = $2 AND delivery = 'inline' AND delivery_wall IS NOT NULL")
-            .bind(tenant.0).bind(inbox_id).execute(&mut *c).await?.rows_affected());
-        if n == 0 {
-            return Ok(None);
-        }
-        let id = self.enqueue_outbound(tenant, m, now).await?;
-        with_conn!(self, c => sqlx::query("UPDATE outbox SET status = 'uncertain' WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0).bind(id).execute(&mut *c).await?.rows_affected());
-        Ok(Some(id))
-    }
-
+    /// Queue a finished turn's reply for sending, unless someone already took care of it:
+    /// `Handover::Undelivered` — nobody delivered it; `Handover::Unconfirmed` — it was
+    /// recorded as answered inline but the answer never left its process, so it is queued
+    /// `uncertain` and the outbox looks for it in Twilio's message list (an answered
+    /// webhook's reply is a message there) before sending.
     pub async fn deliver_by_outbox(
         &mut self,
         tenant: TenantId,
         inbox_id: i64,
         m: &NewOutbound,
         now: DateTime<Utc>,
+        from: Handover,
     ) -> StoreResult<Option<i64>> {
-        let n = with_conn!(self, c => sqlx::query(
-            "UPDATE inbox SET delivery = 'outbox' WHERE tenant_id = $1 AND id = $2 AND status = 'done' AND delivery IS NULL")
+        let claim = match from {
+            Handover::Undelivered => "UPDATE inbox SET delivery = 'outbox' WHERE tenant_id = $1 AND id = $2 AND status = 'done' AND delivery IS NULL",
+            Handover::Unconfirmed => "UPDATE inbox SET delivery = 'outbox', delivery_wall = NULL WHERE tenant_id = $1 AND id = $2 AND delivery = 'inline' AND delivery_wall IS NOT NULL",
+        };
+        let n = with_conn!(self, c => sqlx::query(claim)
             .bind(tenant.0).bind(inbox_id).execute(&mut *c).await?.rows_affected());
         if n == 0 {
             return Ok(None);
         }
-        Ok(Some(self.enqueue_outbound(tenant, m, now).await?))
+        let id = self.enqueue_outbound(tenant, m, now).await?;
+        if from == Handover::Unconfirmed {
+            with_conn!(self, c => sqlx::query("UPDATE outbox SET status = 'uncertain' WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0).bind(id).execute(&mut *c).await?.rows_affected());
+        }
+        Ok(Some(id))
     }
 
     pub async fn conversation_state(

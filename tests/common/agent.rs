@@ -237,6 +237,21 @@ const REASONS: &[&str] = &[
     "other",
 ];
 
+/// Run a conversation's pending turns in this task, outside the turn gate (as recovery does).
+pub async fn drain_now(app: &TestApp, conversation: frontdesk::domain::ConversationId) {
+    let mut usage = Default::default();
+    app.state
+        .agent
+        .drain(
+            app.demo.demo,
+            conversation,
+            &mut usage,
+            &mut frontdesk::agent::runtime::GateSlot::ungated(),
+        )
+        .await
+        .expect("drained");
+}
+
 pub async fn appointment(app: &TestApp, id: frontdesk::domain::AppointmentId) -> Appointment {
     app.state
         .store

@@ -294,17 +294,7 @@ store_test!(
         let message_sid = sid("SM");
         // The turn finished but the process died before answering the webhook.
         let (_, conv) = accept_only(&app, &sms(&app, RACHEL, "what do I owe?", &message_sid)).await;
-        let mut usage = Default::default();
-        app.state
-            .agent
-            .drain(
-                app.demo.demo,
-                conv,
-                &mut usage,
-                &mut frontdesk::agent::runtime::GateSlot::ungated(),
-            )
-            .await
-            .expect("drained");
+        drain_now(&app, conv).await;
         let retry = twilio
             .post(
                 "/twilio/sms",
@@ -323,22 +313,6 @@ store_test!(
         // resumed turn saw a person-owned conversation). The acknowledgement is staged with
         // the escalation; the resumed turn sends it.
         let app = TestApp::spawn(db).await;
-        let drain = |conv| {
-            let agent = app.state.agent.clone();
-            let tenant = app.demo.demo;
-            async move {
-                let mut usage = Default::default();
-                agent
-                    .drain(
-                        tenant,
-                        conv,
-                        &mut usage,
-                        &mut frontdesk::agent::runtime::GateSlot::ungated(),
-                    )
-                    .await
-                    .expect("drained");
-            }
-        };
         let (id, conv) = accept_only(
             &app,
             &sms(
@@ -349,7 +323,7 @@ store_test!(
             ),
         )
         .await;
-        drain(conv).await;
+        drain_now(&app, conv).await;
         let done = app
             .state
             .store
@@ -369,7 +343,7 @@ store_test!(
             conv.0
         ))
         .await;
-        drain(conv).await;
+        drain_now(&app, conv).await;
         let resumed = app
             .state
             .store
@@ -402,17 +376,7 @@ store_test!(
             ("what are your hours?", "SMlost2"),
         ] {
             let (inbox_id, conv) = accept_only(&app, &sms(&app, RACHEL, text, id)).await;
-            let mut usage = Default::default();
-            app.state
-                .agent
-                .drain(
-                    tenant,
-                    conv,
-                    &mut usage,
-                    &mut frontdesk::agent::runtime::GateSlot::ungated(),
-                )
-                .await
-                .expect("drained");
+            drain_now(&app, conv).await;
             // The request recorded its inline answer, then its process died.
             assert!(store
                 .claim_delivery(tenant, inbox_id, frontdesk::store::Delivery::Inline)
