@@ -20,7 +20,7 @@ use crate::channels::twilio::twiml::{self, Dial, Gather, Record, Say};
 use crate::channels::twilio::webhook::{
     self, GatherResult, InboundSms, MessageStatusCallback, RecordingCallback, VoiceCall,
 };
-use crate::domain::{Channel, PhoneE164};
+use crate::domain::{Channel, PhoneE164, TenantId};
 use crate::store::{Delivery, StoreError, Tenant};
 
 pub(super) const VOICE: &str = "Polly.Joanna";
@@ -313,8 +313,8 @@ async fn sms(
                 let max =
                     usize::from(tenant.policy.sms_max_segments.max(1)) + usize::from(out.escalated);
                 confirm_when_sent(
-                    twiml_response(twiml::Response::new().message(fit_sms(&reply, max))),
-                    state.store.clone(),
+                    twiml::Response::new().message(fit_sms(&reply, max)),
+                    &state,
                     tenant.id,
                     out.inbox_id,
                 )
@@ -325,25 +325,80 @@ async fn sms(
     }
 }
 
-/// The answer, confirmed as delivered once its body has been handed to the connection (until
-/// then the reply's inline delivery is unconfirmed, and recovery checks it against Twilio's
-/// message list if this process dies first).
+/// The answer, confirmed as delivered only once the whole of it has been handed to the
+/// connection (until then the reply's inline delivery is unconfirmed, and recovery checks it
+/// against Twilio's message list if this process dies first). The body has a known length, so
+/// the connection takes it in one piece and writes it out in the same step; confirming in
+/// the body's own stream, before its end was written, let a kill between the two cut an
+/// answer that was already recorded as sent.
 fn confirm_when_sent(
-    response: Response,
-    store: crate::store::Store,
-    tenant: crate::domain::TenantId,
+    answer: twiml::Response,
+    state: &AppState,
+    tenant: TenantId,
     inbox_id: i64,
 ) -> Response {
-    use futures_util::StreamExt as _;
-    let (parts, body) = response.into_parts();
-    let confirmed = futures_util::stream::once(async move {
-        if let Err(e) = store.confirm_inline(tenant, inbox_id).await {
-            tracing::warn!(error = %e, "could not confirm an inline reply");
+    let store = state.store.clone();
+    let background = state.background.clone();
+    let confirm = move || {
+        background.spawn(async move {
+            if let Err(e) = store.confirm_inline(tenant, inbox_id).await {
+                tracing::warn!(error = %e, "could not confirm an inline reply");
+            }
+        })
+    };
+    let body = SentInOnePiece {
+        data: Some(Bytes::from(answer.to_xml())),
+        handed_over: false,
+        on_handed_over: Some(Box::new(confirm)),
+    };
+    (
+        [(header::CONTENT_TYPE, twiml::CONTENT_TYPE)],
+        axum::body::Body::new(body),
+    )
+        .into_response()
+}
+
+/// A body of one known-length chunk that runs `on_handed_over` when it is dropped after the
+/// connection took the chunk (never when the connection went away before that).
+struct SentInOnePiece {
+    data: Option<Bytes>,
+    handed_over: bool,
+    on_handed_over: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl http_body::Body for SentInOnePiece {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let frame = this.data.take().map(|data| {
+            this.handed_over = true;
+            Ok(http_body::Frame::data(data))
+        });
+        std::task::Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+    }
+}
+
+impl Drop for SentInOnePiece {
+    fn drop(&mut self) {
+        if self.handed_over && tokio::runtime::Handle::try_current().is_ok() {
+            if let Some(confirm) = self.on_handed_over.take() {
+                confirm();
+            }
         }
-        Ok::<_, axum::Error>(Bytes::new())
-    });
-    let body = axum::body::Body::from_stream(body.into_data_stream().chain(confirmed));
-    Response::from_parts(parts, body)
+    }
 }
 
 fn help_text(tenant: &Tenant) -> String {

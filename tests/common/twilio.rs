@@ -256,6 +256,7 @@ pub fn message_status_params(
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
     pub body: String,
     pub elapsed: Duration,
 }
@@ -477,10 +478,12 @@ impl TwilioClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
+        let headers = res.headers().clone();
         let body = res.text().await.expect("webhook body");
         Reply {
             status,
             content_type,
+            headers,
             body,
             elapsed: started.elapsed(),
         }

@@ -362,6 +362,39 @@ store_test!(
 );
 
 store_test!(
+    fn an_inline_answer_is_confirmed_only_after_it_was_handed_over_whole(db: &TestDb) {
+        // Found by `frontdesk soak`: the answer was confirmed from inside its own chunked
+        // body, before the chunk that ends it was written, so a kill in between cut an answer
+        // already recorded as sent (and the sender's retry got an empty one). The answer now
+        // goes with its length, in one piece, and is confirmed after the connection took it.
+        let app = TestApp::spawn(db).await;
+        let reply = TwilioClient::new(&app)
+            .sms(RACHEL, "what are your hours?")
+            .await;
+        assert!(reply.is_twiml() && !reply.message().is_empty(), "{reply:?}");
+        assert!(
+            reply.headers.get("transfer-encoding").is_none(),
+            "{reply:?}"
+        );
+        let length = reply
+            .headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        assert_eq!(length, Some(reply.body.len()), "{reply:?}");
+        app.state.background.idle().await;
+        let unconfirmed = app
+            .state
+            .store
+            .unconfirmed_inline_replies(-3600)
+            .await
+            .expect("unconfirmed");
+        assert!(unconfirmed.is_empty(), "{unconfirmed:?}");
+        app.stop().await;
+    }
+);
+
+store_test!(
     fn a_reply_claimed_for_an_answer_that_never_left_is_sent_once(db: &TestDb) {
         // Found by `frontdesk soak`: a process killed after recording "answered inline" and
         // before the answer left it lost the reply. An unconfirmed inline reply is checked
