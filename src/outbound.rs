@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Timelike, Utc};
 
 pub use crate::channels::twilio::rest::{SendError, TwilioRest};
+use crate::channels::twilio::sms::fit_sms;
 use crate::domain::PhoneE164;
 use crate::email::{MailError, Mailer};
 use crate::metrics::record;
@@ -100,6 +101,40 @@ pub async fn deliver_batch(
     Ok((changed, n))
 }
 
+/// Which of the messages Twilio lists with this row's text (`listed`, newest first) is this
+/// row's own send, if any. A reply can repeat an earlier one word for word ("Got it. What
+/// can I help you with today?"), so a listed message counts as this send only when our other
+/// deliveries of the same text to the number — outbox rows sent with their SIDs, answers
+/// confirmed inline (whose SIDs we never learn) — do not account for it.
+async fn this_send(
+    store: &Store,
+    tenant: &Tenant,
+    m: &Outbound,
+    listed: Vec<String>,
+) -> StoreResult<Option<String>> {
+    if listed.is_empty() {
+        return Ok(None);
+    }
+    let others = store
+        .deliveries_like(tenant.id, m.id, &m.to, &m.body)
+        .await?;
+    let unaccounted: Vec<String> = listed
+        .into_iter()
+        .filter(|sid| !others.sids.contains(sid))
+        .collect();
+    let max_segments = usize::from(tenant.policy.sms_max_segments.max(1));
+    let inline = others
+        .inline_replies
+        .iter()
+        .filter(|(reply, escalated)| {
+            fit_sms(reply, max_segments + usize::from(*escalated)) == m.body
+        })
+        .count();
+    Ok((unaccounted.len() > inline)
+        .then(|| unaccounted.into_iter().next())
+        .flatten())
+}
+
 async fn deliver_one(
     store: &Store,
     twilio: &TwilioRest,
@@ -137,17 +172,18 @@ async fn deliver_one(
     // sender died mid-send): the message may have reached Twilio, so look before sending.
     if m.status == "uncertain" || m.attempts > 1 {
         match twilio
-            .find_sent(tenant, &m.from, &m.to, &m.body, m.created_at)
+            .sent_like(tenant, &m.from, &m.to, &m.body, m.created_at)
             .await
         {
-            Ok(Some(sid)) => {
-                store
-                    .mark_outbound(m.id, "sent", Some(&sid), None, now)
-                    .await?;
-                record::outbound(&m.channel, &m.purpose, "sent");
-                return Ok(true);
+            Ok(listed) => {
+                if let Some(sid) = this_send(store, tenant, m, listed).await? {
+                    store
+                        .mark_outbound(m.id, "sent", Some(&sid), None, now)
+                        .await?;
+                    record::outbound(&m.channel, &m.purpose, "sent");
+                    return Ok(true);
+                }
             }
-            Ok(None) => {}
             Err(e) => {
                 tracing::warn!(outbox = m.id, error = %e, "could not check an uncertain send; will retry");
                 return retry_later(store, m, now, "uncertain", &e.to_string()).await;

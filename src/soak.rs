@@ -28,7 +28,7 @@ use serde_json::json;
 use crate::agent::openai::fake::{FakeChatServer, FakeResponse};
 use crate::channels::twilio::fake::FakeTwilio;
 use crate::channels::twilio::signature::{sign, HEADER};
-use crate::channels::twilio::sms::inbound_form;
+use crate::channels::twilio::sms::{fit_sms, inbound_form};
 use crate::clock::Clock;
 use crate::domain::{
     AppointmentStatus, CustomerId, CustomerStatus, PhoneE164, PropertyKind, TenantId,
@@ -133,6 +133,8 @@ pub struct SoakReport {
     pub refused: usize,
     /// A reply recorded as delivered in a webhook answer that never reached the sender.
     pub replies_lost: usize,
+    /// For each lost reply: its message, how it was recorded as delivered, and its start.
+    pub lost_replies: Vec<String>,
     /// A reply that reached the sender more than once (two answers, or an answer and the
     /// outbox).
     pub replies_doubled: usize,
@@ -190,7 +192,7 @@ impl SoakReport {
              outbound messages sent twice: {odoubled}\n\
              outbound messages unsent / failed: {unsent} / {failed}\n\
              escalations without an acknowledgement: {unack}\n\
-             failures: {failures}{logs}",
+             failures: {failures}{logs}{details}",
             engine = self.engine,
             instances = self.instances,
             conversations = self.conversations,
@@ -229,6 +231,11 @@ impl SoakReport {
                 .as_ref()
                 .map(|d| format!(" (instance logs kept in {})", d.display()))
                 .unwrap_or_default(),
+            details = self
+                .lost_replies
+                .iter()
+                .map(|l| format!("\n  lost: {l}"))
+                .collect::<String>(),
         )
     }
 }
@@ -286,6 +293,21 @@ fn script(rng: &mut Rng, escalating_phone: bool) -> Vec<String> {
         8 => vec!["🐜🐜 ants in the kitchen again 🐜".into(), "ok".into()],
         _ => vec![format!("can u come {day} instead"), "no".into()],
     }
+}
+
+/// Whether a text at Twilio is this reply as the outbox sends it (folded to GSM-7 and fitted
+/// to the segments a reply may take).
+fn carries(reply: &str, text: &str) -> bool {
+    !reply.trim().is_empty() && (1..=4).any(|max| fit_sms(reply, max) == text)
+}
+
+/// One line about a reply that never reached its sender, for the report.
+fn lost(sid: &str, delivery: &str, reply: Option<&str>, s: &Seen) -> String {
+    let start: String = reply.unwrap_or_default().chars().take(60).collect();
+    format!(
+        "{sid} from {} ({delivery}; {} answers with a message, {} failed posts): {start:?}",
+        s.from, s.messages, s.failed_posts
+    )
 }
 
 fn is_confirmation(text: &str) -> bool {
@@ -562,6 +584,8 @@ struct Seen {
     refused: bool,
     /// Answers that carried a `<Message>`.
     messages: usize,
+    /// Posts that failed (connection refused or cut, 5xx) and were retried.
+    failed_posts: usize,
     answered_after: Option<Duration>,
 }
 
@@ -663,6 +687,10 @@ impl Drive {
                 }
                 Err(false) => {
                     self.retried.fetch_add(1, Ordering::Relaxed);
+                    lock(&self.seen)
+                        .entry(sid.to_string())
+                        .or_default()
+                        .failed_posts += 1;
                     attempt += 1;
                     let backoff = Duration::from_millis((50 * attempt as u64).min(1_000));
                     tokio::time::sleep(backoff).await;
@@ -911,7 +939,8 @@ async fn run_on(
         match delivery {
             // A deliberate silence is claimed inline too, with nothing to say.
             Some("inline") if s.messages == 0 && reply.is_some_and(|r| !r.trim().is_empty()) => {
-                report.replies_lost += 1
+                report.replies_lost += 1;
+                report.lost_replies.push(lost(sid, "inline", reply, s));
             }
             Some("outbox") => {
                 // Handed to the outbox (the answer had stopped waiting, or its process died
@@ -920,9 +949,7 @@ async fn run_on(
                 let at = texts.iter().enumerate().find(|(i, t)| {
                     !used_texts.contains(i)
                         && t.to() == Some(s.from.as_str())
-                        && t.body().is_some_and(|b| {
-                            !reply.is_empty() && reply.starts_with(b.trim_end_matches('…'))
-                        })
+                        && t.body().is_some_and(|b| carries(reply, b))
                 });
                 match (at, s.messages) {
                     // Sent by REST although an answer already carried it.
@@ -937,7 +964,17 @@ async fn run_on(
                     // The answer carried it; the outbox found it in the message list.
                     (None, n) if n > 0 => {}
                     // Neither: never reached the customer.
-                    (None, _) if !reply.trim().is_empty() => report.replies_lost += 1,
+                    (None, _) if !reply.trim().is_empty() => {
+                        report.replies_lost += 1;
+                        let to_them = texts
+                            .iter()
+                            .filter(|t| t.to() == Some(s.from.as_str()))
+                            .count();
+                        report.lost_replies.push(format!(
+                            "{}; {to_them} texts to the number",
+                            lost(sid, "outbox", Some(reply), s)
+                        ));
+                    }
                     (None, _) => {}
                 }
             }
@@ -983,4 +1020,23 @@ async fn run_on(
     }
     store.close().await;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_recognised_as_the_outbox_sends_it() {
+        // The outbox folds a reply to GSM-7 and fits it to its segments; a text compared with
+        // the raw reply was counted as a lost reply although it had been sent.
+        let reply = "We’ll call you back today — a technician is on the way.";
+        let sent = fit_sms(reply, 2);
+        assert_ne!(sent, reply, "the example must change when sent");
+        assert!(carries(reply, &sent));
+        let long = "Here is what we offer: ".to_string() + &"ant treatment, ".repeat(40);
+        assert!(carries(&long, &fit_sms(&long, 3)));
+        assert!(!carries(reply, "We'll call you back tomorrow."));
+        assert!(!carries("", ""));
+    }
 }

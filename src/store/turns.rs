@@ -50,6 +50,16 @@ pub struct NewInbound<'a> {
     pub reply_from: Option<&'a str>,
 }
 
+/// Our own deliveries to one number that a message in Twilio's list could be.
+#[derive(Debug, Default)]
+pub struct DeliveriesLike {
+    /// The SIDs Twilio gave our sent outbox rows with the same text.
+    pub sids: Vec<String>,
+    /// SMS answers confirmed as delivered inline to the number (Twilio never tells us their
+    /// SIDs): each reply and whether it escalated (which lets it take one more segment).
+    pub inline_replies: Vec<(String, bool)>,
+}
+
 /// Which finished reply `Tx::deliver_by_outbox` hands to the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handover {
@@ -440,6 +450,30 @@ impl Store {
             "UPDATE inbox SET delivery_wall = NULL WHERE tenant_id = $1 AND id = $2 AND delivery = 'inline'")
             .bind(tenant.0).bind(inbox_id).execute(pool).await?.rows_affected());
         Ok(())
+    }
+
+    /// Our deliveries to `to` other than outbox row `except` that a message with exactly
+    /// `body` in Twilio's list could be: see [`DeliveriesLike`].
+    pub async fn deliveries_like(
+        &self,
+        tenant: TenantId,
+        except: i64,
+        to: &str,
+        body: &str,
+    ) -> StoreResult<DeliveriesLike> {
+        let sids: Vec<(String,)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT provider_id FROM outbox WHERE tenant_id = $1 AND to_addr = $2 AND body = $3 AND id <> $4 \
+             AND status = 'sent' AND provider_id IS NOT NULL")
+            .bind(tenant.0).bind(to).bind(body).bind(except).fetch_all(pool).await?);
+        let inline_replies: Vec<(String, bool)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT i.reply, i.escalated FROM inbox i JOIN conversations c ON c.id = i.conversation_id AND c.tenant_id = i.tenant_id \
+             WHERE i.tenant_id = $1 AND c.participant = $2 AND c.channel = 'sms' AND i.delivery = 'inline' \
+             AND i.delivery_wall IS NULL AND i.reply IS NOT NULL AND i.reply <> ''")
+            .bind(tenant.0).bind(to).fetch_all(pool).await?);
+        Ok(DeliveriesLike {
+            sids: sids.into_iter().map(|(s,)| s).collect(),
+            inline_replies,
+        })
     }
 
     /// SMS replies claimed for an inline answer at least `min_age_secs` ago that never left

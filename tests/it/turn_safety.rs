@@ -78,10 +78,13 @@ fn use_model(raw: &mut frontdesk::config::RawSettings, model: &FakeChatServer) {
 store_test!(
     fn finding_06_a_slow_turn_pages_an_emergency_before_the_model_answers(db: &TestDb) {
         let fake = fake_twilio().await;
-        let model = slow_model("Sorry to hear that.", Duration::from_millis(1500)).await;
+        // A model slower than the webhook's budget: had the turn waited for it, the answer
+        // would be empty. The budget is generous for a turn that only runs the rules, so a
+        // busy machine does not miss it.
+        let model = slow_model("Sorry to hear that.", Duration::from_millis(6000)).await;
         let app = TestApp::spawn_with(db, |raw| {
             raw.twilio_api_base = Some(fake.api_base());
-            raw.twilio_reply_budget_ms = Some(500);
+            raw.twilio_reply_budget_ms = Some(4000);
             use_model(raw, &model);
         })
         .await;
@@ -390,6 +393,50 @@ store_test!(
             .await
             .expect("unconfirmed");
         assert!(unconfirmed.is_empty(), "{unconfirmed:?}");
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn a_reply_that_repeats_an_earlier_one_is_not_taken_for_it(db: &TestDb) {
+        // Found by `frontdesk soak`: a reply whose inline answer never left was looked up in
+        // Twilio's message list by its text, and an earlier identical reply to the same
+        // number ("Got it. What can I help you with today?") was taken for it: never sent.
+        let fake = fake_twilio().await;
+        let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
+        let store = app.state.store.clone();
+        let tenant = app.demo.demo;
+        let question = "what are your hours?";
+        // The first answer went inline and reached Twilio.
+        let first = TwilioClient::new(&app).sms(RACHEL, question).await;
+        let answered = first.message();
+        assert!(!answered.is_empty(), "{first:?}");
+        fake.record_twiml_reply(DEMO_NUMBER, RACHEL, &answered);
+        app.state.background.idle().await;
+        // The same question again: its answer was claimed inline, then the process died.
+        let (inbox_id, conv) = accept_only(&app, &sms(&app, RACHEL, question, "SMrepeat2")).await;
+        drain_now(&app, conv).await;
+        assert!(store
+            .claim_delivery(tenant, inbox_id, frontdesk::store::Delivery::Inline)
+            .await
+            .expect("claim"));
+        let reply = store
+            .inbox_by_id(tenant, inbox_id)
+            .await
+            .expect("row")
+            .reply
+            .expect("a reply");
+        let text = frontdesk::channels::twilio::sms::fit_sms(&reply, 2);
+        assert_eq!(text, answered, "the example needs the same reply twice");
+        app.state
+            .agent
+            .recover(Duration::ZERO, Duration::ZERO)
+            .await
+            .expect("recover");
+        app.state.outbox.notify_one();
+        let sent = fake.wait_for_messages(1, Duration::from_secs(10)).await;
+        assert_eq!(sent.len(), 1, "the repeated reply was never sent: {sent:?}");
+        assert_eq!(sent[0].body(), Some(text.as_str()));
         app.stop().await;
     }
 );

@@ -169,17 +169,18 @@ impl TwilioRest {
 }
 
 impl TwilioRest {
-    /// Whether a message with this body already went from `from` to `to` since `since`
+    /// The messages with this body that went from `from` to `to` since `since`, newest first
     /// (`GET …/Messages.json?To=&From=&DateSent>=`): the check before resending after an
-    /// attempt whose outcome is unknown. Returns its SID.
-    pub async fn find_sent(
+    /// attempt whose outcome is unknown. Returns their SIDs; which of them (if any) is the
+    /// attempt in question is for the caller to tell, since a text can repeat an earlier one.
+    pub async fn sent_like(
         &self,
         tenant: &Tenant,
         from: &str,
         to: &str,
         body: &str,
         since: DateTime<Utc>,
-    ) -> Result<Option<String>, SendError> {
+    ) -> Result<Vec<String>, SendError> {
         let (sid, token) = self.credentials(tenant)?;
         let url = format!("{}/2010-04-01/Accounts/{sid}/Messages.json", self.api_base);
         let day = (since - chrono::Duration::days(1))
@@ -208,8 +209,9 @@ impl TwilioRest {
         Ok(list
             .messages
             .into_iter()
-            .find(|m| m.body.as_deref() == Some(body))
-            .map(|m| m.sid))
+            .filter(|m| m.body.as_deref() == Some(body))
+            .map(|m| m.sid)
+            .collect())
     }
 
     /// `POST /2010-04-01/Accounts/{sid}/Calls/{CallSid}.json` with new TwiML for a live call
