@@ -111,3 +111,43 @@ pub async fn turns(database_url: Option<String>, conversations: usize) -> anyhow
         n as f64 / wall.as_secs_f64()
     ))
 }
+
+/// The language layer alone: every scripted customer message of the scenarios under `paths`,
+/// read `rounds` times with each scenario's clock as the built-in model reads it
+/// (`agent::builtin::understand`, then `normalized` as its reply rules do). Sequential, one
+/// thread; the first round warms the tables and is not timed.
+pub fn understand(paths: &[std::path::PathBuf], rounds: usize) -> anyhow::Result<String> {
+    use crate::agent::builtin;
+    let scenarios = crate::eval::scenario::load_all(paths)?;
+    let mut messages: Vec<(String, builtin::Context)> = Vec::new();
+    for s in &scenarios {
+        let now = chrono::DateTime::parse_from_rfc3339(&s.clock)?.naive_local();
+        messages.extend(
+            s.turns
+                .iter()
+                .map(|t| (t.clone(), builtin::Context::new(now))),
+        );
+    }
+    anyhow::ensure!(!messages.is_empty(), "no scripted customer messages found");
+    let mut checksum = 0usize;
+    let read_all = |checksum: &mut usize| {
+        for (text, ctx) in &messages {
+            let u = builtin::understand(std::hint::black_box(text), ctx);
+            *checksum += u.intents.len() + builtin::normalized(text).len();
+        }
+    };
+    read_all(&mut checksum);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        read_all(&mut checksum);
+    }
+    let wall = started.elapsed();
+    let n = messages.len() * rounds;
+    Ok(format!(
+        "understand: {} messages from {} scenarios x {rounds} rounds: {:.2} us/message, {:.0} messages/s (one thread; checksum {checksum})",
+        messages.len(),
+        scenarios.len(),
+        wall.as_secs_f64() * 1e6 / n.max(1) as f64,
+        n as f64 / wall.as_secs_f64().max(f64::MIN_POSITIVE),
+    ))
+}

@@ -216,6 +216,15 @@ pub enum BenchCommand {
         #[arg(long)]
         api_token: Option<String>,
     },
+    /// Cost of reading customer messages: the built-in model's language layer over every
+    /// scripted customer message of the eval scenarios, R rounds; no store, no IO per message.
+    Understand {
+        /// Scenario files or folders.
+        #[arg(default_value = "evals")]
+        paths: Vec<std::path::PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
     /// Turn overhead of the runtime with the built-in model on a fresh demo world.
     Turns {
         #[arg(long, default_value_t = 200)]
@@ -363,6 +372,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 max_requests,
             };
             println!("{}", crate::loadgen::run(opts).await?);
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Understand { paths, rounds },
+        } => {
+            println!("{}", crate::bench::understand(&paths, rounds)?);
             Ok(())
         }
         Command::Bench {

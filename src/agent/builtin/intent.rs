@@ -7,13 +7,14 @@
 //! question). Emergencies also come from combinations: a stinging insect and an indoor place,
 //! or a sting and a reaction.
 
-use std::sync::OnceLock;
+use std::ops::Range;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
 use super::normalize::Token;
 use super::pests::Pest;
-use super::phrase::Pattern;
+use super::phrase::{PatternId, PatternSet};
 
 /// Something the customer asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -572,32 +573,53 @@ const NEGATORS: &[&str] = &[
 
 struct Compiled {
     intent: Intent,
-    cues: Vec<Pattern>,
-    vetoes: Vec<Pattern>,
+    /// Ids in `Tables::set`.
+    cues: Range<PatternId>,
+    vetoes: Range<PatternId>,
 }
 
-fn compiled() -> &'static [Compiled] {
-    static C: OnceLock<Vec<Compiled>> = OnceLock::new();
-    C.get_or_init(|| {
-        RULES
-            .iter()
-            .map(|r| Compiled {
+struct Tables {
+    rules: Vec<Compiled>,
+    /// Every rule's cues, then its vetoes, rule after rule.
+    set: PatternSet,
+}
+
+fn tables() -> &'static Tables {
+    static T: LazyLock<Tables> = LazyLock::new(|| {
+        let mut sources: Vec<&'static str> = Vec::new();
+        let mut rules = Vec::new();
+        for r in RULES {
+            let cues = sources.len()..sources.len() + r.cues.len();
+            sources.extend(r.cues);
+            let vetoes = sources.len()..sources.len() + r.vetoes.len();
+            sources.extend(r.vetoes);
+            rules.push(Compiled {
                 intent: r.intent,
-                cues: r.cues.iter().map(|c| Pattern::parse(c)).collect(),
-                vetoes: r.vetoes.iter().map(|c| Pattern::parse(c)).collect(),
-            })
-            .collect()
-    })
+                cues,
+                vetoes,
+            });
+        }
+        Tables {
+            rules,
+            set: PatternSet::parse(sources),
+        }
+    });
+    &T
 }
 
 /// Every literal word used in cue and veto phrases.
 #[cfg(test)]
 pub(crate) fn vocabulary() -> Vec<&'static str> {
-    compiled()
-        .iter()
-        .flat_map(|c| c.cues.iter().chain(c.vetoes.iter()))
-        .flat_map(|p| p.words())
+    let set = &tables().set;
+    (0..set.len())
+        .flat_map(|id| set.pattern(id).words())
         .collect()
+}
+
+/// The cue and veto phrases, compiled together.
+#[cfg(test)]
+pub(crate) fn pattern_set() -> &'static PatternSet {
+    &tables().set
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -724,11 +746,16 @@ fn combined_emergency(toks: &[Token], pests: &[(Pest, usize)]) -> Option<usize> 
 /// The intents in a message, in the order they were first mentioned.
 pub(crate) fn detect(toks: &[Token], pests: &[(Pest, usize)]) -> Vec<Intent> {
     let mut hits: Vec<Hit> = Vec::new();
-    for rule in compiled() {
-        let vetoes: Vec<(usize, usize)> =
-            rule.vetoes.iter().flat_map(|v| v.find_all(toks)).collect();
-        for cue in &rule.cues {
-            for (start, end) in cue.find_all(toks) {
+    let Tables { rules, set } = tables();
+    let starts = set.starts(toks);
+    for rule in rules {
+        let vetoes: Vec<(usize, usize)> = rule
+            .vetoes
+            .clone()
+            .flat_map(|v| set.find_all(v, toks, &starts))
+            .collect();
+        for cue in rule.cues.clone() {
+            for (start, end) in set.find_all(cue, toks, &starts) {
                 let vetoed = vetoes.iter().any(|&(vs, ve)| vs < end && start < ve);
                 let social = rule.intent.is_social();
                 if vetoed || (!social && negated(toks, start)) {

@@ -790,6 +790,57 @@ fn every_cue_word_survives_normalisation() {
 }
 
 #[test]
+fn indexed_phrase_matching_finds_what_trying_every_pattern_finds() {
+    // Messages: the examples each pattern is built to match (alone, after a word, before a
+    // clause break), this file's own kind of text, and every scripted eval message.
+    let mut texts: Vec<String> = vec![
+        "Hi this is John, can you move my appt to Dec 9 morning? 4512 Oak Hollow Dr 75001".into(),
+        "yes but can it be thursday instead".into(),
+        "no, how about monday. friday works".into(),
+        "el viernes no puedo, mejor el lunes por favor".into(),
+        "50% off? 👍 ok thanks!! see ya".into(),
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("evals");
+    let scenarios = crate::eval::scenario::load_all(&[dir]).expect("eval scenarios load");
+    texts.extend(scenarios.into_iter().flat_map(|s| s.turns));
+    assert!(texts.len() > 200, "eval messages found: {}", texts.len());
+    let mut sets = vec![intent::pattern_set()];
+    sets.extend(yesno::pattern_sets());
+    let mut failures = Vec::new();
+    let mut checked = 0usize;
+    for set in sets {
+        let mut messages: Vec<Vec<normalize::Token>> =
+            texts.iter().map(|t| normalize::tokenize(t)).collect();
+        for id in 0..set.len() {
+            let examples = set.pattern(id).examples();
+            // A clause break alone ("!" among the fillers) is never matched by any pattern.
+            let only_breaks = examples
+                .iter()
+                .all(|e| e.iter().all(|t| t.is_clause_break()));
+            if !only_breaks && !examples.iter().any(|e| set.pattern(id).find(e).is_some()) {
+                failures.push(format!("pattern #{id} matches none of its examples"));
+            }
+            for example in examples {
+                let mut after = normalize::tokenize("so");
+                after.extend(example.iter().cloned());
+                let mut before = example.clone();
+                before.extend(normalize::tokenize(", ok"));
+                messages.extend([example, after, before]);
+            }
+        }
+        for toks in &messages {
+            checked += 1;
+            for d in set.disagreements(toks) {
+                let words: Vec<&str> = toks.iter().map(|t| t.norm.as_str()).collect();
+                failures.push(format!("{:?}: {d}", words.join(" ")));
+            }
+        }
+    }
+    assert!(checked > 1000, "messages checked: {checked}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn describe_is_one_readable_line() {
     let got = u("Hi this is John, can you move my appt to Dec 9 morning? 4512 Oak Hollow Dr 75001");
     assert_eq!(

@@ -14,10 +14,10 @@
 //!   the new date is in `when`.
 //! - Agreement and refusal in the same message cancel out.
 
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 use super::normalize::Token;
-use super::phrase::Pattern;
+use super::phrase::PatternSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -327,24 +327,26 @@ const COUNTER_CUES: &[&str] = &[
 ];
 
 struct Tables {
-    phrases: Vec<(Kind, Pattern)>,
-    endings: Vec<(bool, Pattern)>,
-    counters: Vec<Pattern>,
+    /// `TABLE`'s phrases in order, with their kinds by id.
+    phrases: PatternSet,
+    kinds: Vec<Kind>,
+    endings: PatternSet,
+    agrees: Vec<bool>,
+    counters: PatternSet,
 }
 
 fn tables() -> &'static Tables {
-    static T: OnceLock<Tables> = OnceLock::new();
-    T.get_or_init(|| Tables {
-        phrases: TABLE
+    static T: LazyLock<Tables> = LazyLock::new(|| Tables {
+        phrases: PatternSet::parse(TABLE.iter().flat_map(|(_, list)| list.iter().copied())),
+        kinds: TABLE
             .iter()
-            .flat_map(|(k, list)| list.iter().map(move |p| (*k, Pattern::parse(p))))
+            .flat_map(|(k, list)| list.iter().map(move |_| *k))
             .collect(),
-        endings: ENDINGS
-            .iter()
-            .map(|(b, p)| (*b, Pattern::parse(p)))
-            .collect(),
-        counters: COUNTER_CUES.iter().map(|p| Pattern::parse(p)).collect(),
-    })
+        endings: PatternSet::parse(ENDINGS.iter().map(|(_, p)| *p)),
+        agrees: ENDINGS.iter().map(|(b, _)| *b).collect(),
+        counters: PatternSet::parse(COUNTER_CUES.iter().copied()),
+    });
+    &T
 }
 
 /// The customer's answer to a proposal, if the message gives one.
@@ -354,12 +356,17 @@ pub(crate) struct Answer {
     pub counter: bool,
 }
 
-fn longest_at(toks: &[Token], i: usize) -> Option<(Kind, usize)> {
+/// The longest phrase starting at `i` (the first of the table among equally long ones).
+/// `ids` is scratch space.
+fn longest_at(toks: &[Token], i: usize, ids: &mut Vec<u32>) -> Option<(Kind, usize)> {
+    let t = tables();
     let mut best: Option<(Kind, usize)> = None;
-    for (kind, pat) in &tables().phrases {
-        if let Some(end) = pat.match_at(toks, i) {
+    t.phrases.candidates(&toks[i], ids);
+    for &id in ids.iter() {
+        let id = id as usize;
+        if let Some(end) = t.phrases.pattern(id).match_at(toks, i) {
             if end > i && best.is_none_or(|(_, e)| end > e) {
-                best = Some((*kind, end));
+                best = Some((t.kinds[id], end));
             }
         }
     }
@@ -380,8 +387,9 @@ fn clause(toks: &[Token]) -> Option<Option<bool>> {
     let mut i = 0;
     let mut seen: Vec<Kind> = Vec::new();
     let mut first_meaningful: Option<Kind> = None;
+    let mut ids = Vec::new();
     while i < toks.len() {
-        match longest_at(toks, i) {
+        match longest_at(toks, i, &mut ids) {
             Some((kind, end)) => {
                 if kind != Kind::Filler && first_meaningful.is_none() {
                     first_meaningful = Some(kind);
@@ -411,9 +419,11 @@ fn clause(toks: &[Token]) -> Option<Option<bool>> {
         _ => {}
     }
     if toks.len() >= 2 {
-        for (agree, pat) in &tables().endings {
-            if let Some((s, _)) = pat.find(toks) {
-                if s > 0 && pat.match_at(toks, s).is_some_and(|e| e == toks.len()) {
+        let endings = &tables().endings;
+        let starts = endings.starts(toks);
+        for (id, agree) in tables().agrees.iter().enumerate() {
+            if let Some((s, end)) = endings.find(id, toks, &starts) {
+                if s > 0 && end == toks.len() {
                     return Some(Some(*agree));
                 }
             }
@@ -444,7 +454,7 @@ pub(crate) fn read(toks: &[Token], has_when: bool) -> Answer {
         }
         start = i + 1;
     }
-    let counter = has_when && tables().counters.iter().any(|p| p.find(toks).is_some());
+    let counter = has_when && tables().counters.any_match(toks);
     let yes_no = if counter {
         None
     } else if decided.iter().all(|b| *b) && !decided.is_empty() {
@@ -460,12 +470,15 @@ pub(crate) fn read(toks: &[Token], has_when: bool) -> Answer {
 /// Every literal word used in the phrase tables.
 #[cfg(test)]
 pub(crate) fn vocabulary() -> Vec<&'static str> {
-    let t = tables();
-    t.phrases
-        .iter()
-        .map(|(_, p)| p)
-        .chain(t.endings.iter().map(|(_, p)| p))
-        .chain(t.counters.iter())
-        .flat_map(|p| p.words())
+    pattern_sets()
+        .into_iter()
+        .flat_map(|set| (0..set.len()).flat_map(|id| set.pattern(id).words()))
         .collect()
+}
+
+/// The phrase, ending and counter-proposal tables, compiled.
+#[cfg(test)]
+pub(crate) fn pattern_sets() -> [&'static PatternSet; 3] {
+    let t = tables();
+    [&t.phrases, &t.endings, &t.counters]
 }
