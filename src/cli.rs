@@ -293,13 +293,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let mut settings = cli.global.settings()?;
+    let settings = cli.global.settings()?;
     let quiet = matches!(cli.command, Some(Command::Eval { .. }));
-    crate::telemetry::init(settings.log_format, quiet);
+    let telemetry = crate::telemetry::init(&settings, quiet)?;
     if let crate::clock::Clock::Fixed(t) = settings.clock {
         tracing::warn!(now = %t, "clock pinned by FRONTDESK_CLOCK");
     }
-    match cli.command.unwrap_or(Command::Serve { no_seed: false }) {
+    let result = execute(cli.command, settings).await;
+    // Orderly shutdown: the spans still batched are exported before the process ends.
+    telemetry.shutdown().await;
+    result
+}
+
+/// One command, once logging (and tracing) is set up.
+async fn execute(command: Option<Command>, mut settings: Settings) -> anyhow::Result<()> {
+    match command.unwrap_or(Command::Serve { no_seed: false }) {
         Command::Serve { no_seed } => {
             if no_seed {
                 settings.seed_demo = false;

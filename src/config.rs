@@ -66,6 +66,9 @@ pub struct Settings {
     pub lease_secs: i64,
     /// Log lines as text (default) or JSON.
     pub log_format: LogFormat,
+    /// OTLP/HTTP collector base URL traces are exported to (`/v1/traces` is appended);
+    /// unset: no exporter.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The payment provider (Stripe): REST base, secret key, webhook endpoint secret.
@@ -166,6 +169,7 @@ pub const KEYS: &[&str] = &[
     "smtp_from",
     "lease_secs",
     "log_format",
+    "otlp_endpoint",
 ];
 
 /// The raw, optional values from each source, merged field by field.
@@ -218,6 +222,8 @@ pub struct RawSettings {
     pub lease_secs: Option<i64>,
     /// `text` (default) or `json`.
     pub log_format: Option<String>,
+    /// OTLP/HTTP collector base URL, e.g. `http://127.0.0.1:4318`.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl RawSettings {
@@ -267,6 +273,7 @@ impl RawSettings {
             smtp_from: self.smtp_from.or(lower.smtp_from),
             lease_secs: self.lease_secs.or(lower.lease_secs),
             log_format: self.log_format.or(lower.log_format),
+            otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
         }
     }
 
@@ -383,6 +390,7 @@ impl RawSettings {
             anyhow::bail!("FRONTDESK_WHISPER_THREADS must be 1 to 64, got {whisper_threads}");
         }
         let log_format = LogFormat::parse(self.log_format.as_deref().unwrap_or(""))?;
+        let otlp_endpoint = otlp_endpoint(self.otlp_endpoint.as_deref())?;
         let lease_secs = self.lease_secs.unwrap_or(crate::outbound::LEASE_SECS);
         if !(5..=600).contains(&lease_secs) {
             anyhow::bail!("FRONTDESK_LEASE_SECS must be 5 to 600, got {lease_secs}");
@@ -396,6 +404,7 @@ impl RawSettings {
                 .unwrap_or_else(|| "frontdesk <no-reply@localhost>".into()),
             lease_secs,
             log_format,
+            otlp_endpoint,
             model,
             whisper_model: self.whisper_model,
             whisper_threads,
@@ -486,6 +495,26 @@ fn price(value: Option<f64>, env: &str) -> anyhow::Result<Option<f64>> {
             anyhow::bail!("{env} must be a price in US dollars (0 or more), got {p}")
         }
         other => Ok(other),
+    }
+}
+
+/// The collector's base URL: empty is unset; otherwise http(s), without a trailing slash.
+fn otlp_endpoint(value: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(url) = value.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let url = url.trim_end_matches('/');
+    let host = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match host {
+        Some(rest) if !rest.is_empty() && !rest.contains(char::is_whitespace) => {
+            Ok(Some(url.to_string()))
+        }
+        _ => anyhow::bail!(
+            "FRONTDESK_OTLP_ENDPOINT must be an http:// or https:// base URL (e.g. \
+             http://127.0.0.1:4318), got `{url}`"
+        ),
     }
 }
 
@@ -629,6 +658,37 @@ mod tests {
                 "{err}"
             );
             assert!(err.contains(bad), "the value is named: {err}");
+        }
+    }
+
+    #[test]
+    fn otlp_endpoint_is_an_http_base_url() {
+        let s = RawSettings::default().resolve().expect("defaults");
+        assert_eq!(s.otlp_endpoint, None, "no exporter unless configured");
+        let env = |v: &str| {
+            RawSettings::from_env([("FRONTDESK_OTLP_ENDPOINT".to_string(), v.to_string())])
+                .expect("env")
+                .resolve()
+        };
+        assert_eq!(
+            env("http://127.0.0.1:4318/").expect("ok").otlp_endpoint,
+            Some("http://127.0.0.1:4318".to_string())
+        );
+        assert_eq!(env("  ").expect("blank").otlp_endpoint, None);
+        let file: RawSettings =
+            toml::from_str("otlp_endpoint = \"https://otel.example\"").expect("file");
+        assert_eq!(
+            file.resolve().expect("ok").otlp_endpoint.as_deref(),
+            Some("https://otel.example")
+        );
+        for bad in [
+            "127.0.0.1:4318",
+            "grpc://collector:4317",
+            "http://",
+            "http://a b",
+        ] {
+            let err = env(bad).expect_err("must fail").to_string();
+            assert!(err.contains("FRONTDESK_OTLP_ENDPOINT"), "{err}");
         }
     }
 

@@ -121,6 +121,9 @@ impl Metrics {
 }
 
 /// What the domain records, one function per fact, so names and labels live in one place.
+/// The same bounded labels are written on the current trace span when it has the field
+/// (`turn`, `model_step`, `tool_call`: see `telemetry`), so a trace says what the metrics
+/// say; a span without the field ignores it.
 pub mod record {
     use std::time::Duration;
 
@@ -129,6 +132,9 @@ pub mod record {
     /// A finished turn: `outcome` is `replied`, `escalated` or `silent` (a person owns the
     /// conversation).
     pub fn turn(channel: &str, outcome: &'static str, elapsed: Duration) {
+        let span = tracing::Span::current();
+        span.record("channel", channel);
+        span.record("outcome", outcome);
         let channel = escape(channel);
         domain().incr(
             "frontdesk_turns_total",
@@ -151,6 +157,11 @@ pub mod record {
         tokens: (u64, u64),
         cost_usd: Option<f64>,
     ) {
+        let span = tracing::Span::current();
+        span.record("model", model);
+        span.record("result", outcome);
+        span.record("prompt_tokens", tokens.0);
+        span.record("completion_tokens", tokens.1);
         let model = escape(model);
         domain().incr(
             "frontdesk_model_requests_total",
@@ -193,6 +204,10 @@ pub mod record {
 
     /// A tool call and the policy decision on it, by the rule that decided.
     pub fn tool(tool: &str, decision: &str, rule: &str) {
+        let span = tracing::Span::current();
+        span.record("tool", tool);
+        span.record("decision", decision);
+        span.record("rule", rule);
         domain().incr(
             "frontdesk_tool_calls_total",
             format!(

@@ -522,6 +522,7 @@ impl Agent {
     /// tool calls committed with the state and a journal of the steps so far (no
     /// transaction is open while a model runs); (3) the reply, the state and the inbox
     /// row. A crash between steps resumes from the journal; nothing runs twice.
+    #[tracing::instrument(name = "turn", skip_all, fields(tenant_id = tenant.id.0, conversation_id = conversation.0, inbox_id = item.id, channel, outcome))]
     async fn process(
         &self,
         tenant: &Tenant,
@@ -1189,6 +1190,11 @@ impl Agent {
 
 /// One call of `model` (cut off after `limit`), recorded as a model step: latency, outcome,
 /// tokens and, when the model has prices, cost.
+#[tracing::instrument(
+    name = "model_step",
+    skip_all,
+    fields(model, result, prompt_tokens, completion_tokens)
+)]
 async fn complete_recorded(
     model: &dyn Model,
     request: &ModelRequest,

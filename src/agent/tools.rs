@@ -227,6 +227,7 @@ pub struct ToolCtx<'a> {
 }
 
 /// Run one tool call under policy and store it in the audit trail.
+#[tracing::instrument(name = "tool_call", skip_all, fields(tool, decision, rule))]
 pub async fn run(
     ctx: &mut ToolCtx<'_>,
     name: &str,

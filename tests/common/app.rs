@@ -26,6 +26,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
+    /// The trace exporter, when the settings name a collector (as `frontdesk serve` starts
+    /// it); `stop` flushes it as the binary does on an orderly shutdown.
+    traces: Option<frontdesk::telemetry::Traces>,
 }
 
 impl TestApp {
@@ -52,6 +55,7 @@ impl TestApp {
         };
         adjust(&mut raw);
         let settings = raw.resolve().expect("test settings");
+        let traces = frontdesk::telemetry::Traces::start(&settings).expect("trace exporter");
         let now = settings.clock.now();
         let store = db.store();
         let demo = frontdesk::seed::seed_demo(&store, now)
@@ -77,7 +81,18 @@ impl TestApp {
             http: reqwest::Client::new(),
             shutdown: Some(tx),
             server: Some(server),
+            traces,
         }
+    }
+
+    /// The subscriber that hands this app's spans to its trace exporter (`None` without
+    /// `otlp_endpoint`). A `current_thread` test installs it for its thread
+    /// (`tracing::subscriber::set_default`), where the app's tasks run too.
+    pub fn trace_subscriber(&self) -> Option<impl tracing::Subscriber + Send + Sync + 'static> {
+        use tracing_subscriber::layer::SubscriberExt;
+        self.traces
+            .as_ref()
+            .map(|t| tracing_subscriber::registry().with(t.layer()))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -137,6 +152,9 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;
         }
+        if let Some(traces) = self.traces.take() {
+            traces.shutdown().await;
+        }
     }
 }
 
@@ -184,6 +202,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             shutdown: Some(tx),
             server: Some(server),
+            traces: None,
         }
     }
 }

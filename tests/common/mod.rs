@@ -18,6 +18,7 @@ pub mod agent;
 pub mod api;
 pub mod app;
 pub mod browser;
+pub mod otlp;
 pub mod smtp;
 pub mod stripe;
 pub mod twilio;
@@ -372,17 +373,27 @@ impl Drop for TestDb {
 /// ```ignore
 /// store_test!(fn books_a_visit(store: Store) { ... });
 /// store_test!(fn counts_rows(db: &TestDb) { let store = db.store(); ... });
+/// store_test!(current_thread fn traced(db: &TestDb) { ... });
 /// ```
 ///
-/// expands to a module `books_a_visit` with the tests `sqlite` and `postgres`.
+/// expands to a module `books_a_visit` with the tests `sqlite` and `postgres`. Tests run on
+/// a runtime of four worker threads; `current_thread` runs the test and every task it or the
+/// app spawns on the test's own thread, so a subscriber the test installs for its thread
+/// (`tracing::subscriber::set_default`) sees every span of the app, and no other test's.
 macro_rules! store_test {
+    (current_thread $(#[$m:meta])* fn $name:ident($db:ident : &TestDb $(,)?) $body:block) => {
+        store_test!(@emit (flavor = "current_thread") $(#[$m])* $name, $db, $body);
+    };
     ($(#[$m:meta])* fn $name:ident($store:ident : Store $(,)?) $body:block) => {
-        store_test!(@emit $(#[$m])* $name, db, { let $store = db.store(); $body });
+        store_test!(@emit (flavor = "multi_thread", worker_threads = 4) $(#[$m])* $name, db, {
+            let $store = db.store();
+            $body
+        });
     };
     ($(#[$m:meta])* fn $name:ident($db:ident : &TestDb $(,)?) $body:block) => {
-        store_test!(@emit $(#[$m])* $name, $db, $body);
+        store_test!(@emit (flavor = "multi_thread", worker_threads = 4) $(#[$m])* $name, $db, $body);
     };
-    (@emit $(#[$m:meta])* $name:ident, $db:ident, $body:block) => {
+    (@emit ($($runtime:tt)*) $(#[$m:meta])* $name:ident, $db:ident, $body:block) => {
         $(#[$m])*
         mod $name {
             #[allow(unused_imports)]
@@ -390,14 +401,14 @@ macro_rules! store_test {
 
             async fn body($db: &$crate::common::TestDb) $body
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[tokio::test($($runtime)*)]
             async fn sqlite() {
                 let db = $crate::common::TestDb::sqlite().await;
                 db.bounded(body(&db)).await;
                 db.finish().await;
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[tokio::test($($runtime)*)]
             async fn postgres() {
                 let db = $crate::common::TestDb::postgres().await;
                 db.bounded(body(&db)).await;

@@ -33,6 +33,7 @@ mod smoke;
 mod soak;
 mod store;
 mod tidy;
+mod traces;
 mod turn_safety;
 mod twilio_outbound;
 mod twilio_sms;
