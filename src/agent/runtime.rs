@@ -40,6 +40,9 @@ pub const MAX_STEPS: usize = 8;
 pub const MODEL_TIMEOUT: StdDuration = StdDuration::from_secs(20);
 /// How long a request waits for its message's turn when someone else runs it.
 const WAIT_FOR_TURN: StdDuration = StdDuration::from_secs(60);
+/// The model reads at most this many of a conversation's latest messages (a conversation
+/// stays open while it is active, so its transcript has no bound of its own).
+pub const HISTORY_MESSAGES: i64 = 60;
 /// A conversation's lease, renewed before every step: a holder that dies is replaced after it.
 pub const LEASE_SECS: i64 = 30;
 
@@ -176,6 +179,15 @@ pub enum Accepted {
     Done(TurnOutcome),
 }
 
+/// How a message's turn finished: what its inbox row now says.
+struct Finished {
+    reply: Option<String>,
+    escalated: bool,
+    /// The turn's last transaction gave the conversation's lease back (nothing else was
+    /// pending).
+    released: bool,
+}
+
 /// What a turn carries between its steps (each step is its own short transaction).
 #[derive(Default)]
 struct Carry {
@@ -298,10 +310,22 @@ impl Agent {
         let deadline = tokio::time::Instant::now() + WAIT_FOR_TURN;
         let mut usage = Usage::default();
         loop {
-            {
+            let mine = {
                 let mut slot = GateSlot::enter(&self.gate).await?;
-                self.drain(tenant, conversation, &mut usage, &mut slot)
-                    .await?;
+                self.drain_for(tenant, conversation, &mut usage, &mut slot, Some(inbox_id))
+                    .await?
+                    .1
+            };
+            // This call ran the message's turn: its outcome is known without a read.
+            if let Some(f) = mine {
+                return Ok(TurnOutcome {
+                    conversation_id: conversation,
+                    inbox_id,
+                    reply: f.reply,
+                    escalated: f.escalated,
+                    duplicate,
+                    usage,
+                });
             }
             let item = self.store.inbox_by_id(tenant, inbox_id).await?;
             if item.done {
@@ -437,7 +461,7 @@ impl Agent {
         if item.done {
             return Ok(conversation);
         }
-        insert_customer_message(&mut tx, tenant.id, &conv, &item, &conv.owner, now).await?;
+        insert_customer_message(&mut tx, tenant.id, &conv, &item, &conv.owner, now, true).await?;
         tx.finish_inbox(tenant.id, item.id, None, true, now).await?;
         let customer = match (conv.customer_id, &inbound.caller) {
             (Some(c), _) => Some(c),
@@ -479,6 +503,22 @@ impl Agent {
         usage: &mut Usage,
         slot: &mut GateSlot,
     ) -> Result<bool, AgentError> {
+        Ok(self
+            .drain_for(tenant, conversation, usage, slot, None)
+            .await?
+            .0)
+    }
+
+    /// [`Agent::drain`], also returning how the turn of inbox row `want` finished when this
+    /// call ran it.
+    async fn drain_for(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        usage: &mut Usage,
+        slot: &mut GateSlot,
+        want: Option<i64>,
+    ) -> Result<(bool, Option<Finished>), AgentError> {
         let owner =
             crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let lease_until = || crate::store::wall_now() + LEASE_SECS;
@@ -487,34 +527,52 @@ impl Agent {
             .take_lease(tenant, conversation, &owner, lease_until())
             .await?
         {
-            return Ok(false);
+            return Ok((false, None));
         }
+        let mut mine = None;
+        let mut released = false;
         let result = async {
             let tenant_row = self.store.tenant(tenant).await?;
+            // The lease was just taken: the first message needs no renewal.
+            let mut renew = false;
             loop {
                 let pending = self.store.pending_inbox(tenant, conversation).await?;
                 if pending.is_empty() {
                     return Ok::<(), AgentError>(());
                 }
                 for item in pending {
-                    if !self
-                        .store
-                        .take_lease(tenant, conversation, &owner, lease_until())
-                        .await?
+                    if renew
+                        && !self
+                            .store
+                            .take_lease(tenant, conversation, &owner, lease_until())
+                            .await?
                     {
                         // Stalled past the lease: someone else runs the rest now.
                         return Err(AgentError::Busy);
                     }
-                    self.process(&tenant_row, conversation, item, usage, slot)
+                    renew = true;
+                    let id = item.id;
+                    let finished = self
+                        .process(&tenant_row, conversation, item, usage, slot, &owner)
                         .await?;
+                    // The turn's last transaction gave the lease back: nothing was pending.
+                    released = finished.released;
+                    if want == Some(id) {
+                        mine = Some(finished);
+                    }
+                    if released {
+                        return Ok(());
+                    }
                 }
             }
         }
         .await;
-        self.store
-            .release_lease(tenant, conversation, &owner)
-            .await?;
-        result.map(|()| true)
+        if !released {
+            self.store
+                .release_lease(tenant, conversation, &owner)
+                .await?;
+        }
+        result.map(|()| (true, mine))
     }
 
     /// One message's turn, in short transactions: (1) store the message and handle an
@@ -530,10 +588,10 @@ impl Agent {
         item: InboxItem,
         usage: &mut Usage,
         slot: &mut GateSlot,
-    ) -> Result<(), AgentError> {
+        lease: &str,
+    ) -> Result<Finished, AgentError> {
         let now = self.clock.now();
         let started = tokio::time::Instant::now();
-        let conv = self.store.conversation(tenant.id, conversation).await?;
         let understanding = builtin::understand(
             &item.text,
             &builtin::Context {
@@ -545,10 +603,12 @@ impl Agent {
 
         // (1) The message joins the conversation; an emergency is handled at once.
         let mut tx = self.store.begin().await?;
-        let conv_now = tx.lock_conversation(tenant.id, conversation).await?;
-        let mut state: AgentState =
-            serde_json::from_value(tx.conversation_state(tenant.id, conversation).await?)
-                .unwrap_or_default();
+        let locked = tx
+            .lock_conversation_for_turn(tenant.id, conversation)
+            .await?;
+        let conv_now = locked.conversation;
+        let conv = &conv_now;
+        let mut state: AgentState = serde_json::from_value(locked.state).unwrap_or_default();
         let mut identity = Identity {
             level: conv_now.identity_level,
             customer: conv_now.customer_id,
@@ -562,8 +622,17 @@ impl Agent {
         // An emergency raised an escalation a person already owned.
         let mut raised = false;
         if first_run {
-            insert_customer_message(&mut tx, tenant.id, &conv_now, &item, &conv_now.owner, now)
-                .await?;
+            // (The conversation is saved below in this transaction.)
+            insert_customer_message(
+                &mut tx,
+                tenant.id,
+                &conv_now,
+                &item,
+                &conv_now.owner,
+                now,
+                false,
+            )
+            .await?;
             if conv_now.owner != "agent" && !emergency {
                 // A person owns the conversation: the escalation is marked "customer
                 // waiting" for the console, and the agent says nothing.
@@ -588,11 +657,15 @@ impl Agent {
             }
             // A reply to a reminder or a survey (`notices`): answered here, or passed on
             // to the model as what it means.
-            let notice = tx.take_conversation_notice(tenant.id, conversation).await?;
+            let notice = locked.notice;
+            if notice.is_some() {
+                tx.clear_conversation_notice(tenant.id, conversation)
+                    .await?;
+            }
             if let (Some(notice), "agent", false) = (notice, conv_now.owner.as_str(), emergency) {
                 let mut ctx = self.tool_ctx(
                     &mut tx,
-                    (tenant, &conv, &item),
+                    (tenant, conv, &item),
                     &mut identity,
                     &mut state,
                     now,
@@ -607,7 +680,7 @@ impl Agent {
             if emergency {
                 let mut ctx = self.tool_ctx(
                     &mut tx,
-                    (tenant, &conv, &item),
+                    (tenant, conv, &item),
                     &mut identity,
                     &mut state,
                     now,
@@ -669,9 +742,16 @@ impl Agent {
             tx.lock_conversation(tenant.id, conversation).await?;
             tx.finish_inbox(tenant.id, item.id, None, false, self.clock.now())
                 .await?;
+            let released = tx
+                .release_lease_if_idle(tenant.id, conversation, lease)
+                .await?;
             tx.commit().await?;
             record::turn(conv.channel.as_str(), "silent", started.elapsed());
-            return Ok(());
+            return Ok(Finished {
+                reply: None,
+                escalated: false,
+                released,
+            });
         }
 
         // (2) The model loop.
@@ -689,7 +769,7 @@ impl Agent {
             None => {
                 self.model_loop(
                     tenant,
-                    &conv,
+                    conv,
                     &item,
                     &understanding,
                     rewritten.as_deref(),
@@ -706,7 +786,7 @@ impl Agent {
 
         // (3) The reply.
         let mut tx = self.store.begin().await?;
-        tx.lock_conversation(tenant.id, conversation).await?;
+        let current_owner = tx.lock_conversation(tenant.id, conversation).await?.owner;
         let escalated = carry.escalated.take();
         let confirm = carry.confirm_text.take();
         let mut text = match &escalated {
@@ -744,15 +824,15 @@ impl Agent {
         {
             state.proposal = None;
         }
-        let current_owner = tx.lock_conversation(tenant.id, conversation).await?.owner;
         let owner = if escalated.is_some() {
             "queue".to_string()
         } else {
             current_owner
         };
         let now = self.clock.now();
+        // (The conversation is saved below in this transaction.)
         let message_id = tx
-            .insert_message(
+            .append_message(
                 tenant.id,
                 conversation,
                 &NewMessage {
@@ -778,6 +858,9 @@ impl Agent {
         let escalated_now = escalated.is_some() || raised || resumed_escalated;
         tx.finish_inbox(tenant.id, item.id, Some(&text), escalated_now, now)
             .await?;
+        let released = tx
+            .release_lease_if_idle(tenant.id, conversation, lease)
+            .await?;
         tx.emit_event(
             tenant.id,
             EventKind::MessageOut,
@@ -793,7 +876,11 @@ impl Agent {
             "replied"
         };
         record::turn(conv.channel.as_str(), outcome, started.elapsed());
-        Ok(())
+        Ok(Finished {
+            reply: Some(text),
+            escalated: escalated_now,
+            released,
+        })
     }
 
     /// Model steps until a reply, an escalation or the step bound. Each batch of tool calls
@@ -817,7 +904,10 @@ impl Agent {
         let conversation = conv.id;
         let affirmed = understanding.yes_no == Some(true);
         let spanish = understanding.language == builtin::Lang::Es;
-        let history = self.store.messages(tenant.id, conversation).await?;
+        let history = self
+            .store
+            .recent_messages(tenant.id, conversation, HISTORY_MESSAGES)
+            .await?;
         let mut messages = history_messages(&history);
         // A short answer to a notice ("R") is read as what it means ("I need to reschedule
         // my appointment"); the transcript keeps what the customer wrote.
@@ -1264,7 +1354,8 @@ fn history_messages(history: &[crate::store::Message]) -> Vec<ChatMessage> {
 }
 
 /// The customer's message in the conversation transcript, with its `message.in` event
-/// (`owner`: who owns the conversation as the message arrives).
+/// (`owner`: who owns the conversation as the message arrives; `touch`: mark the
+/// conversation active — not needed when the caller saves it in the same transaction).
 async fn insert_customer_message(
     tx: &mut Tx,
     tenant: TenantId,
@@ -1272,22 +1363,23 @@ async fn insert_customer_message(
     item: &InboxItem,
     owner: &str,
     now: DateTime<Utc>,
+    touch: bool,
 ) -> Result<(), StoreError> {
     let conversation = conv.id;
-    let id = tx
-        .insert_message(
-            tenant,
-            conversation,
-            &NewMessage {
-                direction: Direction::Inbound,
-                author: "customer".into(),
-                text: item.text.clone(),
-                external_id: Some(item.external_id.clone()),
-                media: item.media.clone(),
-            },
-            now,
-        )
-        .await?;
+    let message = NewMessage {
+        direction: Direction::Inbound,
+        author: "customer".into(),
+        text: item.text.clone(),
+        external_id: Some(item.external_id.clone()),
+        media: item.media.clone(),
+    };
+    let id = if touch {
+        tx.insert_message(tenant, conversation, &message, now)
+            .await?
+    } else {
+        tx.append_message(tenant, conversation, &message, now)
+            .await?
+    };
     tx.emit_event(
         tenant,
         EventKind::MessageIn,

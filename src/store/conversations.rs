@@ -265,6 +265,33 @@ impl Store {
         Ok(out)
     }
 
+    /// The last `limit` messages of a conversation, in order.
+    pub async fn recent_messages(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        type Row = (i64, String, String, String, Option<String>, String, i64);
+        let mut rows: Vec<Row> = with_db!(self, pool => sqlx::query_as(
+            "SELECT id, direction, author, text, external_id, media, at FROM messages WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id DESC LIMIT $3")
+            .bind(tenant.0).bind(conversation.0).bind(limit).fetch_all(pool).await?);
+        rows.reverse();
+        rows.into_iter()
+            .map(|(id, direction, author, text, external_id, media, at)| {
+                Ok(Message {
+                    id: MessageId(id),
+                    direction: parse_col(&direction, "message direction")?,
+                    author,
+                    text,
+                    external_id,
+                    media: json_col(&media, "message media")?,
+                    at: ts(at),
+                })
+            })
+            .collect()
+    }
+
     /// Messages of a conversation in order.
     pub async fn messages(
         &self,

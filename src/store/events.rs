@@ -88,20 +88,34 @@ pub struct Event {
 
 /// Wakes the event streams of this process. A counter behind a watch channel: a stream
 /// that was busy while something committed still sees the change when it next waits.
+///
+/// The hub also holds the process's copies of rarely changing rows (`cache`), shared the
+/// same way: per SQLite file, per PostgreSQL store (whose listener keeps them in step).
 #[derive(Debug)]
 pub struct EventHub {
     tx: tokio::sync::watch::Sender<u64>,
+    pub(crate) cache: super::StaticCache,
 }
 
 impl Default for EventHub {
     fn default() -> Self {
         EventHub {
             tx: tokio::sync::watch::Sender::new(0),
+            cache: super::StaticCache::new(true),
         }
     }
 }
 
 impl EventHub {
+    /// A PostgreSQL store's hub: its copies are used only while its listener hears the
+    /// changes other instances make.
+    pub fn for_postgres() -> std::sync::Arc<EventHub> {
+        std::sync::Arc::new(EventHub {
+            tx: tokio::sync::watch::Sender::new(0),
+            cache: super::StaticCache::new(false),
+        })
+    }
+
     /// The hub every store on this SQLite file in this process shares, so a store opened
     /// twice (a second server in one process, a command) still wakes the other's streams.
     pub fn for_sqlite_file(path: &str) -> std::sync::Arc<EventHub> {
@@ -142,24 +156,26 @@ impl Tx {
         payload: Value,
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
-        let postgres = self.is_postgres();
+        // PostgreSQL: the tenant's lock and the notification (delivered at commit) once per
+        // transaction and tenant, in one statement before the first insert.
+        let first = !self.event_tenants.contains(&tenant.0);
+        let lock = self.is_postgres() && first;
         let id: i64 = with_conn!(self, c => {
-            if postgres {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            if lock {
+                sqlx::query("SELECT pg_advisory_xact_lock($1), pg_notify($2, $3)")
                     .bind(EVENT_LOCK_BASE + tenant.0)
+                    .bind(EVENTS_CHANNEL).bind(tenant.0.to_string())
                     .execute(&mut *c).await?;
             }
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO events (tenant_id, kind, payload, at) VALUES ($1, $2, $3, $4) RETURNING id")
                 .bind(tenant.0).bind(kind.as_str()).bind(to_json(&payload)).bind(now.timestamp())
                 .fetch_one(&mut *c).await?;
-            if postgres {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(EVENTS_CHANNEL).bind(tenant.0.to_string())
-                    .execute(&mut *c).await?;
-            }
             id
         });
+        if first {
+            self.event_tenants.push(tenant.0);
+        }
         self.emitted = true;
         Ok(id)
     }
@@ -225,7 +241,9 @@ impl Store {
 
     /// On PostgreSQL, a task that turns `NOTIFY`s from every instance into wake-ups here
     /// (reconnecting after errors and waking once after each reconnect, in case something
-    /// was missed). Ends when `stop` flips. On SQLite there is one process: nothing to do.
+    /// was missed), and drops this process's copies of static rows when another instance
+    /// changed them (they are used only while this listener is connected: see
+    /// `store::cache`). Ends when `stop` flips. On SQLite there is one process: nothing to do.
     pub fn spawn_event_listener(
         &self,
         mut stop: tokio::sync::watch::Receiver<bool>,
@@ -240,7 +258,7 @@ impl Store {
             loop {
                 let listener = async {
                     let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
-                    l.listen(EVENTS_CHANNEL).await?;
+                    l.listen_all([EVENTS_CHANNEL, super::CACHE_CHANNEL]).await?;
                     Ok::<_, sqlx::Error>(l)
                 };
                 let mut listener = tokio::select! {
@@ -259,19 +277,31 @@ impl Store {
                     _ = stop.changed() => return,
                 };
                 backoff = std::time::Duration::from_millis(100);
+                hub.cache.set_trusted(true);
                 hub.wake();
                 loop {
                     tokio::select! {
-                        n = listener.recv() => match n {
-                            Ok(_) => hub.wake(),
+                        // `try_recv` reports a lost connection (`None`) instead of reconnecting
+                        // quietly: what was said meanwhile is lost, so the copies go.
+                        n = listener.try_recv() => match n {
+                            Ok(Some(n)) if n.channel() == super::CACHE_CHANNEL => hub.cache.invalidate(),
+                            Ok(Some(_)) => hub.wake(),
+                            Ok(None) => {
+                                tracing::warn!("event listener lost its connection");
+                                break;
+                            }
                             Err(e) => {
                                 tracing::warn!(error = %e, "event listener lost its connection");
                                 break;
                             }
                         },
-                        _ = stop.changed() => return,
+                        _ = stop.changed() => {
+                            hub.cache.set_trusted(false);
+                            return;
+                        }
                     }
                 }
+                hub.cache.set_trusted(false);
             }
         }))
     }

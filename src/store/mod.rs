@@ -18,6 +18,7 @@
 mod audit;
 mod auth;
 mod bulk;
+mod cache;
 mod conversations;
 mod customers;
 mod events;
@@ -38,6 +39,7 @@ mod webhooks;
 pub use audit::*;
 pub use auth::*;
 pub use bulk::*;
+pub use cache::{StaticCache, CACHE_CHANNEL};
 pub use conversations::*;
 pub use customers::*;
 pub use events::*;
@@ -198,6 +200,12 @@ pub struct Tx {
     pub(crate) hub: Arc<EventHub>,
     /// Whether `emit_event` wrote in this transaction (streams are woken on commit).
     pub(crate) emitted: bool,
+    /// Whether this transaction changed rows the process keeps copies of (`store::cache`):
+    /// they are dropped on commit.
+    pub(crate) changed_static: bool,
+    /// Tenants this transaction emitted events for (PostgreSQL: their lock is held and their
+    /// notification sent).
+    pub(crate) event_tenants: Vec<i64>,
     /// SQLite's writer, held until commit or rollback.
     pub(crate) _writer: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -230,9 +238,27 @@ impl Tx {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Postgres(t) => t.commit().await?,
         }
+        if self.changed_static {
+            self.hub.cache.invalidate();
+        }
         if self.emitted {
             self.hub.wake();
         }
+        Ok(())
+    }
+
+    /// Record that this transaction changes a tenant's cached rows (`store::cache`): on
+    /// PostgreSQL every instance hears it once the transaction commits (`NOTIFY` is
+    /// transactional), and this process drops its copies on commit.
+    pub(crate) async fn changed_static(&mut self, tenant: i64) -> StoreResult<()> {
+        if let TxInner::Postgres(t) = &mut self.inner {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CACHE_CHANNEL)
+                .bind(tenant.to_string())
+                .execute(&mut **t)
+                .await?;
+        }
+        self.changed_static = true;
         Ok(())
     }
 
@@ -300,6 +326,9 @@ impl Store {
                     Some(Duration::from_secs(1800))
                 })
                 .acquire_timeout(Duration::from_secs(30))
+                // A file on this machine: no ping (one more hop to the connection's worker
+                // thread) before every use.
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await?;
             SQLITE_MIGRATIONS.run(&pool).await?;
@@ -313,12 +342,17 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(30))
+                // No ping (a round trip) before every use of a pooled connection: a connection
+                // that broke fails its statement instead, and is not returned to the pool;
+                // connections idle for a minute are closed rather than trusted.
+                .test_before_acquire(false)
+                .idle_timeout(Some(Duration::from_secs(60)))
                 .connect_with(opts)
                 .await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
             Store {
                 db: Backend::Postgres(pool),
-                hub: Arc::new(EventHub::default()),
+                hub: EventHub::for_postgres(),
                 writer: Arc::new(tokio::sync::Semaphore::new(1)),
             }
         } else {
@@ -340,6 +374,8 @@ impl Store {
             },
             hub: self.hub.clone(),
             emitted: false,
+            changed_static: false,
+            event_tenants: Vec::new(),
         })
     }
 

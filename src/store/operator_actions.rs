@@ -308,8 +308,9 @@ impl Store {
 
 impl Store {
     /// Replace a tenant's policy, business hours and on-call number, audited with before and
-    /// after, in one transaction. The agent reads the tenant at the start of every turn, so
-    /// the next turn in any instance runs under the new settings.
+    /// after, in one transaction. Every instance drops its copy of the tenant when this
+    /// commits (`store::cache`: here at once, elsewhere by `NOTIFY`), so their next turns run
+    /// under the new settings.
     #[allow(clippy::too_many_arguments)]
     pub async fn update_tenant_settings(
         &self,
@@ -330,6 +331,7 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.changed_static(tenant.0).await?;
         tx.audit(
             tenant,
             &csr_audit(

@@ -218,18 +218,37 @@ macro_rules! free_stop {
 
 impl Store {
     pub async fn insert_service(&self, tenant: TenantId, s: &NewService) -> StoreResult<ServiceId> {
-        let id: i64 = with_writer!(self, pool => sqlx::query_scalar(
+        let mut tx = self.begin().await?;
+        let id: i64 = with_conn!(tx, c => sqlx::query_scalar(
             "INSERT INTO services (tenant_id, code, name, description, pests, duration_minutes, pricing, recurring_interval_days, agent_bookable) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
             .bind(tenant.0).bind(&s.code).bind(&s.name).bind(&s.description).bind(to_json(&s.pests))
             .bind(s.duration_minutes).bind(to_json(&s.pricing)).bind(s.recurring_interval_days).bind(s.agent_bookable)
-            .fetch_one(pool)
+            .fetch_one(&mut *c)
             .await
             .map_err(|e| StoreError::on_unique(e, "service code already exists"))?);
+        tx.changed_static(tenant.0).await?;
+        tx.commit().await?;
         Ok(ServiceId(id))
     }
 
+    /// A tenant's catalog (from this process's copy when it has a current one:
+    /// `store::cache`).
     pub async fn services(&self, tenant: TenantId) -> StoreResult<Vec<Service>> {
+        if let Some(s) = self.hub.cache.services(tenant.0) {
+            return Ok(Vec::clone(&s));
+        }
+        let generation = self.hub.cache.begin_read();
+        let services = self.services_from_db(tenant).await?;
+        if let Some(g) = generation {
+            self.hub
+                .cache
+                .keep_services(g, tenant.0, std::sync::Arc::new(services.clone()));
+        }
+        Ok(services)
+    }
+
+    async fn services_from_db(&self, tenant: TenantId) -> StoreResult<Vec<Service>> {
         let rows: Vec<ServiceRow> = with_db!(self, pool => sqlx::query_as(
             "SELECT id, code, name, description, pests, duration_minutes, pricing, recurring_interval_days, agent_bookable \
              FROM services WHERE tenant_id = $1 ORDER BY code")

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use super::{json_col, to_json, with_db, with_tx, with_writer, Store, StoreError, StoreResult};
+use std::sync::Arc;
+
+use super::{json_col, to_json, with_conn, with_db, Store, StoreError, StoreResult};
 use crate::domain::{BusinessHours, Policy, TenantId, TenantTz};
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,7 +84,8 @@ impl Store {
     pub async fn insert_tenant(&self, t: &NewTenant, now: i64) -> StoreResult<TenantId> {
         let portal_key =
             crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let id: i64 = with_tx!(self, tx => {
+        let mut tx = self.begin().await?;
+        let id: i64 = with_conn!(tx, c => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO tenants (slug, name, timezone, business_hours, policy, on_call_number, office_phone, branding, created_at, portal_key) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -97,19 +100,21 @@ impl Store {
             .bind(to_json(&t.branding))
             .bind(now)
             .bind(&portal_key)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *c)
             .await
             .map_err(|e| StoreError::on_unique(e, "tenant slug already exists"))?;
             for n in &t.phone_numbers {
                 sqlx::query("INSERT INTO tenant_numbers (number, tenant_id) VALUES ($1, $2)")
                     .bind(n)
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(&mut *c)
                     .await
                     .map_err(|e| StoreError::on_unique(e, "phone number already belongs to a tenant"))?;
             }
             id
         });
+        tx.changed_static(id).await?;
+        tx.commit().await?;
         Ok(TenantId(id))
     }
 
@@ -138,10 +143,20 @@ impl Store {
         }
     }
 
+    /// A tenant by id (from this process's copy when it has a current one: `store::cache`).
     pub async fn tenant(&self, id: TenantId) -> StoreResult<Tenant> {
-        self.tenant_where("id = $1", TenantKey::Id(id.0))
+        if let Some(t) = self.hub.cache.tenant(id.0) {
+            return Ok(Tenant::clone(&t));
+        }
+        let generation = self.hub.cache.begin_read();
+        let t = self
+            .tenant_where("id = $1", TenantKey::Id(id.0))
             .await?
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound)?;
+        if let Some(g) = generation {
+            self.hub.cache.keep_tenant(g, Arc::new(t.clone()));
+        }
+        Ok(t)
     }
 
     pub async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Option<Tenant>> {
@@ -149,12 +164,23 @@ impl Store {
     }
 
     /// The tenant owning a phone number (the `To` of an inbound message).
+    /// (From this process's copy when it has a current one: `store::cache`; a number that
+    /// belongs to no tenant is asked of the database every time.)
     pub async fn tenant_by_number(&self, number: &str) -> StoreResult<Option<Tenant>> {
-        self.tenant_where(
-            "id = (SELECT tenant_id FROM tenant_numbers WHERE number = $1)",
-            TenantKey::Text(number),
-        )
-        .await
+        if let Some(t) = self.hub.cache.tenant_by_number(number) {
+            return Ok(Some(Tenant::clone(&t)));
+        }
+        let generation = self.hub.cache.begin_read();
+        let t = self
+            .tenant_where(
+                "id = (SELECT tenant_id FROM tenant_numbers WHERE number = $1)",
+                TenantKey::Text(number),
+            )
+            .await?;
+        if let (Some(g), Some(t)) = (generation, &t) {
+            self.hub.cache.keep_tenant(g, Arc::new(t.clone()));
+        }
+        Ok(t)
     }
 
     pub async fn list_tenants(&self) -> StoreResult<Vec<(TenantId, String)>> {
@@ -165,16 +191,18 @@ impl Store {
     }
 
     pub async fn update_policy(&self, id: TenantId, policy: &Policy) -> StoreResult<()> {
-        let n = with_writer!(self, pool => sqlx::query("UPDATE tenants SET policy = $1 WHERE id = $2")
+        let mut tx = self.begin().await?;
+        let n = with_conn!(tx, c => sqlx::query("UPDATE tenants SET policy = $1 WHERE id = $2")
             .bind(to_json(policy))
             .bind(id.0)
-            .execute(pool)
+            .execute(&mut *c)
             .await?
             .rows_affected());
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        tx.changed_static(id.0).await?;
+        tx.commit().await
     }
 
     pub async fn set_twilio_credentials(
@@ -183,13 +211,15 @@ impl Store {
         account_sid: &str,
         auth_token: &str,
     ) -> StoreResult<()> {
-        with_writer!(self, pool => sqlx::query("UPDATE tenants SET twilio_account_sid = $1, twilio_auth_token = $2 WHERE id = $3")
+        let mut tx = self.begin().await?;
+        with_conn!(tx, c => sqlx::query("UPDATE tenants SET twilio_account_sid = $1, twilio_auth_token = $2 WHERE id = $3")
             .bind(account_sid)
             .bind(auth_token)
             .bind(id.0)
-            .execute(pool)
+            .execute(&mut *c)
             .await?.rows_affected());
-        Ok(())
+        tx.changed_static(id.0).await?;
+        tx.commit().await
     }
 }
 

@@ -182,6 +182,24 @@ const INBOX_COLS: &str =
     "id, tenant_id, conversation_id, external_id, text, media, caller, reply_from, \
      received_at, status, started, journal, reply, escalated, delivery";
 
+/// A conversation as a turn's first step reads it (locked).
+#[derive(Debug, Clone)]
+pub struct TurnConversation {
+    pub conversation: Conversation,
+    /// The agent's state (JSON).
+    pub state: serde_json::Value,
+    /// A notice the customer may be answering (`notices`), not yet cleared.
+    pub notice: Option<serde_json::Value>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TurnConversationRow {
+    #[sqlx(flatten)]
+    conversation: super::conversations::ConversationRow,
+    state: String,
+    notice: Option<String>,
+}
+
 /// Seconds on the wall clock (leases and recovery never use a pinned demo clock).
 pub fn wall_now() -> i64 {
     Utc::now().timestamp()
@@ -290,6 +308,17 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<ConversationId> {
         let now_s = now.timestamp();
+        // The usual case, read without the writer: an open conversation that is not idle
+        // (the write below would neither close it nor open another).
+        let open: Option<(i64, i64, String)> = with_db!(self, pool => sqlx::query_as(
+            "SELECT id, updated_at, owner FROM conversations WHERE tenant_id = $1 AND channel = $2 AND participant = $3 AND status = 'open'")
+            .bind(tenant.0).bind(channel.as_str()).bind(participant)
+            .fetch_optional(pool).await?);
+        if let Some((id, updated_at, owner)) = open {
+            if updated_at >= now_s - CONVERSATION_IDLE_SECS || owner != "agent" {
+                return Ok(ConversationId(id));
+            }
+        }
         let id: i64 = with_writer!(self, pool => {
             sqlx::query("UPDATE conversations SET status = 'closed' WHERE tenant_id = $1 AND channel = $2 AND participant = $3 \
                          AND status = 'open' AND updated_at < $4 AND owner = 'agent'")
@@ -319,20 +348,29 @@ impl Store {
         // Messages of one conversation are recorded one at a time (the conversation row is
         // locked; SQLite has one writer anyway), so their ids are committed in id order and
         // whoever drains the conversation never sees a later message before an earlier one.
-        let mut tx = self.begin().await?;
-        let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
-        let lock_sql =
-            format!("SELECT id FROM conversations WHERE tenant_id = $1 AND id = $2{lock}");
-        let inserted: Option<i64> = with_conn!(tx, c => {
-            sqlx::query(&lock_sql).bind(tenant.0).bind(m.conversation.0).fetch_optional(&mut *c).await?;
-            sqlx::query_scalar(
-            "INSERT INTO inbox (tenant_id, conversation_id, scope, external_id, text, media, caller, reply_from, received_at, accepted_wall, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending') ON CONFLICT (tenant_id, scope, external_id) DO NOTHING RETURNING id")
-            .bind(tenant.0).bind(m.conversation.0).bind(m.scope).bind(m.external_id).bind(m.text).bind(to_json(&m.media))
-            .bind(to_json(m.caller)).bind(m.reply_from).bind(now.timestamp()).bind(wall_now())
-            .fetch_optional(&mut *c).await?
-        });
-        tx.commit().await?;
+        // On SQLite one statement under the writer is all of that (it commits on its own).
+        const INSERT: &str = "INSERT INTO inbox (tenant_id, conversation_id, scope, external_id, text, media, caller, reply_from, received_at, accepted_wall, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending') ON CONFLICT (tenant_id, scope, external_id) DO NOTHING RETURNING id";
+        let (media, caller) = (to_json(&m.media), to_json(m.caller));
+        let inserted: Option<i64> = match &self.db {
+            Backend::Sqlite(_) => with_writer!(self, pool => sqlx::query_scalar(INSERT)
+                .bind(tenant.0).bind(m.conversation.0).bind(m.scope).bind(m.external_id).bind(m.text).bind(&media)
+                .bind(&caller).bind(m.reply_from).bind(now.timestamp()).bind(wall_now())
+                .fetch_optional(pool).await?),
+            Backend::Postgres(_) => {
+                let mut tx = self.begin().await?;
+                let inserted = with_conn!(tx, c => {
+                    sqlx::query("SELECT id FROM conversations WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+                        .bind(tenant.0).bind(m.conversation.0).fetch_optional(&mut *c).await?;
+                    sqlx::query_scalar(INSERT)
+                        .bind(tenant.0).bind(m.conversation.0).bind(m.scope).bind(m.external_id).bind(m.text).bind(&media)
+                        .bind(&caller).bind(m.reply_from).bind(now.timestamp()).bind(wall_now())
+                        .fetch_optional(&mut *c).await?
+                });
+                tx.commit().await?;
+                inserted
+            }
+        };
         if let Some(inbox_id) = inserted {
             return Ok(Enqueued::New {
                 inbox_id,
@@ -539,6 +577,14 @@ impl Store {
         } else {
             ""
         };
+        // Most wake-ups find nothing due: a read says so without waiting for the writer.
+        let due: Option<i64> = with_db!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM outbox WHERE status IN ('queued', 'uncertain') AND not_before <= $1 \
+             AND (lease_until IS NULL OR lease_until < $2) LIMIT 1")
+            .bind(now.timestamp()).bind(wall).fetch_optional(pool).await?);
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE id IN (\
                SELECT id FROM outbox WHERE status IN ('queued', 'uncertain') AND not_before <= $2 \
@@ -670,6 +716,85 @@ impl Tx {
         );
         let row: Option<super::conversations::ConversationRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
         row.ok_or(StoreError::NotFound)?.into_conversation()
+    }
+
+    /// [`Tx::lock_conversation`] for a turn's first step, with what that step reads of the
+    /// row in the same statement: the agent's state and a pending notice (see
+    /// `Tx::take_conversation_notice`; call [`Tx::clear_conversation_notice`] when there is
+    /// one).
+    pub async fn lock_conversation_for_turn(
+        &mut self,
+        tenant: TenantId,
+        id: ConversationId,
+    ) -> StoreResult<TurnConversation> {
+        let suffix = if self.is_postgres() {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at, state, notice \
+             FROM conversations WHERE tenant_id = $1 AND id = $2{suffix}"
+        );
+        let row: Option<TurnConversationRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
+        let row = row.ok_or(StoreError::NotFound)?;
+        let state = json_col(&row.state, "conversation state")?;
+        let notice = row.notice.and_then(|raw| serde_json::from_str(&raw).ok());
+        Ok(TurnConversation {
+            conversation: row.conversation.into_conversation()?,
+            state,
+            notice,
+        })
+    }
+
+    /// A notice read by [`Tx::lock_conversation_for_turn`] is answered once.
+    pub async fn clear_conversation_notice(
+        &mut self,
+        tenant: TenantId,
+        id: ConversationId,
+    ) -> StoreResult<()> {
+        with_conn!(self, c => sqlx::query("UPDATE conversations SET notice = NULL WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0).bind(id.0).execute(&mut *c).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Append a message without touching the conversation's `updated_at`: for a caller that
+    /// saves the conversation in the same transaction anyway (`Tx::update_conversation`).
+    /// A repeated `external_id` is a conflict.
+    pub async fn append_message(
+        &mut self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        m: &super::NewMessage,
+        now: DateTime<Utc>,
+    ) -> StoreResult<crate::domain::MessageId> {
+        let id: i64 = with_conn!(self, c => sqlx::query_scalar(
+            "INSERT INTO messages (tenant_id, conversation_id, direction, author, text, external_id, media, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(tenant.0).bind(conversation.0).bind(m.direction.as_str()).bind(&m.author).bind(&m.text)
+            .bind(&m.external_id).bind(to_json(&m.media)).bind(now.timestamp())
+            .fetch_one(&mut *c).await
+            .map_err(|e| StoreError::on_unique(e, "message already received"))?);
+        Ok(crate::domain::MessageId(id))
+    }
+
+    /// Give the conversation's lease back in a turn's last transaction, if `owner` holds it
+    /// and no message of the conversation is waiting (the turn's own inbox row is finished
+    /// first). Returns whether it was given back; if not, the holder runs what is waiting.
+    /// A message recorded after this commits finds the lease free (recording it waits for
+    /// this transaction: the conversation's row lock on PostgreSQL, the writer on SQLite).
+    pub async fn release_lease_if_idle(
+        &mut self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        owner: &str,
+    ) -> StoreResult<bool> {
+        let n = with_conn!(self, c => sqlx::query(
+            "UPDATE conversations SET lease_owner = NULL, lease_until = NULL WHERE tenant_id = $1 AND id = $2 AND lease_owner = $3 \
+             AND NOT EXISTS (SELECT 1 FROM inbox WHERE tenant_id = $1 AND conversation_id = $2 AND status = 'pending')")
+            .bind(tenant.0).bind(conversation.0).bind(owner)
+            .execute(&mut *c).await?.rows_affected());
+        Ok(n == 1)
     }
 
     /// Make the conversation's unresolved escalation urgent (due no later than `due`) and

@@ -96,6 +96,7 @@ impl Store {
                 .bind(cursor.unwrap_or(0)).bind(now.timestamp())
                 .fetch_one(&mut *c).await?
         });
+        tx.changed_static(tenant.0).await?;
         tx.audit(
             tenant,
             &csr_audit(
@@ -151,6 +152,7 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.changed_static(tenant.0).await?;
         tx.audit(
             tenant,
             &csr_audit(
@@ -168,9 +170,28 @@ impl Store {
         tx.commit().await
     }
 
+    /// Whether any tenant has a live subscription (from this process's copy when it has a
+    /// current one: `store::cache`). The worker asks after every committed event.
+    async fn any_live_webhooks(&self) -> StoreResult<bool> {
+        if let Some(any) = self.hub.cache.any_webhooks() {
+            return Ok(any);
+        }
+        let generation = self.hub.cache.begin_read();
+        let any: bool = with_db!(self, pool => sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE deleted_at IS NULL)")
+            .fetch_one(pool).await?);
+        if let Some(g) = generation {
+            self.hub.cache.keep_any_webhooks(g, any);
+        }
+        Ok(any)
+    }
+
     /// Turn new events into delivery jobs for every live subscription that wants them.
     /// Returns how many jobs were added.
     pub async fn plan_webhook_deliveries(&self, wall_now: i64) -> StoreResult<usize> {
+        if !self.any_live_webhooks().await? {
+            return Ok(0);
+        }
         type Row = (i64, i64, String, i64);
         let subs: Vec<Row> = with_db!(self, pool => sqlx::query_as(
             "SELECT id, tenant_id, kinds, event_cursor FROM webhook_subscriptions WHERE deleted_at IS NULL ORDER BY id")
@@ -209,6 +230,10 @@ impl Store {
         limit: i64,
         lease: i64,
     ) -> StoreResult<Vec<DueWebhook>> {
+        // Deliveries of deleted subscriptions are never claimed: without a live one, none.
+        if !self.any_live_webhooks().await? {
+            return Ok(Vec::new());
+        }
         type Row = (i64, i64, String, String, String, i64, i64);
         let rows: Vec<Row> = with_db!(self, pool => sqlx::query_as(
             "SELECT d.id, d.tenant_id, s.url, s.secret, d.body, d.attempts, d.next_attempt_at \
