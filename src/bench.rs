@@ -13,21 +13,41 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Search latency on `customers` generated customers in a new tenant of `database_url`
-/// (PostgreSQL adds the trigram comparison).
+/// Caller lookup and search latency on `customers` generated customers in a new tenant of
+/// `database_url` (PostgreSQL adds the trigram comparison unless `trigram` is off); with
+/// `index_only`, no store: the index is filled directly and only searches are timed.
 pub async fn search(
     database_url: &str,
     customers: usize,
     queries: usize,
+    trigram: bool,
+    index_only: bool,
 ) -> anyhow::Result<String> {
+    if index_only {
+        let report = tokio::task::spawn_blocking(move || {
+            crate::search::bench::bench_queries(customers, queries, 42, None)
+        })
+        .await??;
+        return Ok(report.to_string());
+    }
     let store = Store::connect(database_url, 4).await?;
-    let reports = crate::search::bench::bench_with_store(&store, customers, queries, 42).await?;
+    let bench =
+        crate::search::bench::bench_with_store(&store, customers, queries, 42, trigram).await?;
     store.close().await;
-    Ok(reports
-        .iter()
-        .map(|r| r.to_string())
-        .collect::<Vec<_>>()
-        .join("\n"))
+    let mut out = format!(
+        "{}: caller lookup plan: {}\n",
+        store.backend_name(),
+        bench.phone_plan.join(" / ")
+    );
+    out.push_str(
+        &bench
+            .reports
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    Ok(out)
 }
 
 /// Turn overhead with the built-in model: `conversations` customers each send a short

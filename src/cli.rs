@@ -188,13 +188,20 @@ pub struct SoakArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Load N generated customers into the store at --database-url, then time misspelled
-    /// name + street lookups through the index (and PostgreSQL trigram search).
+    /// Load N generated customers into the store at --database-url, then time caller
+    /// lookups by phone through the store, and misspelled name + street lookups through the
+    /// index (and PostgreSQL trigram search).
     Search {
         #[arg(long, default_value_t = 1_000_000)]
         customers: usize,
         #[arg(long, default_value_t = 1_000)]
         queries: usize,
+        /// Skip the PostgreSQL trigram comparison.
+        #[arg(long)]
+        no_trigram: bool,
+        /// No store: fill an in-memory index directly and time the searches only.
+        #[arg(long)]
+        index_only: bool,
     },
     /// Load a running server (loopback only): C senders post signed Twilio SMS (or
     /// `/api/v1/messages` with --api-token) for D seconds; throughput and latency.
@@ -346,12 +353,23 @@ async fn execute(command: Option<Command>, mut settings: Settings) -> anyhow::Re
             channel,
         } => chat(settings, &from, &tenant, &channel).await,
         Command::Bench {
-            command: BenchCommand::Search { customers, queries },
+            command:
+                BenchCommand::Search {
+                    customers,
+                    queries,
+                    no_trigram,
+                    index_only,
+                },
         } => {
-            println!(
-                "{}",
-                crate::bench::search(&settings.database_url, customers, queries).await?
-            );
+            let out = crate::bench::search(
+                &settings.database_url,
+                customers,
+                queries,
+                !no_trigram,
+                index_only,
+            )
+            .await?;
+            println!("{out}");
             Ok(())
         }
         Command::Bench {

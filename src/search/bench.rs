@@ -467,15 +467,28 @@ pub fn bench_queries(
     Ok(report)
 }
 
+/// The index the caller lookup must use (checked against the engine's plan).
+pub const PHONE_INDEX: &str = "customer_phones_lookup";
+
+/// What a store benchmark measured: the reports, and the engine's plan for the caller lookup.
+#[derive(Debug, Clone)]
+pub struct StoreBench {
+    pub reports: Vec<BenchReport>,
+    pub phone_plan: Vec<String>,
+}
+
 /// The comparison on a real store: load `n_docs` synthetic customers into a new tenant with
-/// the bulk loader, rebuild the index from the store (timed), then run the same misspelled
-/// queries through the index and (on PostgreSQL) through trigram search.
+/// the bulk loader, time caller lookups by phone the way a turn makes them (the phone's
+/// customers, then the one customer's properties), rebuild the index from the store
+/// (timed), then run the same misspelled queries through the index and (on PostgreSQL,
+/// when `trigram`) through trigram search.
 pub async fn bench_with_store(
     store: &Store,
     n_docs: usize,
     n_queries: usize,
     seed: u64,
-) -> anyhow::Result<Vec<BenchReport>> {
+    trigram: bool,
+) -> anyhow::Result<StoreBench> {
     use crate::domain::{BusinessHours, Policy, TenantTz};
     let slug = format!("search-bench-{n_docs}-{}", std::process::id());
     let tenant = store
@@ -513,6 +526,8 @@ pub async fn bench_with_store(
     store.finish_bulk_load().await?;
     tracing::info!(n_docs, elapsed = ?started.elapsed(), "loaded synthetic customers");
     let queries = misspelled_queries(&customers, n_queries, seed);
+    let (phone_plan, mut reports) =
+        bench_caller_lookup(store, tenant, &customers, &ids, n_queries, seed).await?;
 
     let index = SearchIndex::new_in_ram()?;
     let started = Instant::now();
@@ -528,11 +543,62 @@ pub async fn bench_with_store(
     let mut report = timings.report("tantivy", n_docs);
     report.build = Some(build);
     report.index_bytes = Some(index.size_bytes()?);
-    let mut out = vec![report];
-    if let Some(trgm) = bench_trigram(store, tenant, &queries, &ids).await? {
-        out.push(trgm);
+    reports.push(report);
+    drop(index);
+    if trigram {
+        if let Some(trgm) = bench_trigram(store, tenant, &queries, &ids).await? {
+            reports.push(trgm);
+        }
     }
-    Ok(out)
+    Ok(StoreBench {
+        reports,
+        phone_plan,
+    })
+}
+
+/// Time `n` caller lookups of random customers through the store's API, as a turn makes
+/// them: `customers_by_phone` alone, and with the properties of the one customer found
+/// (`Agent::resolve_caller`). Fails unless the engine's plan uses [`PHONE_INDEX`].
+async fn bench_caller_lookup(
+    store: &Store,
+    tenant: TenantId,
+    customers: &[SyntheticCustomer],
+    ids: &[CustomerId],
+    n: usize,
+    seed: u64,
+) -> anyhow::Result<(Vec<String>, Vec<BenchReport>)> {
+    let Some(first) = customers.first() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let plan = store.customers_by_phone_plan(tenant, &first.phone).await?;
+    anyhow::ensure!(
+        plan.iter().any(|line| line.contains(PHONE_INDEX)),
+        "the caller lookup does not use {PHONE_INDEX}: {plan:?}"
+    );
+    let mut rng = Rng::new(seed ^ 0xCA11);
+    let mut by_phone = Timings::new(n);
+    let mut identify = Timings::new(n);
+    for _ in 0..n {
+        let target = rng.below(customers.len());
+        let phone = &customers[target].phone;
+        let started = Instant::now();
+        let found = store.customers_by_phone(tenant, phone).await?;
+        let phone_took = started.elapsed();
+        if let [one] = found.as_slice() {
+            store.properties(tenant, *one).await?;
+        }
+        let took = started.elapsed();
+        by_phone.record(phone_took, &found, ids.get(target).copied());
+        identify.record(took, &found, ids.get(target).copied());
+    }
+    let reports = vec![
+        by_phone.report("caller lookup (customers_by_phone)", customers.len()),
+        identify.report(
+            "caller identification (phone, then properties)",
+            customers.len(),
+        ),
+    ];
+    Ok((plan, reports))
 }
 
 /// Run the same queries through the PostgreSQL trigram search of a tenant already loaded

@@ -5,17 +5,22 @@
 //! Search runs in two steps. The index gathers up to [`CANDIDATES`] candidates with exact,
 //! prefix and fuzzy (Levenshtein, transpositions cost one) term queries over names, street,
 //! city and email, exact digit terms over zip, street numbers and phone suffixes; each query
-//! word counts once, for its best field, so documents matching more words come first. Then
-//! the `rank` module re-scores every candidate by edit distance with field weights and
-//! bonuses, because tantivy scores all fuzzy matches alike.
+//! word counts once, for its best field, so documents matching more words come first. The
+//! term queries only list documents: their sums are added up in one score array per segment
+//! (`SearchIndex::retrieve`), because a tree of tantivy scorers over the common words of a
+//! million customers costs several times more. Then the `rank` module re-scores every
+//! candidate by edit distance with field weights and bonuses, because tantivy scores all
+//! fuzzy matches alike.
 //!
 //! Writes (`upsert`, `upsert_many`, `remove`) are staged and become visible at the next
 //! `commit` — which `search` runs itself when writes are pending — so a caller that upserts
 //! after every customer write always finds its own writes. The index is derived data:
 //! `rebuild` reloads a tenant from the store and is safe to run while writes continue.
 //!
-//! `search` and the writes are synchronous and CPU-bound (a few milliseconds at 200,000
-//! customers); async callers with heavy traffic should run them on a blocking thread.
+//! `search` and the writes are synchronous and CPU-bound (a few milliseconds at a million
+//! customers, see BENCHMARKS.md); async callers with heavy traffic should run them on a
+//! blocking thread. A rebuild reads the next pages from the store while it indexes one, and
+//! the writer indexes on up to [`MAX_WRITER_THREADS`] threads.
 
 pub mod bench;
 mod rank;
@@ -24,22 +29,24 @@ mod text;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::collector::{Count, DocSetCollector};
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::LogMergePolicy;
-use tantivy::query::{
-    BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
-};
+use tantivy::query::{EnableScoring, FuzzyTermQuery, Query, TermQuery, Weight};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher,
+    TantivyDocument, Term, COLLECT_BLOCK_BUFFER_LEN,
+};
 
 use crate::domain::{CustomerId, TenantId};
 use crate::store::{CustomerDoc, Store, StoreError};
@@ -55,8 +62,10 @@ pub const MAX_LIMIT: usize = 1000;
 const REBUILD_PAGE: i64 = 2000;
 /// Segments of one size merged together once this many exist.
 const MERGE_AT_SEGMENTS: usize = 3;
-/// Indexing memory of the single writer thread.
-const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// Indexing memory per writer thread.
+const WRITER_HEAP_PER_THREAD: usize = 48 * 1024 * 1024;
+/// At most this many indexing threads (one per core below that).
+pub const MAX_WRITER_THREADS: usize = 4;
 
 /// Errors of the search index. All are internal: the API maps them to a generic 500.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +80,8 @@ pub enum SearchError {
     Store(#[from] StoreError),
     #[error("a rebuild of tenant {0} is already running")]
     RebuildInProgress(TenantId),
+    #[error("the rebuild of tenant {0} stopped reading the store before the end")]
+    RebuildCut(TenantId),
 }
 
 /// One customer found, best first.
@@ -118,7 +129,7 @@ impl Fields {
         let mut b = Schema::builder();
         let fields = Fields {
             key: b.add_text_field("key", STRING),
-            tenant: b.add_i64_field("tenant", INDEXED | STORED),
+            tenant: b.add_i64_field("tenant", INDEXED | STORED | FAST),
             customer: b.add_i64_field("customer", STORED | FAST),
             name: b.add_text_field("name", indexed_stored.clone()),
             street: b.add_text_field("street", indexed_stored.clone()),
@@ -133,6 +144,10 @@ impl Fields {
         (b.build(), fields)
     }
 }
+
+/// A retrieved document's rank: its score's bits (scores are never negative, so the bits
+/// order like the scores), then its address reversed (earlier documents win ties).
+type Ranked = (u32, Reverse<(u32, DocId)>);
 
 fn key(tenant: TenantId, customer: CustomerId) -> String {
     format!("{}:{}", tenant.0, customer.0)
@@ -190,8 +205,11 @@ impl SearchIndex {
     }
 
     fn from_index(index: Index, fields: Fields) -> Result<Self, SearchError> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_WRITER_THREADS);
         let writer: IndexWriter<TantivyDocument> =
-            index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
+            index.writer_with_num_threads(threads, threads * WRITER_HEAP_PER_THREAD)?;
         // Every fuzzy lookup walks each segment's term dictionary, so latency grows with
         // the segment count: merge as soon as a few segments of a size have piled up (the
         // default waits for eight), and rewrite segments that are half deleted.
@@ -340,11 +358,28 @@ impl SearchIndex {
         self.commit()?;
         let before = self.indexed_ids(tenant)?;
         let mut seen: HashSet<CustomerId> = HashSet::with_capacity(before.len());
-        let mut after = CustomerId(0);
-        loop {
-            let page = store.customer_docs(tenant, after, REBUILD_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
+        // The next pages are read while this one is indexed.
+        let (pages_tx, mut pages) = tokio::sync::mpsc::channel(2);
+        let reader = store.clone();
+        tokio::spawn(async move {
+            let mut after = CustomerId(0);
+            loop {
+                let page = reader.customer_docs(tenant, after, REBUILD_PAGE).await;
+                let last = page.as_ref().ok().and_then(|p| p.last().map(|c| c.id));
+                let done = last.is_none();
+                if pages_tx.send(page).await.is_err() || done {
+                    break;
+                }
+                after = last.unwrap_or(after);
+            }
+        });
+        let mut finished = false;
+        while let Some(page) = pages.recv().await {
+            let page = page?;
+            if page.is_empty() {
+                finished = true;
+                break;
+            }
             let mut writer = lock(&self.writer);
             let searcher = self.reader.searcher();
             let rebuilding = lock(&self.rebuilding);
@@ -356,6 +391,10 @@ impl SearchIndex {
                 }
             }
             self.dirty.store(true, Ordering::Release);
+        }
+        if !finished {
+            // Without the last page nobody knows which documents are stale.
+            return Err(SearchError::RebuildCut(tenant));
         }
         {
             let writer = lock(&self.writer);
@@ -429,11 +468,10 @@ impl SearchIndex {
         }
         self.commit()?;
         let searcher = self.reader.searcher();
-        let query = self.retrieval_query(tenant, &parsed);
-        let candidates = searcher.search(&query, &TopDocs::with_limit(CANDIDATES.max(limit)))?;
+        let candidates = self.retrieve(&searcher, tenant, &parsed, CANDIDATES.max(limit))?;
 
         let mut best: HashMap<CustomerId, SearchHit> = HashMap::with_capacity(candidates.len());
-        for (_, address) in candidates {
+        for address in candidates {
             let doc: TantivyDocument = searcher.doc(address)?;
             let Some((doc_tenant, id, fields)) = self.candidate(&doc) else {
                 continue;
@@ -467,70 +505,126 @@ impl SearchIndex {
         Ok(hits)
     }
 
-    /// Candidate retrieval: the tenant is required; each query word is an optional clause
-    /// scoring its best (field weight × match kind), so more matched words rank higher.
-    fn retrieval_query(&self, tenant: TenantId, q: &ParsedQuery) -> BooleanQuery {
-        let f = &self.fields;
-        let mut words: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    /// Candidate retrieval: the tenant's documents with the best sums, over the query's
+    /// words, of each word's best way of matching (field weight × match kind), so documents
+    /// matching more words come first; equal sums keep index order. Each word's ways are
+    /// tried best first and a document counts only the first that reaches it, so every
+    /// posting is read once into a per-segment score array, with no scorer tree.
+    fn retrieve(
+        &self,
+        searcher: &Searcher,
+        tenant: TenantId,
+        q: &ParsedQuery,
+        n: usize,
+    ) -> Result<Vec<DocAddress>, SearchError> {
+        let scoring = EnableScoring::disabled_from_searcher(searcher);
+        let mut words: Vec<Vec<(Box<dyn Weight>, f32)>> = Vec::new();
         for w in &q.words {
-            words.push((Occur::Should, Box::new(self.word_query(w))));
+            let mut ways = Vec::new();
+            for (query, weight) in self.word_ways(w) {
+                ways.push((query.weight(scoring)?, weight));
+            }
+            words.push(ways);
         }
         for run in &q.phone_runs {
-            let term = Term::from_field_text(f.phone_suffix, run);
-            words.push((
-                Occur::Should,
-                constant(TermQuery::new(term, IndexRecordOption::Basic), 3.0),
-            ));
+            let term = Term::from_field_text(self.fields.phone_suffix, run);
+            let query = TermQuery::new(term, IndexRecordOption::Basic);
+            words.push(vec![(query.weight(scoring)?, 3.0)]);
         }
-        BooleanQuery::new(vec![
-            (Occur::Must, constant(self.tenant_query(tenant), 0.0)),
-            (Occur::Must, Box::new(BooleanQuery::new(words))),
-        ])
+        // Smallest first, so the heap's top is the one to drop.
+        let mut top: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(n + 1);
+        let mut buffer = [0 as DocId; COLLECT_BLOCK_BUFFER_LEN];
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let ord = ord as u32;
+            let max_doc = segment.max_doc();
+            let mut scores = vec![0f32; max_doc as usize];
+            let mut touched: Vec<DocId> = Vec::new();
+            for ways in &words {
+                // One bit per document: whether a better way of this word reached it.
+                let mut reached = vec![0u64; (max_doc as usize).div_ceil(64)];
+                for (weight, score) in ways {
+                    let mut docs = weight.scorer(segment, 1.0)?;
+                    loop {
+                        let filled = docs.fill_buffer(&mut buffer);
+                        for &doc in &buffer[..filled] {
+                            let (word, bit) = (doc as usize / 64, 1u64 << (doc % 64));
+                            if reached[word] & bit != 0 {
+                                continue;
+                            }
+                            reached[word] |= bit;
+                            let slot = &mut scores[doc as usize];
+                            if *slot == 0.0 {
+                                touched.push(doc);
+                            }
+                            *slot += score;
+                        }
+                        if filled < COLLECT_BLOCK_BUFFER_LEN {
+                            break;
+                        }
+                    }
+                }
+            }
+            let tenants = segment.fast_fields().i64("tenant")?;
+            for doc in touched {
+                let key = (scores[doc as usize].to_bits(), Reverse((ord, doc)));
+                if top.len() == n && top.peek().is_some_and(|Reverse(min)| *min >= key) {
+                    continue;
+                }
+                if segment.is_deleted(doc) || tenants.first(doc) != Some(tenant.0) {
+                    continue;
+                }
+                top.push(Reverse(key));
+                if top.len() > n {
+                    top.pop();
+                }
+            }
+        }
+        let mut best: Vec<Ranked> = top.into_iter().map(|Reverse(k)| k).collect();
+        best.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(best
+            .into_iter()
+            .map(|(_, Reverse((ord, doc)))| DocAddress::new(ord, doc))
+            .collect())
     }
 
-    fn word_query(&self, w: &QueryWord) -> DisjunctionMaxQuery {
+    /// The ways one query word can match, best first: exact terms per field, a prefix or a
+    /// typo of any word, a zip or phone suffix for digits.
+    fn word_ways(&self, w: &QueryWord) -> Vec<(Box<dyn Query>, f32)> {
         let f = &self.fields;
-        let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
-        let text_fields = [
-            (f.name, 3.0, &w.text),
-            (f.street, 2.0, &w.street),
-            (f.city, 1.0, &w.text),
-            (f.email_words, 1.5, &w.text),
-        ];
-        for (field, weight, text) in text_fields {
-            let term = Term::from_field_text(field, text);
-            alternatives.push(constant(
-                TermQuery::new(term, IndexRecordOption::Basic),
-                weight,
-            ));
-        }
+        let mut ways: Vec<(Box<dyn Query>, f32)> = Vec::new();
+        let exact = |field: Field, text: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, text),
+                IndexRecordOption::Basic,
+            ))
+        };
+        ways.push((exact(f.name, &w.text), 3.0));
+        ways.push((exact(f.street, &w.street), 2.0));
+        ways.push((exact(f.city, &w.text), 1.0));
+        ways.push((exact(f.email_words, &w.text), 1.5));
         // Prefixes and typos are looked up once, in the field holding every word: each
         // automaton costs a walk of the term dictionary, and the re-ranker weighs fields.
         if !w.has_digit {
             let term = Term::from_field_text(f.words, &w.text);
             if w.len >= 2 {
-                alternatives.push(constant(
-                    FuzzyTermQuery::new_prefix(term.clone(), 0, true),
+                ways.push((
+                    Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)),
                     1.5,
                 ));
             }
             let typos = max_typos(w.len);
             if typos > 0 {
-                alternatives.push(constant(FuzzyTermQuery::new(term, typos, true), 1.2));
+                ways.push((Box::new(FuzzyTermQuery::new(term, typos, true)), 1.2));
             }
         }
         if w.numeric {
-            let zip = Term::from_field_text(f.zip, &w.text);
-            alternatives.push(constant(TermQuery::new(zip, IndexRecordOption::Basic), 2.5));
+            ways.push((exact(f.zip, &w.text), 2.5));
             if w.text.len() >= text::MIN_PHONE_SUFFIX {
-                let phone = Term::from_field_text(f.phone_suffix, &w.text);
-                alternatives.push(constant(
-                    TermQuery::new(phone, IndexRecordOption::Basic),
-                    3.0,
-                ));
+                ways.push((exact(f.phone_suffix, &w.text), 3.0));
             }
         }
-        DisjunctionMaxQuery::new(alternatives)
+        ways.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ways
     }
 
     fn candidate<'a>(
@@ -561,10 +655,6 @@ impl SearchIndex {
         };
         Some((TenantId(tenant), CustomerId(id), fields))
     }
-}
-
-fn constant(q: impl Query, score: f32) -> Box<dyn Query> {
-    Box::new(ConstScoreQuery::new(Box::new(q), score))
 }
 
 impl Drop for SearchIndex {

@@ -137,6 +137,10 @@ impl PropertyRow {
 /// A customer id with one phone number or email address.
 type ContactRow = (i64, String);
 
+/// A phone's customers. `(customer_id, phone)` is the key, so each customer comes once.
+const CUSTOMERS_BY_PHONE: &str =
+    "SELECT customer_id FROM customer_phones WHERE tenant_id = $1 AND phone = $2 ORDER BY customer_id";
+
 const PROPERTY_SELECT: &str = "SELECT p.id, p.customer_id, p.street, p.city, p.state, p.zip, p.zone_id, z.name AS zone, p.sq_ft, p.kind \
      FROM properties p JOIN zones z ON z.id = p.zone_id";
 
@@ -345,19 +349,46 @@ impl Store {
         Ok((self.hydrate_customers(tenant, rows).await?, total))
     }
 
-    /// Every customer whose contacts include this phone (families share numbers).
+    /// Every customer whose contacts include this phone (families share numbers): how a
+    /// caller is identified, so it is one index lookup (`customers_by_phone_plan` shows it).
     pub async fn customers_by_phone(
         &self,
         tenant: TenantId,
         phone: &PhoneE164,
     ) -> StoreResult<Vec<CustomerId>> {
-        let ids: Vec<i64> = with_db!(self, pool => sqlx::query_scalar(
-            "SELECT DISTINCT customer_id FROM customer_phones WHERE tenant_id = $1 AND phone = $2 ORDER BY customer_id")
+        let ids: Vec<i64> = with_db!(self, pool => sqlx::query_scalar(CUSTOMERS_BY_PHONE)
             .bind(tenant.0)
             .bind(phone.as_str())
             .fetch_all(pool)
             .await?);
         Ok(ids.into_iter().map(CustomerId).collect())
+    }
+
+    /// The engine's plan for [`Store::customers_by_phone`], one line per step, so a
+    /// benchmark can check on real data that the lookup uses the phone index.
+    pub async fn customers_by_phone_plan(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneE164,
+    ) -> StoreResult<Vec<String>> {
+        match &self.db {
+            Backend::Sqlite(pool) => {
+                let rows: Vec<(i64, i64, i64, String)> =
+                    sqlx::query_as(&format!("EXPLAIN QUERY PLAN {CUSTOMERS_BY_PHONE}"))
+                        .bind(tenant.0)
+                        .bind(phone.as_str())
+                        .fetch_all(pool)
+                        .await?;
+                Ok(rows.into_iter().map(|r| r.3).collect())
+            }
+            Backend::Postgres(pool) => {
+                Ok(sqlx::query_scalar(&format!("EXPLAIN {CUSTOMERS_BY_PHONE}"))
+                    .bind(tenant.0)
+                    .bind(phone.as_str())
+                    .fetch_all(pool)
+                    .await?)
+            }
+        }
     }
 
     pub async fn properties(

@@ -449,6 +449,16 @@ store_test!(
             .await
             .expect("by phone");
         assert!(nobody.is_empty());
+
+        let plan = store
+            .customers_by_phone_plan(w.tenant, &w.phone)
+            .await
+            .expect("plan");
+        assert!(
+            plan.iter()
+                .any(|step| step.contains(frontdesk::search::bench::PHONE_INDEX)),
+            "{plan:?}"
+        );
     }
 );
 
