@@ -272,24 +272,11 @@ impl Store {
         conversation: ConversationId,
         limit: i64,
     ) -> StoreResult<Vec<Message>> {
-        type Row = (i64, String, String, String, Option<String>, String, i64);
-        let mut rows: Vec<Row> = with_db!(self, pool => sqlx::query_as(
+        let mut rows: Vec<MessageRow> = with_db!(self, pool => sqlx::query_as(
             "SELECT id, direction, author, text, external_id, media, at FROM messages WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id DESC LIMIT $3")
             .bind(tenant.0).bind(conversation.0).bind(limit).fetch_all(pool).await?);
         rows.reverse();
-        rows.into_iter()
-            .map(|(id, direction, author, text, external_id, media, at)| {
-                Ok(Message {
-                    id: MessageId(id),
-                    direction: parse_col(&direction, "message direction")?,
-                    author,
-                    text,
-                    external_id,
-                    media: json_col(&media, "message media")?,
-                    at: ts(at),
-                })
-            })
-            .collect()
+        rows.into_iter().map(message_from_row).collect()
     }
 
     /// Messages of a conversation in order.
@@ -298,23 +285,10 @@ impl Store {
         tenant: TenantId,
         conversation: ConversationId,
     ) -> StoreResult<Vec<Message>> {
-        type Row = (i64, String, String, String, Option<String>, String, i64);
-        let rows: Vec<Row> = with_db!(self, pool => sqlx::query_as(
+        let rows: Vec<MessageRow> = with_db!(self, pool => sqlx::query_as(
             "SELECT id, direction, author, text, external_id, media, at FROM messages WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id")
             .bind(tenant.0).bind(conversation.0).fetch_all(pool).await?);
-        rows.into_iter()
-            .map(|(id, direction, author, text, external_id, media, at)| {
-                Ok(Message {
-                    id: MessageId(id),
-                    direction: parse_col(&direction, "message direction")?,
-                    author,
-                    text,
-                    external_id,
-                    media: json_col(&media, "message media")?,
-                    at: ts(at),
-                })
-            })
-            .collect()
+        rows.into_iter().map(message_from_row).collect()
     }
 
     pub async fn insert_tool_call(
@@ -504,4 +478,21 @@ impl Tx {
         .await?;
         Ok(EscalationId(id))
     }
+}
+
+/// A `messages` row: id, direction, author, text, external id, media, time.
+type MessageRow = (i64, String, String, String, Option<String>, String, i64);
+
+fn message_from_row(
+    (id, direction, author, text, external_id, media, at): MessageRow,
+) -> StoreResult<Message> {
+    Ok(Message {
+        id: MessageId(id),
+        direction: parse_col(&direction, "message direction")?,
+        author,
+        text,
+        external_id,
+        media: json_col(&media, "message media")?,
+        at: ts(at),
+    })
 }

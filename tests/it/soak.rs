@@ -20,15 +20,7 @@ fn short(postgres: Option<String>, conversations: usize, kills: usize) -> SoakOp
 
 fn check(report: &frontdesk::soak::SoakReport, kills: usize) {
     println!("{}", report.render());
-    // The one count not yet at zero (RELIABILITY.md, "Open"): a SIGKILL can cut an answer
-    // that was already recorded as sent; at most the answers in flight at each kill.
-    let open = report.replies_lost as u64;
-    assert_eq!(report.failures() - open, 0, "{}", report.render());
-    assert!(
-        report.replies_lost <= report.kills,
-        "more replies lost than kills: {}",
-        report.render()
-    );
+    assert_eq!(report.failures(), 0, "{}", report.render());
     // The run did what it claims: every message went in, some twice, and the kills happened.
     assert!(report.messages > 0 && report.store.inbox_rows as usize == report.messages);
     assert!(report.redeliveries > 0, "no message was delivered twice");

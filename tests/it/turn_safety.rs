@@ -397,6 +397,30 @@ store_test!(
     }
 );
 
+/// A message whose turn finished and whose reply was claimed for an inline answer by a
+/// request whose process then died: its reply.
+async fn claimed_inline_then_died(app: &TestApp, text: &str, external_id: &str) -> String {
+    let (inbox_id, conv) = accept_only(app, &sms(app, RACHEL, text, external_id)).await;
+    drain_now(app, conv).await;
+    let (store, tenant) = (&app.state.store, app.demo.demo);
+    assert!(store
+        .claim_delivery(tenant, inbox_id, frontdesk::store::Delivery::Inline)
+        .await
+        .expect("claim"));
+    let item = store.inbox_by_id(tenant, inbox_id).await.expect("row");
+    item.reply.expect("a reply")
+}
+
+/// Recovery with no grace, then the outbox woken.
+async fn recover_now(app: &TestApp) {
+    app.state
+        .agent
+        .recover(Duration::ZERO, Duration::ZERO)
+        .await
+        .expect("recover");
+    app.state.outbox.notify_one();
+}
+
 store_test!(
     fn a_reply_that_repeats_an_earlier_one_is_not_taken_for_it(db: &TestDb) {
         // Found by `frontdesk soak`: a reply whose inline answer never left was looked up in
@@ -404,8 +428,6 @@ store_test!(
         // number ("Got it. What can I help you with today?") was taken for it: never sent.
         let fake = fake_twilio().await;
         let app = TestApp::spawn_with(db, |raw| raw.twilio_api_base = Some(fake.api_base())).await;
-        let store = app.state.store.clone();
-        let tenant = app.demo.demo;
         let question = "what are your hours?";
         // The first answer went inline and reached Twilio.
         let first = TwilioClient::new(&app).sms(RACHEL, question).await;
@@ -414,26 +436,10 @@ store_test!(
         fake.record_twiml_reply(DEMO_NUMBER, RACHEL, &answered);
         app.state.background.idle().await;
         // The same question again: its answer was claimed inline, then the process died.
-        let (inbox_id, conv) = accept_only(&app, &sms(&app, RACHEL, question, "SMrepeat2")).await;
-        drain_now(&app, conv).await;
-        assert!(store
-            .claim_delivery(tenant, inbox_id, frontdesk::store::Delivery::Inline)
-            .await
-            .expect("claim"));
-        let reply = store
-            .inbox_by_id(tenant, inbox_id)
-            .await
-            .expect("row")
-            .reply
-            .expect("a reply");
+        let reply = claimed_inline_then_died(&app, question, "SMrepeat2").await;
         let text = frontdesk::channels::twilio::sms::fit_sms(&reply, 2);
         assert_eq!(text, answered, "the example needs the same reply twice");
-        app.state
-            .agent
-            .recover(Duration::ZERO, Duration::ZERO)
-            .await
-            .expect("recover");
-        app.state.outbox.notify_one();
+        recover_now(&app).await;
         let sent = fake.wait_for_messages(1, Duration::from_secs(10)).await;
         assert_eq!(sent.len(), 1, "the repeated reply was never sent: {sent:?}");
         assert_eq!(sent[0].body(), Some(text.as_str()));
@@ -455,25 +461,12 @@ store_test!(
             ("what do I owe?", "SMlost1"),
             ("what are your hours?", "SMlost2"),
         ] {
-            let (inbox_id, conv) = accept_only(&app, &sms(&app, RACHEL, text, id)).await;
-            drain_now(&app, conv).await;
-            // The request recorded its inline answer, then its process died.
-            assert!(store
-                .claim_delivery(tenant, inbox_id, frontdesk::store::Delivery::Inline)
-                .await
-                .expect("claim"));
-            let item = store.inbox_by_id(tenant, inbox_id).await.expect("row");
-            replies.push(item.reply.expect("a reply"));
+            replies.push(claimed_inline_then_died(&app, text, id).await);
         }
         // The second answer did reach Twilio (it is a message of the account); the first did not.
         let answered = frontdesk::channels::twilio::sms::fit_sms(&replies[1], 2);
         fake.record_twiml_reply(DEMO_NUMBER, RACHEL, &answered);
-        app.state
-            .agent
-            .recover(Duration::ZERO, Duration::ZERO)
-            .await
-            .expect("recover");
-        app.state.outbox.notify_one();
+        recover_now(&app).await;
         let sent = fake.wait_for_messages(1, Duration::from_secs(10)).await;
         assert_eq!(sent.len(), 1, "{sent:?}");
         assert_eq!(
@@ -487,12 +480,7 @@ store_test!(
         })
         .await;
         assert!(settled.is_some(), "the outbox did not settle");
-        app.state
-            .agent
-            .recover(Duration::ZERO, Duration::ZERO)
-            .await
-            .expect("recover");
-        app.state.outbox.notify_one();
+        recover_now(&app).await;
         let bodies: Vec<_> = fake
             .messages()
             .iter()
