@@ -122,17 +122,18 @@ async fn this_send(
         .into_iter()
         .filter(|sid| !others.sids.contains(sid))
         .collect();
-    let max_segments = usize::from(tenant.policy.sms_max_segments.max(1));
     let inline = others
         .inline_replies
         .iter()
         .filter(|(reply, escalated)| {
-            fit_sms(reply, max_segments + usize::from(*escalated)) == m.body
+            fit_sms(reply, tenant.policy.sms_reply_segments(*escalated)) == m.body
         })
         .count();
-    Ok((unaccounted.len() > inline)
-        .then(|| unaccounted.into_iter().next())
-        .flatten())
+    Ok(if unaccounted.len() > inline {
+        unaccounted.into_iter().next()
+    } else {
+        None
+    })
 }
 
 async fn deliver_one(

@@ -423,7 +423,6 @@ impl Agent {
             return Ok(None);
         };
         let tenant = self.store.tenant(item.tenant_id).await?;
-        let max_segments = usize::from(tenant.policy.sms_max_segments.max(1));
         Ok(Some(NewOutbound {
             conversation_id: Some(item.conversation_id),
             channel: Channel::Sms,
@@ -431,7 +430,7 @@ impl Agent {
             from: from.clone(),
             body: crate::channels::twilio::sms::fit_sms(
                 reply,
-                max_segments + usize::from(item.escalated),
+                tenant.policy.sms_reply_segments(item.escalated),
             ),
             purpose: "late_reply".into(),
         }))

@@ -20,6 +20,16 @@ pub struct Policy {
     pub notices: NoticePolicy,
 }
 
+impl Policy {
+    /// The SMS segments an agent reply may take, inline or by the outbox: the policy's limit
+    /// (at least one), and one more for an escalation's acknowledgement (for an emergency:
+    /// safety guidance, then who will call back and when) rather than lose the promise at
+    /// its end.
+    pub fn sms_reply_segments(&self, escalated: bool) -> usize {
+        usize::from(self.sms_max_segments.max(1)) + usize::from(escalated)
+    }
+}
+
 /// Which proactive messages a tenant sends, and when. Times are local hours.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

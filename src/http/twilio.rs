@@ -307,11 +307,7 @@ async fn sms(
         // An opted-out number is never texted.
         Some(out) if !opted_out => match out.reply {
             Some(reply) if !reply.trim().is_empty() => {
-                // An escalation's acknowledgement (for an emergency: safety guidance, then who
-                // will call back and when) may take one more segment rather than lose the
-                // promise at its end.
-                let max =
-                    usize::from(tenant.policy.sms_max_segments.max(1)) + usize::from(out.escalated);
+                let max = tenant.policy.sms_reply_segments(out.escalated);
                 confirm_when_sent(
                     twiml::Response::new().message(fit_sms(&reply, max)),
                     &state,
