@@ -17,6 +17,7 @@ pub mod eval;
 #[cfg(feature = "test-support")]
 pub mod fuzzing;
 pub mod http;
+pub mod instance;
 pub mod jobs;
 pub mod loadgen;
 pub mod metrics;

@@ -2,6 +2,11 @@
 //! post signed Twilio SMS webhooks (or `POST /api/v1/messages` with an integration token) for
 //! D seconds, each sender as its own customer number, and the run prints throughput,
 //! latency percentiles and errors. Loopback targets only; bounded in time and in count.
+//!
+//! With `--spawn` it starts the server itself ([`run_spawned`]): the same binary's `serve`
+//! on a free loopback port, over a new SQLite file (or the empty PostgreSQL database given), demo world,
+//! rate limits off; then one run per sender count, and what the server spent per turn (CPU
+//! time, time holding SQLite's writer) and its peak memory.
 
 use std::time::{Duration, Instant};
 
@@ -60,6 +65,11 @@ fn loopback_only(url: &str) -> anyhow::Result<reqwest::Url> {
 }
 
 pub async fn run(opts: LoadOptions) -> anyhow::Result<String> {
+    Ok(run_counted(opts).await?.0)
+}
+
+/// [`run`], also returning how many requests succeeded.
+async fn run_counted(opts: LoadOptions) -> anyhow::Result<(String, usize)> {
     let base = loopback_only(&opts.url)?;
     let base = base.as_str().trim_end_matches('/').to_string();
     let public = opts
@@ -175,7 +185,139 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<String> {
     if let Some(e) = first_error {
         report.push_str(&format!("\nfirst error: {e}"));
     }
-    Ok(report)
+    Ok((report, latencies.len()))
+}
+
+/// What a spawned server is loaded with: one run per entry of `senders`.
+#[derive(Debug, Clone)]
+pub struct SpawnOptions {
+    /// An empty PostgreSQL database for the server (it seeds the demo world); a new SQLite
+    /// file in a temporary folder when unset.
+    pub database_url: Option<String>,
+    pub senders: Vec<usize>,
+    pub seconds: u64,
+    pub max_requests: usize,
+    pub to: String,
+}
+
+/// Start `frontdesk serve` (this binary), load it once per sender count, report each run
+/// with the server's CPU time and SQLite writer time per turn, then its peak memory.
+pub async fn run_spawned(opts: SpawnOptions) -> anyhow::Result<String> {
+    use crate::instance::{free_port, Instance};
+    anyhow::ensure!(
+        !opts.senders.is_empty(),
+        "--senders needs at least one count"
+    );
+    let dir = std::env::temp_dir().join(format!("frontdesk-bench-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let outcome = async {
+        let port = free_port()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let token = crate::auth::generate_token()?;
+        let db = match &opts.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", dir.join("frontdesk.db").display()),
+        };
+        let env = [
+            ("FRONTDESK_DATABASE_URL", db),
+            ("FRONTDESK_PUBLIC_URL", base.clone()),
+            ("FRONTDESK_TWILIO_ACCOUNT_SID", format!("AC{:032}", 0)),
+            ("FRONTDESK_TWILIO_AUTH_TOKEN", token.clone()),
+            // Replies are answered inline; nothing may leave the machine.
+            (
+                "FRONTDESK_TWILIO_API_BASE",
+                format!("http://127.0.0.1:{}", free_port()?),
+            ),
+            ("FRONTDESK_WHISPER_MODEL", "off".to_string()),
+            ("FRONTDESK_RATE_LIMITS", "off".to_string()),
+            ("FRONTDESK_METRICS_TOKEN", token.clone()),
+            ("RUST_LOG", "warn".to_string()),
+        ];
+        let server = Instance::start(
+            &std::env::current_exe()?,
+            port,
+            &[],
+            &env,
+            &dir.join("server.log"),
+        )
+        .await?;
+        let http = reqwest::Client::new();
+        let mut report = String::new();
+        for &senders in &opts.senders {
+            let before = (
+                server.cpu_time(),
+                writer_seconds(&http, &base, &token).await?,
+            );
+            let (text, turns) = run_counted(LoadOptions {
+                url: base.clone(),
+                public_url: None,
+                twilio_auth_token: Some(token.clone()),
+                api_token: None,
+                to: opts.to.clone(),
+                senders,
+                seconds: opts.seconds,
+                max_requests: opts.max_requests,
+            })
+            .await?;
+            let after = (
+                server.cpu_time(),
+                writer_seconds(&http, &base, &token).await?,
+            );
+            report.push_str(&text);
+            let per_turn = |secs: f64| secs * 1000.0 / turns.max(1) as f64;
+            if let (Some(b), Some(a)) = (before.0, after.0) {
+                report.push_str(&format!(
+                    "\nserver CPU per turn: {:.2} ms",
+                    per_turn((a - b).as_secs_f64())
+                ));
+            }
+            let ((held_b, wait_b), (held_a, wait_a)) = (before.1, after.1);
+            if held_a > held_b {
+                report.push_str(&format!(
+                    "; SQLite writer held {:.2} ms, waited for {:.2} ms",
+                    per_turn(held_a - held_b),
+                    per_turn(wait_a - wait_b)
+                ));
+            }
+            report.push('\n');
+        }
+        if let Some(peak) = server.peak_rss() {
+            report.push_str(&format!(
+                "server peak resident memory: {:.1} MB\n",
+                peak as f64 / 1e6
+            ));
+        }
+        Ok::<_, anyhow::Error>(report)
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+/// The server's `frontdesk_store_writer_{held,wait}_seconds` sums (0 on PostgreSQL).
+async fn writer_seconds(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> anyhow::Result<(f64, f64)> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let sum = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((
+        sum("frontdesk_store_writer_held_seconds_sum{}"),
+        sum("frontdesk_store_writer_wait_seconds_sum{}"),
+    ))
 }
 
 #[cfg(test)]

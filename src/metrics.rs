@@ -247,6 +247,24 @@ pub mod record {
             1,
         );
     }
+
+    /// How long a write waited for SQLite's one writer (`store::WriterTurn`).
+    pub fn store_writer_wait(elapsed: Duration) {
+        domain().observe(
+            "frontdesk_store_writer_wait_seconds",
+            String::new(),
+            elapsed,
+        );
+    }
+
+    /// How long a write (a statement or a transaction) held SQLite's one writer.
+    pub fn store_writer_held(elapsed: Duration) {
+        domain().observe(
+            "frontdesk_store_writer_held_seconds",
+            String::new(),
+            elapsed,
+        );
+    }
 }
 
 /// The standard methods keep their name; anything else a client invents is `OTHER`.

@@ -16,7 +16,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -33,6 +32,7 @@ use crate::clock::Clock;
 use crate::domain::{
     AppointmentStatus, CustomerId, CustomerStatus, PhoneE164, PropertyKind, TenantId,
 };
+use crate::instance::{free_port, Instance};
 use crate::search::bench::percentile;
 use crate::store::{
     create_postgres_database, drop_postgres_database, Integrity, NewAppointment, NewCustomer,
@@ -368,28 +368,9 @@ fn flaky_model(n: usize) -> FakeResponse {
     }
 }
 
-/// One `frontdesk serve` process (killed when dropped).
-struct Instance {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 struct Fakes {
     twilio: FakeTwilio,
     model: FakeChatServer,
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 async fn start_instance(
@@ -398,59 +379,27 @@ async fn start_instance(
     fakes: &Fakes,
     log: &std::path::Path,
 ) -> anyhow::Result<Instance> {
-    let port = free_port()?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
-    let mut command = Command::new(&opts.binary);
+    let mut env = vec![
+        ("FRONTDESK_DATABASE_URL", db_url.to_string()),
+        ("FRONTDESK_PUBLIC_URL", PUBLIC_URL.to_string()),
+        ("FRONTDESK_CLOCK", CLOCK.to_string()),
+        ("FRONTDESK_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_string()),
+        ("FRONTDESK_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_string()),
+        ("FRONTDESK_TWILIO_API_BASE", fakes.twilio.api_base()),
+        ("FRONTDESK_MODEL", "openai".to_string()),
+        ("FRONTDESK_OPENAI_BASE_URL", fakes.model.base_url()),
+        ("FRONTDESK_OPENAI_MODEL", "soak".to_string()),
+        ("FRONTDESK_WHISPER_MODEL", "off".to_string()),
+        ("FRONTDESK_RATE_LIMITS", "off".to_string()),
+        ("FRONTDESK_LEASE_SECS", "5".to_string()),
+        ("RUST_LOG", "warn".to_string()),
+    ];
     if opts.model == ModelBehaviour::Flaky {
         // Hangs in the schedule cost 2 s, not the turn's whole budget; an outage run keeps
         // the defaults, to show the budget holds.
-        command.env("FRONTDESK_OPENAI_TIMEOUT_SECS", "2");
+        env.push(("FRONTDESK_OPENAI_TIMEOUT_SECS", "2".to_string()));
     }
-    let child = command
-        .args(["serve", "--no-seed"])
-        .env("FRONTDESK_DATABASE_URL", db_url)
-        .env("FRONTDESK_BIND", format!("127.0.0.1:{port}"))
-        .env("FRONTDESK_PUBLIC_URL", PUBLIC_URL)
-        .env("FRONTDESK_CLOCK", CLOCK)
-        .env("FRONTDESK_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-        .env("FRONTDESK_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-        .env("FRONTDESK_TWILIO_API_BASE", fakes.twilio.api_base())
-        .env("FRONTDESK_MODEL", "openai")
-        .env("FRONTDESK_OPENAI_BASE_URL", fakes.model.base_url())
-        .env("FRONTDESK_OPENAI_MODEL", "soak")
-        .env("FRONTDESK_WHISPER_MODEL", "off")
-        .env("FRONTDESK_RATE_LIMITS", "off")
-        .env("FRONTDESK_LEASE_SECS", "5")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .with_context(|| format!("start {}", opts.binary.display()))?;
-    let mut instance = Instance {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{}/healthz", instance.base)).send().await {
-            if r.status().is_success() {
-                return Ok(instance);
-            }
-        }
-        if let Some(status) = instance.child.try_wait()? {
-            anyhow::bail!("an instance exited at start ({status})");
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "an instance did not come up in 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    Instance::start(&opts.binary, free_port()?, &["--no-seed"], &env, log).await
 }
 
 /// A load customer: one phone, one property, maybe an upcoming visit.
@@ -876,8 +825,7 @@ async fn run_on(
             _ = tick => {
                 let i = rng.below(running.len());
                 *lock(&drive.instances[i]) = None;
-                let _ = running[i].child.kill();
-                let _ = running[i].child.wait();
+                let _ = running[i].kill();
                 kills += 1;
                 running[i] = start_instance(opts, db_url, &fakes, &dir.join(format!("instance-{i}.log"))).await?;
                 *lock(&drive.instances[i]) = Some(running[i].base.clone());

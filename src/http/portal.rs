@@ -35,13 +35,9 @@ pub struct PortalAuth(pub PortalClaims);
 /// The portal pages' session cookie: the same signed token as the API's bearer token.
 pub const PORTAL_COOKIE: &str = "fd_portal";
 
-/// The token of a portal request: bearer header, else the pages' cookie (writes then need
-/// the page's `x-csrf-token`), else `?token=` (browsers cannot set headers on a WebSocket).
-fn portal_token(parts: &Parts) -> Result<(String, bool), ApiError> {
-    if let Ok(t) = bearer(parts) {
-        return Ok((t.to_string(), false));
-    }
-    let cookie = parts
+/// The portal pages' cookie, if the request carries a non-empty one.
+pub(super) fn cookie_token(parts: &Parts) -> Option<String> {
+    parts
         .headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -49,8 +45,17 @@ fn portal_token(parts: &Parts) -> Result<(String, bool), ApiError> {
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == PORTAL_COOKIE)
-        .map(|(_, v)| v.trim().to_string());
-    if let Some(c) = cookie.filter(|c| !c.is_empty()) {
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The token of a portal request: bearer header, else the pages' cookie (writes then need
+/// the page's `x-csrf-token`), else `?token=` (browsers cannot set headers on a WebSocket).
+fn portal_token(parts: &Parts) -> Result<(String, bool), ApiError> {
+    if let Ok(t) = bearer(parts) {
+        return Ok((t.to_string(), false));
+    }
+    if let Some(c) = cookie_token(parts) {
         return Ok((c, true));
     }
     parts

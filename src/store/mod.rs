@@ -132,16 +132,36 @@ pub struct Store {
 /// How long a transaction waits for SQLite's writer before the store reports itself busy.
 const WRITER_WAIT: Duration = Duration::from_secs(30);
 
+/// A turn at SQLite's writer; dropping it gives the writer back. How long each took to get
+/// and was held is measured (`frontdesk_store_writer_{wait,held}_seconds`): with one writer,
+/// the time a turn holds it bounds how many turns a second the whole process can run.
+pub(crate) struct WriterTurn {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    since: std::time::Instant,
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        crate::metrics::record::store_writer_held(self.since.elapsed());
+    }
+}
+
 impl Store {
     /// Wait for SQLite's writer (see `Store::writer`); PostgreSQL never waits here.
-    pub(crate) async fn writer_turn(
-        &self,
-    ) -> StoreResult<Option<tokio::sync::OwnedSemaphorePermit>> {
+    pub(crate) async fn writer_turn(&self) -> StoreResult<Option<WriterTurn>> {
         if !matches!(self.db, Backend::Sqlite(_)) {
             return Ok(None);
         }
+        let asked = std::time::Instant::now();
         match tokio::time::timeout(WRITER_WAIT, self.writer.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(Some(permit)),
+            Ok(Ok(permit)) => {
+                let since = std::time::Instant::now();
+                crate::metrics::record::store_writer_wait(since - asked);
+                Ok(Some(WriterTurn {
+                    _permit: permit,
+                    since,
+                }))
+            }
             _ => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
         }
     }
@@ -207,7 +227,7 @@ pub struct Tx {
     /// notification sent).
     pub(crate) event_tenants: Vec<i64>,
     /// SQLite's writer, held until commit or rollback.
-    pub(crate) _writer: Option<tokio::sync::OwnedSemaphorePermit>,
+    pub(crate) _writer: Option<WriterTurn>,
 }
 
 pub(crate) enum TxInner {

@@ -14,6 +14,7 @@ mod agent_portal;
 mod agent_reschedule;
 mod api_edges;
 mod bad_input;
+mod bench_load;
 mod capacity;
 mod console;
 mod eval;

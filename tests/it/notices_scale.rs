@@ -5,12 +5,12 @@
 //! restarted: none lost, none doubled.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveTime, Utc};
 use frontdesk::clock::Clock;
 use frontdesk::domain::{CustomerStatus, PhoneE164};
+use frontdesk::instance::{free_port, Instance};
 use frontdesk::store::{NewCustomer, Store};
 
 use crate::common::app::{CLOCK, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN};
@@ -19,67 +19,32 @@ use crate::common::TestDb;
 
 const REMINDERS: usize = 1000;
 
-/// One `frontdesk serve` process; killed (SIGKILL) when dropped.
-struct Instance {
-    child: Child,
-}
-
-impl Instance {
-    async fn start(db: &TestDb, twilio: &FakeTwilio, clock: &str) -> Instance {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_frontdesk"))
-            .arg("serve")
-            .env("FRONTDESK_DATABASE_URL", db.url())
-            .env("FRONTDESK_BIND", format!("127.0.0.1:{port}"))
-            .env("FRONTDESK_PUBLIC_URL", "https://frontdesk.test")
-            .env("FRONTDESK_CLOCK", clock)
-            .env("FRONTDESK_TWILIO_ACCOUNT_SID", TWILIO_ACCOUNT_SID)
-            .env("FRONTDESK_TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN)
-            .env("FRONTDESK_TWILIO_API_BASE", twilio.api_base())
-            .env("FRONTDESK_WHISPER_MODEL", "off")
-            .env("FRONTDESK_LEASE_SECS", "5")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start frontdesk serve");
-        let mut instance = Instance { child };
-        let url = format!("http://127.0.0.1:{port}/healthz");
-        let http = reqwest::Client::new();
-        let up = eventually(Duration::from_secs(60), || {
-            let http = http.clone();
-            let url = url.clone();
-            async move {
-                match http.get(&url).send().await {
-                    Ok(r) if r.status().is_success() => Some(()),
-                    _ => None,
-                }
-            }
-        })
-        .await;
-        if up.is_none() {
-            let status = instance.child.try_wait();
-            panic!("frontdesk serve did not come up ({status:?})");
-        }
-        instance
-    }
-
-    /// `kill -9`.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// One `frontdesk serve` process (killed with SIGKILL when dropped) on `db`.
+async fn start(db: &TestDb, twilio: &FakeTwilio, clock: &str) -> Instance {
+    let env = [
+        ("FRONTDESK_DATABASE_URL", db.url().to_string()),
+        ("FRONTDESK_PUBLIC_URL", "https://frontdesk.test".to_string()),
+        ("FRONTDESK_CLOCK", clock.to_string()),
+        (
+            "FRONTDESK_TWILIO_ACCOUNT_SID",
+            TWILIO_ACCOUNT_SID.to_string(),
+        ),
+        ("FRONTDESK_TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN.to_string()),
+        ("FRONTDESK_TWILIO_API_BASE", twilio.api_base()),
+        ("FRONTDESK_WHISPER_MODEL", "off".to_string()),
+        ("FRONTDESK_LEASE_SECS", "5".to_string()),
+        ("RUST_LOG", "warn".to_string()),
+    ];
+    let port = free_port().expect("a free port");
+    Instance::start(
+        env!("CARGO_BIN_EXE_frontdesk").as_ref(),
+        port,
+        &[],
+        &env,
+        std::path::Path::new("/dev/null"),
+    )
+    .await
+    .expect("frontdesk serve comes up")
 }
 
 /// The numbers of the load-test customers (the demo's numbers on this exchange end in 1000
@@ -216,8 +181,8 @@ async fn two_instances_on_postgresql_send_each_reminder_once() {
 
         // Two instances, nobody killed.
         let twilio = fake_twilio().await;
-        let a = Instance::start(&db, &twilio, &clock).await;
-        let b = Instance::start(&db, &twilio, &clock).await;
+        let a = start(&db, &twilio, &clock).await;
+        let b = start(&db, &twilio, &clock).await;
         settle(&db, &twilio, due).await;
         assert_exactly_once("postgres", &twilio);
         drop((a, b));
@@ -234,11 +199,11 @@ async fn on_postgresql_an_instance_killed_mid_run_loses_and_doubles_nothing() {
         let due = arrange(&db).await;
         let clock = due.to_rfc3339();
         let twilio = fake_twilio().await;
-        let a = Instance::start(&db, &twilio, &clock).await;
-        let b = Instance::start(&db, &twilio, &clock).await;
+        let mut a = start(&db, &twilio, &clock).await;
+        let b = start(&db, &twilio, &clock).await;
         wait_for_some(&twilio, REMINDERS / 4).await;
-        a.kill();
-        let a2 = Instance::start(&db, &twilio, &clock).await;
+        a.kill().expect("kill -9");
+        let a2 = start(&db, &twilio, &clock).await;
         settle(&db, &twilio, due).await;
         assert_exactly_once("postgres", &twilio);
         drop((a2, b));
@@ -255,10 +220,10 @@ async fn on_sqlite_an_instance_killed_and_restarted_loses_and_doubles_nothing() 
         let due = arrange(&db).await;
         let clock = due.to_rfc3339();
         let twilio = fake_twilio().await;
-        let a = Instance::start(&db, &twilio, &clock).await;
+        let mut a = start(&db, &twilio, &clock).await;
         wait_for_some(&twilio, REMINDERS / 4).await;
-        a.kill();
-        let a2 = Instance::start(&db, &twilio, &clock).await;
+        a.kill().expect("kill -9");
+        let a2 = start(&db, &twilio, &clock).await;
         settle(&db, &twilio, due).await;
         assert_exactly_once("sqlite", &twilio);
         drop(a2);

@@ -52,11 +52,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/admin/dashboard", get(admin::dashboard))
         .route("/console/admin/audit", get(admin::audit))
         .route("/console/assets/{file}", get(asset))
-        .layer(middleware::from_fn(headers))
+        .layer(middleware::from_fn(security_headers))
 }
 
-/// Security headers on every console answer.
-async fn headers(req: Request, next: Next) -> Response {
+/// Security headers on every console and portal page.
+pub(super) async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert("content-security-policy", HeaderValue::from_static(CSP));

@@ -11,18 +11,18 @@
 
 mod pages;
 
-use axum::extract::{FromRequestParts, Query, Request};
+use axum::extract::{FromRequestParts, Query};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use super::console::{esc, CSP};
-use super::portal::{check_portal_token, portal_csrf, PortalAuth, PORTAL_COOKIE};
+use super::console::esc;
+use super::portal::{check_portal_token, cookie_token, portal_csrf, PortalAuth, PORTAL_COOKIE};
 use super::AppState;
 use crate::error::ApiError;
 use crate::store::{StoreError, Tenant};
@@ -48,21 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/portal/history", get(pages::history))
         .route("/portal/chat", get(pages::chat))
         .route("/portal/assets/{file}", get(asset))
-        .layer(middleware::from_fn(headers))
-}
-
-/// Security headers on every portal page.
-async fn headers(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    h.insert("content-security-policy", HeaderValue::from_static(CSP));
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    res
+        .layer(middleware::from_fn(super::console::security_headers))
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,19 +205,6 @@ impl IntoResponse for ToSignIn {
     fn into_response(self) -> Response {
         (StatusCode::SEE_OTHER, [(LOCATION, "/portal/sign-in")]).into_response()
     }
-}
-
-fn cookie_token(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == PORTAL_COOKIE)
-        .map(|(_, v)| v.trim().to_string())
-        .filter(|v| !v.is_empty())
 }
 
 impl FromRequestParts<AppState> for Customer {
