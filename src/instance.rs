@@ -23,6 +23,21 @@ impl Drop for Instance {
     }
 }
 
+/// A memory figure of a process (`pid`, or `self`) from `/proc/<pid>/status` in bytes, such
+/// as `VmHWM` (peak resident) or `VmRSS` (resident now); Linux only.
+pub fn memory_bytes(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -84,16 +99,7 @@ impl Instance {
 
     /// Peak resident memory so far in bytes (`VmHWM`; Linux only).
     pub fn peak_rss(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kb = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse::<u64>()
-            .ok()?;
-        Some(kb * 1024)
+        memory_bytes(&self.child.id().to_string(), "VmHWM")
     }
 
     /// CPU time used so far, user and system (Linux only; `/proc` counts in 1/100 s).
@@ -109,14 +115,5 @@ impl Instance {
     pub fn kill(&mut self) -> std::io::Result<()> {
         self.child.kill()?;
         self.child.wait().map(|_| ())
-    }
-
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Whether the process has exited (reaped here if so).
-    pub fn exited(&mut self) -> std::io::Result<bool> {
-        Ok(self.child.try_wait()?.is_some())
     }
 }

@@ -4,9 +4,9 @@
 //! latency percentiles and errors. Loopback targets only; bounded in time and in count.
 //!
 //! With `--spawn` it starts the server itself ([`run_spawned`]): the same binary's `serve`
-//! on a free loopback port, over a new SQLite file (or the empty PostgreSQL database given), demo world,
-//! rate limits off; then one run per sender count, and what the server spent per turn (CPU
-//! time, time holding SQLite's writer) and its peak memory.
+//! on a free loopback port, over a new SQLite file (or the empty PostgreSQL database given),
+//! demo world, rate limits off; then one run per sender count, and what the server spent per
+//! turn (CPU time, time holding SQLite's writer) and its peak memory.
 
 use std::time::{Duration, Instant};
 

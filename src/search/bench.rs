@@ -364,10 +364,7 @@ impl fmt::Display for BenchReport {
 
 /// Resident set size of this process (Linux only).
 pub fn rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    crate::instance::memory_bytes("self", "VmRSS")
 }
 
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -134,10 +134,7 @@ pub fn wer(reference: &str, hypothesis: &str) -> f64 {
 
 /// Peak resident set size of this process, in MB (Linux).
 pub fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    Some(crate::instance::memory_bytes("self", "VmHWM")? as f64 / (1024.0 * 1024.0))
 }
 
 struct Clip {
@@ -231,7 +228,9 @@ fn bench(
             let out = std::process::Command::new(cli)
                 .arg("-m")
                 .arg(model_path)
-                .args(["-t", "2", "-l", "en", "-nt", "--prompt", prompt, "-f"])
+                // Greedy, as the service decodes (the CLI's default is a beam of 5).
+                .args(["-t", "2", "-l", "en", "-nt", "-bs", "1", "-bo", "1"])
+                .args(["--prompt", prompt, "-f"])
                 .arg(&clip.phone)
                 .output()?;
             let stderr = String::from_utf8_lossy(&out.stderr);
