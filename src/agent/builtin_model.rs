@@ -49,9 +49,31 @@ struct View<'a> {
     state: &'a Value,
 }
 
+impl Done {
+    fn status(&self) -> Option<&str> {
+        self.result.get("status").and_then(Value::as_str)
+    }
+
+    /// The result's list under `key` (`appointments`, `windows`), empty when there is none.
+    fn list(&self, key: &str) -> Vec<Value> {
+        self.result
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 impl View<'_> {
     fn called(&self, name: &str) -> Option<&Done> {
         self.done.iter().rev().find(|d| d.name == name)
+    }
+    /// The customer has several properties and has not said which one this is about.
+    fn needs_property(&self) -> bool {
+        self.state
+            .get("needs_property_choice")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
     fn t(&self, en: &str, es: &str) -> String {
         match self.lang {
@@ -90,44 +112,24 @@ fn view(req: &ModelRequest) -> View<'_> {
         .messages
         .iter()
         .rposition(|m| matches!(m, ChatMessage::User { .. }));
-    let (text, earlier_texts): (&str, Vec<&str>) = match last_user {
-        Some(i) => {
-            let text = match &req.messages[i] {
-                ChatMessage::User { content } => content.as_str(),
-                _ => "",
-            };
-            let earlier = req.messages[..i]
-                .iter()
-                .rev()
-                .filter_map(|m| match m {
-                    ChatMessage::User { content } => Some(content.as_str()),
-                    _ => None,
-                })
-                .take(12)
-                .collect();
-            (text, earlier)
-        }
-        None => ("", Vec::new()),
-    };
+    let mut texts = user_texts(&req.messages);
+    let text = texts.next().unwrap_or("");
+    let earlier_texts: Vec<&str> = texts.take(12).collect();
     let mut done = Vec::new();
     if let Some(i) = last_user {
-        let mut pending: Vec<(String, String, Value)> = Vec::new();
+        let mut pending: Vec<(&str, &str)> = Vec::new();
         for m in &req.messages[i + 1..] {
             match m {
                 ChatMessage::Assistant { tool_calls, .. } => {
-                    pending.extend(
-                        tool_calls
-                            .iter()
-                            .map(|c| (c.id.clone(), c.name.clone(), c.arguments.clone())),
-                    );
+                    pending.extend(tool_calls.iter().map(|c| (c.id.as_str(), c.name.as_str())));
                 }
                 ChatMessage::Tool {
                     call_id, content, ..
                 } => {
-                    if let Some(pos) = pending.iter().position(|(id, _, _)| id == call_id) {
-                        let (_, name, _) = pending.remove(pos);
+                    if let Some(pos) = pending.iter().position(|(id, _)| id == call_id) {
+                        let (_, name) = pending.remove(pos);
                         done.push(Done {
-                            name,
+                            name: name.to_string(),
                             result: serde_json::from_str(content).unwrap_or(Value::Null),
                         });
                     }
@@ -259,9 +261,7 @@ fn decide_for(v: &View<'_>) -> ModelStep {
     for tool in ["reschedule_appointment", "book_service"] {
         if let Some(d) = v.called(tool) {
             let asks_more = v.u.intents.iter().any(|i| INFO_GOALS.contains(i));
-            if asks_more
-                && d.result.get("status").and_then(Value::as_str) == Some("needs_confirmation")
-            {
+            if asks_more && d.status() == Some("needs_confirmation") {
                 pending_confirm = Some(field(&d.result, "confirm_text"));
                 break;
             }
@@ -410,12 +410,7 @@ enum GoalStep {
 /// The agent asked which property and the answer is a short free text ("willow creek"):
 /// read it as the street.
 fn answers_property_question(v: &View<'_>) -> bool {
-    let needs_property = v
-        .state
-        .get("needs_property_choice")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    needs_property && property_hint(v).is_some()
+    v.needs_property() && property_hint(v).is_some()
 }
 
 /// A street named without a suffix: the whole of a short answer that is nothing else, or the
@@ -476,18 +471,7 @@ fn gives_identity(u: &Understanding) -> bool {
 }
 
 fn summary_of(v: &View<'_>) -> String {
-    let mut s = format!(
-        "Customer wrote: \"{}\"",
-        v.req
-            .messages
-            .iter()
-            .rev()
-            .find_map(|m| match m {
-                ChatMessage::User { content } => Some(content.as_str()),
-                _ => None,
-            })
-            .unwrap_or("")
-    );
+    let mut s = format!("Customer wrote: \"{}\"", last_user_text(v.req));
     if !v.u.pests.is_empty() {
         s.push_str(&format!(
             " (pests: {})",
@@ -576,11 +560,7 @@ fn small_talk(v: &View<'_>) -> ModelStep {
 
 /// What identity still needs, or `None` when the customer is verified and the property known.
 fn identity_step(v: &View<'_>) -> Option<ModelStep> {
-    let needs_property = v
-        .state
-        .get("needs_property_choice")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let needs_property = v.needs_property();
     let failures = v
         .state
         .get("failed_verifications")
@@ -591,12 +571,7 @@ fn identity_step(v: &View<'_>) -> Option<ModelStep> {
     }
     let verify = v.called("verify_identity");
     if let Some(d) = verify {
-        let ok = d
-            .result
-            .get("status")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s == "verified");
-        if ok && !needs_property {
+        if d.status() == Some("verified") && !needs_property {
             return None;
         }
         if failures >= 3 {
@@ -625,8 +600,7 @@ fn identity_step(v: &View<'_>) -> Option<ModelStep> {
                 json!({ "street": street, "zip": v.u.zip }),
             ));
         }
-        if verify.is_some_and(|d| d.result.get("status").and_then(Value::as_str) == Some("matched"))
-        {
+        if verify.is_some_and(|d| d.status() == Some("matched")) {
             // Property chosen on a call: one knowledge factor still needed.
             return Some(reply(v.t(
                 "Thanks. For your security, what's the ZIP code of that address?",
@@ -659,29 +633,11 @@ fn identity_step(v: &View<'_>) -> Option<ModelStep> {
         )));
     }
     // Unknown number: name, service address and ZIP, gathered across messages.
-    let all = std::iter::once(&v.u).chain(v.earlier.iter());
-    let mut name = None;
-    let mut street_v = None;
-    let mut zip = None;
-    for u in all {
-        name = name.or_else(|| u.name.clone());
-        street_v = street_v.or_else(|| street_text(u));
-        zip = zip.or_else(|| u.zip.clone());
+    let details = Details::gathered(v);
+    if verify.is_none() && details.complete() {
+        return Some(details.verify());
     }
-    if verify.is_none() && name.is_some() && street_v.is_some() && zip.is_some() {
-        return Some(call(
-            "verify_identity",
-            json!({ "name": name, "street": street_v, "zip": zip }),
-        ));
-    }
-    let missing: Vec<&str> = [
-        (name.is_none(), "your full name"),
-        (street_v.is_none(), "the service address"),
-        (zip.is_none(), "the ZIP code"),
-    ]
-    .into_iter()
-    .filter_map(|(m, s)| m.then_some(s))
-    .collect();
+    let missing = details.missing();
     if verify.is_some() {
         return Some(reply(v.t(
             "I couldn't match those details. Please send your full name, the service address and ZIP code exactly as on your account.",
@@ -704,21 +660,11 @@ fn identity_step(v: &View<'_>) -> Option<ModelStep> {
 /// number or ZIP (the tool decides), but what the caller hears never depends on whether their
 /// caller id matched a record: a partial or wrong answer is met with the same request.
 fn voice_identity_step(v: &View<'_>, needs_property: bool, tried: bool) -> ModelStep {
-    let mut name = None;
-    let mut street = None;
-    let mut zip = None;
-    for u in std::iter::once(&v.u).chain(v.earlier.iter()) {
-        name = name.or_else(|| u.name.clone());
-        street = street.or_else(|| street_text(u));
-        zip = zip.or_else(|| u.zip.clone());
-    }
-    let complete = name.is_some() && street.is_some() && zip.is_some();
+    let details = Details::gathered(v);
+    let complete = details.complete();
     if !tried {
         if complete {
-            return call(
-                "verify_identity",
-                json!({ "name": name, "street": street, "zip": zip }),
-            );
+            return details.verify();
         }
         let on_file = v.req.facts.identity_level == "matched" || needs_property;
         if on_file && (v.u.zip.is_some() || v.u.street_number.is_some()) {
@@ -734,14 +680,7 @@ fn voice_identity_step(v: &View<'_>, needs_property: bool, tried: bool) -> Model
             "No pude confirmar esos datos. Dígame su nombre completo, la dirección de servicio y el código postal tal como aparecen en su cuenta.",
         ));
     }
-    let missing: Vec<&str> = [
-        (name.is_none(), "your full name"),
-        (street.is_none(), "the service address"),
-        (zip.is_none(), "the ZIP code"),
-    ]
-    .into_iter()
-    .filter_map(|(m, s)| m.then_some(s))
-    .collect();
+    let missing = details.missing();
     let missing = if missing.len() == 3 {
         "your full name, the service address and ZIP code".to_string()
     } else {
@@ -751,6 +690,52 @@ fn voice_identity_step(v: &View<'_>, needs_property: bool, tried: bool) -> Model
         Lang::Es => "Con gusto le ayudo. Para proteger su cuenta, dígame su nombre completo, la dirección de servicio y el código postal.".to_string(),
         _ => format!("Happy to help with that. To protect your account, please tell me {missing}."),
     })
+}
+
+/// Full name, service address and ZIP: each the newest the customer gave, across messages.
+struct Details {
+    name: Option<String>,
+    street: Option<String>,
+    zip: Option<String>,
+}
+
+impl Details {
+    fn gathered(v: &View<'_>) -> Details {
+        let mut d = Details {
+            name: None,
+            street: None,
+            zip: None,
+        };
+        for u in std::iter::once(&v.u).chain(v.earlier.iter()) {
+            d.name = d.name.or_else(|| u.name.clone());
+            d.street = d.street.or_else(|| street_text(u));
+            d.zip = d.zip.or_else(|| u.zip.clone());
+        }
+        d
+    }
+
+    fn complete(&self) -> bool {
+        self.name.is_some() && self.street.is_some() && self.zip.is_some()
+    }
+
+    fn verify(&self) -> ModelStep {
+        call(
+            "verify_identity",
+            json!({ "name": self.name, "street": self.street, "zip": self.zip }),
+        )
+    }
+
+    /// What is still missing, as the request for it names it.
+    fn missing(&self) -> Vec<&'static str> {
+        [
+            (self.name.is_none(), "your full name"),
+            (self.street.is_none(), "the service address"),
+            (self.zip.is_none(), "the ZIP code"),
+        ]
+        .into_iter()
+        .filter_map(|(m, s)| m.then_some(s))
+        .collect()
+    }
 }
 
 fn join_and(items: &[&str]) -> String {
@@ -836,12 +821,7 @@ fn goal_step(v: &View<'_>, goal: Intent) -> GoalStep {
         {
             None => GoalStep::Call(call("list_appointments", json!({}))),
             Some(d) => {
-                let appts = d
-                    .result
-                    .get("appointments")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
+                let appts = d.list("appointments");
                 let note = if asks_reminder(v, 2) {
                     v.t(
                         "I can't promise a reminder message, so it's worth noting the time. ",
@@ -999,27 +979,22 @@ fn asks_reminder(v: &View<'_>, depth: usize) -> bool {
         .iter()
         .any(|w| t.contains(w))
     };
-    v.req
-        .messages
-        .iter()
-        .rev()
-        .filter_map(|m| match m {
-            ChatMessage::User { content } => Some(content.as_str()),
-            _ => None,
-        })
-        .take(depth)
-        .any(cue)
+    user_texts(&v.req.messages).take(depth).any(cue)
+}
+
+/// The customer's messages, newest first.
+fn user_texts(messages: &[ChatMessage]) -> impl Iterator<Item = &str> {
+    messages.iter().rev().filter_map(|m| match m {
+        ChatMessage::User { content } => Some(content.as_str()),
+        _ => None,
+    })
 }
 
 fn last_user_text(req: &ModelRequest) -> String {
-    req.messages
-        .iter()
-        .rev()
-        .find_map(|m| match m {
-            ChatMessage::User { content } => Some(content.clone()),
-            _ => None,
-        })
+    user_texts(&req.messages)
+        .next()
         .unwrap_or_default()
+        .to_string()
 }
 
 /// The creature word of a target ("gopher removal" → "gophe"), as catalog text is matched.
@@ -1099,12 +1074,10 @@ fn quote_step(v: &View<'_>) -> GoalStep {
     };
     match v.called("quote_price") {
         None => GoalStep::Call(call("quote_price", json!({ "service_code": service.code }))),
-        Some(d) if d.result.get("status").and_then(Value::as_str) == Some("refused") => {
-            GoalStep::Say(v.t(
-                "I can't give a price for that one here; our office will quote it for you.",
-                "No puedo dar ese precio aquí; nuestra oficina se lo cotizará.",
-            ))
-        }
+        Some(d) if d.status() == Some("refused") => GoalStep::Say(v.t(
+            "I can't give a price for that one here; our office will quote it for you.",
+            "No puedo dar ese precio aquí; nuestra oficina se lo cotizará.",
+        )),
         Some(d) => {
             let r = &d.result;
             let per = field(r, "per_visit");
@@ -1587,7 +1560,7 @@ fn after_write(v: &View<'_>, d: &Done) -> ModelStep {
 
 fn after_write_text(v: &View<'_>, d: &Done) -> ModelStep {
     let r = &d.result;
-    match r.get("status").and_then(Value::as_str) {
+    match d.status() {
         Some("rescheduled") => reply(v.t(
             &format!(
                 "Done! Your {} visit is now {}.",
@@ -1651,12 +1624,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
     let Some(list) = v.called("list_appointments") else {
         return GoalStep::Call(call("list_appointments", json!({})));
     };
-    let appts = list
-        .result
-        .get("appointments")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let appts = list.list("appointments");
     if appts.is_empty() {
         return GoalStep::Say(v.t(
             "I don't see an upcoming visit to move. Would you like to book one?",
@@ -1674,6 +1642,14 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         .get("appointment_id")
         .and_then(Value::as_i64)
         .unwrap_or_default();
+    let move_to = |slot: i64| {
+        GoalStep::Final(call(
+            "reschedule_appointment",
+            json!({ "appointment_id": appointment_id, "slot_id": slot }),
+        ))
+    };
+    // A search without the customer's wish: the earliest windows there are.
+    let any_window = json!({ "appointment_id": appointment_id, "limit": 4 });
     let what = format!(
         "your {} visit ({})",
         field(&appt, "service"),
@@ -1697,12 +1673,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         return GoalStep::Final(after_write(v, d));
     }
     match pick(v) {
-        Pick::Slot(slot) => {
-            return GoalStep::Final(call(
-                "reschedule_appointment",
-                json!({ "appointment_id": appointment_id, "slot_id": slot }),
-            ))
-        }
+        Pick::Slot(slot) => return move_to(slot),
         Pick::Ask(among) => return GoalStep::Final(reply(ask_which(v, &among))),
         Pick::None => {}
     }
@@ -1723,7 +1694,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         .and_then(|w| w.shift_days.map(|s| (s, w.same_time)))
         .zip(visit_day);
     let Some(search) = searches.last() else {
-        let mut args = when_args(v, json!({ "appointment_id": appointment_id, "limit": 4 }));
+        let mut args = when_args(v, any_window);
         if let Some((((lo, hi), same_time), day)) = shift {
             args["from"] = json!((day + Duration::days(lo)).to_string());
             args["to"] = json!((day + Duration::days(hi)).to_string());
@@ -1737,7 +1708,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         }
         return GoalStep::Call(call("find_open_windows", args));
     };
-    if search.result.get("status").and_then(Value::as_str) == Some("refused") {
+    if search.status() == Some("refused") {
         return GoalStep::Final(call(
             "escalate",
             json!({ "reason": "out_of_policy", "summary": format!("Wants to move {what}; refused by policy ({}): {}", field(&search.result, "rule"), field(&search.result, "message")) }),
@@ -1745,20 +1716,9 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
     }
     // The visit's own window is no move.
     let current = field(&appt, "window");
-    let windows = usable(
-        v,
-        search
-            .result
-            .get("windows")
-            .and_then(Value::as_array)
-            .map(|ws| {
-                ws.iter()
-                    .filter(|w| field(w, "window") != current)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default(),
-    );
+    let mut windows = search.list("windows");
+    windows.retain(|w| field(w, "window") != current);
+    let windows = usable(v, windows);
     // A time inside the minimum notice ("tonight", "tomorrow at 8am"): say so, and offer the
     // earliest windows there are instead.
     let notice = match (searches.first(), &wished) {
@@ -1767,10 +1727,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
     };
     if let Some(hours) = notice {
         if searches.len() == 1 {
-            return GoalStep::Call(call(
-                "find_open_windows",
-                json!({ "appointment_id": appointment_id, "limit": 4 }),
-            ));
+            return GoalStep::Call(call("find_open_windows", any_window));
         }
         if !windows.is_empty() {
             let why = match v.lang {
@@ -1787,29 +1744,16 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
             )));
         }
     }
-    let asked_specific = shift.is_none()
-        && wished
-            .as_ref()
-            .is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
+    let asked_specific = shift.is_none() && wished.as_ref().is_some_and(specific);
     let fallback = wished.as_ref().and_then(|w| w.fallback.as_deref().cloned());
     if windows.is_empty() && searches.len() == 1 {
         if let Some(fb) = &fallback {
-            return GoalStep::Call(call(
-                "find_open_windows",
-                spec_args(fb, json!({ "appointment_id": appointment_id, "limit": 4 })),
-            ));
+            return GoalStep::Call(call("find_open_windows", spec_args(fb, any_window)));
         }
     }
     let on_fallback = fallback.is_some() && searches.len() == 2;
     if on_fallback && !windows.is_empty() && fallback.as_ref().is_some_and(specific) {
-        let slot = windows[0]
-            .get("slot_id")
-            .and_then(Value::as_i64)
-            .unwrap_or_default();
-        return GoalStep::Final(call(
-            "reschedule_appointment",
-            json!({ "appointment_id": appointment_id, "slot_id": slot }),
-        ));
+        return move_to(first_slot(&windows));
     }
     if windows.is_empty() {
         if let (Some((_, day)), 1) = (shift, searches.len()) {
@@ -1820,15 +1764,8 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         }
         if asked_specific && searches.len() == 1 {
             // Nothing then: is it outside what policy allows, or just full?
-            let range = search.result.get("allowed_range");
-            let latest = range
-                .and_then(|r| r.get("latest"))
-                .and_then(Value::as_str)
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
-            let earliest = range
-                .and_then(|r| r.get("earliest"))
-                .and_then(Value::as_str)
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+            let latest = allowed(&search.result, "latest");
+            let earliest = allowed(&search.result, "earliest");
             let dates = wished.as_ref().map(|w| w.dates.clone()).unwrap_or_default();
             let outside = !dates.is_empty()
                 && dates.iter().all(|d| {
@@ -1847,10 +1784,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
                     json!({ "reason": "out_of_policy", "summary": format!("Wants to move {what} to {}, outside the agent's reschedule window.", dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")) }),
                 ));
             }
-            return GoalStep::Call(call(
-                "find_open_windows",
-                json!({ "appointment_id": appointment_id, "limit": 4 }),
-            ));
+            return GoalStep::Call(call("find_open_windows", any_window));
         }
         return GoalStep::Final(call(
             "escalate",
@@ -1858,14 +1792,7 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
         ));
     }
     if asked_specific && searches.len() == 1 {
-        let slot = windows[0]
-            .get("slot_id")
-            .and_then(Value::as_i64)
-            .unwrap_or_default();
-        return GoalStep::Final(call(
-            "reschedule_appointment",
-            json!({ "appointment_id": appointment_id, "slot_id": slot }),
-        ));
+        return move_to(first_slot(&windows));
     }
     let prefix = if asked_specific || on_fallback {
         v.t(
@@ -1881,6 +1808,20 @@ fn reschedule_step(v: &View<'_>) -> GoalStep {
     )))
 }
 
+/// The first slot a search found (the caller checked there is one).
+fn first_slot(windows: &[Value]) -> i64 {
+    windows[0]
+        .get("slot_id")
+        .and_then(Value::as_i64)
+        .unwrap_or_default()
+}
+
+/// The `earliest` or `latest` moment of a `find_open_windows` result's allowed range.
+fn allowed(search: &Value, bound: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let at = search.get("allowed_range")?.get(bound)?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(at).ok()
+}
+
 /// The hours of notice a move needs, when every day the customer asked for ends (for the
 /// time or part of the day asked) before the earliest moment policy allows: `search` is a
 /// `find_open_windows` result, whose allowed range starts at now plus the notice.
@@ -1888,12 +1829,7 @@ fn too_soon(v: &View<'_>, w: &WhenSpec, search: &Value) -> Option<i64> {
     if w.dates.is_empty() {
         return None;
     }
-    let earliest = search
-        .get("allowed_range")?
-        .get("earliest")?
-        .as_str()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())?
-        .naive_local();
+    let earliest = allowed(search, "earliest")?.naive_local();
     let now = now_local(v.req);
     let minutes = (earliest - now).num_minutes();
     if minutes <= 0 {
@@ -1942,13 +1878,14 @@ fn book_step(v: &View<'_>) -> GoalStep {
     if let Some(d) = v.called("book_service") {
         return GoalStep::Final(after_write(v, d));
     }
+    let book = |slot: i64| {
+        GoalStep::Final(call(
+            "book_service",
+            json!({ "service_code": service.code, "slot_id": slot }),
+        ))
+    };
     match pick(v) {
-        Pick::Slot(slot) => {
-            return GoalStep::Final(call(
-                "book_service",
-                json!({ "service_code": service.code, "slot_id": slot }),
-            ))
-        }
+        Pick::Slot(slot) => return book(slot),
         Pick::Ask(among) => return GoalStep::Final(reply(ask_which(v, &among))),
         Pick::None => {}
     }
@@ -1963,24 +1900,14 @@ fn book_step(v: &View<'_>) -> GoalStep {
             when_args(v, json!({ "service_code": service.code, "limit": 3 })),
         ));
     };
-    if search.result.get("status").and_then(Value::as_str) == Some("refused") {
+    if search.status() == Some("refused") {
         return GoalStep::Final(call(
             "escalate",
             json!({ "reason": "out_of_policy", "summary": format!("Wants to book {}: {}", service.name, field(&search.result, "message")) }),
         ));
     }
-    let windows = usable(
-        v,
-        search
-            .result
-            .get("windows")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
-    );
-    let asked_specific = wish(v)
-        .as_ref()
-        .is_some_and(|w| !w.dates.is_empty() || w.part.is_some() || w.after.is_some());
+    let windows = usable(v, search.list("windows"));
+    let asked_specific = wish(v).as_ref().is_some_and(specific);
     let fallback = wish(v).and_then(|w| w.fallback.map(|b| *b));
     if windows.is_empty() && searches.len() == 1 {
         if let Some(fb) = &fallback {
@@ -2003,14 +1930,7 @@ fn book_step(v: &View<'_>) -> GoalStep {
         ));
     }
     if asked_specific && searches.len() == 1 {
-        let slot = windows[0]
-            .get("slot_id")
-            .and_then(Value::as_i64)
-            .unwrap_or_default();
-        return GoalStep::Final(call(
-            "book_service",
-            json!({ "service_code": service.code, "slot_id": slot }),
-        ));
+        return book(first_slot(&windows));
     }
     GoalStep::Final(reply(offer_text(v, &windows, &service.name)))
 }
@@ -2076,34 +1996,19 @@ mod tests {
 
     /// A turn where the customer wrote `text` and `list_services` answered `services`.
     fn after_list(text: &str, services: Value) -> ModelRequest {
-        ModelRequest {
-            system: String::new(),
-            messages: vec![
-                ChatMessage::User {
-                    content: text.into(),
-                },
-                ChatMessage::Assistant {
-                    content: None,
-                    tool_calls: vec![ToolCallRequest {
-                        id: "call_list_services".into(),
-                        name: "list_services".into(),
-                        arguments: json!({}),
-                    }],
-                },
-                ChatMessage::Tool {
-                    call_id: "call_list_services".into(),
-                    name: "list_services".into(),
-                    content: json!({ "services": services }).to_string(),
-                },
-            ],
-            tools: Vec::new(),
-            facts: TurnFacts {
-                channel: "sms".into(),
-                now_local: "2026-03-02T20:30:00-06:00".into(),
-                identity_level: "anonymous".into(),
-                state: json!({}),
-                ..TurnFacts::default()
-            },
+        let mut req = turn(
+            &[],
+            text,
+            &[("list_services", json!({ "services": services }))],
+        );
+        req.facts.identity_level = "anonymous".into();
+        req
+    }
+
+    fn reply_text(step: ModelStep) -> String {
+        match step {
+            ModelStep::Reply { text } => text,
+            other => panic!("expected a reply, got {other:?}"),
         }
     }
 
@@ -2117,9 +2022,7 @@ mod tests {
             "how much is mosquito treatment",
             catalog.clone(),
         ));
-        let ModelStep::Reply { text } = step else {
-            panic!("expected a reply, got {step:?}");
-        };
+        let text = reply_text(step);
         assert!(text.contains("don't offer mosquito"), "{text}");
         assert!(!text.contains("$175"), "{text}");
         // A pest it does treat goes on to a quote.
@@ -2228,9 +2131,7 @@ mod tests {
             ("find_open_windows", asked),
         ];
         let step = decide(&turn(&[], "can u move it to tomorrow at 8am", &done));
-        let ModelStep::Reply { text } = step else {
-            panic!("expected a reply, got {step:?}");
-        };
+        let text = reply_text(step);
         assert!(text.contains("12 hours' notice"), "{text}");
         assert!(text.contains("1) Tue Mar 3, 12 PM-4 PM"), "{text}");
     }
@@ -2245,9 +2146,7 @@ mod tests {
             "do you guys do gopher removal? how much",
             catalog.clone(),
         ));
-        let ModelStep::Reply { text } = step else {
-            panic!("expected a reply, got {step:?}");
-        };
+        let text = reply_text(step);
         assert!(text.contains("don't offer gopher removal"), "{text}");
         assert!(!text.contains("Ant Treatment"), "{text}");
         assert!(!text.contains("Wasp"), "{text}");
