@@ -60,6 +60,33 @@ fn user(text: &str) -> ChatMessage {
     }
 }
 
+/// One customer message, no tools.
+async fn ask(m: &OpenAiModel, text: &str) -> Result<ModelResponse, ModelError> {
+    m.complete(&request(vec![user(text)], vec![])).await
+}
+
+fn reply(text: &str) -> ModelStep {
+    ModelStep::Reply {
+        text: text.to_owned(),
+    }
+}
+
+fn call(id: &str, name: &str, arguments: serde_json::Value) -> ToolCallRequest {
+    ToolCallRequest {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        arguments,
+    }
+}
+
+fn tool_result(call_id: &str, name: &str, content: &str) -> ChatMessage {
+    ChatMessage::Tool {
+        call_id: call_id.to_owned(),
+        name: name.to_owned(),
+        content: content.to_owned(),
+    }
+}
+
 #[tokio::test]
 async fn plain_reply_sends_the_wire_format_and_parses_usage() {
     let server = server().await;
@@ -74,12 +101,7 @@ async fn plain_reply_sends_the_wire_format_and_parses_usage() {
         .await
         .expect("reply");
 
-    assert_eq!(
-        resp.step,
-        ModelStep::Reply {
-            text: "We open at 8 tomorrow.".to_owned()
-        }
-    );
+    assert_eq!(resp.step, reply("We open at 8 tomorrow."));
     assert_eq!(
         resp.usage,
         Usage {
@@ -138,9 +160,7 @@ async fn without_key_or_tools_neither_is_sent() {
         ..config(&server)
     });
 
-    m.complete(&request(vec![user("hi")], vec![]))
-        .await
-        .expect("reply");
+    ask(&m, "hi").await.expect("reply");
 
     let seen = server.requests();
     assert_eq!(seen[0].authorization, None);
@@ -172,11 +192,11 @@ async fn tool_call_answer_becomes_tool_calls() {
         resp.step,
         ModelStep::ToolCalls {
             text: None,
-            calls: vec![ToolCallRequest {
-                id: "call_abc".to_owned(),
-                name: "find_appointments".to_owned(),
-                arguments: json!({"from": "2025-06-01"}),
-            }],
+            calls: vec![call(
+                "call_abc",
+                "find_appointments",
+                json!({"from": "2025-06-01"})
+            )],
         }
     );
     // The fake filled in a usage estimate, which must have been read.
@@ -193,28 +213,12 @@ async fn multi_step_transcript_is_serialised_in_order() {
         ChatMessage::Assistant {
             content: None,
             tool_calls: vec![
-                ToolCallRequest {
-                    id: "call_1".to_owned(),
-                    name: "find_appointments".to_owned(),
-                    arguments: json!({}),
-                },
-                ToolCallRequest {
-                    id: "call_2".to_owned(),
-                    name: "open_windows".to_owned(),
-                    arguments: json!({"days": 7}),
-                },
+                call("call_1", "find_appointments", json!({})),
+                call("call_2", "open_windows", json!({"days": 7})),
             ],
         },
-        ChatMessage::Tool {
-            call_id: "call_1".to_owned(),
-            name: "find_appointments".to_owned(),
-            content: r#"{"appointments":[]}"#.to_owned(),
-        },
-        ChatMessage::Tool {
-            call_id: "call_2".to_owned(),
-            name: "open_windows".to_owned(),
-            content: r#"{"windows":["tue 08-12"]}"#.to_owned(),
-        },
+        tool_result("call_1", "find_appointments", r#"{"appointments":[]}"#),
+        tool_result("call_2", "open_windows", r#"{"windows":["tue 08-12"]}"#),
         ChatMessage::Assistant {
             content: Some("Tuesday 8–12 is open. Shall I move it?".to_owned()),
             tool_calls: vec![],
@@ -254,7 +258,7 @@ async fn server_error_then_success_is_retried() {
     server.push(FakeResponse::reply("ok"));
     let m = model(config(&server));
 
-    let resp = m.complete(&request(vec![user("hi")], vec![])).await;
+    let resp = ask(&m, "hi").await;
 
     assert!(resp.is_ok(), "{resp:?}");
     assert_eq!(server.hits(), 2);
@@ -269,10 +273,7 @@ async fn server_errors_give_up_after_max_retries() {
         ..config(&server)
     });
 
-    let err = m
-        .complete(&request(vec![user("hi")], vec![]))
-        .await
-        .expect_err("all attempts fail");
+    let err = ask(&m, "hi").await.expect_err("all attempts fail");
 
     assert!(
         matches!(err, ModelError::Status { status: 503, .. }),
@@ -289,7 +290,7 @@ async fn too_many_requests_honours_retry_after() {
     let m = model(config(&server));
 
     let started = Instant::now();
-    let resp = m.complete(&request(vec![user("hi")], vec![])).await;
+    let resp = ask(&m, "hi").await;
 
     assert!(resp.is_ok(), "{resp:?}");
     assert_eq!(server.hits(), 2);
@@ -303,10 +304,7 @@ async fn too_many_requests_with_a_long_retry_after_is_not_waited_for() {
     server.push(FakeResponse::reply("ok"));
     let m = model(config(&server));
 
-    let err = m
-        .complete(&request(vec![user("hi")], vec![]))
-        .await
-        .expect_err("gives up");
+    let err = ask(&m, "hi").await.expect_err("gives up");
 
     assert!(
         matches!(err, ModelError::Status { status: 429, .. }),
@@ -322,10 +320,7 @@ async fn bad_request_is_not_retried() {
     server.push(FakeResponse::reply("never sent"));
     let m = model(config(&server));
 
-    let err = m
-        .complete(&request(vec![user("hi")], vec![]))
-        .await
-        .expect_err("400");
+    let err = ask(&m, "hi").await.expect_err("400");
 
     match &err {
         ModelError::Status { status, body } => {
@@ -344,10 +339,7 @@ async fn error_bodies_are_truncated() {
     server.push(FakeResponse::raw(401, "x".repeat(5000)));
     let m = model(config(&server));
 
-    let err = m
-        .complete(&request(vec![user("hi")], vec![]))
-        .await
-        .expect_err("401");
+    let err = ask(&m, "hi").await.expect_err("401");
 
     match err {
         ModelError::Status { status: 401, body } => assert!(body.chars().count() <= 501),
@@ -369,10 +361,7 @@ async fn slow_server_times_out() {
     });
 
     let started = Instant::now();
-    let err = m
-        .complete(&request(vec![user("hi")], vec![]))
-        .await
-        .expect_err("timeout");
+    let err = ask(&m, "hi").await.expect_err("timeout");
 
     assert!(matches!(err, ModelError::Timeout), "{err:?}");
     assert_eq!(server.hits(), 2);
@@ -390,10 +379,7 @@ async fn unreachable_endpoint_is_a_transport_error() {
         ..OpenAiConfig::new("http://unused", "gpt-test")
     });
 
-    let err = m
-        .complete(&request(vec![user("hi")], vec![]))
-        .await
-        .expect_err("nothing listens");
+    let err = ask(&m, "hi").await.expect_err("nothing listens");
 
     assert!(matches!(err, ModelError::Transport(_)), "{err:?}");
 }
@@ -465,11 +451,7 @@ fn parser_tolerates_what_servers_differ_in() {
         r.step,
         ModelStep::ToolCalls {
             text: None,
-            calls: vec![ToolCallRequest {
-                id: "call_0".to_owned(),
-                name: "find_appointments".to_owned(),
-                arguments: json!({"from": "x"}),
-            }],
+            calls: vec![call("call_0", "find_appointments", json!({"from": "x"}))],
         }
     );
     assert_eq!(r.usage, Usage::default());
@@ -483,11 +465,7 @@ fn parser_tolerates_what_servers_differ_in() {
         r.step,
         ModelStep::ToolCalls {
             text: Some("One moment.".to_owned()),
-            calls: vec![ToolCallRequest {
-                id: "c".to_owned(),
-                name: "f".to_owned(),
-                arguments: json!({}),
-            }],
+            calls: vec![call("c", "f", json!({}))],
         }
     );
 
@@ -496,12 +474,7 @@ fn parser_tolerates_what_servers_differ_in() {
         {"type": "text", "text": "Hello "}, {"type": "text", "text": "there."}
     ]})))
     .expect("parts");
-    assert_eq!(
-        r.step,
-        ModelStep::Reply {
-            text: "Hello there.".to_owned()
-        }
-    );
+    assert_eq!(r.step, reply("Hello there."));
 }
 
 #[test]
@@ -664,17 +637,7 @@ async fn fake_server_answers_from_its_responder_once_the_queue_is_empty() {
     let a = m.complete(&req).await.expect("scripted");
     let b = m.complete(&req).await.expect("responder");
 
-    assert_eq!(
-        (a.step, b.step),
-        (
-            ModelStep::Reply {
-                text: "scripted".to_owned()
-            },
-            ModelStep::Reply {
-                text: "2 messages".to_owned()
-            }
-        )
-    );
+    assert_eq!((a.step, b.step), (reply("scripted"), reply("2 messages")));
     assert_eq!(server.pending(), 0);
 }
 
@@ -683,17 +646,9 @@ fn tool_step_transcript() -> Vec<ChatMessage> {
         user("when is my visit?"),
         ChatMessage::Assistant {
             content: None,
-            tool_calls: vec![ToolCallRequest {
-                id: "call_1".to_owned(),
-                name: "find_appointments".to_owned(),
-                arguments: json!({}),
-            }],
+            tool_calls: vec![call("call_1", "find_appointments", json!({}))],
         },
-        ChatMessage::Tool {
-            call_id: "call_1".to_owned(),
-            name: "find_appointments".to_owned(),
-            content: r#"{"appointments":[]}"#.to_owned(),
-        },
+        tool_result("call_1", "find_appointments", r#"{"appointments":[]}"#),
     ]
 }
 
@@ -709,12 +664,7 @@ async fn a_tool_call_step_is_sent_with_empty_string_content_that_llama_cpp_accep
         .await
         .expect("accepted");
 
-    assert_eq!(
-        resp.step,
-        ModelStep::Reply {
-            text: "You have no upcoming visits.".to_owned()
-        }
-    );
+    assert_eq!(resp.step, reply("You have no upcoming visits."));
     let seen = server.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].rejected, None);
@@ -739,10 +689,7 @@ async fn a_server_error_that_rejects_the_request_is_not_retried() {
     let m = model(config(&server));
 
     for _ in 0..2 {
-        let err = m
-            .complete(&request(vec![user("hi")], vec![]))
-            .await
-            .expect_err("500");
+        let err = ask(&m, "hi").await.expect_err("500");
         assert!(
             matches!(err, ModelError::Status { status: 500, .. }),
             "{err:?}"
@@ -765,10 +712,7 @@ async fn unprocessable_and_not_implemented_are_not_retried() {
     let m = model(config(&server));
 
     for status in [422, 501] {
-        let err = m
-            .complete(&request(vec![user("hi")], vec![]))
-            .await
-            .expect_err("refused");
+        let err = ask(&m, "hi").await.expect_err("refused");
         assert!(
             matches!(err, ModelError::Status { status: s, .. } if s == status),
             "{err:?}"
