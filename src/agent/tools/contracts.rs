@@ -10,11 +10,35 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::domain::{AppointmentStatus, Priority};
+use crate::domain::{AppointmentStatus, IdentityLevel, Priority};
 
 // ---------------------------------------------------------------------------------------
 // Lenient scalars: models write integers as strings ("42") and pad text; the schema still
 // says what is expected.
+
+/// A schema written out here and inlined where the type is used: a fixed one, or (`enum`) a
+/// domain type's words (`ALL`, `as_str`).
+macro_rules! inline_schema {
+    (enum $ty:ident) => {
+        inline_schema!($ty, {
+            "type": "string",
+            "enum": $ty::ALL.iter().map(|p| p.as_str()).collect::<Vec<&str>>()
+        });
+    };
+    ($ty:ident, $schema:tt) => {
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn inline_schema() -> bool {
+                true
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!($schema)
+            }
+        }
+    };
+}
 
 /// An integer, also accepted as a string of digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,17 +63,7 @@ impl<'de> Deserialize<'de> for Int {
     }
 }
 
-impl JsonSchema for Int {
-    fn schema_name() -> Cow<'static, str> {
-        "Int".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "integer" })
-    }
-}
+inline_schema!(Int, { "type": "integer" });
 
 /// A calendar date, `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,17 +78,7 @@ impl<'de> Deserialize<'de> for IsoDate {
     }
 }
 
-impl JsonSchema for IsoDate {
-    fn schema_name() -> Cow<'static, str> {
-        "IsoDate".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "format": "date" })
-    }
-}
+inline_schema!(IsoDate, { "type": "string", "format": "date" });
 
 /// A local time of day, `HH:MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,33 +93,13 @@ impl<'de> Deserialize<'de> for LocalTime {
     }
 }
 
-impl JsonSchema for LocalTime {
-    fn schema_name() -> Cow<'static, str> {
-        "LocalTime".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$" })
-    }
-}
+inline_schema!(LocalTime, { "type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$" });
 
 /// An instant as the tenant's local time with its offset (RFC 3339).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LocalInstant(pub DateTime<FixedOffset>);
 
-impl JsonSchema for LocalInstant {
-    fn schema_name() -> Cow<'static, str> {
-        "LocalInstant".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "format": "date-time" })
-    }
-}
+inline_schema!(LocalInstant, { "type": "string", "format": "date-time" });
 
 /// Text with surrounding blanks removed; blank text counts as absent.
 pub fn text(s: &Option<String>) -> Option<&str> {
@@ -305,7 +289,7 @@ pub enum Outcome<T> {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct VerifyIdentityResult {
     /// The identity level now: `anonymous`, `matched` or `verified`.
-    pub status: crate::domain::IdentityLevel,
+    pub status: IdentityLevel,
     /// The selected property's street, only once verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub property: Option<String>,
@@ -402,17 +386,7 @@ pub struct InvoiceItem {
 #[serde(transparent)]
 pub struct NaiveDateText(pub NaiveDate);
 
-impl JsonSchema for NaiveDateText {
-    fn schema_name() -> Cow<'static, str> {
-        "NaiveDateText".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "format": "date" })
-    }
-}
+inline_schema!(NaiveDateText, { "type": "string", "format": "date" });
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct BalanceResult {
@@ -450,47 +424,11 @@ pub struct EscalatedResult {
     pub follow_up: String,
 }
 
-impl JsonSchema for Priority {
-    fn schema_name() -> Cow<'static, str> {
-        "Priority".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let all: Vec<&str> = Priority::ALL.iter().map(|p| p.as_str()).collect();
-        json_schema!({ "type": "string", "enum": all })
-    }
-}
+inline_schema!(enum Priority);
 
-impl JsonSchema for AppointmentStatus {
-    fn schema_name() -> Cow<'static, str> {
-        "AppointmentStatus".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let all: Vec<&str> = AppointmentStatus::ALL.iter().map(|p| p.as_str()).collect();
-        json_schema!({ "type": "string", "enum": all })
-    }
-}
+inline_schema!(enum AppointmentStatus);
 
-impl JsonSchema for crate::domain::IdentityLevel {
-    fn schema_name() -> Cow<'static, str> {
-        "IdentityLevel".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let all: Vec<&str> = crate::domain::IdentityLevel::ALL
-            .iter()
-            .map(|p| p.as_str())
-            .collect();
-        json_schema!({ "type": "string", "enum": all })
-    }
-}
+inline_schema!(enum IdentityLevel);
 
 // ---------------------------------------------------------------------------------------
 // The catalog of tools
