@@ -23,45 +23,28 @@ pub mod contracts;
 pub use crate::domain::Decision;
 use contracts::{parse_args, Outcome};
 
+/// `tools/<name>.json` and its text, for each name.
+macro_rules! spec_files {
+    ($($name:literal),* $(,)?) => {
+        &[$((
+            concat!("tools/", $name, ".json"),
+            include_str!(concat!("../../tools/", $name, ".json")),
+        )),*]
+    };
+}
+
 /// The specs, reviewable as files, compiled in: `(file, text)`.
-const SPEC_FILES: &[(&str, &str)] = &[
-    (
-        "tools/verify_identity.json",
-        include_str!("../../tools/verify_identity.json"),
-    ),
-    (
-        "tools/list_appointments.json",
-        include_str!("../../tools/list_appointments.json"),
-    ),
-    (
-        "tools/find_open_windows.json",
-        include_str!("../../tools/find_open_windows.json"),
-    ),
-    (
-        "tools/reschedule_appointment.json",
-        include_str!("../../tools/reschedule_appointment.json"),
-    ),
-    (
-        "tools/quote_price.json",
-        include_str!("../../tools/quote_price.json"),
-    ),
-    (
-        "tools/book_service.json",
-        include_str!("../../tools/book_service.json"),
-    ),
-    (
-        "tools/get_balance.json",
-        include_str!("../../tools/get_balance.json"),
-    ),
-    (
-        "tools/list_services.json",
-        include_str!("../../tools/list_services.json"),
-    ),
-    (
-        "tools/escalate.json",
-        include_str!("../../tools/escalate.json"),
-    ),
-];
+const SPEC_FILES: &[(&str, &str)] = spec_files!(
+    "verify_identity",
+    "list_appointments",
+    "find_open_windows",
+    "reschedule_appointment",
+    "quote_price",
+    "book_service",
+    "get_balance",
+    "list_services",
+    "escalate",
+);
 
 /// The rule of a call to a tool that does not exist.
 const UNKNOWN_TOOL: &str = "unknown_tool";
