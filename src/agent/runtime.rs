@@ -363,30 +363,16 @@ impl Agent {
                 done += 1;
             }
         }
-        for (item, customer) in self
-            .store
-            .undelivered_sms_replies(reply_grace.as_secs() as i64)
-            .await?
-        {
-            if self
-                .queue_reply(&item, &customer, Handover::Undelivered)
-                .await?
-                .is_some()
-            {
-                done += 1;
-            }
-        }
-        for (item, customer) in self
-            .store
-            .unconfirmed_inline_replies(reply_grace.as_secs() as i64)
-            .await?
-        {
-            if self
-                .queue_reply(&item, &customer, Handover::Unconfirmed)
-                .await?
-                .is_some()
-            {
-                done += 1;
+        let grace = reply_grace.as_secs() as i64;
+        for from in [Handover::Undelivered, Handover::Unconfirmed] {
+            let replies = match from {
+                Handover::Undelivered => self.store.undelivered_sms_replies(grace).await?,
+                Handover::Unconfirmed => self.store.unconfirmed_inline_replies(grace).await?,
+            };
+            for (item, customer) in replies {
+                if self.queue_reply(&item, &customer, from).await?.is_some() {
+                    done += 1;
+                }
             }
         }
         Ok(done)
@@ -591,12 +577,10 @@ impl Agent {
     ) -> Result<Finished, AgentError> {
         let now = self.clock.now();
         let started = tokio::time::Instant::now();
-        let understanding = builtin::understand(
-            &item.text,
-            &builtin::Context {
-                now_local: tenant.timezone.local(now).naive_local(),
-            },
-        );
+        let context = builtin::Context {
+            now_local: tenant.timezone.local(now).naive_local(),
+        };
+        let understanding = builtin::understand(&item.text, &context);
         let spanish = understanding.language == builtin::Lang::Es;
         let emergency = understanding.has(builtin::Intent::Emergency);
 
@@ -755,12 +739,7 @@ impl Agent {
 
         // (2) The model loop.
         let understanding = match &rewritten {
-            Some(text) => builtin::understand(
-                text,
-                &builtin::Context {
-                    now_local: tenant.timezone.local(now).naive_local(),
-                },
-            ),
+            Some(text) => builtin::understand(text, &context),
             None => understanding,
         };
         let reply = match early_reply.or(staged) {
