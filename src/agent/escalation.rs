@@ -3,7 +3,7 @@
 //! on-call number for emergencies. [`open`] is the one way an escalation row is made (a
 //! turn's tools through `tools::open_escalation`, a voicemail filed for humans directly).
 
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{
     Channel, ConversationId, CustomerId, EscalationId, EscalationReason, Priority,
@@ -70,7 +70,7 @@ pub fn follow_up_text(tenant: &Tenant, due: DateTime<Utc>, now: DateTime<Utc>) -
     match days {
         0 => format!("by {time} today"),
         1 => format!("by {time} tomorrow"),
-        _ => format!("by {time} on {}", weekday_name(d.weekday())),
+        _ => format!("by {time} on {}", d.format("%A")),
     }
 }
 
@@ -104,18 +104,6 @@ fn follow_up_es(en: &str) -> String {
         },
     };
     format!("{day} antes de las {time}").trim().to_string()
-}
-
-fn weekday_name(w: chrono::Weekday) -> &'static str {
-    match w {
-        chrono::Weekday::Mon => "Monday",
-        chrono::Weekday::Tue => "Tuesday",
-        chrono::Weekday::Wed => "Wednesday",
-        chrono::Weekday::Thu => "Thursday",
-        chrono::Weekday::Fri => "Friday",
-        chrono::Weekday::Sat => "Saturday",
-        chrono::Weekday::Sun => "Sunday",
-    }
 }
 
 fn reason_text(r: EscalationReason) -> &'static str {
