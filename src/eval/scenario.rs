@@ -109,89 +109,67 @@ impl Default for WorldSpec {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct WorldTable {
     /// A named fixture to start from (default: the plain demo world).
-    #[serde(default)]
     pub fixture: Option<String>,
     /// Policy settings to override, as in the tenant policy (`agent_reschedule.max_days_from_original = 7`).
-    #[serde(default)]
     pub policy: Option<toml::Table>,
     /// Extra phone numbers on the SMS opt-out list.
-    #[serde(default)]
     pub opt_outs: Vec<String>,
 }
 
 /// A world fixture file: the same adjustments as an inline `[world]` table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct WorldFixture {
-    #[serde(default)]
     pub description: String,
-    #[serde(default)]
     pub policy: Option<toml::Table>,
-    #[serde(default)]
     pub opt_outs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Caller {
     /// A phone number in E.164 (an unknown number is fine).
-    #[serde(default)]
     pub phone: Option<String>,
     /// A demo hard case (`rachel_kim`): their phone for sms/voice/api, their portal session for chat.
-    #[serde(default)]
     pub customer: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Expect {
     /// Appointments of named customers at the end.
-    #[serde(default)]
     pub appointments: Vec<AppointmentExpect>,
     /// New bookings that must exist at the end.
-    #[serde(default)]
     pub bookings: Vec<BookingExpect>,
     /// No appointment may be created, moved or cancelled.
-    #[serde(default)]
     pub no_writes: bool,
     /// An escalation of this conversation.
-    #[serde(default)]
     pub escalation: Option<EscalationExpect>,
     /// The conversation must not be escalated.
-    #[serde(default)]
     pub no_escalation: bool,
     /// Whether the caller's number ends up on the opt-out list.
-    #[serde(default)]
     pub opted_out: Option<bool>,
     /// Identity level at the end: anonymous, matched or verified.
-    #[serde(default)]
     pub identity: Option<String>,
     /// Policy rules that must appear in the tool-call audit trail (`agent_reschedule.max_reschedules`).
-    #[serde(default)]
     pub rules: Vec<String>,
     /// Tools that must have been called.
-    #[serde(default)]
     pub tools: Vec<String>,
     /// Tools that must not have been called.
-    #[serde(default)]
     pub tools_not: Vec<String>,
     /// Facts the agent must communicate somewhere in its replies: a phrase, or a list of
     /// alternatives of which one suffices. Case-insensitive; `{price:MOSQ}` placeholders.
-    #[serde(default)]
     pub says: Vec<Says>,
     /// Checks that must hold (`write_without_confirmation`, `disclose_before_verification`,
     /// `claims_success_after_refusal`, `unbacked_claims`, `wrong_for_channel`); all of them run
     /// on every scenario.
-    #[serde(default)]
     pub never: Vec<NeverCheck>,
     /// Phrases no reply may contain. Case-insensitive.
-    #[serde(default)]
     pub never_says: Vec<String>,
     /// The agent must have replied to every message (no silent turn).
-    #[serde(default)]
     pub always_replies: bool,
 }
 
@@ -249,18 +227,14 @@ pub struct BookingExpect {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct EscalationExpect {
     /// The reason (from the fixed list), or leave out to accept any.
-    #[serde(default)]
     pub reason: Option<String>,
     /// Any of these reasons.
-    #[serde(default)]
     pub reasons: Vec<String>,
-    #[serde(default)]
     pub priority: Option<String>,
     /// The escalation is tied to this named customer.
-    #[serde(default)]
     pub customer: Option<String>,
 }
 
