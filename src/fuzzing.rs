@@ -129,14 +129,15 @@ pub fn twilio_form(data: &[u8]) {
     }
 }
 
+/// Whether XML 1.0 allows the character in a document.
+fn xml_allowed(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+}
+
 /// What [`twiml::Response::to_xml`] must keep of a text: everything but the characters XML
 /// 1.0 forbids.
 fn xml_kept(text: &str) -> String {
-    text.chars()
-        .filter(|c| {
-            matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'))
-        })
-        .collect()
+    text.chars().filter(|c| xml_allowed(*c)).collect()
 }
 
 /// (b) Fields become verbs (the first character of a field picks the verb, the rest is its
@@ -302,9 +303,7 @@ fn xml_unescape(raw: &str, in_attribute: bool) -> Result<String, String> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(c) = rest.chars().next() {
-        let legal =
-            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'));
-        if !legal {
+        if !xml_allowed(c) {
             return Err(format!("character {c:?} is not allowed in XML"));
         }
         match c {

@@ -295,21 +295,14 @@ mod tests {
         m.observe_http("GET", "/healthz", 200, Duration::from_millis(3));
         m.observe_http("GET", "/healthz", 200, Duration::from_millis(300));
         let text = m.render();
-        assert!(
-            text.contains(
-                "frontdesk_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("route=\"/healthz\",le=\"0.005\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("route=\"/healthz\",le=\"0.5\"} 2"), "{text}");
-        assert!(
-            text.contains("frontdesk_http_request_duration_seconds_count{route=\"/healthz\"} 2"),
-            "{text}"
-        );
+        for want in [
+            "frontdesk_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2",
+            "route=\"/healthz\",le=\"0.005\"} 1",
+            "route=\"/healthz\",le=\"0.5\"} 2",
+            "frontdesk_http_request_duration_seconds_count{route=\"/healthz\"} 2",
+        ] {
+            assert!(text.contains(want), "{want} missing from {text}");
+        }
     }
 
     #[test]
@@ -326,37 +319,22 @@ mod tests {
         );
         record::outbound("sms", "page", "sent");
         let text = domain().render();
-        assert!(
-            text.contains("frontdesk_turns_total{channel=\"sms\",outcome=\"replied\"}"),
-            "{text}"
-        );
-        assert!(
-            text.contains("frontdesk_turn_duration_seconds_bucket{channel=\"sms\",le=\"0.005\"}"),
-            "{text}"
-        );
-        assert!(text.contains("rule=\"min_notice_hours\""), "{text}");
-        assert!(
-            text.contains("frontdesk_model_tokens_total{model=\"gpt-x\",kind=\"prompt\"}"),
-            "{text}"
-        );
-        assert!(
-            !text.contains("model=\"gpt-x\",kind=\"completion\""),
-            "{text}"
-        );
-        assert!(
-            text.contains("frontdesk_model_cost_usd_total{model=\"gpt-y\"} 0.25"),
-            "{text}"
-        );
-        assert!(
-            !text.contains("frontdesk_model_cost_usd_total{model=\"gpt-x\"}"),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "frontdesk_outbound_total{channel=\"sms\",purpose=\"page\",result=\"sent\"}"
-            ),
-            "{text}"
-        );
+        for want in [
+            "frontdesk_turns_total{channel=\"sms\",outcome=\"replied\"}",
+            "frontdesk_turn_duration_seconds_bucket{channel=\"sms\",le=\"0.005\"}",
+            "rule=\"min_notice_hours\"",
+            "frontdesk_model_tokens_total{model=\"gpt-x\",kind=\"prompt\"}",
+            "frontdesk_model_cost_usd_total{model=\"gpt-y\"} 0.25",
+            "frontdesk_outbound_total{channel=\"sms\",purpose=\"page\",result=\"sent\"}",
+        ] {
+            assert!(text.contains(want), "{want} missing from {text}");
+        }
+        for unwanted in [
+            "model=\"gpt-x\",kind=\"completion\"",
+            "frontdesk_model_cost_usd_total{model=\"gpt-x\"}",
+        ] {
+            assert!(!text.contains(unwanted), "{unwanted} in {text}");
+        }
     }
 
     #[test]

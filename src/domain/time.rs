@@ -74,8 +74,9 @@ pub struct DayHours {
     pub close: NaiveTime,
 }
 
-/// Business hours per weekday (Monday first), in the tenant's zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Business hours per weekday (Monday first), in the tenant's zone; the default is closed
+/// every day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusinessHours {
     pub mon: Option<DayHours>,
     pub tue: Option<DayHours>,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{SearchError, SearchIndex};
 use crate::domain::{CustomerId, CustomerStatus, PhoneE164, PropertyKind, TenantId, ZoneId};
+use crate::seed::rng::SplitMix64;
 use crate::store::{display_name, CustomerDoc, NewCustomer, NewProperty, Store, StoreError};
 
 // Comma-separated lists (an empty entry means "no second word").
@@ -95,21 +96,14 @@ const CITIES: &[(&str, &str, &str, &str)] = &[
     ("Nashville", "TN", "372", "615"),
 ];
 
-/// A small deterministic generator (SplitMix64): the same seed gives the same data.
+/// A small deterministic generator (the seeded worlds' SplitMix64, drawn by remainder): the
+/// same seed gives the same data.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Rng(SplitMix64::new(seed))
     }
 
     /// A number in `0..n` (`0` when `n` is zero).
@@ -117,7 +111,7 @@ impl Rng {
         if n == 0 {
             return 0;
         }
-        (self.next_u64() % n as u64) as usize
+        (self.0.next_u64() % n as u64) as usize
     }
 
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -449,16 +443,30 @@ pub fn bench_queries(
     }
     index.commit()?;
     let build = started.elapsed();
+    index_report(&index, tenant, &queries, customers.len(), build, |target| {
+        Some(CustomerId(target as i64 + 1))
+    })
+}
 
+/// Time `queries` at 10 hits each on an index of `docs` documents built in `build`; `id_of`
+/// gives the id a query's intended customer has in the index.
+fn index_report(
+    index: &SearchIndex,
+    tenant: TenantId,
+    queries: &[BenchQuery],
+    docs: usize,
+    build: Duration,
+    id_of: impl Fn(usize) -> Option<CustomerId>,
+) -> Result<BenchReport, SearchError> {
     let mut timings = Timings::new(queries.len());
-    for q in &queries {
+    for q in queries {
         let started = Instant::now();
         let hits = index.search(tenant, &q.text, 10)?;
         let took = started.elapsed();
         let ranked: Vec<CustomerId> = hits.iter().map(|h| h.customer_id).collect();
-        timings.record(took, &ranked, Some(CustomerId(q.target as i64 + 1)));
+        timings.record(took, &ranked, id_of(q.target));
     }
-    let mut report = timings.report("tantivy", customers.len());
+    let mut report = timings.report("tantivy", docs);
     report.build = Some(build);
     report.index_bytes = Some(index.size_bytes()?);
     Ok(report)
@@ -494,15 +502,7 @@ pub async fn bench_with_store(
                 slug,
                 name: "Search Bench".into(),
                 timezone: TenantTz::parse("America/Chicago")?,
-                business_hours: BusinessHours {
-                    mon: None,
-                    tue: None,
-                    wed: None,
-                    thu: None,
-                    fri: None,
-                    sat: None,
-                    sun: None,
-                },
+                business_hours: BusinessHours::default(),
                 policy: Policy::default(),
                 phone_numbers: vec![],
                 on_call_number: None,
@@ -530,17 +530,14 @@ pub async fn bench_with_store(
     let started = Instant::now();
     index.rebuild(store, tenant).await?;
     let build = started.elapsed();
-    let mut timings = Timings::new(queries.len());
-    for q in &queries {
-        let started = Instant::now();
-        let hits = index.search(tenant, &q.text, 10)?;
-        let ranked: Vec<CustomerId> = hits.iter().map(|h| h.customer_id).collect();
-        timings.record(started.elapsed(), &ranked, ids.get(q.target).copied());
-    }
-    let mut report = timings.report("tantivy", n_docs);
-    report.build = Some(build);
-    report.index_bytes = Some(index.size_bytes()?);
-    reports.push(report);
+    reports.push(index_report(
+        &index,
+        tenant,
+        &queries,
+        n_docs,
+        build,
+        |target| ids.get(target).copied(),
+    )?);
     drop(index);
     if trigram {
         if let Some(trgm) = bench_trigram(store, tenant, &queries, &ids).await? {

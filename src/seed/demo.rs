@@ -1062,27 +1062,42 @@ impl<'a> World<'a> {
                 break;
             };
             let at = self.now - Duration::days(days_ago);
-            self.store
-                .reschedule_appointment(self.w.tenant, id, self.w.slots[next].id, by, at)
-                .await?;
-            if by == "portal" {
-                self.events.push(NewPortalEvent {
-                    customer_id: self.custs[cust].id,
-                    kind: PortalEventKind::RescheduleDone,
-                    detail: json!({
-                        "appointment_id": id,
-                        "from_window_start": self.w.slots[slot].starts_at,
-                        "to_window_start": self.w.slots[next].starts_at,
-                    }),
-                    at,
-                });
-            }
-            self.w.slots[slot].booked -= 1;
-            self.w.slots[next].booked += 1;
-            if let Some(b) = self.booked.iter_mut().find(|b| b.id == id) {
-                b.slot = next;
-            }
+            self.move_booking(cust, id, slot, next, by, at).await?;
             slot = next;
+        }
+        Ok(())
+    }
+
+    /// Move a booked visit from one window to another (`from`, `to`: indexes of slots) as
+    /// `by` did at `at`, with the portal's event when the customer did it there.
+    async fn move_booking(
+        &mut self,
+        cust: usize,
+        id: AppointmentId,
+        from: usize,
+        to: usize,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.store
+            .reschedule_appointment(self.w.tenant, id, self.w.slots[to].id, by, at)
+            .await?;
+        if by == "portal" {
+            self.events.push(NewPortalEvent {
+                customer_id: self.custs[cust].id,
+                kind: PortalEventKind::RescheduleDone,
+                detail: json!({
+                    "appointment_id": id,
+                    "from_window_start": self.w.slots[from].starts_at,
+                    "to_window_start": self.w.slots[to].starts_at,
+                }),
+                at,
+            });
+        }
+        self.w.slots[from].booked -= 1;
+        self.w.slots[to].booked += 1;
+        if let Some(b) = self.booked.iter_mut().find(|b| b.id == id) {
+            b.slot = to;
         }
         Ok(())
     }
@@ -1171,24 +1186,7 @@ impl<'a> World<'a> {
                 "agent".to_string()
             };
             let at = self.now - Duration::hours(self.rng.range(1, 72));
-            self.store
-                .reschedule_appointment(self.w.tenant, id, self.w.slots[next].id, &by, at)
-                .await?;
-            if by == "portal" {
-                self.events.push(NewPortalEvent {
-                    customer_id: self.custs[cust].id,
-                    kind: PortalEventKind::RescheduleDone,
-                    detail: json!({
-                        "appointment_id": id,
-                        "from_window_start": s.starts_at,
-                        "to_window_start": self.w.slots[next].starts_at,
-                    }),
-                    at,
-                });
-            }
-            self.w.slots[slot].booked -= 1;
-            self.w.slots[next].booked += 1;
-            self.booked[i].slot = next;
+            self.move_booking(cust, id, slot, next, &by, at).await?;
             done += 1;
         }
         Ok(())

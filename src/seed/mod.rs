@@ -6,7 +6,7 @@
 mod demo;
 mod fixtures;
 mod large;
-mod rng;
+pub(crate) mod rng;
 mod scaffold;
 
 #[cfg(test)]

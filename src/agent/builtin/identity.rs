@@ -590,19 +590,17 @@ impl<'a> Reader<'a> {
                 _ => false,
             };
             // With a street suffix the number is a street number whatever its length.
-            if let Some((words, _)) = self.street_words(j, false) {
+            // Without one: a cue ("live at", "address is") or 3+ digits followed by a name
+            // that runs to the end of the clause.
+            let street = self.street_words(j, false).or_else(|| {
+                (cued || num.norm.len() >= 3)
+                    .then(|| self.street_words(j, true))
+                    .flatten()
+            });
+            if let Some((words, _)) = street {
                 self.facts.street_number = Some(num.norm.clone());
                 self.facts.street_words = words;
                 continue;
-            }
-            // Without one: a cue ("live at", "address is") or 3+ digits followed by a name
-            // that runs to the end of the clause.
-            if cued || num.norm.len() >= 3 {
-                if let Some((words, _)) = self.street_words(j, true) {
-                    self.facts.street_number = Some(num.norm.clone());
-                    self.facts.street_words = words;
-                    continue;
-                }
             }
             if cued && num.norm.len() != 5 && self.at_end(j) {
                 self.facts.street_number = Some(num.norm.clone());

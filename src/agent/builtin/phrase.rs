@@ -147,37 +147,52 @@ impl Pattern {
         out
     }
 
-    /// The end of a match starting at `start`, if there is one.
+    /// The end of a non-empty match starting at `start`, if there is one.
     pub fn match_at(&self, toks: &[Token], start: usize) -> Option<usize> {
-        match_from(&self.elems, toks, start)
+        match_from(&self.elems, toks, start).filter(|&end| end > start)
+    }
+
+    /// Every non-overlapping non-empty match, left to right, as `(start, end)`, trying the
+    /// pattern at `starts` (ascending).
+    fn find_all_from(
+        &self,
+        toks: &[Token],
+        starts: impl Iterator<Item = usize>,
+    ) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut next = 0;
+        for i in starts {
+            if i < next {
+                continue;
+            }
+            if let Some(end) = self.match_at(toks, i) {
+                out.push((i, end));
+                next = end;
+            }
+        }
+        out
+    }
+
+    /// The first non-empty match trying the pattern at `starts`, as `(start, end)`.
+    fn find_from(
+        &self,
+        toks: &[Token],
+        mut starts: impl Iterator<Item = usize>,
+    ) -> Option<(usize, usize)> {
+        starts.find_map(|i| self.match_at(toks, i).map(|end| (i, end)))
     }
 
     /// Every non-overlapping match, left to right, as `(start, end)`: trying the pattern at
     /// every token, what `PatternSet::find_all` must agree with.
     #[cfg(test)]
     pub fn find_all(&self, toks: &[Token]) -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < toks.len() {
-            match self.match_at(toks, i) {
-                Some(end) if end > i => {
-                    out.push((i, end));
-                    i = end;
-                }
-                _ => i += 1,
-            }
-        }
-        out
+        self.find_all_from(toks, 0..toks.len())
     }
 
     /// The first match, as `(start, end)`.
     #[cfg(test)]
     pub fn find(&self, toks: &[Token]) -> Option<(usize, usize)> {
-        (0..toks.len()).find_map(|i| {
-            self.match_at(toks, i)
-                .filter(|&end| end > i)
-                .map(|end| (i, end))
-        })
+        self.find_from(toks, 0..toks.len())
     }
 }
 
@@ -358,29 +373,12 @@ impl PatternSet {
 
     /// `Pattern::find_all` of pattern `id`, trying only where it may start.
     pub fn find_all(&self, id: PatternId, toks: &[Token], starts: &Starts) -> Vec<(usize, usize)> {
-        let pat = &self.patterns[id];
-        let mut out = Vec::new();
-        let mut next = 0;
-        for i in starts.positions(id) {
-            if i < next {
-                continue;
-            }
-            if let Some(end) = pat.match_at(toks, i).filter(|&end| end > i) {
-                out.push((i, end));
-                next = end;
-            }
-        }
-        out
+        self.patterns[id].find_all_from(toks, starts.positions(id))
     }
 
     /// `Pattern::find` of pattern `id`, trying only where it may start.
     pub fn find(&self, id: PatternId, toks: &[Token], starts: &Starts) -> Option<(usize, usize)> {
-        let pat = &self.patterns[id];
-        starts.positions(id).find_map(|i| {
-            pat.match_at(toks, i)
-                .filter(|&end| end > i)
-                .map(|end| (i, end))
-        })
+        self.patterns[id].find_from(toks, starts.positions(id))
     }
 
     /// Whether any pattern of the set matches anywhere in `toks`.
@@ -388,11 +386,8 @@ impl PatternSet {
         let mut ids = Vec::new();
         (0..toks.len()).any(|i| {
             self.candidates(&toks[i], &mut ids);
-            ids.iter().any(|&id| {
-                self.patterns[id as usize]
-                    .match_at(toks, i)
-                    .is_some_and(|end| end > i)
-            })
+            ids.iter()
+                .any(|&id| self.patterns[id as usize].match_at(toks, i).is_some())
         })
     }
 }
@@ -485,17 +480,14 @@ impl PatternSet {
         for i in 0..toks.len() {
             self.candidates(&toks[i], &mut ids);
             for (id, pat) in self.patterns.iter().enumerate() {
-                let matches = pat.match_at(toks, i).is_some_and(|end| end > i);
+                let matches = pat.match_at(toks, i).is_some();
                 if matches && !ids.contains(&(id as u32)) {
                     out.push(format!("#{id} matches at {i} but is not a candidate"));
                 }
             }
         }
-        let naive_any = (0..toks.len()).any(|i| {
-            self.patterns
-                .iter()
-                .any(|p| p.match_at(toks, i).is_some_and(|e| e > i))
-        });
+        let naive_any =
+            (0..toks.len()).any(|i| self.patterns.iter().any(|p| p.match_at(toks, i).is_some()));
         if naive_any != self.any_match(toks) {
             out.push(format!("any_match: {naive_any} != {}", !naive_any));
         }
@@ -517,31 +509,12 @@ fn match_from(elems: &[Elem], toks: &[Token], i: usize) -> Option<usize> {
     let Some((first, rest)) = elems.split_first() else {
         return Some(i);
     };
-    match first {
-        Elem::Words { alts, optional } => {
-            if toks.get(i).is_some_and(|t| atom_matches(alts, t)) {
-                if let Some(end) = match_from(rest, toks, i + 1) {
-                    return Some(end);
-                }
-            }
-            if *optional {
-                match_from(rest, toks, i)
-            } else {
-                None
-            }
-        }
-        Elem::Number { optional } => {
-            if toks.get(i).is_some_and(|t| t.is_number()) {
-                if let Some(end) = match_from(rest, toks, i + 1) {
-                    return Some(end);
-                }
-            }
-            if *optional {
-                match_from(rest, toks, i)
-            } else {
-                None
-            }
-        }
+    let (takes, optional) = match first {
+        Elem::Words { alts, optional } => (
+            toks.get(i).is_some_and(|t| atom_matches(alts, t)),
+            *optional,
+        ),
+        Elem::Number { optional } => (toks.get(i).is_some_and(|t| t.is_number()), *optional),
         Elem::Gap(max) => {
             for skip in 0..=*max {
                 if skip > 0 {
@@ -554,16 +527,19 @@ fn match_from(elems: &[Elem], toks: &[Token], i: usize) -> Option<usize> {
                     return Some(end);
                 }
             }
-            None
+            return None;
         }
         Elem::End => {
-            if toks.get(i).is_none_or(|t| t.is_clause_break()) {
-                match_from(rest, toks, i)
-            } else {
-                None
-            }
+            let at_end = toks.get(i).is_none_or(|t| t.is_clause_break());
+            return at_end.then(|| match_from(rest, toks, i)).flatten();
+        }
+    };
+    if takes {
+        if let Some(end) = match_from(rest, toks, i + 1) {
+            return Some(end);
         }
     }
+    optional.then(|| match_from(rest, toks, i)).flatten()
 }
 
 #[cfg(test)]

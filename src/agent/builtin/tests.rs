@@ -21,6 +21,19 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid test date")
 }
 
+/// Checks every row of a table and fails once, listing each row for which `check` says what
+/// went wrong.
+fn check_table<T>(table: &[T], check: impl Fn(&T) -> Option<String>) {
+    let failures: Vec<String> = table.iter().filter_map(check).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed:\n{}",
+        failures.len(),
+        table.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn intents() {
     let table: &[(&str, &[Intent])] = &[
@@ -211,20 +224,10 @@ fn intents() {
         ("nice!", &[Unknown]),
         ("This is Bill Johnson", &[Unknown]),
     ];
-    let mut failures = Vec::new();
-    for (text, want) in table {
+    check_table(table, |(text, want)| {
         let got = u(text);
-        if got.intents != *want {
-            failures.push(format!("{text:?}: want {want:?}, got {}", got.describe()));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} failed:\n{}",
-        failures.len(),
-        table.len(),
-        failures.join("\n")
-    );
+        (got.intents != *want).then(|| format!("{text:?}: want {want:?}, got {}", got.describe()))
+    });
 }
 
 #[test]
@@ -295,20 +298,10 @@ fn yes_no() {
         ("yes no", None),
         ("friday works?", None),
     ];
-    let mut failures = Vec::new();
-    for (text, want) in table {
+    check_table(table, |(text, want)| {
         let got = u(text);
-        if got.yes_no != *want {
-            failures.push(format!("{text:?}: want {want:?}, got {}", got.describe()));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} failed:\n{}",
-        failures.len(),
-        table.len(),
-        failures.join("\n")
-    );
+        (got.yes_no != *want).then(|| format!("{text:?}: want {want:?}, got {}", got.describe()))
+    });
 }
 
 #[test]
@@ -440,21 +433,10 @@ fn when() {
         ("card exp 12/27", None),
         ("hasta mañana", None),
     ];
-    let mut failures = Vec::new();
-    for (text, want) in table {
-        let got = u(text);
-        let desc = got.when.as_ref().map(WhenSpec::describe);
-        if desc.as_deref() != *want {
-            failures.push(format!("{text:?}: want {want:?}, got {desc:?}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} failed:\n{}",
-        failures.len(),
-        table.len(),
-        failures.join("\n")
-    );
+    check_table(table, |(text, want)| {
+        let desc = u(text).when.as_ref().map(WhenSpec::describe);
+        (desc.as_deref() != *want).then(|| format!("{text:?}: want {want:?}, got {desc:?}"))
+    });
 }
 
 #[test]
@@ -520,20 +502,10 @@ fn pests() {
         ("I have a nice house", &[]),
         ("arts and crafts", &[]),
     ];
-    let mut failures = Vec::new();
-    for (text, want) in table {
-        let got = u(text);
-        if got.pests != *want {
-            failures.push(format!("{text:?}: want {want:?}, got {:?}", got.pests));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} failed:\n{}",
-        failures.len(),
-        table.len(),
-        failures.join("\n")
-    );
+    check_table(table, |(text, want)| {
+        let got = u(text).pests;
+        (got != *want).then(|| format!("{text:?}: want {want:?}, got {got:?}"))
+    });
 }
 
 #[test]
@@ -664,26 +636,16 @@ fn identity_facts() {
             None,
         ),
     ];
-    let mut failures = Vec::new();
-    for c in &table {
+    check_table(&table, |c| {
         let got = u(c.text);
         let street: Vec<&str> = got.street_words.iter().map(String::as_str).collect();
-        if got.name.as_deref() != c.name
+        (got.name.as_deref() != c.name
             || got.street_number.as_deref() != c.street_number
             || street != c.street
             || got.zip.as_deref() != c.zip
-            || got.email.as_deref() != c.email
-        {
-            failures.push(format!("{:?}: got {}", c.text, got.describe()));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} failed:\n{}",
-        failures.len(),
-        table.len(),
-        failures.join("\n")
-    );
+            || got.email.as_deref() != c.email)
+            .then(|| format!("{:?}: got {}", c.text, got.describe()))
+    });
 }
 
 #[test]
@@ -730,23 +692,15 @@ fn picks_from_a_list() {
         ),
         ("on the 15th", None, false),
     ];
-    let mut failures = Vec::new();
-    for (text, want, also_date) in table {
+    check_table(table, |(text, want, also_date)| {
         let got = u(text);
-        if got.appointment_ref != *want || got.ordinal_is_also_date != *also_date {
-            failures.push(format!(
+        (got.appointment_ref != *want || got.ordinal_is_also_date != *also_date).then(|| {
+            format!(
                 "{text:?}: want {want:?}/{also_date}, got {}",
                 got.describe()
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} failed:\n{}",
-        failures.len(),
-        table.len(),
-        failures.join("\n")
-    );
+            )
+        })
+    });
     // The date reading of "the 2nd" is there for the caller to choose.
     assert_eq!(
         u("the 2nd").when.map(|w| w.dates),

@@ -762,15 +762,16 @@ impl<'a> Parser<'a> {
 
     fn relative_day(&mut self, i: usize) -> Option<usize> {
         let (a, b, c, d) = (self.w(i), self.w(i + 1), self.w(i + 2), self.w(i + 3));
-        if a == "pasado" && b == "manana" {
+        let day_after_tomorrow = match (a, b, c, d) {
+            ("pasado", "manana", ..) => Some(2),
+            ("day", "after", "tomorrow", _) => Some(3),
+            ("the", "day", "after", "tomorrow") => Some(4),
+            _ => None,
+        };
+        if let Some(len) = day_after_tomorrow {
             let day = self.tomorrow() + Duration::days(1);
-            self.add_date(day, i, i + 2);
-            return Some(2);
-        }
-        if a == "day" && b == "after" && c == "tomorrow" {
-            let day = self.tomorrow() + Duration::days(1);
-            self.add_date(day, i, i + 3);
-            return Some(3);
+            self.add_date(day, i, i + len);
+            return Some(len);
         }
         if (a == "the" || a == "la") && matches!(b, "manana" | "mananas") {
             // "la mañana" is the morning.
@@ -820,11 +821,6 @@ impl<'a> Parser<'a> {
                     self.add_range(start, sunday, i, i + 3);
                 }
                 Some(3)
-            }
-            "the" if b == "day" && c == "after" && d == "tomorrow" => {
-                let day = self.tomorrow() + Duration::days(1);
-                self.add_date(day, i, i + 4);
-                Some(4)
             }
             _ => None,
         }
@@ -953,21 +949,16 @@ impl<'a> Parser<'a> {
         if !matches!(self.w(i), "in" | "en" | "within") {
             return None;
         }
-        if self.w(i + 1) == "a" && self.w(i + 2) == "few" && self.w(i + 3) == "days" {
-            let (a, b) = (
-                self.today + Duration::days(2),
-                self.today + Duration::days(4),
-            );
-            self.add_range(a, b, i, i + 4);
-            return Some(4);
-        }
-        if self.w(i + 1) == "a" && self.w(i + 2) == "day" && self.w(i + 3) == "or" {
-            let (a, b) = (
-                self.today + Duration::days(1),
-                self.today + Duration::days(2),
-            );
-            self.add_range(a, b, i, i + 5);
-            return Some(5);
+        // (first day, last day, length): "in a few days", "in a day or two".
+        let range = match (self.w(i + 1), self.w(i + 2), self.w(i + 3)) {
+            ("a", "few", "days") => Some((2, 4, 4)),
+            ("a", "day", "or") => Some((1, 2, 5)),
+            _ => None,
+        };
+        if let Some((first, last, len)) = range {
+            let days = |n| self.today + Duration::days(n);
+            self.add_range(days(first), days(last), i, i + len);
+            return Some(len);
         }
         let (n, len) = self.count_at(i + 1)?;
         let unit = self.w(i + 1 + len);

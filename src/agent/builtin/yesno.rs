@@ -365,7 +365,7 @@ fn longest_at(toks: &[Token], i: usize, ids: &mut Vec<u32>) -> Option<(Kind, usi
     for &id in ids.iter() {
         let id = id as usize;
         if let Some(end) = t.phrases.pattern(id).match_at(toks, i) {
-            if end > i && best.is_none_or(|(_, e)| end > e) {
+            if best.is_none_or(|(_, e)| end > e) {
                 best = Some((t.kinds[id], end));
             }
         }
