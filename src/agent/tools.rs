@@ -380,17 +380,11 @@ const STREET_SUFFIXES: &[&str] = &[
     "on", "at", "apt", "unit",
 ];
 
-/// 1 - normalised Damerau–Levenshtein distance.
+/// 1 - normalised edit distance (optimal string alignment: Levenshtein plus adjacent swaps).
 pub fn similarity(a: &str, b: &str) -> f64 {
-    let d = damerau(a, b) as f64;
+    let d = strsim::osa_distance(a, b) as f64;
     let n = a.chars().count().max(b.chars().count()).max(1) as f64;
     1.0 - d / n
-}
-
-pub fn damerau(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    super::builtin::damerau_levenshtein(&a, &b)
 }
 
 fn street_number(street: &str) -> Option<&str> {
@@ -412,7 +406,7 @@ fn name_words(given: &str) -> Vec<String> {
 /// One name part agrees with what was said: close in edit distance (typo-tolerant).
 fn name_part_agrees(given: &str, on_file: &str) -> bool {
     similarity(given, on_file) >= 0.7
-        || (on_file.chars().count() >= 3 && damerau(given, on_file) <= 1)
+        || (on_file.chars().count() >= 3 && strsim::osa_distance(given, on_file) <= 1)
 }
 
 /// A full name (first AND last, typo-tolerant, in any order) agrees with the one on file;

@@ -29,6 +29,9 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+/// The bounded edit distance the index ranks with, also the language layer's spelling check.
+pub(crate) use text::edit_distance;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;

@@ -11,7 +11,6 @@
 mod identity;
 mod intent;
 mod normalize;
-pub use normalize::damerau_levenshtein;
 mod pests;
 mod phrase;
 mod secrets;
