@@ -84,11 +84,7 @@ async fn sign_in(
         SignInError::Store(s) => s.into(),
         SignInError::Internal(e) => ApiError::Internal(e),
     })?;
-    let tenant = state
-        .store
-        .tenant(out.user.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let tenant = super::tenant_of(&state, out.user.tenant_id).await?;
     let mut headers = HeaderMap::new();
     headers.insert(
         SET_COOKIE,
@@ -120,11 +116,7 @@ async fn current(
         .user(s.tenant_id, s.user_id)
         .await
         .map_err(|_| ApiError::Unauthorized)?;
-    let tenant = state
-        .store
-        .tenant(s.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let tenant = super::tenant_of(&state, s.tenant_id).await?;
     Ok(Json(json!({
         "user": { "id": user.id, "name": user.name, "email": user.email, "role": user.role },
         "tenant": tenant.slug,
