@@ -455,10 +455,7 @@ async fn execute(command: Option<Command>, mut settings: Settings) -> anyhow::Re
                 },
         } => {
             let store = Store::connect(&settings.database_url, 1).await?;
-            let t = store
-                .tenant_by_slug(&tenant)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no tenant with slug `{tenant}`"))?;
+            let t = tenant_by_slug(&store, &tenant).await?;
             if let Some(customer) = customer {
                 if verifies_callers {
                     anyhow::bail!(
@@ -495,6 +492,14 @@ async fn execute(command: Option<Command>, mut settings: Settings) -> anyhow::Re
     }
 }
 
+/// The tenant with this slug, or an error that names the slug.
+async fn tenant_by_slug(store: &Store, slug: &str) -> anyhow::Result<crate::store::Tenant> {
+    store
+        .tenant_by_slug(slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant with slug `{slug}`"))
+}
+
 /// `frontdesk user add|password`.
 async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
     use tokio::io::{AsyncBufReadExt, BufReader};
@@ -503,10 +508,7 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
     let slug = match &command {
         UserCommand::Add { tenant, .. } | UserCommand::Password { tenant, .. } => tenant.clone(),
     };
-    let t = store
-        .tenant_by_slug(&slug)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no tenant with slug `{slug}`"))?;
+    let t = tenant_by_slug(&store, &slug).await?;
     let now = settings.clock.now();
     match command {
         UserCommand::Add {
@@ -562,11 +564,7 @@ async fn chat(settings: Settings, from: &str, tenant: &str, channel: &str) -> an
     let channel: crate::domain::Channel = channel.parse()?;
     let store = Store::connect(&settings.database_url, settings.db_max_connections).await?;
     let state = crate::app::build_state(settings, store).await?;
-    let t = state
-        .store
-        .tenant_by_slug(tenant)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no tenant with slug `{tenant}`"))?;
+    let t = tenant_by_slug(&state.store, tenant).await?;
     println!(
         "Texting {} as {phone} ({channel}). Empty line or Ctrl-D to quit.",
         t.name

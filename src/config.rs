@@ -130,153 +130,93 @@ pub const DEFAULT_WHISPER_THREADS: u32 = 2;
 /// The default of `TwilioSettings::reply_budget`.
 pub const DEFAULT_TWILIO_REPLY_BUDGET: Duration = Duration::from_secs(10);
 
-/// Every setting's key: in the config file as is, in the environment as `FRONTDESK_<KEY>`
-/// (upper case). One per field of [`RawSettings`]; the README's table lists them all (both
-/// checked by tests).
-pub const KEYS: &[&str] = &[
-    "database_url",
-    "db_max_connections",
-    "bind",
-    "public_url",
-    "clock",
-    "seed_demo",
-    "request_timeout_secs",
-    "body_limit_bytes",
-    "twilio_account_sid",
-    "twilio_auth_token",
-    "twilio_api_base",
-    "twilio_reply_budget_ms",
-    "model",
-    "openai_base_url",
-    "openai_model",
-    "openai_api_key",
-    "openai_timeout_secs",
-    "openai_usd_per_1k_prompt_tokens",
-    "openai_usd_per_1k_completion_tokens",
-    "whisper_model",
-    "whisper_threads",
-    "metrics_token",
-    "webhook_allow_private",
-    "rate_limits",
-    "rate_limit_messages",
-    "rate_limit_portal_chat_customer",
-    "rate_limit_portal_chat_address",
-    "rate_limit_sms_replies",
-    "stripe_api_base",
-    "stripe_secret_key",
-    "stripe_webhook_secret",
-    "smtp_url",
-    "smtp_from",
-    "lease_secs",
-    "log_format",
-    "otlp_endpoint",
-];
+/// Declares [`RawSettings`] from its one list of fields, and from the same list [`KEYS`] and
+/// the field-by-field merge [`RawSettings::over`].
+macro_rules! raw_settings {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$doc:meta])* $fvis:vis $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($(#[$doc])* $fvis $field: $ty,)*
+        }
 
-/// The raw, optional values from each source, merged field by field.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSettings {
-    pub database_url: Option<String>,
-    pub db_max_connections: Option<u32>,
-    pub bind: Option<String>,
-    pub public_url: Option<String>,
-    pub clock: Option<String>,
-    pub seed_demo: Option<bool>,
-    pub request_timeout_secs: Option<u64>,
-    pub body_limit_bytes: Option<usize>,
-    pub twilio_account_sid: Option<String>,
-    pub twilio_auth_token: Option<Secret>,
-    pub twilio_api_base: Option<String>,
-    /// Milliseconds; at most 14 000 (Twilio's 15 s limit, less a margin).
-    pub twilio_reply_budget_ms: Option<u64>,
-    /// `builtin` (default) or `openai` (any OpenAI-compatible endpoint).
-    pub model: Option<String>,
-    pub openai_base_url: Option<String>,
-    pub openai_model: Option<String>,
-    pub openai_api_key: Option<Secret>,
-    pub openai_timeout_secs: Option<u64>,
-    /// US dollars per 1,000 prompt (input) tokens, for the cost metric.
-    pub openai_usd_per_1k_prompt_tokens: Option<f64>,
-    /// US dollars per 1,000 completion (output) tokens.
-    pub openai_usd_per_1k_completion_tokens: Option<f64>,
-    pub whisper_model: Option<String>,
-    pub whisper_threads: Option<u32>,
-    /// Bearer token `GET /metrics` requires; unset: only loopback peers are served.
-    pub metrics_token: Option<Secret>,
-    /// Outbound webhooks may go to loopback and private addresses (default false).
-    pub webhook_allow_private: Option<bool>,
-    /// `on` (default) or `off` (load tests).
-    pub rate_limits: Option<String>,
-    /// Rates like `600/min,burst=100`.
-    pub rate_limit_messages: Option<String>,
-    pub rate_limit_portal_chat_customer: Option<String>,
-    pub rate_limit_portal_chat_address: Option<String>,
-    pub rate_limit_sms_replies: Option<String>,
-    /// Stripe's REST base (default `https://api.stripe.com`; a loopback fake in tests).
-    pub stripe_api_base: Option<String>,
-    pub stripe_secret_key: Option<Secret>,
-    /// The webhook endpoint's signing secret (`whsec_…`).
-    pub stripe_webhook_secret: Option<Secret>,
-    pub smtp_url: Option<Secret>,
-    pub smtp_from: Option<String>,
-    pub lease_secs: Option<i64>,
-    /// `text` (default) or `json`.
-    pub log_format: Option<String>,
-    /// OTLP/HTTP collector base URL, e.g. `http://127.0.0.1:4318`.
-    pub otlp_endpoint: Option<String>,
+        /// Every setting's key: in the config file as is, in the environment as
+        /// `FRONTDESK_<KEY>` (upper case). One per field of [`RawSettings`]; the README's table
+        /// lists them all (both checked by tests).
+        pub const KEYS: &[&str] = &[$(stringify!($field)),*];
+
+        impl $name {
+            /// Values in `self` win over `lower`.
+            pub fn over(self, lower: $name) -> $name {
+                $name {
+                    $($field: self.$field.or(lower.$field),)*
+                }
+            }
+        }
+    };
+}
+
+raw_settings! {
+    /// The raw, optional values from each source, merged field by field.
+    #[derive(Debug, Default, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawSettings {
+        pub database_url: Option<String>,
+        pub db_max_connections: Option<u32>,
+        pub bind: Option<String>,
+        pub public_url: Option<String>,
+        pub clock: Option<String>,
+        pub seed_demo: Option<bool>,
+        pub request_timeout_secs: Option<u64>,
+        pub body_limit_bytes: Option<usize>,
+        pub twilio_account_sid: Option<String>,
+        pub twilio_auth_token: Option<Secret>,
+        pub twilio_api_base: Option<String>,
+        /// Milliseconds; at most 14 000 (Twilio's 15 s limit, less a margin).
+        pub twilio_reply_budget_ms: Option<u64>,
+        /// `builtin` (default) or `openai` (any OpenAI-compatible endpoint).
+        pub model: Option<String>,
+        pub openai_base_url: Option<String>,
+        pub openai_model: Option<String>,
+        pub openai_api_key: Option<Secret>,
+        pub openai_timeout_secs: Option<u64>,
+        /// US dollars per 1,000 prompt (input) tokens, for the cost metric.
+        pub openai_usd_per_1k_prompt_tokens: Option<f64>,
+        /// US dollars per 1,000 completion (output) tokens.
+        pub openai_usd_per_1k_completion_tokens: Option<f64>,
+        pub whisper_model: Option<String>,
+        pub whisper_threads: Option<u32>,
+        /// Bearer token `GET /metrics` requires; unset: only loopback peers are served.
+        pub metrics_token: Option<Secret>,
+        /// Outbound webhooks may go to loopback and private addresses (default false).
+        pub webhook_allow_private: Option<bool>,
+        /// `on` (default) or `off` (load tests).
+        pub rate_limits: Option<String>,
+        /// Rates like `600/min,burst=100`.
+        pub rate_limit_messages: Option<String>,
+        pub rate_limit_portal_chat_customer: Option<String>,
+        pub rate_limit_portal_chat_address: Option<String>,
+        pub rate_limit_sms_replies: Option<String>,
+        /// Stripe's REST base (default `https://api.stripe.com`; a loopback fake in tests).
+        pub stripe_api_base: Option<String>,
+        pub stripe_secret_key: Option<Secret>,
+        /// The webhook endpoint's signing secret (`whsec_…`).
+        pub stripe_webhook_secret: Option<Secret>,
+        pub smtp_url: Option<Secret>,
+        pub smtp_from: Option<String>,
+        pub lease_secs: Option<i64>,
+        /// `text` (default) or `json`.
+        pub log_format: Option<String>,
+        /// OTLP/HTTP collector base URL, e.g. `http://127.0.0.1:4318`.
+        pub otlp_endpoint: Option<String>,
+    }
 }
 
 impl RawSettings {
-    /// Values in `self` win over `lower`.
-    pub fn over(self, lower: RawSettings) -> RawSettings {
-        RawSettings {
-            database_url: self.database_url.or(lower.database_url),
-            db_max_connections: self.db_max_connections.or(lower.db_max_connections),
-            bind: self.bind.or(lower.bind),
-            public_url: self.public_url.or(lower.public_url),
-            clock: self.clock.or(lower.clock),
-            seed_demo: self.seed_demo.or(lower.seed_demo),
-            request_timeout_secs: self.request_timeout_secs.or(lower.request_timeout_secs),
-            body_limit_bytes: self.body_limit_bytes.or(lower.body_limit_bytes),
-            twilio_account_sid: self.twilio_account_sid.or(lower.twilio_account_sid),
-            twilio_auth_token: self.twilio_auth_token.or(lower.twilio_auth_token),
-            twilio_api_base: self.twilio_api_base.or(lower.twilio_api_base),
-            twilio_reply_budget_ms: self.twilio_reply_budget_ms.or(lower.twilio_reply_budget_ms),
-            model: self.model.or(lower.model),
-            openai_base_url: self.openai_base_url.or(lower.openai_base_url),
-            openai_model: self.openai_model.or(lower.openai_model),
-            whisper_model: self.whisper_model.or(lower.whisper_model),
-            whisper_threads: self.whisper_threads.or(lower.whisper_threads),
-            openai_api_key: self.openai_api_key.or(lower.openai_api_key),
-            openai_timeout_secs: self.openai_timeout_secs.or(lower.openai_timeout_secs),
-            openai_usd_per_1k_prompt_tokens: self
-                .openai_usd_per_1k_prompt_tokens
-                .or(lower.openai_usd_per_1k_prompt_tokens),
-            openai_usd_per_1k_completion_tokens: self
-                .openai_usd_per_1k_completion_tokens
-                .or(lower.openai_usd_per_1k_completion_tokens),
-            metrics_token: self.metrics_token.or(lower.metrics_token),
-            webhook_allow_private: self.webhook_allow_private.or(lower.webhook_allow_private),
-            rate_limits: self.rate_limits.or(lower.rate_limits),
-            rate_limit_messages: self.rate_limit_messages.or(lower.rate_limit_messages),
-            rate_limit_portal_chat_customer: self
-                .rate_limit_portal_chat_customer
-                .or(lower.rate_limit_portal_chat_customer),
-            rate_limit_portal_chat_address: self
-                .rate_limit_portal_chat_address
-                .or(lower.rate_limit_portal_chat_address),
-            rate_limit_sms_replies: self.rate_limit_sms_replies.or(lower.rate_limit_sms_replies),
-            stripe_api_base: self.stripe_api_base.or(lower.stripe_api_base),
-            stripe_secret_key: self.stripe_secret_key.or(lower.stripe_secret_key),
-            stripe_webhook_secret: self.stripe_webhook_secret.or(lower.stripe_webhook_secret),
-            smtp_url: self.smtp_url.or(lower.smtp_url),
-            smtp_from: self.smtp_from.or(lower.smtp_from),
-            lease_secs: self.lease_secs.or(lower.lease_secs),
-            log_format: self.log_format.or(lower.log_format),
-            otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
-        }
-    }
-
     /// The `FRONTDESK_<KEY>` variables among `vars`. A value is taken as text, or else as
     /// a whole number, a decimal number or a boolean when the key wants one; other
     /// `FRONTDESK_` variables (the config file's path, test settings) are not settings and

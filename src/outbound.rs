@@ -147,11 +147,7 @@ async fn deliver_one(
 ) -> StoreResult<bool> {
     if let Ok(phone) = PhoneE164::parse(&m.to) {
         if m.purpose != "page" && store.opted_out(tenant.id, &phone).await?.is_some() {
-            store
-                .mark_outbound(m.id, "blocked", None, Some("recipient opted out"), now)
-                .await?;
-            record::outbound(&m.channel, &m.purpose, "blocked");
-            return Ok(true);
+            return finish(store, m, "blocked", None, Some("recipient opted out"), now).await;
         }
     }
     if !urgent(&m.purpose) && in_quiet_hours(tenant, now) {
@@ -178,11 +174,7 @@ async fn deliver_one(
         {
             Ok(listed) => {
                 if let Some(sid) = this_send(store, tenant, m, listed).await? {
-                    store
-                        .mark_outbound(m.id, "sent", Some(&sid), None, now)
-                        .await?;
-                    record::outbound(&m.channel, &m.purpose, "sent");
-                    return Ok(true);
+                    return finish(store, m, "sent", Some(&sid), None, now).await;
                 }
             }
             Err(e) => {
@@ -192,28 +184,31 @@ async fn deliver_one(
         }
     }
     match twilio.send_sms(tenant, &m.from, &m.to, &m.body).await {
-        Ok(sid) => {
-            store
-                .mark_outbound(m.id, "sent", Some(&sid), None, now)
-                .await?;
-            record::outbound(&m.channel, &m.purpose, "sent");
-        }
+        Ok(sid) => finish(store, m, "sent", Some(&sid), None, now).await,
         Err(SendError::NotSent(e)) => {
             tracing::warn!(outbox = m.id, error = %e, "send failed before reaching Twilio; will retry");
-            return retry_later(store, m, now, "queued", &e).await;
+            retry_later(store, m, now, "queued", &e).await
         }
         Err(SendError::Transport(e)) => {
             // Twilio may have accepted it: the next attempt checks the message list first.
             tracing::warn!(outbox = m.id, error = %e, "send outcome unknown; will check before retrying");
-            return retry_later(store, m, now, "uncertain", &e).await;
+            retry_later(store, m, now, "uncertain", &e).await
         }
-        Err(e) => {
-            store
-                .mark_outbound(m.id, "failed", None, Some(&e.to_string()), now)
-                .await?;
-            record::outbound(&m.channel, &m.purpose, "failed");
-        }
+        Err(e) => finish(store, m, "failed", None, Some(&e.to_string()), now).await,
     }
+}
+
+/// Record a row's outcome (`sent`, `failed`, `blocked`) and count it; the row changed state.
+async fn finish(
+    store: &Store,
+    m: &Outbound,
+    status: &'static str,
+    sid: Option<&str>,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    store.mark_outbound(m.id, status, sid, error, now).await?;
+    record::outbound(&m.channel, &m.purpose, status);
     Ok(true)
 }
 
@@ -227,34 +222,15 @@ async fn deliver_email(
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let Some(mailer) = mailer else {
-        store
-            .mark_outbound(
-                m.id,
-                "failed",
-                None,
-                Some("e-mail is not configured (FRONTDESK_SMTP_URL)"),
-                now,
-            )
-            .await?;
-        record::outbound(&m.channel, &m.purpose, "failed");
-        return Ok(true);
+        let error = "e-mail is not configured (FRONTDESK_SMTP_URL)";
+        return finish(store, m, "failed", None, Some(error), now).await;
     };
     match mailer
         .send(&m.to, m.subject.as_deref().unwrap_or(""), &m.body)
         .await
     {
-        Ok(()) => {
-            store.mark_outbound(m.id, "sent", None, None, now).await?;
-            record::outbound(&m.channel, &m.purpose, "sent");
-            Ok(true)
-        }
-        Err(MailError::Invalid(e)) => {
-            store
-                .mark_outbound(m.id, "failed", None, Some(&e), now)
-                .await?;
-            record::outbound(&m.channel, &m.purpose, "failed");
-            Ok(true)
-        }
+        Ok(()) => finish(store, m, "sent", None, None, now).await,
+        Err(MailError::Invalid(e)) => finish(store, m, "failed", None, Some(&e), now).await,
         Err(MailError::Smtp(e)) => {
             tracing::warn!(outbox = m.id, error = %e, "e-mail not sent; will retry");
             retry_later(store, m, now, "queued", &e).await
@@ -278,11 +254,7 @@ async fn retry_later(
             error,
             "giving up on a message"
         );
-        store
-            .mark_outbound(m.id, "failed", None, Some(error), now)
-            .await?;
-        record::outbound(&m.channel, &m.purpose, "failed");
-        return Ok(true);
+        return finish(store, m, "failed", None, Some(error), now).await;
     }
     let backoff = 1i64 << m.attempts.clamp(1, 9);
     store

@@ -26,11 +26,7 @@ async fn list(
     AdminAuth(who): AdminAuth,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let t = state
-        .store
-        .tenant(who.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let t = super::tenant_of(&state, who.tenant_id).await?;
     let text = |k: &str| {
         params
             .get(k)

@@ -198,10 +198,10 @@ impl FromRequestParts<AppState> for SessionAuth {
 /// The client's address as the socket saw it, for per-address limits and the audit log.
 pub struct ClientAddress(pub String);
 
-impl FromRequestParts<AppState> for ClientAddress {
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(ClientAddress(client_address(parts)))
     }
 }

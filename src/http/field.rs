@@ -99,11 +99,7 @@ async fn status(
 ) -> ApiResult<Json<Value>> {
     let id: AppointmentId = id.parse()?;
     let update = update(&body)?;
-    let tenant = state
-        .store
-        .tenant(who.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let tenant = super::tenant_of(&state, who.tenant_id).await?;
     let csr = Csr::new(who.user_id, who.role);
     let out = crate::notices::field_update(
         &state.store,

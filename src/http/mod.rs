@@ -206,6 +206,18 @@ fn rejection_code(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
+/// The tenant a credential speaks for; one that is gone is `not_found` (`tenant`).
+pub(crate) async fn tenant_of(
+    state: &AppState,
+    id: crate::domain::TenantId,
+) -> Result<crate::store::Tenant, ApiError> {
+    state
+        .store
+        .tenant(id)
+        .await
+        .map_err(ApiError::from_store("tenant"))
+}
+
 /// What every inbound text or id is checked for, whatever its source: NUL (U+0000) has no
 /// meaning in a message, and PostgreSQL cannot store it in text, so it is refused here with
 /// `invalid_characters` (the same answer on both stores) rather than failing in the store.

@@ -26,11 +26,7 @@ async fn tenant(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
 ) -> ApiResult<Json<Value>> {
-    let t = state
-        .store
-        .tenant(who.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let t = super::tenant_of(&state, who.tenant_id).await?;
     Ok(Json(json!({
         "slug": t.slug,
         "name": t.name,
@@ -128,11 +124,7 @@ async fn record(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let id: CustomerId = id.parse()?;
-    let tenant = state
-        .store
-        .tenant(who.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let tenant = super::tenant_of(&state, who.tenant_id).await?;
     let rec = customer_record(&state.store, &tenant, id, state.clock.now())
         .await
         .map_err(ApiError::from_store("customer"))?;

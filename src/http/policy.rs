@@ -32,11 +32,7 @@ fn to_value(s: &Settings) -> ApiResult<Value> {
 }
 
 async fn show(State(state): State<AppState>, AdminAuth(who): AdminAuth) -> ApiResult<Json<Value>> {
-    let t = state
-        .store
-        .tenant(who.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let t = super::tenant_of(&state, who.tenant_id).await?;
     Ok(Json(to_value(&settings_of(&t))?))
 }
 
@@ -45,11 +41,7 @@ async fn update(
     AdminAuth(who): AdminAuth,
     ApiJson(patch): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
-    let t = state
-        .store
-        .tenant(who.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let t = super::tenant_of(&state, who.tenant_id).await?;
     let current = settings_of(&t);
     let next = apply(&current, &patch).map_err(|e| ApiError::bad_request(e.code, e.message))?;
     let (before, after) = (to_value(&current)?, to_value(&next)?);

@@ -13,6 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::ClientAddress;
 use super::portal::PortalAuth;
 use super::{ApiJson, AppState};
 use crate::domain::{
@@ -669,17 +670,6 @@ struct LoginBody {
     tenant: Option<String>,
     phone: Option<String>,
     email: Option<String>,
-}
-
-/// The client's address, for the per-address limit.
-struct ClientAddress(String);
-
-impl FromRequestParts<AppState> for ClientAddress {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
-        Ok(ClientAddress(super::auth::client_address(parts)))
-    }
 }
 
 /// The same answer whether or not the contact is on file.

@@ -59,14 +59,6 @@ fn item_json(tenant: &Tenant, item: &QueueItem) -> Value {
     })
 }
 
-async fn tenant_of(state: &AppState, who: &crate::auth::Principal) -> ApiResult<Tenant> {
-    state
-        .store
-        .tenant(who.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))
-}
-
 async fn list(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
@@ -83,7 +75,7 @@ async fn list(
     };
     let page = parse_u32(&params, "page", 1, 1_000_000)?;
     let per_page = parse_u32(&params, "per_page", 50, 500)?;
-    let tenant = tenant_of(&state, &who).await?;
+    let tenant = super::tenant_of(&state, who.tenant_id).await?;
     let (items, total) = state
         .store
         .escalation_queue(who.tenant_id, filter, page, per_page)
@@ -103,7 +95,7 @@ async fn show(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let id: EscalationId = id.parse()?;
-    let tenant = tenant_of(&state, &who).await?;
+    let tenant = super::tenant_of(&state, who.tenant_id).await?;
     let item = state
         .store
         .queue_item(who.tenant_id, id)
@@ -119,7 +111,7 @@ async fn claim(
 ) -> ApiResult<Json<Value>> {
     let id: EscalationId = id.parse()?;
     let csr = Csr::new(who.user_id, who.role);
-    let tenant = tenant_of(&state, &who).await?;
+    let tenant = super::tenant_of(&state, who.tenant_id).await?;
     let item = state
         .store
         .claim_escalation(who.tenant_id, id, &csr, state.clock.now())
@@ -163,7 +155,7 @@ async fn resolve(
         })?,
     };
     let csr = Csr::new(who.user_id, who.role);
-    let tenant = tenant_of(&state, &who).await?;
+    let tenant = super::tenant_of(&state, who.tenant_id).await?;
     let item = state
         .store
         .resolve_escalation(
@@ -228,7 +220,7 @@ async fn reply(
             if state.store.opted_out(who.tenant_id, &to).await?.is_some() {
                 return Err(ApiError::OptedOut);
             }
-            let tenant = tenant_of(&state, &who).await?;
+            let tenant = super::tenant_of(&state, who.tenant_id).await?;
             let from = tenant.phone_numbers.first().cloned().ok_or_else(|| {
                 ApiError::Conflict("this tenant has no number to text from".into())
             })?;

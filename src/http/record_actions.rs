@@ -30,14 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/slots", get(slots))
 }
 
-async fn tenant(state: &AppState, who: &crate::auth::Principal) -> ApiResult<Tenant> {
-    state
-        .store
-        .tenant(who.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))
-}
-
 async fn appointment_json(state: &AppState, t: &Tenant, id: AppointmentId) -> ApiResult<Value> {
     let a = state
         .store
@@ -110,7 +102,7 @@ async fn reschedule(
 ) -> ApiResult<Json<Value>> {
     let id: AppointmentId = id.parse()?;
     let reason = super::required_text(&body.reason, "reason", MAX_REASON_CHARS, "empty_reason")?;
-    let t = tenant(&state, &who).await?;
+    let t = super::tenant_of(&state, who.tenant_id).await?;
     let current = state
         .store
         .appointment(t.id, id)
@@ -140,7 +132,7 @@ async fn cancel(
 ) -> ApiResult<Json<Value>> {
     let id: AppointmentId = id.parse()?;
     let reason = super::required_text(&body.reason, "reason", MAX_REASON_CHARS, "empty_reason")?;
-    let t = tenant(&state, &who).await?;
+    let t = super::tenant_of(&state, who.tenant_id).await?;
     let csr = Csr::new(who.user_id, who.role);
     state
         .store
@@ -166,7 +158,7 @@ async fn book(
     ApiJson(body): ApiJson<Book>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let customer: CustomerId = id.parse()?;
-    let t = tenant(&state, &who).await?;
+    let t = super::tenant_of(&state, who.tenant_id).await?;
     state
         .store
         .customer(t.id, customer)
@@ -279,7 +271,7 @@ async fn slots(
     OperatorAuth(who): OperatorAuth,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let t = tenant(&state, &who).await?;
+    let t = super::tenant_of(&state, who.tenant_id).await?;
     let now = state.clock.now();
     let from = match params.get("from") {
         Some(raw) => parse_instant(t.timezone, raw, "from")?,

@@ -26,11 +26,7 @@ async fn summary(
     AdminAuth(who): AdminAuth,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let t = state
-        .store
-        .tenant(who.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let t = super::tenant_of(&state, who.tenant_id).await?;
     let (Some(from), Some(to)) = (params.get("from"), params.get("to")) else {
         return Err(ApiError::bad_request(
             "invalid_query",

@@ -3,9 +3,8 @@
 //! token again; `DELETE` signs out (server-side). Wrong e-mail and wrong password answer the
 //! same way; throttled attempts answer 429 `too_many_attempts`.
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
@@ -13,7 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{client_address, SessionAuth};
+use super::auth::{ClientAddress, SessionAuth};
 use super::{ApiJson, AppState};
 use crate::error::{ApiError, ApiResult};
 use crate::operators::{self, SignInError, SESSION_ABSOLUTE_SECS, SESSION_COOKIE};
@@ -21,17 +20,6 @@ use crate::record::local;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/session", post(sign_in).get(current).delete(sign_out))
-}
-
-/// The client's socket address, for throttling.
-pub struct ClientAddr(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Ok(ClientAddr(client_address(parts)))
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,7 +45,7 @@ fn cookie(state: &AppState, value: &str, max_age: i64) -> ApiResult<HeaderValue>
 
 async fn sign_in(
     State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
+    ClientAddress(addr): ClientAddress,
     ApiJson(body): ApiJson<SignIn>,
 ) -> ApiResult<impl IntoResponse> {
     let now = state.clock.now();
@@ -84,11 +72,7 @@ async fn sign_in(
         SignInError::Store(s) => s.into(),
         SignInError::Internal(e) => ApiError::Internal(e),
     })?;
-    let tenant = state
-        .store
-        .tenant(out.user.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let tenant = super::tenant_of(&state, out.user.tenant_id).await?;
     let mut headers = HeaderMap::new();
     headers.insert(
         SET_COOKIE,
@@ -120,11 +104,7 @@ async fn current(
         .user(s.tenant_id, s.user_id)
         .await
         .map_err(|_| ApiError::Unauthorized)?;
-    let tenant = state
-        .store
-        .tenant(s.tenant_id)
-        .await
-        .map_err(ApiError::from_store("tenant"))?;
+    let tenant = super::tenant_of(&state, s.tenant_id).await?;
     Ok(Json(json!({
         "user": { "id": user.id, "name": user.name, "email": user.email, "role": user.role },
         "tenant": tenant.slug,

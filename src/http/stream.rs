@@ -18,14 +18,14 @@ use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::mpsc;
 
 use super::twilio::{
-    sounds_like_emergency, to_a_person, trouble, CallNumbers, SILENT_AGENT, VOICE,
+    forbidden, sounds_like_emergency, to_a_person, trouble, CallNumbers, SILENT_AGENT, VOICE,
 };
 use super::AppState;
 use crate::channels::twilio::media::{
@@ -57,15 +57,6 @@ pub fn router() -> Router<AppState> {
 /// The public `wss://` URL of a stream token.
 fn stream_url(base: &PublicBaseUrl, token: &str) -> String {
     base.websocket_url(&format!("{PATH}/{token}"))
-}
-
-fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        [(header::CONTENT_TYPE, "text/plain")],
-        "",
-    )
-        .into_response()
 }
 
 /// What a spent stream token binds the socket to.

@@ -35,13 +35,22 @@ pub fn router() -> Router<AppState> {
         .route("/twilio/voice/recording", post(recording))
 }
 
-fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        [(header::CONTENT_TYPE, "text/plain")],
-        "",
-    )
-        .into_response()
+/// An answer without a body: what Twilio gets when there is nothing to say (204), when a
+/// check fails (403) or when it should try again (503).
+pub(super) fn bare(status: StatusCode) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+}
+
+pub(super) fn forbidden() -> Response {
+    bare(StatusCode::FORBIDDEN)
+}
+
+/// A store failure Twilio should retry after: logged, answered 503.
+fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Response {
+    move |e| {
+        tracing::error!(error = %e, "{what}");
+        bare(StatusCode::SERVICE_UNAVAILABLE)
+    }
 }
 
 fn twiml_response(r: twiml::Response) -> Response {
@@ -54,9 +63,7 @@ struct Verified {
     tenant: Tenant,
 }
 
-/// Check the signature of a form POST to `path`. The tenant is found from the (unverified)
-/// `To` first, since its auth token is what signs the request; nothing is trusted until the
-/// signature holds.
+/// Check the signature of a form POST to `path` against the tenant that owns its `To`.
 async fn verify(
     state: &AppState,
     path: &str,
@@ -71,7 +78,21 @@ async fn verify(
         .map(str::to_string)
         .or_else(|| query_param(query, "to"))
         .unwrap_or_default();
-    let tenant = match state.store.tenant_by_number(&to).await {
+    verify_for(state, &to, path, query, headers, body).await
+}
+
+/// Check the signature of a form POST to `path`. The tenant is the owner of `ours`, our
+/// number as the (unverified) request names it, since its auth token is what signs the
+/// request; nothing is trusted until the signature holds.
+async fn verify_for(
+    state: &AppState,
+    ours: &str,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Verified, Response> {
+    let tenant = match state.store.tenant_by_number(ours).await {
         Ok(Some(t)) => t,
         _ => return Err(forbidden()),
     };
@@ -214,57 +235,43 @@ async fn sms(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let v = match verify(&state, "/twilio/sms", query.as_deref(), &headers, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let msg = match InboundSms::from_form(&v.params) {
-        Ok(m) => m,
-        Err(e) => return bad_webhook(e.code()),
-    };
+) -> Result<Response, Response> {
+    let v = verify(&state, "/twilio/sms", query.as_deref(), &headers, &body).await?;
+    let msg = InboundSms::from_form(&v.params).map_err(|e| bad_webhook(e.code()))?;
     let Some(from) = msg.from.phone().cloned() else {
-        return twiml_response(twiml::Response::new());
+        return Ok(twiml_response(twiml::Response::new()));
     };
     let tenant = v.tenant;
     let now = state.clock.now();
-    let opted_out = match state.store.opted_out(tenant.id, &from).await {
-        Ok(o) => o.is_some(),
-        Err(e) => {
-            tracing::error!(error = %e, "opt-out lookup failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CONTENT_TYPE, "text/plain")],
-                "",
-            )
-                .into_response();
-        }
-    };
+    let opted_out = state
+        .store
+        .opted_out(tenant.id, &from)
+        .await
+        .map_err(unavailable("opt-out lookup failed"))?
+        .is_some();
     match keyword(&msg.body) {
         Some(Keyword::OptOut) => {
-            if let Err(e) = state.store.opt_out(tenant.id, &from, now).await {
-                tracing::error!(error = %e, "could not record an opt-out");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    [(header::CONTENT_TYPE, "text/plain")],
-                    "",
-                )
-                    .into_response();
-            }
+            state
+                .store
+                .opt_out(tenant.id, &from, now)
+                .await
+                .map_err(unavailable("could not record an opt-out"))?;
             // The carrier confirms the opt-out itself; we send nothing more.
-            return twiml_response(twiml::Response::new());
+            return Ok(twiml_response(twiml::Response::new()));
         }
         Some(Keyword::OptIn) if opted_out => {
             if let Err(e) = state.store.opt_in(tenant.id, &from).await {
                 tracing::error!(error = %e, "could not record an opt-in");
             }
-            return twiml_response(twiml::Response::new().message(format!(
+            return Ok(twiml_response(twiml::Response::new().message(format!(
                 "{}: you're subscribed again. Reply HELP for help, STOP to opt out.",
                 tenant.name
-            )));
+            ))));
         }
         Some(Keyword::Help) => {
-            return twiml_response(twiml::Response::new().message(help_text(&tenant)))
+            return Ok(twiml_response(
+                twiml::Response::new().message(help_text(&tenant)),
+            ))
         }
         _ => {}
     }
@@ -291,19 +298,10 @@ async fn sms(
     if withhold {
         tracing::warn!(tenant = %tenant.id, "replies to a number are throttled (reply loop?)");
     }
-    let out = match turn_within_budget(&state, inbound, withhold).await {
-        Ok(out) => out,
-        Err(e) => {
-            tracing::error!(error = %e, "could not store an inbound message");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CONTENT_TYPE, "text/plain")],
-                "",
-            )
-                .into_response();
-        }
-    };
-    match out {
+    let out = turn_within_budget(&state, inbound, withhold)
+        .await
+        .map_err(unavailable("could not store an inbound message"))?;
+    Ok(match out {
         // An opted-out number is never texted.
         Some(out) if !opted_out => match out.reply {
             Some(reply) if !reply.trim().is_empty() => {
@@ -318,7 +316,7 @@ async fn sms(
             _ => twiml_response(twiml::Response::new()),
         },
         _ => twiml_response(twiml::Response::new()),
-    }
+    })
 }
 
 /// The answer, confirmed as delivered only once the whole of it has been handed to the
@@ -413,63 +411,27 @@ async fn status(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<Response, Response> {
     // Status callbacks carry `From` = our number, `To` = the customer: sign-check against
     // the tenant that owns `From`.
-    let swapped = match form::decode(&body) {
-        Ok(p) => p,
-        Err(_) => return forbidden(),
-    };
-    let from = webhook::from_param(&swapped)
-        .unwrap_or_default()
-        .to_string();
-    let tenant = match state.store.tenant_by_number(&from).await {
-        Ok(Some(t)) => t,
-        _ => return forbidden(),
-    };
-    let token = match Credentials::auth_token(&tenant, &state.settings.twilio) {
-        Some(t) => t,
-        None => return forbidden(),
-    };
-    let Ok(base) = PublicBaseUrl::parse(&state.settings.public_url) else {
-        return forbidden();
-    };
-    let url = base.request_url("/twilio/status", query.as_deref());
-    let signature = headers.get(HEADER).and_then(|v| v.to_str().ok());
-    let params = match Validator::new(token).validate_form(&url, &body, signature) {
-        Ok(p) => p,
-        Err(_) => return forbidden(),
-    };
-    let cb = match MessageStatusCallback::from_form(&params) {
-        Ok(c) => c,
-        Err(e) => return bad_webhook(e.code()),
-    };
+    let swapped = form::decode(&body).map_err(|_| forbidden())?;
+    let from = webhook::from_param(&swapped).unwrap_or_default();
+    let path = "/twilio/status";
+    let v = verify_for(&state, from, path, query.as_deref(), &headers, &body).await?;
+    let cb = MessageStatusCallback::from_form(&v.params).map_err(|e| bad_webhook(e.code()))?;
     let error = cb.error_code.map(|c| format!("twilio error {c}"));
-    if let Err(e) = state
+    state
         .store
         .outbound_status(
-            tenant.id,
+            v.tenant.id,
             &cb.message_sid.to_string(),
             cb.message_status.as_str(),
             error.as_deref(),
             state.clock.now(),
         )
         .await
-    {
-        tracing::error!(error = %e, "could not record a delivery status");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "text/plain")],
-            "",
-        )
-            .into_response();
-    }
-    (
-        StatusCode::NO_CONTENT,
-        [(header::CONTENT_TYPE, "text/plain")],
-        "",
-    )
-        .into_response()
+        .map_err(unavailable("could not record a delivery status"))?;
+    Ok(bare(StatusCode::NO_CONTENT))
 }
 
 // ----------------------------------------------------------------------------------------
@@ -546,19 +508,14 @@ async fn voice(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let v = match verify(&state, "/twilio/voice", query.as_deref(), &headers, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(e) = VoiceCall::from_form(&v.params) {
-        return bad_webhook(e.code());
-    }
+) -> Result<Response, Response> {
+    let v = verify(&state, "/twilio/voice", query.as_deref(), &headers, &body).await?;
+    VoiceCall::from_form(&v.params).map_err(|e| bad_webhook(e.code()))?;
     let greeting = format!(
         "Thanks for calling {}. I'm the automated assistant. I can move an appointment, give you a price, or book a visit. Say agent or press zero at any time for a person. How can I help?",
         v.tenant.name
     );
-    twiml_response(gather(&state, &v.tenant, 1, &greeting))
+    Ok(twiml_response(gather(&state, &v.tenant, 1, &greeting)))
 }
 
 fn wants_person(g: &GatherResult) -> bool {
@@ -584,23 +541,10 @@ async fn voice_turn(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let v = match verify(
-        &state,
-        "/twilio/voice/turn",
-        query.as_deref(),
-        &headers,
-        &body,
-    )
-    .await
-    {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let g = match GatherResult::from_form(&v.params) {
-        Ok(g) => g,
-        Err(e) => return bad_webhook(e.code()),
-    };
+) -> Result<Response, Response> {
+    let path = "/twilio/voice/turn";
+    let v = verify(&state, path, query.as_deref(), &headers, &body).await?;
+    let g = GatherResult::from_form(&v.params).map_err(|e| bad_webhook(e.code()))?;
     let n: u32 = query
         .as_deref()
         .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("n=")))
@@ -609,16 +553,21 @@ async fn voice_turn(
     let call = CallNumbers::of(&v.params);
     let tenant = v.tenant;
     if wants_person(&g) {
-        return twiml_response(to_a_person(&state, &tenant, &call, "Of course."));
+        return Ok(twiml_response(to_a_person(
+            &state,
+            &tenant,
+            &call,
+            "Of course.",
+        )));
     }
     let speech = g.speech_result.clone().unwrap_or_default();
     if speech.trim().is_empty() || g.confidence.is_some_and(|c| c < 0.35) {
-        return twiml_response(gather(
+        return Ok(twiml_response(gather(
             &state,
             &tenant,
             n + 1,
             "Sorry, I didn't catch that. Could you say it another way?",
-        ));
+        )));
     }
     let emergency = sounds_like_emergency(&state, &tenant, &speech);
     let inbound = crate::voice::call::inbound(
@@ -639,29 +588,32 @@ async fn voice_turn(
         let _ = tx.send(result);
     });
     let out = match tokio::time::timeout(state.settings.twilio.reply_budget, rx).await {
-        Ok(Ok(Ok(out))) => out,
+        Ok(Ok(Ok(out))) => Some(out),
         Ok(Ok(Err(e))) => {
             tracing::error!(error = %e, "voice turn failed");
-            return twiml_response(to_a_person(&state, &tenant, &call, &trouble(emergency)));
+            None
         }
         Ok(Err(_)) => {
             tracing::error!("voice turn ended without a result");
-            return twiml_response(to_a_person(&state, &tenant, &call, &trouble(emergency)));
+            None
         }
         Err(_) => {
             tracing::info!(
                 "voice turn slower than the reply budget; it completes in the background"
             );
-            return twiml_response(to_a_person(&state, &tenant, &call, &trouble(emergency)));
+            None
         }
     };
-    twiml_response(match out.reply.filter(|r| !r.trim().is_empty()) {
-        Some(reply) if out.escalated => to_a_person(&state, &tenant, &call, &reply),
-        Some(reply) => gather(&state, &tenant, n + 1, &reply),
-        // The agent stays silent (a person owns the conversation): never leave the caller in
-        // silence, take them to that person.
-        None => to_a_person(&state, &tenant, &call, SILENT_AGENT),
-    })
+    Ok(twiml_response(match out {
+        None => to_a_person(&state, &tenant, &call, &trouble(emergency)),
+        Some(out) => match out.reply.filter(|r| !r.trim().is_empty()) {
+            Some(reply) if out.escalated => to_a_person(&state, &tenant, &call, &reply),
+            Some(reply) => gather(&state, &tenant, n + 1, &reply),
+            // The agent stays silent (a person owns the conversation): never leave the
+            // caller in silence, take them to that person.
+            None => to_a_person(&state, &tenant, &call, SILENT_AGENT),
+        },
+    }))
 }
 
 /// What the caller hears when the agent has nothing to say on a call.
@@ -694,31 +646,18 @@ async fn recording(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let v = match verify(
-        &state,
-        "/twilio/voice/recording",
-        query.as_deref(),
-        &headers,
-        &body,
-    )
-    .await
-    {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let path = "/twilio/voice/recording";
+    let v = verify(&state, path, query.as_deref(), &headers, &body).await?;
     // The <Record> action (caller hung up or finished): just end the call.
     if query_param(query.as_deref(), "stage").as_deref() == Some("done") {
-        return twiml_response(
+        return Ok(twiml_response(
             twiml::Response::new()
                 .say(Say::new("Thank you. Goodbye.").voice(VOICE))
                 .hangup(),
-        );
+        ));
     }
-    let cb = match RecordingCallback::from_form(&v.params) {
-        Ok(c) => c,
-        Err(e) => return bad_webhook(e.code()),
-    };
+    let cb = RecordingCallback::from_form(&v.params).map_err(|e| bad_webhook(e.code()))?;
     let from = webhook::from_param(&v.params)
         .map(str::to_string)
         .or_else(|| query_param(query.as_deref(), "from"))
@@ -730,10 +669,5 @@ async fn recording(
             tracing::error!(error = %e, "voicemail handling failed");
         }
     });
-    (
-        StatusCode::NO_CONTENT,
-        [(header::CONTENT_TYPE, "text/plain")],
-        "",
-    )
-        .into_response()
+    Ok(bare(StatusCode::NO_CONTENT))
 }

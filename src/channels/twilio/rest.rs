@@ -56,10 +56,19 @@ struct CreatedMessage {
     status: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct TwilioError {
     code: Option<i64>,
     message: Option<String>,
+}
+
+/// A refusal as Twilio's error body tells it (its HTTP status when the body does not).
+fn refused(status: reqwest::StatusCode, text: &str) -> SendError {
+    let err: TwilioError = serde_json::from_str(text).unwrap_or_default();
+    SendError::Refused {
+        code: err.code.unwrap_or(i64::from(status.as_u16())),
+        message: err.message.unwrap_or_else(|| format!("HTTP {status}")),
+    }
 }
 
 #[derive(Clone)]
@@ -157,14 +166,7 @@ impl TwilioRest {
             tracing::debug!(sid = %created.sid, status = ?created.status, "sms accepted");
             return Ok(created.sid);
         }
-        let err: TwilioError = serde_json::from_str(&text).unwrap_or(TwilioError {
-            code: None,
-            message: None,
-        });
-        Err(SendError::Refused {
-            code: err.code.unwrap_or(i64::from(status.as_u16())),
-            message: err.message.unwrap_or_else(|| format!("HTTP {status}")),
-        })
+        Err(refused(status, &text))
     }
 }
 
@@ -240,13 +242,6 @@ impl TwilioRest {
             return Ok(());
         }
         let text = res.text().await.unwrap_or_default();
-        let err: TwilioError = serde_json::from_str(&text).unwrap_or(TwilioError {
-            code: None,
-            message: None,
-        });
-        Err(SendError::Refused {
-            code: err.code.unwrap_or(i64::from(status.as_u16())),
-            message: err.message.unwrap_or_else(|| format!("HTTP {status}")),
-        })
+        Err(refused(status, &text))
     }
 }

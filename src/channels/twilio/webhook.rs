@@ -97,6 +97,43 @@ sid_type!(
     StreamSid,
 );
 
+/// An enum of the words Twilio uses for a state, each written once beside its variant:
+/// `parse` (trimmed) and `as_str` give the word; `Other` (named first in the list, last in
+/// the enum) keeps one this code does not know.
+macro_rules! twilio_words {
+    (
+        $(#[$m:meta])*
+        pub enum $name:ident {
+            $(#[$om:meta])* Other(String);
+            $($(#[$vm:meta])* $variant:ident = $word:literal,)*
+        }
+    ) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vm])* $variant,)*
+            $(#[$om])*
+            Other(String),
+        }
+
+        impl $name {
+            pub fn parse(raw: &str) -> Self {
+                match raw.trim() {
+                    $($word => Self::$variant,)*
+                    other => Self::Other(other.to_string()),
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $word,)*
+                    Self::Other(s) => s,
+                }
+            }
+        }
+    };
+}
+
 /// One end of a message or call.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Party {
@@ -308,38 +345,24 @@ impl InboundSms {
     }
 }
 
-/// A call's progress as Twilio reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallStatus {
-    Queued,
-    Initiated,
-    Ringing,
-    InProgress,
-    Completed,
-    Busy,
-    Failed,
-    NoAnswer,
-    Canceled,
-    /// A status this code does not know yet; kept rather than failing the call.
-    Other(String),
+twilio_words! {
+    /// A call's progress as Twilio reports it.
+    pub enum CallStatus {
+        /// A status this code does not know yet; kept rather than failing the call.
+        Other(String);
+        Queued = "queued",
+        Initiated = "initiated",
+        Ringing = "ringing",
+        InProgress = "in-progress",
+        Completed = "completed",
+        Busy = "busy",
+        Failed = "failed",
+        NoAnswer = "no-answer",
+        Canceled = "canceled",
+    }
 }
 
 impl CallStatus {
-    pub fn parse(raw: &str) -> Self {
-        match raw.trim() {
-            "queued" => Self::Queued,
-            "initiated" => Self::Initiated,
-            "ringing" => Self::Ringing,
-            "in-progress" => Self::InProgress,
-            "completed" => Self::Completed,
-            "busy" => Self::Busy,
-            "failed" => Self::Failed,
-            "no-answer" => Self::NoAnswer,
-            "canceled" => Self::Canceled,
-            other => Self::Other(other.to_string()),
-        }
-    }
-
     /// The call is over.
     pub fn is_final(&self) -> bool {
         matches!(
@@ -349,25 +372,15 @@ impl CallStatus {
     }
 }
 
-/// Which way a call goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallDirection {
-    Inbound,
-    /// Started through the REST API.
-    OutboundApi,
-    /// A leg created by `<Dial>`.
-    OutboundDial,
-    Other(String),
-}
-
-impl CallDirection {
-    pub fn parse(raw: &str) -> Self {
-        match raw.trim() {
-            "inbound" => Self::Inbound,
-            "outbound-api" => Self::OutboundApi,
-            "outbound-dial" => Self::OutboundDial,
-            other => Self::Other(other.to_string()),
-        }
+twilio_words! {
+    /// Which way a call goes.
+    pub enum CallDirection {
+        Other(String);
+        Inbound = "inbound",
+        /// Started through the REST API.
+        OutboundApi = "outbound-api",
+        /// A leg created by `<Dial>`.
+        OutboundDial = "outbound-dial",
     }
 }
 
@@ -432,26 +445,15 @@ impl GatherResult {
     }
 }
 
-/// A recording's state in a status callback.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordingStatus {
-    InProgress,
-    Completed,
-    /// Nothing (or only silence) was recorded.
-    Absent,
-    Failed,
-    Other(String),
-}
-
-impl RecordingStatus {
-    pub fn parse(raw: &str) -> Self {
-        match raw.trim() {
-            "in-progress" => Self::InProgress,
-            "completed" => Self::Completed,
-            "absent" => Self::Absent,
-            "failed" => Self::Failed,
-            other => Self::Other(other.to_string()),
-        }
+twilio_words! {
+    /// A recording's state in a status callback.
+    pub enum RecordingStatus {
+        Other(String);
+        InProgress = "in-progress",
+        Completed = "completed",
+        /// Nothing (or only silence) was recorded.
+        Absent = "absent",
+        Failed = "failed",
     }
 }
 
@@ -480,55 +482,24 @@ impl RecordingCallback {
     }
 }
 
-/// Delivery state of a message the front desk sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MessageStatus {
-    Accepted,
-    Scheduled,
-    Queued,
-    Sending,
-    Sent,
-    Delivered,
-    Undelivered,
-    Failed,
-    Read,
-    Canceled,
-    Other(String),
+twilio_words! {
+    /// Delivery state of a message the front desk sent.
+    pub enum MessageStatus {
+        Other(String);
+        Accepted = "accepted",
+        Scheduled = "scheduled",
+        Queued = "queued",
+        Sending = "sending",
+        Sent = "sent",
+        Delivered = "delivered",
+        Undelivered = "undelivered",
+        Failed = "failed",
+        Read = "read",
+        Canceled = "canceled",
+    }
 }
 
 impl MessageStatus {
-    pub fn parse(raw: &str) -> Self {
-        match raw.trim() {
-            "accepted" => Self::Accepted,
-            "scheduled" => Self::Scheduled,
-            "queued" => Self::Queued,
-            "sending" => Self::Sending,
-            "sent" => Self::Sent,
-            "delivered" => Self::Delivered,
-            "undelivered" => Self::Undelivered,
-            "failed" => Self::Failed,
-            "read" => Self::Read,
-            "canceled" => Self::Canceled,
-            other => Self::Other(other.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Accepted => "accepted",
-            Self::Scheduled => "scheduled",
-            Self::Queued => "queued",
-            Self::Sending => "sending",
-            Self::Sent => "sent",
-            Self::Delivered => "delivered",
-            Self::Undelivered => "undelivered",
-            Self::Failed => "failed",
-            Self::Read => "read",
-            Self::Canceled => "canceled",
-            Self::Other(s) => s,
-        }
-    }
-
     /// The message will not arrive.
     pub fn is_failure(&self) -> bool {
         matches!(self, Self::Undelivered | Self::Failed)

@@ -157,7 +157,8 @@ impl IntoResponse for ConsoleError {
 
 pub type PageResult = Result<Response, ConsoleError>;
 
-fn html(status: StatusCode, body: String) -> Response {
+/// An HTML answer that is never cached (the console's and the portal's pages).
+pub(super) fn html(status: StatusCode, body: String) -> Response {
     (
         status,
         [

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use super::console::esc;
+use super::console::{esc, html};
 use super::portal::{check_portal_token, cookie_token, portal_csrf, PortalAuth, PORTAL_COOKIE};
 use super::AppState;
 use crate::error::ApiError;
@@ -162,18 +162,6 @@ impl IntoResponse for PageError {
 }
 
 pub type PageResult = Result<Response, PageError>;
-
-pub fn html(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [
-            (CONTENT_TYPE, "text/html; charset=utf-8"),
-            (CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response()
-}
 
 /// The `fd_portal` cookie carrying `token` for `max_age` seconds (empty and 0 to clear).
 pub fn cookie(state: &AppState, token: &str, max_age: i64) -> Result<HeaderValue, PageError> {
