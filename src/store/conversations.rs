@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    json_col, parse_col, to_json, ts, with_conn, with_db, with_writer, Store, StoreError,
+    in_tx, json_col, parse_col, to_json, ts, with_conn, with_db, with_writer, Store, StoreError,
     StoreResult, Tx,
 };
 use crate::domain::{
@@ -188,7 +188,7 @@ impl EscalationRow {
     }
 }
 
-const CONVERSATION_COLS: &str = "id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at";
+pub(crate) const CONVERSATION_COLS: &str = "id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at";
 pub(crate) const ESCALATION_COLS: &str = "id, conversation_id, customer_id, reason, priority, summary, status, assignee, due_at, created_at, resolved_at, resolution";
 
 impl Store {
@@ -259,10 +259,7 @@ impl Store {
         m: &NewMessage,
         now: DateTime<Utc>,
     ) -> StoreResult<MessageId> {
-        let mut tx = self.begin().await?;
-        let out = tx.insert_message(tenant, conversation, m, now).await?;
-        tx.commit().await?;
-        Ok(out)
+        in_tx!(self, tx => tx.insert_message(tenant, conversation, m, now))
     }
 
     /// The last `limit` messages of a conversation, in order.
@@ -298,10 +295,7 @@ impl Store {
         call: &NewToolCall,
         now: DateTime<Utc>,
     ) -> StoreResult<ToolCallId> {
-        let mut tx = self.begin().await?;
-        let out = tx.insert_tool_call(tenant, conversation, call, now).await?;
-        tx.commit().await?;
-        Ok(out)
+        in_tx!(self, tx => tx.insert_tool_call(tenant, conversation, call, now))
     }
 
     pub async fn tool_calls(
@@ -335,10 +329,7 @@ impl Store {
         e: &NewEscalation,
         now: DateTime<Utc>,
     ) -> StoreResult<EscalationId> {
-        let mut tx = self.begin().await?;
-        let out = tx.insert_escalation(tenant, e, now).await?;
-        tx.commit().await?;
-        Ok(out)
+        in_tx!(self, tx => tx.insert_escalation(tenant, e, now))
     }
 
     /// A customer's escalations: unresolved first, then by due time.

@@ -213,6 +213,18 @@ macro_rules! with_tx {
 }
 pub(crate) use with_tx;
 
+/// Run one `Tx` call in a transaction of its own: begin, await the call, commit, and
+/// return its value (`$tx` names the transaction inside the call).
+macro_rules! in_tx {
+    ($store:expr, $tx:ident => $call:expr) => {{
+        let mut $tx = $store.begin().await?;
+        let out = $call.await?;
+        $tx.commit().await?;
+        Ok(out)
+    }};
+}
+pub(crate) use in_tx;
+
 /// A transaction on either engine. Everything a turn writes goes through one of these, so a
 /// crash mid-turn leaves nothing half-written. Dropping it without `commit` rolls back.
 pub struct Tx {
@@ -284,6 +296,16 @@ impl Tx {
 
     pub fn is_postgres(&self) -> bool {
         matches!(self.inner, TxInner::Postgres(_))
+    }
+
+    /// The suffix that locks the rows a `SELECT` reads until commit: ` FOR UPDATE` on
+    /// PostgreSQL; nothing on SQLite, where the transaction already holds the write lock.
+    pub(crate) fn for_update(&self) -> &'static str {
+        if self.is_postgres() {
+            " FOR UPDATE"
+        } else {
+            ""
+        }
     }
 }
 

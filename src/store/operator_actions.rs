@@ -54,17 +54,13 @@ impl Tx {
         tenant: TenantId,
         id: AppointmentId,
     ) -> StoreResult<(Value, CustomerId)> {
-        let postgres = self.is_postgres();
-        let row: Option<AppointmentStateRow> = with_conn!(self, c => {
-            let sql = if postgres {
-                "SELECT customer_id, slot_id, window_start, window_end, status, reschedule_count, last_rescheduled_by \
-                 FROM appointments WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
-            } else {
-                "SELECT customer_id, slot_id, window_start, window_end, status, reschedule_count, last_rescheduled_by \
-                 FROM appointments WHERE tenant_id = $1 AND id = $2"
-            };
-            sqlx::query_as(sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?
-        });
+        let sql = format!(
+            "SELECT customer_id, slot_id, window_start, window_end, status, reschedule_count, last_rescheduled_by \
+             FROM appointments WHERE tenant_id = $1 AND id = $2{}",
+            self.for_update()
+        );
+        let row: Option<AppointmentStateRow> = with_conn!(self, c => sqlx::query_as(&sql)
+            .bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
         let (customer, slot, start, end, status, count, by) = row.ok_or(StoreError::NotFound)?;
         Ok((
             json!({
@@ -96,7 +92,7 @@ impl Store {
         tx.reschedule_appointment(tenant, id, slot, "csr", now)
             .await?;
         let (after, _) = tx.appointment_state(tenant, id).await?;
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -107,11 +103,6 @@ impl Store {
                 Some(after.clone()),
                 Some(reason),
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::AppointmentMoved,
             json!({ "appointment_id": id, "customer_id": customer, "by": "csr", "actor": csr.label,
                     "from": before, "to": after, "reason": reason }),
@@ -134,7 +125,7 @@ impl Store {
         let (before, customer) = tx.appointment_state(tenant, id).await?;
         tx.cancel_appointment(tenant, id, now).await?;
         let (after, _) = tx.appointment_state(tenant, id).await?;
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -145,11 +136,6 @@ impl Store {
                 Some(after),
                 Some(reason),
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::AppointmentCancelled,
             json!({ "appointment_id": id, "customer_id": customer, "by": "csr", "actor": csr.label, "reason": reason }),
             now,
@@ -169,7 +155,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let id = tx.book_appointment(tenant, a, now).await?;
         let (after, _) = tx.appointment_state(tenant, id).await?;
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -180,11 +166,6 @@ impl Store {
                 Some(after.clone()),
                 None,
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::AppointmentCreated,
             json!({ "appointment_id": id, "customer_id": a.customer_id, "by": "csr", "actor": csr.label,
                     "price_cents": a.price_cents, "to": after }),
@@ -215,7 +196,7 @@ impl Store {
             "INSERT INTO customer_notes (tenant_id, customer_id, author, text, at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(tenant.0).bind(customer.0).bind(&csr.label).bind(text).bind(now.timestamp())
             .fetch_one(&mut *c).await?);
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -226,11 +207,6 @@ impl Store {
                 Some(json!({ "note_id": id, "text": text })),
                 None,
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::CustomerNoteAdded,
             json!({ "customer_id": customer, "note_id": id, "actor": csr.label }),
             now,
@@ -332,7 +308,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         tx.changed_static(tenant.0).await?;
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -343,11 +319,6 @@ impl Store {
                 Some(after),
                 None,
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::PolicyChanged,
             json!({ "actor": csr.label }),
             now,

@@ -140,7 +140,6 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<PaymentOutcome> {
         let mut tx = self.begin().await?;
-        let postgres = tx.is_postgres();
         let t = p.tenant.0;
         let fresh = with_conn!(tx, c => sqlx::query(
             "INSERT INTO payment_events (tenant_id, provider, event_id, kind, received_at) VALUES ($1, $2, $3, $4, $5) \
@@ -150,14 +149,12 @@ impl Store {
         if fresh == 0 {
             return Ok(PaymentOutcome::Duplicate);
         }
-        let row: Option<(i64, String, i64)> = with_conn!(tx, c => {
-            let sql = if postgres {
-                "SELECT customer_id, number, balance_cents FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
-            } else {
-                "SELECT customer_id, number, balance_cents FROM invoices WHERE tenant_id = $1 AND id = $2"
-            };
-            sqlx::query_as(sql).bind(t).bind(p.invoice.0).fetch_optional(&mut *c).await?
-        });
+        let sql = format!(
+            "SELECT customer_id, number, balance_cents FROM invoices WHERE tenant_id = $1 AND id = $2{}",
+            tx.for_update()
+        );
+        let row: Option<(i64, String, i64)> = with_conn!(tx, c => sqlx::query_as(&sql)
+            .bind(t).bind(p.invoice.0).fetch_optional(&mut *c).await?);
         let (customer, number, balance) = row.ok_or(StoreError::NotFound)?;
         let after = (balance - p.amount.0).max(0);
         let status_sql = if after == 0 {

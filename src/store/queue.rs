@@ -270,7 +270,7 @@ impl Store {
                     .bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(id.0)
                     .execute(&mut *c).await?.rows_affected());
                 tx.set_owner(tenant, conv.id, &csr.label, now).await?;
-                tx.audit(
+                tx.audit_and_emit(
                     tenant,
                     &csr_audit(
                         csr,
@@ -281,11 +281,6 @@ impl Store {
                         Some(json!({ "status": "claimed", "owner": csr.label })),
                         None,
                     ),
-                    now,
-                )
-                .await?;
-                tx.emit_event(
-                    tenant,
                     EventKind::EscalationClaimed,
                     json!({ "escalation_id": id, "conversation_id": conv.id, "owner": csr.label }),
                     now,
@@ -334,7 +329,7 @@ impl Store {
              WHERE tenant_id = $5 AND id = $6")
             .bind(resolution).bind(outcome).bind(now.timestamp()).bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(id.0)
             .execute(&mut *c).await?.rows_affected());
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -345,11 +340,6 @@ impl Store {
                 Some(json!({ "status": "resolved", "outcome": outcome, "hand_back": hand_back })),
                 Some(resolution),
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::EscalationResolved,
             json!({ "escalation_id": id, "conversation_id": conv.id, "outcome": outcome,
                     "hand_back": hand_back, "actor": csr.label }),
@@ -393,7 +383,7 @@ impl Store {
             .resolve_all(tenant, conversation, csr, HANDED_BACK, now)
             .await?;
         tx.set_owner(tenant, conversation, "agent", now).await?;
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -404,11 +394,6 @@ impl Store {
                 Some(json!({ "owner": "agent", "resolved": resolved })),
                 None,
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::EscalationHandedBack,
             json!({ "conversation_id": conversation, "owner": "agent", "resolved": resolved, "actor": csr.label }),
             now,
@@ -462,16 +447,11 @@ impl Store {
             Some(m) => Some(tx.enqueue_outbound(tenant, m, now).await?),
             None => None,
         };
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(csr, "conversation.reply", "conversation", conversation,
                 Some(json!({ "owner": conv.owner })),
                 Some(json!({ "owner": csr.label, "message_id": message_id, "text": text, "claimed": claimed })), None),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::MessageOut,
             json!({ "conversation_id": conversation, "message_id": message_id, "author": csr.label,
                     "owner": csr.label, "channel": conv.channel, "text": text }),

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    json_col, parse_col, to_json, ts, with_conn, with_db, with_tx, with_writer, Store, StoreError,
-    StoreResult, Tx,
+    in_tx, json_col, parse_col, to_json, ts, with_conn, with_db, with_tx, with_writer, Store,
+    StoreError, StoreResult, Tx,
 };
 use crate::domain::{
     AppointmentId, AppointmentStatus, Cents, CustomerId, PricingRule, PropertyId, ServiceId,
@@ -368,10 +368,7 @@ impl Store {
         a: &NewAppointment,
         now: DateTime<Utc>,
     ) -> StoreResult<AppointmentId> {
-        let mut tx = self.begin().await?;
-        let out = tx.book_appointment(tenant, a, now).await?;
-        tx.commit().await?;
-        Ok(out)
+        in_tx!(self, tx => tx.book_appointment(tenant, a, now))
     }
 
     /// Move an appointment to another slot; see [`Tx::reschedule_appointment`].
@@ -383,11 +380,7 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        tx.reschedule_appointment(tenant, id, new_slot, by, now)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        in_tx!(self, tx => tx.reschedule_appointment(tenant, id, new_slot, by, now))
     }
 
     /// Cancel an appointment and give its stop back.
@@ -397,10 +390,7 @@ impl Store {
         id: AppointmentId,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        tx.cancel_appointment(tenant, id, now).await?;
-        tx.commit().await?;
-        Ok(())
+        in_tx!(self, tx => tx.cancel_appointment(tenant, id, now))
     }
 
     pub async fn appointment(

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    json_col, to_json, ts, with_conn, with_db, with_writer, Backend, Conversation, Store,
-    StoreError, StoreResult, Tx,
+    in_tx, json_col, to_json, ts, with_conn, with_db, with_writer, Backend, Conversation, Store,
+    StoreError, StoreResult, Tx, CONVERSATION_COLS,
 };
 use crate::domain::{
     Caller, Channel, ConversationId, CustomerId, EscalationId, IdentityLevel, PhoneE164,
@@ -555,10 +555,7 @@ impl Store {
         m: &NewOutbound,
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
-        let mut tx = self.begin().await?;
-        let id = tx.enqueue_outbound(tenant, m, now).await?;
-        tx.commit().await?;
-        Ok(id)
+        in_tx!(self, tx => tx.enqueue_outbound(tenant, m, now))
     }
 
     /// Lease up to `limit` messages that are due (queued, or whose send had an uncertain
@@ -705,14 +702,9 @@ impl Tx {
         tenant: TenantId,
         id: ConversationId,
     ) -> StoreResult<Conversation> {
-        let suffix = if self.is_postgres() {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
         let sql = format!(
-            "SELECT id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at \
-             FROM conversations WHERE tenant_id = $1 AND id = $2{suffix}"
+            "SELECT {CONVERSATION_COLS} FROM conversations WHERE tenant_id = $1 AND id = $2{}",
+            self.for_update()
         );
         let row: Option<super::conversations::ConversationRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
         row.ok_or(StoreError::NotFound)?.into_conversation()
@@ -727,14 +719,9 @@ impl Tx {
         tenant: TenantId,
         id: ConversationId,
     ) -> StoreResult<TurnConversation> {
-        let suffix = if self.is_postgres() {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
         let sql = format!(
-            "SELECT id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at, state, notice \
-             FROM conversations WHERE tenant_id = $1 AND id = $2{suffix}"
+            "SELECT {CONVERSATION_COLS}, state, notice FROM conversations WHERE tenant_id = $1 AND id = $2{}",
+            self.for_update()
         );
         let row: Option<TurnConversationRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
         let row = row.ok_or(StoreError::NotFound)?;
