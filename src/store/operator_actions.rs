@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{
-    with_conn, with_db, Csr, EventKind, NewAppointment, NewAudit, Slot, Store, StoreError,
-    StoreResult, Tx,
+    with_conn, with_db, Csr, EventKind, NewAppointment, NewAudit, Slot, SlotRow, Store, StoreError,
+    StoreResult, Tx, SLOT_COLS,
 };
-use crate::domain::{AppointmentId, CustomerId, SlotId, TechnicianId, TenantId, ZoneId};
+use crate::domain::{AppointmentId, CustomerId, SlotId, TenantId, ZoneId};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerNote {
@@ -253,24 +253,15 @@ impl Store {
         to: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<Slot>> {
-        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64)> = with_db!(self, pool => sqlx::query_as(
-            "SELECT id, zone_id, technician_id, starts_at, ends_at, capacity, booked FROM slots \
+        let sql = format!(
+            "SELECT {SLOT_COLS} FROM slots \
              WHERE tenant_id = $1 AND ($2 = 0 OR zone_id = $2) AND starts_at >= $3 AND starts_at < $4 \
-             ORDER BY starts_at, zone_id, id LIMIT $5")
+             ORDER BY starts_at, zone_id, id LIMIT $5"
+        );
+        let rows: Vec<SlotRow> = with_db!(self, pool => sqlx::query_as(&sql)
             .bind(tenant.0).bind(zone.map_or(0, |z| z.0)).bind(from.timestamp()).bind(to.timestamp()).bind(limit)
             .fetch_all(pool).await?);
-        Ok(rows
-            .into_iter()
-            .map(|(id, zone, tech, s, e, capacity, booked)| Slot {
-                id: SlotId(id),
-                zone_id: ZoneId(zone),
-                technician_id: TechnicianId(tech),
-                starts_at: super::ts(s),
-                ends_at: super::ts(e),
-                capacity,
-                booked,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Slot::from).collect())
     }
 
     /// A zone of this tenant by its code.

@@ -106,7 +106,7 @@ struct ServiceRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct SlotRow {
+pub(super) struct SlotRow {
     id: i64,
     zone_id: i64,
     technician_id: i64,
@@ -176,7 +176,8 @@ const APPOINTMENT_SELECT: &str = "SELECT a.id, a.customer_id, a.property_id, a.s
      a.reschedule_count, a.last_rescheduled_by \
      FROM appointments a JOIN services s ON s.id = a.service_id JOIN technicians t ON t.id = a.technician_id";
 
-const SLOT_COLS: &str = "id, zone_id, technician_id, starts_at, ends_at, capacity, booked";
+pub(super) const SLOT_COLS: &str =
+    "id, zone_id, technician_id, starts_at, ends_at, capacity, booked";
 
 /// Take one stop of a slot inside a transaction; `WindowFull` if none is left.
 macro_rules! take_stop {
