@@ -406,18 +406,6 @@ impl Store {
         }))
     }
 
-    /// Links waiting to be e-mailed, newest first (the mailer reads these).
-    pub async fn portal_link_contacts(
-        &self,
-        tenant: TenantId,
-        customer: CustomerId,
-    ) -> StoreResult<Vec<(String, String)>> {
-        let rows: Vec<(String, String)> = with_db!(self, pool => sqlx::query_as(
-            "SELECT channel, contact FROM portal_links WHERE tenant_id = $1 AND customer_id = $2 ORDER BY id DESC")
-            .bind(tenant.0).bind(customer.0).fetch_all(pool).await?);
-        Ok(rows)
-    }
-
     /// Customers of a tenant with this e-mail on file (case-insensitive).
     pub async fn customers_by_email(
         &self,

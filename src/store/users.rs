@@ -147,19 +147,6 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Revoke every live session of a user; returns how many.
-    pub async fn revoke_user_sessions(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        now: i64,
-    ) -> StoreResult<u64> {
-        let n = with_writer!(self, pool => sqlx::query(
-            "UPDATE operator_sessions SET revoked_at = $1 WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL")
-            .bind(now).bind(tenant.0).bind(user.0).execute(pool).await?.rows_affected());
-        Ok(n)
-    }
-
     pub async fn record_sign_in_failure(&self, key: &str, now: i64) -> StoreResult<()> {
         with_writer!(self, pool => sqlx::query("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)")
             .bind(key).bind(now).execute(pool).await?.rows_affected());
