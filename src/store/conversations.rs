@@ -401,23 +401,13 @@ impl Tx {
         m: &NewMessage,
         now: DateTime<Utc>,
     ) -> StoreResult<MessageId> {
-        let id: i64 = with_conn!(self, pool => {
-            let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(&mut *pool).await?
-                .rows_affected();
-            if touched == 0 {
-                return Err(StoreError::NotFound);
-            }
-            let id = sqlx::query_scalar(
-                "INSERT INTO messages (tenant_id, conversation_id, direction, author, text, external_id, media, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
-                .bind(tenant.0).bind(conversation.0).bind(m.direction.as_str()).bind(&m.author).bind(&m.text)
-                .bind(&m.external_id).bind(to_json(&m.media)).bind(now.timestamp())
-                .fetch_one(&mut *pool).await
-                .map_err(|e| StoreError::on_unique(e, "message already received"))?;
-            id
-        });
-        Ok(MessageId(id))
+        let touched = with_conn!(self, c => sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(&mut *c).await?
+            .rows_affected());
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.append_message(tenant, conversation, m, now).await
     }
 
     pub async fn insert_tool_call(
