@@ -250,43 +250,30 @@ impl Store {
     ) -> StoreResult<QueueItem> {
         let mut tx = self.begin().await?;
         let (conv, e) = tx.lock_escalation(tenant, id).await?;
-        match e.status {
-            EscalationStatus::Resolved => {
-                return Err(StoreError::Conflict("this escalation is already resolved"))
-            }
-            EscalationStatus::Claimed => {
-                if holder(&e, &conv.owner).as_deref() != Some(csr.label.as_str()) {
-                    return Err(StoreError::Conflict(
-                        "this escalation is claimed by another CSR",
-                    ));
-                }
-            }
-            EscalationStatus::Open => {
-                if owned_by_other(&conv, csr) {
-                    return Err(StoreError::Conflict("another CSR owns this conversation"));
-                }
-                with_conn!(tx, c => sqlx::query(
-                    "UPDATE escalations SET status = 'claimed', assignee = $1 WHERE tenant_id = $2 AND id = $3 AND status = 'open'")
-                    .bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(id.0)
-                    .execute(&mut *c).await?.rows_affected());
-                tx.set_owner(tenant, conv.id, &csr.label, now).await?;
-                tx.audit_and_emit(
-                    tenant,
-                    &csr_audit(
-                        csr,
-                        "escalation.claim",
-                        "escalation",
-                        id,
-                        Some(json!({ "status": e.status, "owner": conv.owner })),
-                        Some(json!({ "status": "claimed", "owner": csr.label })),
-                        None,
-                    ),
-                    EventKind::EscalationClaimed,
-                    json!({ "escalation_id": id, "conversation_id": conv.id, "owner": csr.label }),
-                    now,
-                )
-                .await?;
-            }
+        check_unresolved_and_held(&e, &conv, csr)?;
+        if e.status == EscalationStatus::Open {
+            check_not_owned_by_other(&conv, csr)?;
+            with_conn!(tx, c => sqlx::query(
+                "UPDATE escalations SET status = 'claimed', assignee = $1 WHERE tenant_id = $2 AND id = $3 AND status = 'open'")
+                .bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(id.0)
+                .execute(&mut *c).await?.rows_affected());
+            tx.set_owner(tenant, conv.id, &csr.label, now).await?;
+            tx.audit_and_emit(
+                tenant,
+                &csr_audit(
+                    csr,
+                    "escalation.claim",
+                    "escalation",
+                    id,
+                    Some(json!({ "status": e.status, "owner": conv.owner })),
+                    Some(json!({ "status": "claimed", "owner": csr.label })),
+                    None,
+                ),
+                EventKind::EscalationClaimed,
+                json!({ "escalation_id": id, "conversation_id": conv.id, "owner": csr.label }),
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         self.queue_item(tenant, id).await
@@ -308,22 +295,8 @@ impl Store {
     ) -> StoreResult<QueueItem> {
         let mut tx = self.begin().await?;
         let (conv, e) = tx.lock_escalation(tenant, id).await?;
-        match e.status {
-            EscalationStatus::Resolved => {
-                return Err(StoreError::Conflict("this escalation is already resolved"))
-            }
-            EscalationStatus::Claimed
-                if holder(&e, &conv.owner).as_deref() != Some(csr.label.as_str()) =>
-            {
-                return Err(StoreError::Conflict(
-                    "this escalation is claimed by another CSR",
-                ))
-            }
-            _ => {}
-        }
-        if owned_by_other(&conv, csr) {
-            return Err(StoreError::Conflict("another CSR owns this conversation"));
-        }
+        check_unresolved_and_held(&e, &conv, csr)?;
+        check_not_owned_by_other(&conv, csr)?;
         with_conn!(tx, c => sqlx::query(
             "UPDATE escalations SET status = 'resolved', resolution = $1, outcome = $2, resolved_at = $3, assignee = COALESCE(assignee, $4) \
              WHERE tenant_id = $5 AND id = $6")
@@ -467,9 +440,29 @@ impl Store {
     }
 }
 
-/// Whether another CSR has taken this conversation over.
-fn owned_by_other(conv: &Conversation, csr: &Csr) -> bool {
-    conv.owner.starts_with("csr:") && conv.owner != csr.label
+/// Refuse to act on a resolved escalation, or on one another CSR has claimed.
+fn check_unresolved_and_held(e: &Escalation, conv: &Conversation, csr: &Csr) -> StoreResult<()> {
+    match e.status {
+        EscalationStatus::Resolved => {
+            Err(StoreError::Conflict("this escalation is already resolved"))
+        }
+        EscalationStatus::Claimed
+            if holder(e, &conv.owner).as_deref() != Some(csr.label.as_str()) =>
+        {
+            Err(StoreError::Conflict(
+                "this escalation is claimed by another CSR",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuse when another CSR has taken this conversation over.
+fn check_not_owned_by_other(conv: &Conversation, csr: &Csr) -> StoreResult<()> {
+    if conv.owner.starts_with("csr:") && conv.owner != csr.label {
+        return Err(StoreError::Conflict("another CSR owns this conversation"));
+    }
+    Ok(())
 }
 
 impl Tx {
@@ -503,9 +496,7 @@ impl Tx {
         if conv.status != "open" {
             return Err(StoreError::Conflict("this conversation is closed"));
         }
-        if owned_by_other(conv, csr) {
-            return Err(StoreError::Conflict("another CSR owns this conversation"));
-        }
+        check_not_owned_by_other(conv, csr)?;
         let sql = format!(
             "SELECT {ESCALATION_COLS} FROM escalations WHERE tenant_id = $1 AND conversation_id = $2 AND status = 'claimed'"
         );
