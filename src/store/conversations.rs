@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    in_tx, json_col, parse_col, to_json, ts, with_conn, with_db, with_writer, Store, StoreError,
-    StoreResult, Tx,
+    changed_some, in_tx, json_col, parse_col, to_json, ts, with_conn, with_db, with_writer, Store,
+    StoreError, StoreResult, Tx,
 };
 use crate::domain::{
     Channel, ConversationId, CustomerId, Direction, EscalationId, EscalationReason,
@@ -401,12 +401,11 @@ impl Tx {
         m: &NewMessage,
         now: DateTime<Utc>,
     ) -> StoreResult<MessageId> {
-        let touched = with_conn!(self, c => sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+        changed_some(
+            with_conn!(self, c => sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
             .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(&mut *c).await?
-            .rows_affected());
-        if touched == 0 {
-            return Err(StoreError::NotFound);
-        }
+            .rows_affected()),
+        )?;
         self.append_message(tenant, conversation, m, now).await
     }
 
@@ -436,9 +435,7 @@ impl Tx {
             let touched = sqlx::query("UPDATE conversations SET owner = 'queue', updated_at = $1 WHERE tenant_id = $2 AND id = $3")
                 .bind(now.timestamp()).bind(tenant.0).bind(e.conversation_id.0).execute(&mut *pool).await?
                 .rows_affected();
-            if touched == 0 {
-                return Err(StoreError::NotFound);
-            }
+            changed_some(touched)?;
             let id = sqlx::query_scalar(
                 "INSERT INTO escalations (tenant_id, conversation_id, customer_id, reason, priority, summary, status, due_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8) RETURNING id")

@@ -318,6 +318,14 @@ pub(crate) fn ts(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
 
+/// `NotFound` unless a statement that must change a row changed at least one.
+pub(crate) fn changed_some(rows: u64) -> StoreResult<()> {
+    if rows == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 pub(crate) fn json_col<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> StoreResult<T> {
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }

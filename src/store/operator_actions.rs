@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{
-    with_conn, with_db, Csr, EventKind, NewAppointment, NewAudit, Slot, SlotRow, Store, StoreError,
-    StoreResult, Tx, SLOT_COLS,
+    changed_some, with_conn, with_db, Csr, EventKind, NewAppointment, NewAudit, Slot, SlotRow,
+    Store, StoreError, StoreResult, Tx, SLOT_COLS,
 };
 use crate::domain::{AppointmentId, CustomerId, SlotId, TenantId, ZoneId};
 
@@ -291,13 +291,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let n = with_conn!(tx, c => sqlx::query(
+        changed_some(with_conn!(tx, c => sqlx::query(
             "UPDATE tenants SET policy = $1, business_hours = $2, on_call_number = $3 WHERE id = $4")
             .bind(super::to_json(policy)).bind(super::to_json(hours)).bind(on_call).bind(tenant.0)
-            .execute(&mut *c).await?.rows_affected());
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+            .execute(&mut *c).await?.rows_affected()))?;
         tx.changed_static(tenant.0).await?;
         tx.audit_and_emit(
             tenant,

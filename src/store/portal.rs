@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{
-    to_json, ts, with_conn, with_db, with_writer, EventKind, Store, StoreError, StoreResult, Tx,
+    changed_some, to_json, ts, with_conn, with_db, with_writer, EventKind, Store, StoreError,
+    StoreResult, Tx,
 };
 use crate::domain::{
     AgreementId, AppointmentId, Cents, CustomerId, InvoiceId, PortalEventId, PortalEventKind,
@@ -228,12 +229,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let n = with_conn!(tx, c => sqlx::query(
+        changed_some(with_conn!(tx, c => sqlx::query(
             "UPDATE customers SET autopay = $1 WHERE tenant_id = $2 AND id = $3")
-            .bind(on).bind(tenant.0).bind(customer.0).execute(&mut *c).await?.rows_affected());
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+            .bind(on).bind(tenant.0).bind(customer.0).execute(&mut *c).await?.rows_affected()))?;
         tx.emit_event(
             tenant,
             EventKind::PortalActivity,
@@ -259,9 +257,7 @@ impl Store {
             let n = sqlx::query(
                 "UPDATE agreements SET signature_status = 'signed' WHERE tenant_id = $1 AND customer_id = $2 AND id = $3")
                 .bind(tenant.0).bind(customer.0).bind(agreement.0).execute(&mut *c).await?.rows_affected();
-            if n == 0 {
-                return Err(StoreError::NotFound);
-            }
+            changed_some(n)?;
             sqlx::query_scalar(
                 "INSERT INTO agreement_signatures (tenant_id, customer_id, agreement_id, signer_name, signed_at, ip_address, \
                  user_agent, text_sha256, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
