@@ -122,11 +122,7 @@ impl Store {
         lease_secs: i64,
     ) -> StoreResult<Vec<Job>> {
         let wall = wall_now();
-        let lock = if self.db.is_postgres() {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
+        let lock = self.skip_locked();
         let sql = format!(
             "UPDATE jobs SET lease_until = $1, attempts = attempts + 1 WHERE id IN (\
                SELECT id FROM jobs WHERE status = 'pending' AND due_at <= $2 \

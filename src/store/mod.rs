@@ -429,6 +429,15 @@ impl Store {
         })
     }
 
+    /// The suffix that makes a claim skip the rows another claim is taking: ` FOR UPDATE
+    /// SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose one writer serialises claims.
+    pub(crate) fn skip_locked(&self) -> &'static str {
+        match self.db {
+            Backend::Sqlite(_) => "",
+            Backend::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self.db {
             Backend::Sqlite(_) => "sqlite",

@@ -549,11 +549,7 @@ impl Store {
         lease_secs: i64,
     ) -> StoreResult<Vec<Outbound>> {
         let wall = wall_now();
-        let lock = if self.db.is_postgres() {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
+        let lock = self.skip_locked();
         // Most wake-ups find nothing due: a read says so without waiting for the writer.
         let due: Option<i64> = with_db!(self, pool => sqlx::query_scalar(
             "SELECT id FROM outbox WHERE status IN ('queued', 'uncertain') AND not_before <= $1 \
@@ -894,11 +890,5 @@ impl Tx {
             .bind(tenant.0).bind(m.conversation_id.map(|c| c.0)).bind(m.channel.as_str()).bind(&m.to).bind(&m.from)
             .bind(&m.body).bind(&m.purpose).bind(now.timestamp())
             .fetch_one(&mut *c).await?))
-    }
-}
-
-impl Backend {
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Backend::Postgres(_))
     }
 }
