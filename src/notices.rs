@@ -45,21 +45,6 @@ fn template(name: &str, lang: Lang) -> Option<&'static str> {
     })
 }
 
-/// Names of the notice templates (each exists in English and Spanish).
-pub const TEMPLATES: &[&str] = &[
-    "reminder_day_before",
-    "reminder_morning_of",
-    "en_route",
-    "paused",
-    "completed",
-    "invoice_new",
-    "invoice_overdue",
-    "confirmed",
-    "survey_thanks",
-    "email_footer",
-    "email_subject",
-];
-
 /// Render a template: each `{name}` is replaced by its value.
 pub fn render(name: &str, lang: Lang, vars: &[(&str, &str)]) -> String {
     let mut out = template(name, lang).unwrap_or_default().trim().to_string();
@@ -979,7 +964,7 @@ pub async fn field_update(
     }
     let after = json!({ "status": to, "field_event": update.kind(), "eta_minutes": eta, "note": note,
                         "findings": findings, "products": products, "invoice_id": invoice_id });
-    tx.audit(
+    tx.audit_and_emit(
         tenant.id,
         &crate::store::csr_audit(
             csr,
@@ -990,11 +975,6 @@ pub async fn field_update(
             Some(after.clone()),
             None,
         ),
-        now,
-    )
-    .await?;
-    tx.emit_event(
-        tenant.id,
         EventKind::FieldUpdate,
         json!({ "appointment_id": id, "customer_id": a.customer_id, "kind": update.kind(),
                 "status": to, "field_event_id": event_id, "eta_minutes": eta, "note": note,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{json_col, to_json, ts, with_conn, with_db, Store, StoreResult, Tx};
+use super::{in_tx, json_col, to_json, ts, with_conn, with_db, EventKind, Store, StoreResult, Tx};
 use crate::domain::TenantId;
 
 /// One entry to append.
@@ -84,6 +84,20 @@ impl Tx {
             .fetch_one(&mut *c).await?);
         Ok(id)
     }
+
+    /// Append an operator action's entry and emit its live event, in this transaction.
+    pub(crate) async fn audit_and_emit(
+        &mut self,
+        tenant: TenantId,
+        e: &NewAudit,
+        kind: EventKind,
+        payload: Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.audit(tenant, e, now).await?;
+        self.emit_event(tenant, kind, payload, now).await?;
+        Ok(())
+    }
 }
 
 impl Store {
@@ -94,10 +108,7 @@ impl Store {
         e: &NewAudit,
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
-        let mut tx = self.begin().await?;
-        let id = tx.audit(tenant, e, now).await?;
-        tx.commit().await?;
-        Ok(id)
+        in_tx!(self, tx => tx.audit(tenant, e, now))
     }
 
     /// Entries of a tenant, newest first.

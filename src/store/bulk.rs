@@ -7,8 +7,8 @@ use serde::Serialize;
 use sqlx::Postgres;
 
 use super::{
-    to_json, ts, with_db, with_tx, Backend, NewAgreement, NewCustomer, NewInvoice, NewVisit, Slot,
-    Store, StoreResult,
+    to_json, with_db, with_tx, Backend, NewAgreement, NewCustomer, NewInvoice, NewVisit, Slot,
+    SlotRow, Store, StoreResult, SLOT_COLS,
 };
 use crate::domain::{
     AgreementId, Cents, CustomerId, InvoiceId, PortalEventKind, SlotId, TechnicianId, TenantId,
@@ -426,16 +426,11 @@ impl Store {
 
     /// Record many completed visits in one transaction.
     pub async fn insert_visits(&self, tenant: TenantId, visits: &[NewVisit]) -> StoreResult<usize> {
-        with_tx!(self, tx => {
-            for v in visits {
-                sqlx::query(
-                    "INSERT INTO service_visits (tenant_id, customer_id, property_id, service_id, technician_id, completed_at, notes, findings, products) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                    .bind(tenant.0).bind(v.customer_id.0).bind(v.property_id.0).bind(v.service_id.0).bind(v.technician_id.0)
-                    .bind(v.completed_at.timestamp()).bind(&v.notes).bind(&v.findings).bind(to_json(&v.products))
-                    .execute(&mut *tx).await?;
-            }
-        });
+        let mut tx = self.begin().await?;
+        for v in visits {
+            tx.insert_visit(tenant, v).await?;
+        }
+        tx.commit().await?;
         Ok(visits.len())
     }
 
@@ -445,19 +440,12 @@ impl Store {
         tenant: TenantId,
         invoices: &[NewInvoice],
     ) -> StoreResult<Vec<InvoiceId>> {
+        let mut tx = self.begin().await?;
         let mut ids = Vec::with_capacity(invoices.len());
-        with_tx!(self, tx => {
-            for i in invoices {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO invoices (tenant_id, customer_id, number, amount_cents, balance_cents, issued_on, due_on, status) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
-                    .bind(tenant.0).bind(i.customer_id.0).bind(&i.number).bind(i.amount_cents.0).bind(i.balance_cents.0)
-                    .bind(i.issued_on.to_string()).bind(i.due_on.to_string()).bind(i.status.as_str())
-                    .fetch_one(&mut *tx).await
-                    .map_err(|e| super::StoreError::on_unique(e, "invoice number already exists"))?;
-                ids.push(InvoiceId(id));
-            }
-        });
+        for i in invoices {
+            ids.push(tx.insert_invoice(tenant, i).await?);
+        }
+        tx.commit().await?;
         Ok(ids)
     }
 
@@ -522,23 +510,13 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<Slot>> {
-        type Row = (i64, i64, i64, i64, i64, i64, i64);
-        let rows: Vec<Row> = with_db!(self, pool => sqlx::query_as(
-            "SELECT id, zone_id, technician_id, starts_at, ends_at, capacity, booked FROM slots \
-             WHERE tenant_id = $1 AND starts_at >= $2 AND starts_at < $3 ORDER BY starts_at, zone_id")
+        let sql = format!(
+            "SELECT {SLOT_COLS} FROM slots \
+             WHERE tenant_id = $1 AND starts_at >= $2 AND starts_at < $3 ORDER BY starts_at, zone_id"
+        );
+        let rows: Vec<SlotRow> = with_db!(self, pool => sqlx::query_as(&sql)
             .bind(tenant.0).bind(from.timestamp()).bind(to.timestamp()).fetch_all(pool).await?);
-        Ok(rows
-            .into_iter()
-            .map(|(id, zone, tech, starts, ends, capacity, booked)| Slot {
-                id: SlotId(id),
-                zone_id: ZoneId(zone),
-                technician_id: TechnicianId(tech),
-                starts_at: ts(starts),
-                ends_at: ts(ends),
-                capacity,
-                booked,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Slot::from).collect())
     }
 
     /// Customers with exactly this first and last name, oldest first.
@@ -556,49 +534,30 @@ impl Store {
 
     /// Row counts of everything a tenant holds (for seed reports and checks).
     pub async fn tenant_counts(&self, tenant: TenantId) -> StoreResult<TenantCounts> {
-        const TABLES: [&str; 16] = [
-            "customers",
-            "customer_phones",
-            "customer_emails",
-            "properties",
-            "zones",
-            "technicians",
-            "services",
-            "slots",
-            "appointments",
-            "service_visits",
-            "invoices",
-            "payments",
-            "agreements",
-            "portal_events",
-            "opt_outs",
-            "operator_users",
-        ];
-        let mut n = [0i64; 16];
-        for (slot, table) in n.iter_mut().zip(TABLES) {
+        let mut c = TenantCounts::default();
+        // Each count is named after its table; read one after the other.
+        for (table, n) in [
+            ("customers", &mut c.customers),
+            ("customer_phones", &mut c.customer_phones),
+            ("customer_emails", &mut c.customer_emails),
+            ("properties", &mut c.properties),
+            ("zones", &mut c.zones),
+            ("technicians", &mut c.technicians),
+            ("services", &mut c.services),
+            ("slots", &mut c.slots),
+            ("appointments", &mut c.appointments),
+            ("service_visits", &mut c.service_visits),
+            ("invoices", &mut c.invoices),
+            ("payments", &mut c.payments),
+            ("agreements", &mut c.agreements),
+            ("portal_events", &mut c.portal_events),
+            ("opt_outs", &mut c.opt_outs),
+            ("operator_users", &mut c.operator_users),
+        ] {
             let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1");
-            *slot = with_db!(self, pool => sqlx::query_scalar(&sql).bind(tenant.0).fetch_one(pool).await?);
+            *n = with_db!(self, pool => sqlx::query_scalar(&sql).bind(tenant.0).fetch_one(pool).await?);
         }
-        let [customers, customer_phones, customer_emails, properties, zones, technicians, services, slots, appointments, service_visits, invoices, payments, agreements, portal_events, opt_outs, operator_users] =
-            n;
-        Ok(TenantCounts {
-            customers,
-            customer_phones,
-            customer_emails,
-            properties,
-            zones,
-            technicians,
-            services,
-            slots,
-            appointments,
-            service_visits,
-            invoices,
-            payments,
-            agreements,
-            portal_events,
-            opt_outs,
-            operator_users,
-        })
+        Ok(c)
     }
 }
 

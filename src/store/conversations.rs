@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    json_col, parse_col, to_json, ts, with_conn, with_db, with_writer, Store, StoreError,
-    StoreResult, Tx,
+    changed_some, in_tx, json_col, parse_col, to_json, ts, with_conn, with_db, with_writer, Store,
+    StoreError, StoreResult, Tx,
 };
 use crate::domain::{
     Channel, ConversationId, CustomerId, Direction, EscalationId, EscalationReason,
@@ -188,7 +188,7 @@ impl EscalationRow {
     }
 }
 
-const CONVERSATION_COLS: &str = "id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at";
+pub(crate) const CONVERSATION_COLS: &str = "id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at";
 pub(crate) const ESCALATION_COLS: &str = "id, conversation_id, customer_id, reason, priority, summary, status, assignee, due_at, created_at, resolved_at, resolution";
 
 impl Store {
@@ -259,10 +259,7 @@ impl Store {
         m: &NewMessage,
         now: DateTime<Utc>,
     ) -> StoreResult<MessageId> {
-        let mut tx = self.begin().await?;
-        let out = tx.insert_message(tenant, conversation, m, now).await?;
-        tx.commit().await?;
-        Ok(out)
+        in_tx!(self, tx => tx.insert_message(tenant, conversation, m, now))
     }
 
     /// The last `limit` messages of a conversation, in order.
@@ -298,10 +295,7 @@ impl Store {
         call: &NewToolCall,
         now: DateTime<Utc>,
     ) -> StoreResult<ToolCallId> {
-        let mut tx = self.begin().await?;
-        let out = tx.insert_tool_call(tenant, conversation, call, now).await?;
-        tx.commit().await?;
-        Ok(out)
+        in_tx!(self, tx => tx.insert_tool_call(tenant, conversation, call, now))
     }
 
     pub async fn tool_calls(
@@ -335,10 +329,7 @@ impl Store {
         e: &NewEscalation,
         now: DateTime<Utc>,
     ) -> StoreResult<EscalationId> {
-        let mut tx = self.begin().await?;
-        let out = tx.insert_escalation(tenant, e, now).await?;
-        tx.commit().await?;
-        Ok(out)
+        in_tx!(self, tx => tx.insert_escalation(tenant, e, now))
     }
 
     /// A customer's escalations: unresolved first, then by due time.
@@ -410,23 +401,12 @@ impl Tx {
         m: &NewMessage,
         now: DateTime<Utc>,
     ) -> StoreResult<MessageId> {
-        let id: i64 = with_conn!(self, pool => {
-            let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(&mut *pool).await?
-                .rows_affected();
-            if touched == 0 {
-                return Err(StoreError::NotFound);
-            }
-            let id = sqlx::query_scalar(
-                "INSERT INTO messages (tenant_id, conversation_id, direction, author, text, external_id, media, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
-                .bind(tenant.0).bind(conversation.0).bind(m.direction.as_str()).bind(&m.author).bind(&m.text)
-                .bind(&m.external_id).bind(to_json(&m.media)).bind(now.timestamp())
-                .fetch_one(&mut *pool).await
-                .map_err(|e| StoreError::on_unique(e, "message already received"))?;
-            id
-        });
-        Ok(MessageId(id))
+        changed_some(
+            with_conn!(self, c => sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(now.timestamp()).bind(tenant.0).bind(conversation.0).execute(&mut *c).await?
+            .rows_affected()),
+        )?;
+        self.append_message(tenant, conversation, m, now).await
     }
 
     pub async fn insert_tool_call(
@@ -455,9 +435,7 @@ impl Tx {
             let touched = sqlx::query("UPDATE conversations SET owner = 'queue', updated_at = $1 WHERE tenant_id = $2 AND id = $3")
                 .bind(now.timestamp()).bind(tenant.0).bind(e.conversation_id.0).execute(&mut *pool).await?
                 .rows_affected();
-            if touched == 0 {
-                return Err(StoreError::NotFound);
-            }
+            changed_some(touched)?;
             let id = sqlx::query_scalar(
                 "INSERT INTO escalations (tenant_id, conversation_id, customer_id, reason, priority, summary, status, due_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8) RETURNING id")

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    json_col, parse_col, to_json, ts, with_conn, with_db, Backend, Store, StoreResult, Tx,
+    in_tx, json_col, parse_col, to_json, ts, with_conn, with_db, Backend, Store, StoreResult, Tx,
 };
 use crate::domain::TenantId;
 
@@ -198,10 +198,7 @@ impl Store {
         payload: Value,
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
-        let mut tx = self.begin().await?;
-        let id = tx.emit_event(tenant, kind, payload, now).await?;
-        tx.commit().await?;
-        Ok(id)
+        in_tx!(self, tx => tx.emit_event(tenant, kind, payload, now))
     }
 
     /// Events of a tenant after `after`, oldest first, at most `limit`.

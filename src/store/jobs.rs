@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{to_json, ts, wall_now, with_conn, with_db, with_writer, Store, StoreResult, Tx};
+use super::{
+    in_tx, to_json, ts, wall_now, with_conn, with_db, with_writer, Store, StoreResult, Tx,
+};
 use crate::domain::{AppointmentId, AppointmentStatus, ConversationId, CustomerId, TenantId};
 
 /// Work to schedule.
@@ -108,10 +110,7 @@ impl Store {
         j: &NewJob,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
-        let added = tx.schedule_job(tenant, j, now).await?;
-        tx.commit().await?;
-        Ok(added)
+        in_tx!(self, tx => tx.schedule_job(tenant, j, now))
     }
 
     /// Lease up to `limit` pending jobs due by `now`, oldest due first. A leased job is not
@@ -123,11 +122,7 @@ impl Store {
         lease_secs: i64,
     ) -> StoreResult<Vec<Job>> {
         let wall = wall_now();
-        let lock = if self.db.is_postgres() {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
+        let lock = self.skip_locked();
         let sql = format!(
             "UPDATE jobs SET lease_until = $1, attempts = attempts + 1 WHERE id IN (\
                SELECT id FROM jobs WHERE status = 'pending' AND due_at <= $2 \

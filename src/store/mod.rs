@@ -213,6 +213,18 @@ macro_rules! with_tx {
 }
 pub(crate) use with_tx;
 
+/// Run one `Tx` call in a transaction of its own: begin, await the call, commit, and
+/// return its value (`$tx` names the transaction inside the call).
+macro_rules! in_tx {
+    ($store:expr, $tx:ident => $call:expr) => {{
+        let mut $tx = $store.begin().await?;
+        let out = $call.await?;
+        $tx.commit().await?;
+        Ok(out)
+    }};
+}
+pub(crate) use in_tx;
+
 /// A transaction on either engine. Everything a turn writes goes through one of these, so a
 /// crash mid-turn leaves nothing half-written. Dropping it without `commit` rolls back.
 pub struct Tx {
@@ -285,6 +297,16 @@ impl Tx {
     pub fn is_postgres(&self) -> bool {
         matches!(self.inner, TxInner::Postgres(_))
     }
+
+    /// The suffix that locks the rows a `SELECT` reads until commit: ` FOR UPDATE` on
+    /// PostgreSQL; nothing on SQLite, where the transaction already holds the write lock.
+    pub(crate) fn for_update(&self) -> &'static str {
+        if self.is_postgres() {
+            " FOR UPDATE"
+        } else {
+            ""
+        }
+    }
 }
 
 /// Unix seconds as a UTC instant (out-of-range values become the epoch).
@@ -294,6 +316,14 @@ pub fn ts_pub(secs: i64) -> DateTime<Utc> {
 
 pub(crate) fn ts(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+/// `NotFound` unless a statement that must change a row changed at least one.
+pub(crate) fn changed_some(rows: u64) -> StoreResult<()> {
+    if rows == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
 
 pub(crate) fn json_col<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> StoreResult<T> {
@@ -397,6 +427,15 @@ impl Store {
             changed_static: false,
             event_tenants: Vec::new(),
         })
+    }
+
+    /// The suffix that makes a claim skip the rows another claim is taking: ` FOR UPDATE
+    /// SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose one writer serialises claims.
+    pub(crate) fn skip_locked(&self) -> &'static str {
+        match self.db {
+            Backend::Sqlite(_) => "",
+            Backend::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{
-    with_conn, with_db, Csr, EventKind, NewAppointment, NewAudit, Slot, Store, StoreError,
-    StoreResult, Tx,
+    changed_some, with_conn, with_db, Csr, EventKind, NewAppointment, NewAudit, Slot, SlotRow,
+    Store, StoreError, StoreResult, Tx, SLOT_COLS,
 };
-use crate::domain::{AppointmentId, CustomerId, SlotId, TechnicianId, TenantId, ZoneId};
+use crate::domain::{AppointmentId, CustomerId, SlotId, TenantId, ZoneId};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerNote {
@@ -54,17 +54,13 @@ impl Tx {
         tenant: TenantId,
         id: AppointmentId,
     ) -> StoreResult<(Value, CustomerId)> {
-        let postgres = self.is_postgres();
-        let row: Option<AppointmentStateRow> = with_conn!(self, c => {
-            let sql = if postgres {
-                "SELECT customer_id, slot_id, window_start, window_end, status, reschedule_count, last_rescheduled_by \
-                 FROM appointments WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
-            } else {
-                "SELECT customer_id, slot_id, window_start, window_end, status, reschedule_count, last_rescheduled_by \
-                 FROM appointments WHERE tenant_id = $1 AND id = $2"
-            };
-            sqlx::query_as(sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?
-        });
+        let sql = format!(
+            "SELECT customer_id, slot_id, window_start, window_end, status, reschedule_count, last_rescheduled_by \
+             FROM appointments WHERE tenant_id = $1 AND id = $2{}",
+            self.for_update()
+        );
+        let row: Option<AppointmentStateRow> = with_conn!(self, c => sqlx::query_as(&sql)
+            .bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
         let (customer, slot, start, end, status, count, by) = row.ok_or(StoreError::NotFound)?;
         Ok((
             json!({
@@ -96,7 +92,7 @@ impl Store {
         tx.reschedule_appointment(tenant, id, slot, "csr", now)
             .await?;
         let (after, _) = tx.appointment_state(tenant, id).await?;
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -107,11 +103,6 @@ impl Store {
                 Some(after.clone()),
                 Some(reason),
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::AppointmentMoved,
             json!({ "appointment_id": id, "customer_id": customer, "by": "csr", "actor": csr.label,
                     "from": before, "to": after, "reason": reason }),
@@ -134,7 +125,7 @@ impl Store {
         let (before, customer) = tx.appointment_state(tenant, id).await?;
         tx.cancel_appointment(tenant, id, now).await?;
         let (after, _) = tx.appointment_state(tenant, id).await?;
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -145,11 +136,6 @@ impl Store {
                 Some(after),
                 Some(reason),
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::AppointmentCancelled,
             json!({ "appointment_id": id, "customer_id": customer, "by": "csr", "actor": csr.label, "reason": reason }),
             now,
@@ -169,7 +155,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let id = tx.book_appointment(tenant, a, now).await?;
         let (after, _) = tx.appointment_state(tenant, id).await?;
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -180,11 +166,6 @@ impl Store {
                 Some(after.clone()),
                 None,
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::AppointmentCreated,
             json!({ "appointment_id": id, "customer_id": a.customer_id, "by": "csr", "actor": csr.label,
                     "price_cents": a.price_cents, "to": after }),
@@ -215,7 +196,7 @@ impl Store {
             "INSERT INTO customer_notes (tenant_id, customer_id, author, text, at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(tenant.0).bind(customer.0).bind(&csr.label).bind(text).bind(now.timestamp())
             .fetch_one(&mut *c).await?);
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -226,11 +207,6 @@ impl Store {
                 Some(json!({ "note_id": id, "text": text })),
                 None,
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::CustomerNoteAdded,
             json!({ "customer_id": customer, "note_id": id, "actor": csr.label }),
             now,
@@ -277,24 +253,15 @@ impl Store {
         to: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<Slot>> {
-        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64)> = with_db!(self, pool => sqlx::query_as(
-            "SELECT id, zone_id, technician_id, starts_at, ends_at, capacity, booked FROM slots \
+        let sql = format!(
+            "SELECT {SLOT_COLS} FROM slots \
              WHERE tenant_id = $1 AND ($2 = 0 OR zone_id = $2) AND starts_at >= $3 AND starts_at < $4 \
-             ORDER BY starts_at, zone_id, id LIMIT $5")
+             ORDER BY starts_at, zone_id, id LIMIT $5"
+        );
+        let rows: Vec<SlotRow> = with_db!(self, pool => sqlx::query_as(&sql)
             .bind(tenant.0).bind(zone.map_or(0, |z| z.0)).bind(from.timestamp()).bind(to.timestamp()).bind(limit)
             .fetch_all(pool).await?);
-        Ok(rows
-            .into_iter()
-            .map(|(id, zone, tech, s, e, capacity, booked)| Slot {
-                id: SlotId(id),
-                zone_id: ZoneId(zone),
-                technician_id: TechnicianId(tech),
-                starts_at: super::ts(s),
-                ends_at: super::ts(e),
-                capacity,
-                booked,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Slot::from).collect())
     }
 
     /// A zone of this tenant by its code.
@@ -324,15 +291,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let n = with_conn!(tx, c => sqlx::query(
+        changed_some(with_conn!(tx, c => sqlx::query(
             "UPDATE tenants SET policy = $1, business_hours = $2, on_call_number = $3 WHERE id = $4")
             .bind(super::to_json(policy)).bind(super::to_json(hours)).bind(on_call).bind(tenant.0)
-            .execute(&mut *c).await?.rows_affected());
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+            .execute(&mut *c).await?.rows_affected()))?;
         tx.changed_static(tenant.0).await?;
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -343,11 +307,6 @@ impl Store {
                 Some(after),
                 None,
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::PolicyChanged,
             json!({ "actor": csr.label }),
             now,

@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{
-    to_json, ts, with_conn, with_db, with_writer, EventKind, Store, StoreError, StoreResult, Tx,
+    changed_some, to_json, ts, with_conn, with_db, with_writer, EventKind, Store, StoreError,
+    StoreResult, Tx,
 };
 use crate::domain::{
     AgreementId, AppointmentId, Cents, CustomerId, InvoiceId, PortalEventId, PortalEventKind,
@@ -140,7 +141,6 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<PaymentOutcome> {
         let mut tx = self.begin().await?;
-        let postgres = tx.is_postgres();
         let t = p.tenant.0;
         let fresh = with_conn!(tx, c => sqlx::query(
             "INSERT INTO payment_events (tenant_id, provider, event_id, kind, received_at) VALUES ($1, $2, $3, $4, $5) \
@@ -150,14 +150,12 @@ impl Store {
         if fresh == 0 {
             return Ok(PaymentOutcome::Duplicate);
         }
-        let row: Option<(i64, String, i64)> = with_conn!(tx, c => {
-            let sql = if postgres {
-                "SELECT customer_id, number, balance_cents FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
-            } else {
-                "SELECT customer_id, number, balance_cents FROM invoices WHERE tenant_id = $1 AND id = $2"
-            };
-            sqlx::query_as(sql).bind(t).bind(p.invoice.0).fetch_optional(&mut *c).await?
-        });
+        let sql = format!(
+            "SELECT customer_id, number, balance_cents FROM invoices WHERE tenant_id = $1 AND id = $2{}",
+            tx.for_update()
+        );
+        let row: Option<(i64, String, i64)> = with_conn!(tx, c => sqlx::query_as(&sql)
+            .bind(t).bind(p.invoice.0).fetch_optional(&mut *c).await?);
         let (customer, number, balance) = row.ok_or(StoreError::NotFound)?;
         let after = (balance - p.amount.0).max(0);
         let status_sql = if after == 0 {
@@ -231,12 +229,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let n = with_conn!(tx, c => sqlx::query(
+        changed_some(with_conn!(tx, c => sqlx::query(
             "UPDATE customers SET autopay = $1 WHERE tenant_id = $2 AND id = $3")
-            .bind(on).bind(tenant.0).bind(customer.0).execute(&mut *c).await?.rows_affected());
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+            .bind(on).bind(tenant.0).bind(customer.0).execute(&mut *c).await?.rows_affected()))?;
         tx.emit_event(
             tenant,
             EventKind::PortalActivity,
@@ -262,9 +257,7 @@ impl Store {
             let n = sqlx::query(
                 "UPDATE agreements SET signature_status = 'signed' WHERE tenant_id = $1 AND customer_id = $2 AND id = $3")
                 .bind(tenant.0).bind(customer.0).bind(agreement.0).execute(&mut *c).await?.rows_affected();
-            if n == 0 {
-                return Err(StoreError::NotFound);
-            }
+            changed_some(n)?;
             sqlx::query_scalar(
                 "INSERT INTO agreement_signatures (tenant_id, customer_id, agreement_id, signer_name, signed_at, ip_address, \
                  user_agent, text_sha256, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
@@ -407,18 +400,6 @@ impl Store {
             expires_at,
             used_at: Some(now.timestamp()),
         }))
-    }
-
-    /// Links waiting to be e-mailed, newest first (the mailer reads these).
-    pub async fn portal_link_contacts(
-        &self,
-        tenant: TenantId,
-        customer: CustomerId,
-    ) -> StoreResult<Vec<(String, String)>> {
-        let rows: Vec<(String, String)> = with_db!(self, pool => sqlx::query_as(
-            "SELECT channel, contact FROM portal_links WHERE tenant_id = $1 AND customer_id = $2 ORDER BY id DESC")
-            .bind(tenant.0).bind(customer.0).fetch_all(pool).await?);
-        Ok(rows)
     }
 
     /// Customers of a tenant with this e-mail on file (case-insensitive).

@@ -250,48 +250,30 @@ impl Store {
     ) -> StoreResult<QueueItem> {
         let mut tx = self.begin().await?;
         let (conv, e) = tx.lock_escalation(tenant, id).await?;
-        match e.status {
-            EscalationStatus::Resolved => {
-                return Err(StoreError::Conflict("this escalation is already resolved"))
-            }
-            EscalationStatus::Claimed => {
-                if holder(&e, &conv.owner).as_deref() != Some(csr.label.as_str()) {
-                    return Err(StoreError::Conflict(
-                        "this escalation is claimed by another CSR",
-                    ));
-                }
-            }
-            EscalationStatus::Open => {
-                if owned_by_other(&conv, csr) {
-                    return Err(StoreError::Conflict("another CSR owns this conversation"));
-                }
-                with_conn!(tx, c => sqlx::query(
-                    "UPDATE escalations SET status = 'claimed', assignee = $1 WHERE tenant_id = $2 AND id = $3 AND status = 'open'")
-                    .bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(id.0)
-                    .execute(&mut *c).await?.rows_affected());
-                tx.set_owner(tenant, conv.id, &csr.label, now).await?;
-                tx.audit(
-                    tenant,
-                    &csr_audit(
-                        csr,
-                        "escalation.claim",
-                        "escalation",
-                        id,
-                        Some(json!({ "status": e.status, "owner": conv.owner })),
-                        Some(json!({ "status": "claimed", "owner": csr.label })),
-                        None,
-                    ),
-                    now,
-                )
-                .await?;
-                tx.emit_event(
-                    tenant,
-                    EventKind::EscalationClaimed,
-                    json!({ "escalation_id": id, "conversation_id": conv.id, "owner": csr.label }),
-                    now,
-                )
-                .await?;
-            }
+        check_unresolved_and_held(&e, &conv, csr)?;
+        if e.status == EscalationStatus::Open {
+            check_not_owned_by_other(&conv, csr)?;
+            with_conn!(tx, c => sqlx::query(
+                "UPDATE escalations SET status = 'claimed', assignee = $1 WHERE tenant_id = $2 AND id = $3 AND status = 'open'")
+                .bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(id.0)
+                .execute(&mut *c).await?.rows_affected());
+            tx.set_owner(tenant, conv.id, &csr.label, now).await?;
+            tx.audit_and_emit(
+                tenant,
+                &csr_audit(
+                    csr,
+                    "escalation.claim",
+                    "escalation",
+                    id,
+                    Some(json!({ "status": e.status, "owner": conv.owner })),
+                    Some(json!({ "status": "claimed", "owner": csr.label })),
+                    None,
+                ),
+                EventKind::EscalationClaimed,
+                json!({ "escalation_id": id, "conversation_id": conv.id, "owner": csr.label }),
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         self.queue_item(tenant, id).await
@@ -313,28 +295,14 @@ impl Store {
     ) -> StoreResult<QueueItem> {
         let mut tx = self.begin().await?;
         let (conv, e) = tx.lock_escalation(tenant, id).await?;
-        match e.status {
-            EscalationStatus::Resolved => {
-                return Err(StoreError::Conflict("this escalation is already resolved"))
-            }
-            EscalationStatus::Claimed
-                if holder(&e, &conv.owner).as_deref() != Some(csr.label.as_str()) =>
-            {
-                return Err(StoreError::Conflict(
-                    "this escalation is claimed by another CSR",
-                ))
-            }
-            _ => {}
-        }
-        if owned_by_other(&conv, csr) {
-            return Err(StoreError::Conflict("another CSR owns this conversation"));
-        }
+        check_unresolved_and_held(&e, &conv, csr)?;
+        check_not_owned_by_other(&conv, csr)?;
         with_conn!(tx, c => sqlx::query(
             "UPDATE escalations SET status = 'resolved', resolution = $1, outcome = $2, resolved_at = $3, assignee = COALESCE(assignee, $4) \
              WHERE tenant_id = $5 AND id = $6")
             .bind(resolution).bind(outcome).bind(now.timestamp()).bind(csr.user.map(|u| u.0)).bind(tenant.0).bind(id.0)
             .execute(&mut *c).await?.rows_affected());
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -345,11 +313,6 @@ impl Store {
                 Some(json!({ "status": "resolved", "outcome": outcome, "hand_back": hand_back })),
                 Some(resolution),
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::EscalationResolved,
             json!({ "escalation_id": id, "conversation_id": conv.id, "outcome": outcome,
                     "hand_back": hand_back, "actor": csr.label }),
@@ -393,7 +356,7 @@ impl Store {
             .resolve_all(tenant, conversation, csr, HANDED_BACK, now)
             .await?;
         tx.set_owner(tenant, conversation, "agent", now).await?;
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(
                 csr,
@@ -404,11 +367,6 @@ impl Store {
                 Some(json!({ "owner": "agent", "resolved": resolved })),
                 None,
             ),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::EscalationHandedBack,
             json!({ "conversation_id": conversation, "owner": "agent", "resolved": resolved, "actor": csr.label }),
             now,
@@ -462,16 +420,11 @@ impl Store {
             Some(m) => Some(tx.enqueue_outbound(tenant, m, now).await?),
             None => None,
         };
-        tx.audit(
+        tx.audit_and_emit(
             tenant,
             &csr_audit(csr, "conversation.reply", "conversation", conversation,
                 Some(json!({ "owner": conv.owner })),
                 Some(json!({ "owner": csr.label, "message_id": message_id, "text": text, "claimed": claimed })), None),
-            now,
-        )
-        .await?;
-        tx.emit_event(
-            tenant,
             EventKind::MessageOut,
             json!({ "conversation_id": conversation, "message_id": message_id, "author": csr.label,
                     "owner": csr.label, "channel": conv.channel, "text": text }),
@@ -487,9 +440,29 @@ impl Store {
     }
 }
 
-/// Whether another CSR has taken this conversation over.
-fn owned_by_other(conv: &Conversation, csr: &Csr) -> bool {
-    conv.owner.starts_with("csr:") && conv.owner != csr.label
+/// Refuse to act on a resolved escalation, or on one another CSR has claimed.
+fn check_unresolved_and_held(e: &Escalation, conv: &Conversation, csr: &Csr) -> StoreResult<()> {
+    match e.status {
+        EscalationStatus::Resolved => {
+            Err(StoreError::Conflict("this escalation is already resolved"))
+        }
+        EscalationStatus::Claimed
+            if holder(e, &conv.owner).as_deref() != Some(csr.label.as_str()) =>
+        {
+            Err(StoreError::Conflict(
+                "this escalation is claimed by another CSR",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuse when another CSR has taken this conversation over.
+fn check_not_owned_by_other(conv: &Conversation, csr: &Csr) -> StoreResult<()> {
+    if conv.owner.starts_with("csr:") && conv.owner != csr.label {
+        return Err(StoreError::Conflict("another CSR owns this conversation"));
+    }
+    Ok(())
 }
 
 impl Tx {
@@ -523,9 +496,7 @@ impl Tx {
         if conv.status != "open" {
             return Err(StoreError::Conflict("this conversation is closed"));
         }
-        if owned_by_other(conv, csr) {
-            return Err(StoreError::Conflict("another CSR owns this conversation"));
-        }
+        check_not_owned_by_other(conv, csr)?;
         let sql = format!(
             "SELECT {ESCALATION_COLS} FROM escalations WHERE tenant_id = $1 AND conversation_id = $2 AND status = 'claimed'"
         );

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::{
-    json_col, parse_col, to_json, ts, with_db, with_writer, Store, StoreError, StoreResult,
+    in_tx, json_col, parse_col, to_json, ts, with_db, with_writer, Store, StoreError, StoreResult,
 };
 use crate::domain::{
     AgreementId, AgreementStatus, Cents, CustomerId, InvoiceId, InvoiceStatus, PortalEventId,
@@ -266,12 +266,7 @@ impl Store {
         detail: &serde_json::Value,
         at: DateTime<Utc>,
     ) -> StoreResult<PortalEventId> {
-        let mut tx = self.begin().await?;
-        let id = tx
-            .insert_portal_event(tenant, customer, kind, detail, at)
-            .await?;
-        tx.commit().await?;
-        Ok(id)
+        in_tx!(self, tx => tx.insert_portal_event(tenant, customer, kind, detail, at))
     }
 
     /// Portal events, newest first, at most `limit`.

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    json_col, parse_col, to_json, ts, with_conn, with_db, with_tx, with_writer, Store, StoreError,
-    StoreResult, Tx,
+    in_tx, json_col, parse_col, to_json, ts, with_conn, with_db, with_tx, with_writer, Store,
+    StoreError, StoreResult, Tx,
 };
 use crate::domain::{
     AppointmentId, AppointmentStatus, Cents, CustomerId, PricingRule, PropertyId, ServiceId,
@@ -106,7 +106,7 @@ struct ServiceRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct SlotRow {
+pub(super) struct SlotRow {
     id: i64,
     zone_id: i64,
     technician_id: i64,
@@ -176,7 +176,8 @@ const APPOINTMENT_SELECT: &str = "SELECT a.id, a.customer_id, a.property_id, a.s
      a.reschedule_count, a.last_rescheduled_by \
      FROM appointments a JOIN services s ON s.id = a.service_id JOIN technicians t ON t.id = a.technician_id";
 
-const SLOT_COLS: &str = "id, zone_id, technician_id, starts_at, ends_at, capacity, booked";
+pub(super) const SLOT_COLS: &str =
+    "id, zone_id, technician_id, starts_at, ends_at, capacity, booked";
 
 /// Take one stop of a slot inside a transaction; `WindowFull` if none is left.
 macro_rules! take_stop {
@@ -368,10 +369,7 @@ impl Store {
         a: &NewAppointment,
         now: DateTime<Utc>,
     ) -> StoreResult<AppointmentId> {
-        let mut tx = self.begin().await?;
-        let out = tx.book_appointment(tenant, a, now).await?;
-        tx.commit().await?;
-        Ok(out)
+        in_tx!(self, tx => tx.book_appointment(tenant, a, now))
     }
 
     /// Move an appointment to another slot; see [`Tx::reschedule_appointment`].
@@ -383,11 +381,7 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        tx.reschedule_appointment(tenant, id, new_slot, by, now)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        in_tx!(self, tx => tx.reschedule_appointment(tenant, id, new_slot, by, now))
     }
 
     /// Cancel an appointment and give its stop back.
@@ -397,10 +391,7 @@ impl Store {
         id: AppointmentId,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        tx.cancel_appointment(tenant, id, now).await?;
-        tx.commit().await?;
-        Ok(())
+        in_tx!(self, tx => tx.cancel_appointment(tenant, id, now))
     }
 
     pub async fn appointment(

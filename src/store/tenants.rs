@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use std::sync::Arc;
 
-use super::{json_col, to_json, with_conn, with_db, Store, StoreError, StoreResult};
+use super::{changed_some, json_col, to_json, with_conn, with_db, Store, StoreError, StoreResult};
 use crate::domain::{BusinessHours, Policy, TenantId, TenantTz};
 
 #[derive(Debug, Clone, Serialize)]
@@ -192,15 +192,14 @@ impl Store {
 
     pub async fn update_policy(&self, id: TenantId, policy: &Policy) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let n = with_conn!(tx, c => sqlx::query("UPDATE tenants SET policy = $1 WHERE id = $2")
+        changed_some(
+            with_conn!(tx, c => sqlx::query("UPDATE tenants SET policy = $1 WHERE id = $2")
             .bind(to_json(policy))
             .bind(id.0)
             .execute(&mut *c)
             .await?
-            .rows_affected());
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+            .rows_affected()),
+        )?;
         tx.changed_static(id.0).await?;
         tx.commit().await
     }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    json_col, to_json, ts, with_conn, with_db, with_writer, Backend, Conversation, Store,
-    StoreError, StoreResult, Tx,
+    in_tx, json_col, to_json, ts, with_conn, with_db, with_writer, Backend, Conversation, Store,
+    StoreError, StoreResult, Tx, CONVERSATION_COLS,
 };
 use crate::domain::{
     Caller, Channel, ConversationId, CustomerId, EscalationId, IdentityLevel, PhoneE164,
@@ -123,58 +123,42 @@ pub struct InboxItem {
     pub delivery: Option<Delivery>,
 }
 
-type InboxRow = (
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    String,
-    bool,
-    String,
-    Option<String>,
-    bool,
-    Option<String>,
-);
+#[derive(sqlx::FromRow)]
+struct InboxRow {
+    id: i64,
+    tenant_id: i64,
+    conversation_id: i64,
+    external_id: String,
+    text: String,
+    media: String,
+    caller: String,
+    reply_from: Option<String>,
+    received_at: i64,
+    status: String,
+    started: bool,
+    journal: String,
+    reply: Option<String>,
+    escalated: bool,
+    delivery: Option<String>,
+}
 
 fn inbox_item(r: InboxRow) -> StoreResult<InboxItem> {
-    let (
-        id,
-        tenant,
-        conversation,
-        external_id,
-        text,
-        media,
-        caller,
-        reply_from,
-        received_at,
-        status,
-        started,
-        journal,
-        reply,
-        escalated,
-        delivery,
-    ) = r;
     Ok(InboxItem {
-        id,
-        tenant_id: TenantId(tenant),
-        conversation_id: ConversationId(conversation),
-        external_id,
-        text,
-        media: json_col(&media, "inbox media")?,
-        caller: json_col(&caller, "inbox caller")?,
-        reply_from,
-        received_at: ts(received_at),
-        done: status == "done",
-        started,
-        journal: json_col(&journal, "inbox journal")?,
-        reply,
-        escalated,
-        delivery: Delivery::parse(delivery.as_deref()),
+        id: r.id,
+        tenant_id: TenantId(r.tenant_id),
+        conversation_id: ConversationId(r.conversation_id),
+        external_id: r.external_id,
+        text: r.text,
+        media: json_col(&r.media, "inbox media")?,
+        caller: json_col(&r.caller, "inbox caller")?,
+        reply_from: r.reply_from,
+        received_at: ts(r.received_at),
+        done: r.status == "done",
+        started: r.started,
+        journal: json_col(&r.journal, "inbox journal")?,
+        reply: r.reply,
+        escalated: r.escalated,
+        delivery: Delivery::parse(r.delivery.as_deref()),
     })
 }
 
@@ -238,62 +222,46 @@ pub struct Outbound {
     pub lease_until: Option<i64>,
 }
 
-type OutboundRow = (
-    i64,
-    i64,
-    Option<i64>,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    Option<String>,
-    Option<i64>,
-);
+#[derive(sqlx::FromRow)]
+struct OutboundRow {
+    id: i64,
+    tenant_id: i64,
+    conversation_id: Option<i64>,
+    channel: String,
+    to_addr: String,
+    from_addr: String,
+    body: String,
+    purpose: String,
+    status: String,
+    provider_id: Option<String>,
+    error: Option<String>,
+    attempts: i64,
+    created_at: i64,
+    subject: Option<String>,
+    lease_until: Option<i64>,
+}
 
 fn outbound(r: OutboundRow) -> Outbound {
-    let (
-        id,
-        tenant,
-        conversation,
-        channel,
-        to,
-        from,
-        body,
-        purpose,
-        status,
-        provider_id,
-        error,
-        attempts,
-        created_at,
-        subject,
-        lease_until,
-    ) = r;
     Outbound {
-        id,
-        tenant_id: TenantId(tenant),
-        conversation_id: conversation.map(ConversationId),
-        channel,
-        to,
-        from,
-        body,
-        purpose,
-        status,
-        provider_id,
-        error,
-        attempts,
-        created_at: ts(created_at),
-        subject,
-        lease_until,
+        id: r.id,
+        tenant_id: TenantId(r.tenant_id),
+        conversation_id: r.conversation_id.map(ConversationId),
+        channel: r.channel,
+        to: r.to_addr,
+        from: r.from_addr,
+        body: r.body,
+        purpose: r.purpose,
+        status: r.status,
+        provider_id: r.provider_id,
+        error: r.error,
+        attempts: r.attempts,
+        created_at: ts(r.created_at),
+        subject: r.subject,
+        lease_until: r.lease_until,
     }
 }
 
-const OUTBOX_COLS: &str = "id, tenant_id, conversation_id, channel, to_addr, from_addr, body, purpose, status, provider_id, error, CAST(attempts AS BIGINT), created_at, subject, lease_until";
+const OUTBOX_COLS: &str = "id, tenant_id, conversation_id, channel, to_addr, from_addr, body, purpose, status, provider_id, error, CAST(attempts AS BIGINT) AS attempts, created_at, subject, lease_until";
 
 impl Store {
     /// The open conversation of this participant on this channel, opened if there is none (or
@@ -455,15 +423,11 @@ impl Store {
         &self,
         min_age_secs: i64,
     ) -> StoreResult<Vec<(InboxItem, String)>> {
-        let rows: Vec<(i64, i64, String)> = with_db!(self, pool => sqlx::query_as(
-            "SELECT i.tenant_id, i.id, c.participant FROM inbox i JOIN conversations c ON c.id = i.conversation_id AND c.tenant_id = i.tenant_id \
-             WHERE i.status = 'done' AND i.delivery IS NULL AND i.reply IS NOT NULL AND c.channel = 'sms' AND i.processed_wall <= $1 ORDER BY i.id LIMIT 100")
-            .bind(wall_now() - min_age_secs).fetch_all(pool).await?);
-        let mut out = Vec::with_capacity(rows.len());
-        for (tenant, id, participant) in rows {
-            out.push((self.inbox_by_id(TenantId(tenant), id).await?, participant));
-        }
-        Ok(out)
+        self.sms_replies_where(
+            "i.status = 'done' AND i.delivery IS NULL AND i.processed_wall <= $1",
+            min_age_secs,
+        )
+        .await
     }
 
     /// Record who delivers a finished turn's reply; `false` when someone already did.
@@ -520,15 +484,11 @@ impl Store {
         &self,
         min_age_secs: i64,
     ) -> StoreResult<Vec<(InboxItem, String)>> {
-        let rows: Vec<(i64, i64, String)> = with_db!(self, pool => sqlx::query_as(
-            "SELECT i.tenant_id, i.id, c.participant FROM inbox i JOIN conversations c ON c.id = i.conversation_id AND c.tenant_id = i.tenant_id \
-             WHERE i.delivery = 'inline' AND i.delivery_wall IS NOT NULL AND i.delivery_wall <= $1 AND i.reply IS NOT NULL AND c.channel = 'sms' ORDER BY i.id LIMIT 100")
-            .bind(wall_now() - min_age_secs).fetch_all(pool).await?);
-        let mut out = Vec::with_capacity(rows.len());
-        for (tenant, id, participant) in rows {
-            out.push((self.inbox_by_id(TenantId(tenant), id).await?, participant));
-        }
-        Ok(out)
+        self.sms_replies_where(
+            "i.delivery = 'inline' AND i.delivery_wall IS NOT NULL AND i.delivery_wall <= $1",
+            min_age_secs,
+        )
+        .await
     }
 
     pub async fn inbox_item(
@@ -540,6 +500,26 @@ impl Store {
             format!("SELECT {INBOX_COLS} FROM inbox WHERE tenant_id = $1 AND external_id = $2");
         let row: Option<InboxRow> = with_db!(self, pool => sqlx::query_as(&sql).bind(tenant.0).bind(external_id).fetch_optional(pool).await?);
         row.map(inbox_item).transpose()
+    }
+
+    /// SMS turns with a reply that match `cond` (`$1`: the wall clock `min_age_secs` ago),
+    /// oldest first, at most 100, each with the customer's number.
+    async fn sms_replies_where(
+        &self,
+        cond: &str,
+        min_age_secs: i64,
+    ) -> StoreResult<Vec<(InboxItem, String)>> {
+        let sql = format!(
+            "SELECT i.tenant_id, i.id, c.participant FROM inbox i JOIN conversations c ON c.id = i.conversation_id AND c.tenant_id = i.tenant_id \
+             WHERE {cond} AND i.reply IS NOT NULL AND c.channel = 'sms' ORDER BY i.id LIMIT 100"
+        );
+        let rows: Vec<(i64, i64, String)> = with_db!(self, pool => sqlx::query_as(&sql)
+            .bind(wall_now() - min_age_secs).fetch_all(pool).await?);
+        let mut out = Vec::with_capacity(rows.len());
+        for (tenant, id, participant) in rows {
+            out.push((self.inbox_by_id(TenantId(tenant), id).await?, participant));
+        }
+        Ok(out)
     }
 
     pub async fn inbox_by_id(&self, tenant: TenantId, id: i64) -> StoreResult<InboxItem> {
@@ -555,10 +535,7 @@ impl Store {
         m: &NewOutbound,
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
-        let mut tx = self.begin().await?;
-        let id = tx.enqueue_outbound(tenant, m, now).await?;
-        tx.commit().await?;
-        Ok(id)
+        in_tx!(self, tx => tx.enqueue_outbound(tenant, m, now))
     }
 
     /// Lease up to `limit` messages that are due (queued, or whose send had an uncertain
@@ -572,11 +549,7 @@ impl Store {
         lease_secs: i64,
     ) -> StoreResult<Vec<Outbound>> {
         let wall = wall_now();
-        let lock = if self.db.is_postgres() {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
+        let lock = self.skip_locked();
         // Most wake-ups find nothing due: a read says so without waiting for the writer.
         let due: Option<i64> = with_db!(self, pool => sqlx::query_scalar(
             "SELECT id FROM outbox WHERE status IN ('queued', 'uncertain') AND not_before <= $1 \
@@ -595,7 +568,7 @@ impl Store {
         let mut rows: Vec<OutboundRow> = with_writer!(self, pool => sqlx::query_as(&sql)
             .bind(wall + lease_secs).bind(now.timestamp()).bind(wall).bind(limit)
             .fetch_all(pool).await?);
-        rows.sort_by_key(|r| (r.7 != "page", r.0));
+        rows.sort_by_key(|r| (r.purpose != "page", r.id));
         Ok(rows.into_iter().map(outbound).collect())
     }
 
@@ -640,17 +613,6 @@ impl Store {
             .bind(not_before.timestamp()).bind(wall_now()).bind(id)
             .execute(pool).await?.rows_affected());
         Ok(())
-    }
-
-    /// Messages waiting to be sent, oldest first (pages first).
-    pub async fn pending_outbound(&self, limit: i64) -> StoreResult<Vec<Outbound>> {
-        let sql = format!(
-            "SELECT {OUTBOX_COLS} FROM outbox WHERE status IN ('queued', 'uncertain') \
-             ORDER BY CASE WHEN purpose = 'page' THEN 0 ELSE 1 END, id LIMIT $1"
-        );
-        let rows: Vec<OutboundRow> =
-            with_db!(self, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(outbound).collect())
     }
 
     pub async fn outbound_of(
@@ -705,14 +667,9 @@ impl Tx {
         tenant: TenantId,
         id: ConversationId,
     ) -> StoreResult<Conversation> {
-        let suffix = if self.is_postgres() {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
         let sql = format!(
-            "SELECT id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at \
-             FROM conversations WHERE tenant_id = $1 AND id = $2{suffix}"
+            "SELECT {CONVERSATION_COLS} FROM conversations WHERE tenant_id = $1 AND id = $2{}",
+            self.for_update()
         );
         let row: Option<super::conversations::ConversationRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
         row.ok_or(StoreError::NotFound)?.into_conversation()
@@ -727,14 +684,9 @@ impl Tx {
         tenant: TenantId,
         id: ConversationId,
     ) -> StoreResult<TurnConversation> {
-        let suffix = if self.is_postgres() {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
         let sql = format!(
-            "SELECT id, channel, customer_id, property_id, identity_level, owner, participant, caller_phone, status, created_at, updated_at, state, notice \
-             FROM conversations WHERE tenant_id = $1 AND id = $2{suffix}"
+            "SELECT {CONVERSATION_COLS}, state, notice FROM conversations WHERE tenant_id = $1 AND id = $2{}",
+            self.for_update()
         );
         let row: Option<TurnConversationRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
         let row = row.ok_or(StoreError::NotFound)?;
@@ -904,16 +856,6 @@ impl Tx {
         Ok(Some(id))
     }
 
-    pub async fn conversation_state(
-        &mut self,
-        tenant: TenantId,
-        id: ConversationId,
-    ) -> StoreResult<serde_json::Value> {
-        let raw: Option<String> = with_conn!(self, c => sqlx::query_scalar("SELECT state FROM conversations WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
-        json_col(&raw.ok_or(StoreError::NotFound)?, "conversation state")
-    }
-
     /// Save who the conversation is with, how sure we are, who owns it, and the agent state.
     #[allow(clippy::too_many_arguments)]
     pub async fn update_conversation(
@@ -948,11 +890,5 @@ impl Tx {
             .bind(tenant.0).bind(m.conversation_id.map(|c| c.0)).bind(m.channel.as_str()).bind(&m.to).bind(&m.from)
             .bind(&m.body).bind(&m.purpose).bind(now.timestamp())
             .fetch_one(&mut *c).await?))
-    }
-}
-
-impl Backend {
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Backend::Postgres(_))
     }
 }

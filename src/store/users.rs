@@ -1,7 +1,7 @@
 //! Operator sign-in state: password hashes, server-side sessions (stored as SHA-256 of the
 //! cookie value, revocable), and the failed sign-ins that throttle guessing.
 
-use super::{parse_col, with_db, with_writer, Store, StoreError, StoreResult};
+use super::{changed_some, parse_col, with_db, with_writer, Store, StoreError, StoreResult};
 use crate::domain::{Role, TenantId, UserId};
 
 /// An operator user with what sign-in needs.
@@ -78,12 +78,9 @@ impl Store {
         now: i64,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let n = super::with_conn!(tx, c => sqlx::query(
+        changed_some(super::with_conn!(tx, c => sqlx::query(
             "UPDATE operator_users SET password_hash = $1 WHERE tenant_id = $2 AND id = $3")
-            .bind(hash).bind(tenant.0).bind(user.0).execute(&mut *c).await?.rows_affected());
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+            .bind(hash).bind(tenant.0).bind(user.0).execute(&mut *c).await?.rows_affected()))?;
         super::with_conn!(tx, c => sqlx::query(
             "UPDATE operator_sessions SET revoked_at = $1 WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL")
             .bind(now).bind(tenant.0).bind(user.0).execute(&mut *c).await?.rows_affected());
@@ -145,19 +142,6 @@ impl Store {
             "UPDATE operator_sessions SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
             .bind(now).bind(tenant.0).bind(id).execute(pool).await?.rows_affected());
         Ok(n > 0)
-    }
-
-    /// Revoke every live session of a user; returns how many.
-    pub async fn revoke_user_sessions(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        now: i64,
-    ) -> StoreResult<u64> {
-        let n = with_writer!(self, pool => sqlx::query(
-            "UPDATE operator_sessions SET revoked_at = $1 WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL")
-            .bind(now).bind(tenant.0).bind(user.0).execute(pool).await?.rows_affected());
-        Ok(n)
     }
 
     pub async fn record_sign_in_failure(&self, key: &str, now: i64) -> StoreResult<()> {

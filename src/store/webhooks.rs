@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    csr_audit, json_col, parse_col, to_json, ts, with_conn, with_db, with_writer, Csr, EventKind,
-    Store, StoreError, StoreResult,
+    changed_some, csr_audit, json_col, parse_col, to_json, ts, with_conn, with_db, with_writer,
+    Csr, EventKind, Store, StoreError, StoreResult,
 };
 use crate::domain::TenantId;
 
@@ -149,9 +149,7 @@ impl Store {
                 .bind(tenant.0).bind(id).execute(&mut *c).await?;
             n
         });
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        changed_some(n)?;
         tx.changed_static(tenant.0).await?;
         tx.audit(
             tenant,
