@@ -209,7 +209,7 @@ impl Store {
         let search: Vec<String> = customers.iter().map(NewCustomer::search_text).collect();
         let ids: Vec<i64> = match &self.db {
             Backend::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let (_writer, mut tx) = self.sqlite_write_tx(pool).await?;
                 // AUTOINCREMENT never reuses an id, so start past both the largest live id and
                 // the largest ever handed out.
                 let base: i64 = sqlx::query_scalar(

@@ -165,6 +165,16 @@ impl Store {
             _ => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
         }
     }
+
+    /// A SQLite write transaction: the writer's turn first, then `BEGIN IMMEDIATE` (the write
+    /// lock up front). The only way this store opens one (`tests/it/tidy.rs` checks).
+    pub(crate) async fn sqlite_write_tx(
+        &self,
+        pool: &SqlitePool,
+    ) -> StoreResult<(Option<WriterTurn>, sqlx::Transaction<'static, sqlx::Sqlite>)> {
+        let writer = self.writer_turn().await?;
+        Ok((writer, pool.begin_with("BEGIN IMMEDIATE").await?))
+    }
 }
 
 /// Run the same body against whichever pool backs the store. The body is compiled once per
@@ -196,8 +206,7 @@ macro_rules! with_tx {
     ($store:expr, $tx:ident => $body:expr) => {
         match &$store.db {
             $crate::store::Backend::Sqlite(pool) => {
-                let _writer = $store.writer_turn().await?;
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let (_writer, mut $tx) = $store.sqlite_write_tx(pool).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
@@ -415,13 +424,16 @@ impl Store {
 
     /// Start a transaction (SQLite: `BEGIN IMMEDIATE`, taking the write lock up front).
     pub async fn begin(&self) -> StoreResult<Tx> {
-        let writer = self.writer_turn().await?;
+        let (writer, inner) = match &self.db {
+            Backend::Sqlite(pool) => {
+                let (writer, tx) = self.sqlite_write_tx(pool).await?;
+                (writer, TxInner::Sqlite(tx))
+            }
+            Backend::Postgres(pool) => (None, TxInner::Postgres(pool.begin().await?)),
+        };
         Ok(Tx {
             _writer: writer,
-            inner: match &self.db {
-                Backend::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-                Backend::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
-            },
+            inner,
             hub: self.hub.clone(),
             emitted: false,
             changed_static: false,

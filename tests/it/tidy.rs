@@ -178,6 +178,19 @@ fn store_writes_wait_for_the_writer() {
     );
 }
 
+/// A SQLite write transaction is opened only by `Store::sqlite_write_tx`, which waits for
+/// the writer first; a transaction opened on the pool directly would wait inside SQLite
+/// holding a connection, as a `with_db!` write would.
+#[test]
+fn store_transactions_wait_for_the_writer() {
+    let begins = lines_with(&["BEGIN IMMEDIATE\")"], |_| true);
+    assert!(
+        begins.len() == 1 && begins[0].starts_with("src/store/mod.rs:"),
+        "SQLite transactions begun elsewhere than Store::sqlite_write_tx:\n{}",
+        begins.join("\n")
+    );
+}
+
 #[test]
 fn modules_depend_one_way() {
     // The lower module of each pair, and how it would name the one above it.
