@@ -328,6 +328,9 @@ pub enum ModelBehaviour {
     /// Every request answers 200 with a body that is not a completion, or a malformed tool
     /// call, in turn.
     Malformed,
+    /// No model endpoint: the built-in model answers every turn, whose steps then share one
+    /// transaction unless a tool wrote (`agent::runtime::TurnTx`).
+    Builtin,
 }
 
 fn model_answer(behaviour: ModelBehaviour, n: usize) -> FakeResponse {
@@ -342,6 +345,8 @@ fn model_answer(behaviour: ModelBehaviour, n: usize) -> FakeResponse {
             1 => flaky_model(7),
             _ => flaky_model(8),
         },
+        // Never asked (the instances run the built-in model).
+        ModelBehaviour::Builtin => FakeResponse::error(500, "not the model of this run"),
     }
 }
 
@@ -386,18 +391,25 @@ async fn start_instance(
         ("FRONTDESK_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_string()),
         ("FRONTDESK_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_string()),
         ("FRONTDESK_TWILIO_API_BASE", fakes.twilio.api_base()),
-        ("FRONTDESK_MODEL", "openai".to_string()),
-        ("FRONTDESK_OPENAI_BASE_URL", fakes.model.base_url()),
-        ("FRONTDESK_OPENAI_MODEL", "soak".to_string()),
         ("FRONTDESK_WHISPER_MODEL", "off".to_string()),
         ("FRONTDESK_RATE_LIMITS", "off".to_string()),
         ("FRONTDESK_LEASE_SECS", "5".to_string()),
         ("RUST_LOG", "warn".to_string()),
     ];
-    if opts.model == ModelBehaviour::Flaky {
-        // Hangs in the schedule cost 2 s, not the turn's whole budget; an outage run keeps
-        // the defaults, to show the budget holds.
-        env.push(("FRONTDESK_OPENAI_TIMEOUT_SECS", "2".to_string()));
+    match opts.model {
+        ModelBehaviour::Builtin => env.push(("FRONTDESK_MODEL", "builtin".to_string())),
+        behaviour => {
+            env.extend([
+                ("FRONTDESK_MODEL", "openai".to_string()),
+                ("FRONTDESK_OPENAI_BASE_URL", fakes.model.base_url()),
+                ("FRONTDESK_OPENAI_MODEL", "soak".to_string()),
+            ]);
+            if behaviour == ModelBehaviour::Flaky {
+                // Hangs in the schedule cost 2 s, not the turn's whole budget; an outage
+                // run keeps the defaults, to show the budget holds.
+                env.push(("FRONTDESK_OPENAI_TIMEOUT_SECS", "2".to_string()));
+            }
+        }
     }
     Instance::start(&opts.binary, free_port()?, &["--no-seed"], &env, log).await
 }

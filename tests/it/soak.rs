@@ -28,10 +28,17 @@ fn check(report: &frontdesk::soak::SoakReport, kills: usize) {
         report.kills, kills,
         "the instances were not killed as planned"
     );
-    assert!(
-        report.model_requests > 0,
-        "the model endpoint was never asked"
-    );
+    if report.model == Some(ModelBehaviour::Builtin) {
+        assert_eq!(
+            report.model_requests, 0,
+            "the built-in model ran no request"
+        );
+    } else {
+        assert!(
+            report.model_requests > 0,
+            "the model endpoint was never asked"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -49,6 +56,17 @@ async fn two_instances_on_postgres_lose_and_double_nothing_under_kills() {
 async fn one_instance_on_sqlite_loses_and_doubles_nothing_under_kills() {
     let report = run(short(None, 400, 1)).await.expect("soak");
     check(&report, 1);
+}
+
+/// The built-in model (the default): a turn whose tools only read is one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn turns_of_the_built_in_model_lose_and_double_nothing_under_kills() {
+    let admin = std::env::var(PG_URL_ENV).unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
+    for postgres in [None, Some(admin)] {
+        let mut opts = short(postgres, 400, 1);
+        opts.model = ModelBehaviour::Builtin;
+        check(&run(opts).await.expect("soak"), 1);
+    }
 }
 
 /// A model outage at 16 concurrent senders: every customer is still answered, by the
