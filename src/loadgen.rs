@@ -6,7 +6,8 @@
 //! With `--spawn` it starts the server itself ([`run_spawned`]): the same binary's `serve`
 //! on a free loopback port, over a new SQLite file (or the empty PostgreSQL database given),
 //! demo world, rate limits off; then one run per sender count, and what the server spent per
-//! turn (CPU time, time holding SQLite's writer) and its peak memory.
+//! turn (CPU time; how often and how long it took SQLite's writer, or PostgreSQL's commits
+//! and WAL syncs) and its peak memory.
 
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,11 @@ async fn run_counted(opts: LoadOptions) -> anyhow::Result<(String, usize)> {
         .build()?;
     let deadline = Instant::now() + Duration::from_secs(opts.seconds.max(1));
     let per_sender = opts.max_requests.div_ceil(opts.senders).max(1);
+    // Message ids are new in every run: a later run of the same process (`--spawn` with a
+    // list of sender counts) re-sending an earlier run's ids would be answered as
+    // redeliveries, without turns.
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let run_id = std::process::id();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(opts.senders);
@@ -109,7 +115,7 @@ async fn run_counted(opts: LoadOptions) -> anyhow::Result<(String, usize)> {
                     break;
                 }
                 let text = TEXTS[(s + i) % TEXTS.len()];
-                let sid = format!("SMload{run_id:x}s{s}n{i}");
+                let sid = format!("SMload{run_id:x}r{run}s{s}n{i}");
                 let t0 = Instant::now();
                 let res = match &opts.api_token {
                     Some(token) => {
@@ -242,11 +248,17 @@ pub async fn run_spawned(opts: SpawnOptions) -> anyhow::Result<String> {
         )
         .await?;
         let http = reqwest::Client::new();
+        let pg = opts
+            .database_url
+            .as_deref()
+            .filter(|url| url.starts_with("postgres"));
+        wait_until_idle(&http, &base, &token, pg).await?;
         let mut report = String::new();
         for &senders in &opts.senders {
             let before = (
                 server.cpu_time(),
-                writer_seconds(&http, &base, &token).await?,
+                writer_use(&http, &base, &token).await?,
+                pg_commits(pg).await?,
             );
             let (text, turns) = run_counted(LoadOptions {
                 url: base.clone(),
@@ -261,22 +273,32 @@ pub async fn run_spawned(opts: SpawnOptions) -> anyhow::Result<String> {
             .await?;
             let after = (
                 server.cpu_time(),
-                writer_seconds(&http, &base, &token).await?,
+                writer_use(&http, &base, &token).await?,
+                pg_commits(pg).await?,
             );
             report.push_str(&text);
-            let per_turn = |secs: f64| secs * 1000.0 / turns.max(1) as f64;
+            let turns = turns.max(1) as f64;
+            let per_turn = |secs: f64| secs * 1000.0 / turns;
             if let (Some(b), Some(a)) = (before.0, after.0) {
                 report.push_str(&format!(
                     "\nserver CPU per turn: {:.2} ms",
                     per_turn((a - b).as_secs_f64())
                 ));
             }
-            let ((held_b, wait_b), (held_a, wait_a)) = (before.1, after.1);
-            if held_a > held_b {
+            let (b, a) = (before.1, after.1);
+            if a.taken > b.taken {
                 report.push_str(&format!(
-                    "; SQLite writer held {:.2} ms, waited for {:.2} ms",
-                    per_turn(held_a - held_b),
-                    per_turn(wait_a - wait_b)
+                    "; SQLite writer taken {:.2} times, held {:.2} ms, waited for {:.2} ms",
+                    (a.taken - b.taken) / turns,
+                    per_turn(a.held - b.held),
+                    per_turn(a.waited - b.waited)
+                ));
+            }
+            if let (Some(b), Some(a)) = (before.2, after.2) {
+                report.push_str(&format!(
+                    "; PostgreSQL {:.2} commits, {:.2} WAL syncs",
+                    (a.0 - b.0) as f64 / turns,
+                    (a.1 - b.1) as f64 / turns
                 ));
             }
             report.push('\n');
@@ -294,12 +316,18 @@ pub async fn run_spawned(opts: SpawnOptions) -> anyhow::Result<String> {
     outcome
 }
 
-/// The server's `frontdesk_store_writer_{held,wait}_seconds` sums (0 on PostgreSQL).
-async fn writer_seconds(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-) -> anyhow::Result<(f64, f64)> {
+/// How much the server has used SQLite's writer so far (all 0 on PostgreSQL).
+#[derive(Clone, Copy)]
+struct WriterUse {
+    /// Times a write took it (a transaction or a statement of its own).
+    taken: f64,
+    /// Seconds it was held, and seconds writes waited for it.
+    held: f64,
+    waited: f64,
+}
+
+/// The server's `frontdesk_store_writer_{held,wait}_seconds` histograms.
+async fn writer_use(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<WriterUse> {
     let text = http
         .get(format!("{base}/metrics"))
         .bearer_auth(token)
@@ -314,10 +342,47 @@ async fn writer_seconds(
             .and_then(|v| v.trim().parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    Ok((
-        sum("frontdesk_store_writer_held_seconds_sum{}"),
-        sum("frontdesk_store_writer_wait_seconds_sum{}"),
-    ))
+    Ok(WriterUse {
+        taken: sum("frontdesk_store_writer_held_seconds_count{}"),
+        held: sum("frontdesk_store_writer_held_seconds_sum{}"),
+        waited: sum("frontdesk_store_writer_wait_seconds_sum{}"),
+    })
+}
+
+/// PostgreSQL's commits and WAL syncs so far (`store::pg_commits_and_syncs`), when the
+/// server runs on PostgreSQL.
+async fn pg_commits(url: Option<&str>) -> anyhow::Result<Option<(i64, i64)>> {
+    Ok(match url {
+        Some(url) => Some(crate::store::pg_commits_and_syncs(url).await?),
+        None => None,
+    })
+}
+
+/// Wait (at most 60 s) until the server's start-up work is done — a second without a
+/// write (SQLite's writer untouched, no WAL sync on PostgreSQL) — so the first run's
+/// figures are the turns' own.
+async fn wait_until_idle(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    pg: Option<&str>,
+) -> anyhow::Result<()> {
+    let until = Instant::now() + Duration::from_secs(60);
+    let writes = || async {
+        let taken = writer_use(http, base, token).await?.taken;
+        let syncs = pg_commits(pg).await?.map(|(_, syncs)| syncs);
+        anyhow::Ok((taken, syncs))
+    };
+    let mut last = writes().await?;
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = writes().await?;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,6 +22,10 @@ impl Model for BuiltinModel {
         "builtin".into()
     }
 
+    fn in_process(&self) -> bool {
+        true
+    }
+
     fn complete<'a>(&'a self, request: &'a ModelRequest) -> ModelFuture<'a> {
         Box::pin(async move {
             Ok(ModelResponse {

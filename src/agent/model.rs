@@ -115,6 +115,12 @@ pub trait Model: Send + Sync {
     fn cost_usd(&self, _usage: &Usage) -> Option<f64> {
         None
     }
+    /// Whether a step is computed in this process without waiting on anything (the built-in
+    /// model): a turn keeps its transaction open across such a step. A model that waits on
+    /// a network answer must not (`agent::runtime::TurnTx`).
+    fn in_process(&self) -> bool {
+        false
+    }
 }
 
 /// Text that is a tool call written out instead of made: `functions.escalate: {…}`,

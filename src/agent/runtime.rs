@@ -28,8 +28,8 @@ use crate::domain::{
 };
 use crate::search::SearchIndex;
 use crate::store::{
-    Conversation, Enqueued, EventKind, Handover, InboxItem, NewInbound, NewMessage, NewOutbound,
-    Store, StoreError, Tenant, Tx,
+    Conversation, Delivery, Enqueued, EventKind, Handover, InboxItem, NewInbound, NewMessage,
+    NewOutbound, Store, StoreError, Tenant, Tx,
 };
 
 /// At most this many model steps per turn; a model that keeps calling tools past it is
@@ -72,6 +72,10 @@ pub struct TurnOutcome {
     pub escalated: bool,
     pub duplicate: bool,
     pub usage: Usage,
+    /// How the reply's delivery was recorded with the turn itself: the request waiting for
+    /// it asked for that (`Agent::wait_for`) and ran the turn. `None`: still to claim.
+    #[serde(skip)]
+    pub delivery: Option<Delivery>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,13 +174,21 @@ pub struct Agent {
 #[derive(Debug, Clone)]
 pub enum Accepted {
     /// Recorded (or a redelivery of one still running): its turn is pending.
-    Pending {
-        inbox_id: i64,
-        conversation: ConversationId,
-        duplicate: bool,
-    },
+    Pending(Pending),
     /// A redelivery of a message whose turn already finished.
     Done(TurnOutcome),
+}
+
+/// A recorded message whose turn has not finished.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub inbox_id: i64,
+    pub conversation: ConversationId,
+    /// A redelivery of a message whose turn is still running.
+    pub duplicate: bool,
+    /// The conversation's lease, taken with the message (`Agent::accept_to_run`): whoever
+    /// waits for the message runs the conversation's turns with it.
+    pub lease: Option<String>,
 }
 
 /// How a message's turn finished: what its inbox row now says.
@@ -186,9 +198,11 @@ struct Finished {
     /// The turn's last transaction gave the conversation's lease back (nothing else was
     /// pending).
     released: bool,
+    /// Who delivers the reply, recorded in the turn's last transaction.
+    delivery: Option<Delivery>,
 }
 
-/// What a turn carries between its steps (each step is its own short transaction).
+/// What a turn carries between its steps (which may be committed separately: `TurnTx`).
 #[derive(Default)]
 struct Carry {
     escalated: Option<escalation::Escalated>,
@@ -207,33 +221,113 @@ impl Carry {
     }
 }
 
+/// A fresh random token (a lease holder, an id for a message that came without one).
+fn token() -> Result<String, StoreError> {
+    crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Until when a lease taken now runs (wall clock seconds).
+fn lease_until() -> i64 {
+    crate::store::wall_now() + LEASE_SECS
+}
+
+/// The message a waiting request wants answered, and how it will deliver the reply.
+#[derive(Clone, Copy)]
+struct Wanted {
+    inbox_id: i64,
+    delivery: Option<Delivery>,
+}
+
+/// A turn's open transaction. It stays open across steps computed in this process (the
+/// built-in model) and tool batches that only read, so a usual turn commits once; it is
+/// committed before the turn waits on anything outside the process (a remote model's step)
+/// and after writes that later steps read back outside it (a tool that books or moves a
+/// visit, an answered notice). Dropped uncommitted, it rolls the turn back.
+struct TurnTx<'s> {
+    store: &'s Store,
+    tenant: TenantId,
+    conversation: ConversationId,
+    inbox_id: i64,
+    open: Option<Tx>,
+    /// Who owns the conversation as the open transaction has it.
+    owner: String,
+    /// The open transaction stored the message without marking its inbox row started
+    /// (needed only if something commits before the turn's last step).
+    unmarked: bool,
+}
+
+impl TurnTx<'_> {
+    /// The open transaction, or a new one holding the conversation's row.
+    async fn tx(&mut self) -> Result<&mut Tx, StoreError> {
+        let tx = match self.open.take() {
+            Some(tx) => tx,
+            None => {
+                let mut tx = self.store.begin().await?;
+                self.owner = tx
+                    .lock_conversation(self.tenant, self.conversation)
+                    .await?
+                    .owner;
+                tx
+            }
+        };
+        Ok(self.open.insert(tx))
+    }
+
+    /// Who owns the conversation now (read in a new transaction if none is open).
+    async fn owner(&mut self) -> Result<String, StoreError> {
+        self.tx().await?;
+        Ok(self.owner.clone())
+    }
+
+    /// Commit a step a crash must not repeat (the turn resumes after it).
+    async fn commit(&mut self) -> Result<(), StoreError> {
+        if let Some(mut tx) = self.open.take() {
+            if std::mem::take(&mut self.unmarked) {
+                tx.mark_inbox_started(self.tenant, self.inbox_id).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Commit the turn's last step (its inbox row is finished in it).
+    async fn finish(&mut self) -> Result<(), StoreError> {
+        self.unmarked = false;
+        self.commit().await
+    }
+}
+
 impl Agent {
     /// Record the message, then run its turn (or wait for whoever runs it) and answer.
     pub async fn handle(&self, inbound: Inbound) -> Result<TurnOutcome, AgentError> {
-        match self.accept(&inbound).await? {
+        match self.accept_to_run(&inbound).await? {
             Accepted::Done(out) => Ok(out),
-            Accepted::Pending {
-                inbox_id,
-                conversation,
-                duplicate,
-            } => {
-                self.wait_for(inbound.tenant, conversation, inbox_id, duplicate)
-                    .await
-            }
+            Accepted::Pending(pending) => self.wait_for(inbound.tenant, pending, None).await,
         }
+    }
+
+    /// [`Agent::accept`], taking the conversation's lease with the message when nobody
+    /// holds it: for a caller that waits for the turn next ([`Agent::wait_for`]).
+    pub async fn accept_to_run(&self, inbound: &Inbound) -> Result<Accepted, AgentError> {
+        self.accept_with(inbound, Some(token()?)).await
     }
 
     /// Store the message before anything slow happens (secrets masked first). External ids
     /// are unique per channel and sender: a redelivery is recognised, and an id re-used for
     /// different text is refused rather than answered with another message's reply.
     pub async fn accept(&self, inbound: &Inbound) -> Result<Accepted, AgentError> {
+        self.accept_with(inbound, None).await
+    }
+
+    async fn accept_with(
+        &self,
+        inbound: &Inbound,
+        lease: Option<String>,
+    ) -> Result<Accepted, AgentError> {
         let now = self.clock.now();
         let external_id = match &inbound.external_id {
             Some(e) if !e.trim().is_empty() => e.trim().to_string(),
-            _ => format!(
-                "gen-{}",
-                crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?
-            ),
+            _ => format!("gen-{}", token()?),
         };
         let text = builtin::mask_secrets(&inbound.text);
         let conversation = self
@@ -262,17 +356,24 @@ impl Agent {
         Ok(
             match self
                 .store
-                .enqueue_inbound(inbound.tenant, &new, now)
+                .enqueue_inbound(
+                    inbound.tenant,
+                    &new,
+                    now,
+                    lease.as_deref().map(|l| (l, lease_until())),
+                )
                 .await?
             {
                 Enqueued::New {
                     inbox_id,
                     conversation_id,
-                } => Accepted::Pending {
+                    leased,
+                } => Accepted::Pending(Pending {
                     inbox_id,
                     conversation: conversation_id,
                     duplicate: false,
-                },
+                    lease: lease.filter(|_| leased),
+                }),
                 Enqueued::Duplicate {
                     same_text: false, ..
                 } => return Err(AgentError::ExternalIdReused),
@@ -289,32 +390,47 @@ impl Agent {
                     conversation_id,
                     done: false,
                     ..
-                } => Accepted::Pending {
+                } => Accepted::Pending(Pending {
                     inbox_id,
                     conversation: conversation_id,
                     duplicate: true,
-                },
+                    lease: None,
+                }),
             },
         )
     }
 
     /// Run the conversation's pending turns (or let their runner finish) until this message
-    /// is answered.
+    /// is answered. `delivery`: how the caller will deliver the reply, recorded with the
+    /// turn when this call runs it (`TurnOutcome::delivery`).
     pub async fn wait_for(
         &self,
         tenant: TenantId,
-        conversation: ConversationId,
-        inbox_id: i64,
-        duplicate: bool,
+        pending: Pending,
+        delivery: Option<Delivery>,
     ) -> Result<TurnOutcome, AgentError> {
+        let Pending {
+            inbox_id,
+            conversation,
+            duplicate,
+            mut lease,
+        } = pending;
         let deadline = tokio::time::Instant::now() + WAIT_FOR_TURN;
         let mut usage = Usage::default();
         loop {
             let mine = {
                 let mut slot = GateSlot::enter(&self.gate).await?;
-                self.drain_for(tenant, conversation, &mut usage, &mut slot, Some(inbox_id))
-                    .await?
-                    .1
+                let wanted = Wanted { inbox_id, delivery };
+                let held = lease.take();
+                self.drain_for(
+                    tenant,
+                    conversation,
+                    (&mut usage, &mut slot),
+                    held,
+                    Some(wanted),
+                )
+                .await?
+                .1
             };
             // This call ran the message's turn: its outcome is known without a read.
             if let Some(f) = mine {
@@ -325,6 +441,7 @@ impl Agent {
                     escalated: f.escalated,
                     duplicate,
                     usage,
+                    delivery: f.delivery,
                 });
             }
             let item = self.store.inbox_by_id(tenant, inbox_id).await?;
@@ -432,11 +549,7 @@ impl Agent {
     ) -> Result<ConversationId, AgentError> {
         let (inbox_id, conversation) = match self.accept(&inbound).await? {
             Accepted::Done(out) => return Ok(out.conversation_id),
-            Accepted::Pending {
-                inbox_id,
-                conversation,
-                ..
-            } => (inbox_id, conversation),
+            Accepted::Pending(p) => (p.inbox_id, p.conversation),
         };
         let now = self.clock.now();
         let tenant = self.store.tenant(inbound.tenant).await?;
@@ -447,7 +560,8 @@ impl Agent {
             return Ok(conversation);
         }
         insert_customer_message(&mut tx, tenant.id, &conv, &item, &conv.owner, now, true).await?;
-        tx.finish_inbox(tenant.id, item.id, None, true, now).await?;
+        tx.finish_inbox(tenant.id, item.id, (None, true), now, None)
+            .await?;
         let customer = match (conv.customer_id, &inbound.caller) {
             (Some(c), _) => Some(c),
             (None, Caller::Phone { phone: p, .. }) => {
@@ -489,31 +603,35 @@ impl Agent {
         slot: &mut GateSlot,
     ) -> Result<bool, AgentError> {
         Ok(self
-            .drain_for(tenant, conversation, usage, slot, None)
+            .drain_for(tenant, conversation, (usage, slot), None, None)
             .await?
             .0)
     }
 
-    /// [`Agent::drain`], also returning how the turn of inbox row `want` finished when this
-    /// call ran it.
+    /// [`Agent::drain`], also returning how the turn of the `want`ed message finished when
+    /// this call ran it; `held`: the conversation's lease, when the caller holds it already.
     async fn drain_for(
         &self,
         tenant: TenantId,
         conversation: ConversationId,
-        usage: &mut Usage,
-        slot: &mut GateSlot,
-        want: Option<i64>,
+        (usage, slot): (&mut Usage, &mut GateSlot),
+        held: Option<String>,
+        want: Option<Wanted>,
     ) -> Result<(bool, Option<Finished>), AgentError> {
-        let owner =
-            crate::auth::generate_token().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let lease_until = || crate::store::wall_now() + LEASE_SECS;
-        if !self
-            .store
-            .take_lease(tenant, conversation, &owner, lease_until())
-            .await?
-        {
-            return Ok((false, None));
-        }
+        let owner = match held {
+            Some(owner) => owner,
+            None => {
+                let owner = token()?;
+                if !self
+                    .store
+                    .take_lease(tenant, conversation, &owner, lease_until())
+                    .await?
+                {
+                    return Ok((false, None));
+                }
+                owner
+            }
+        };
         let mut mine = None;
         let mut released = false;
         let result = async {
@@ -536,13 +654,21 @@ impl Agent {
                         return Err(AgentError::Busy);
                     }
                     renew = true;
-                    let id = item.id;
+                    let wanted = want.filter(|w| w.inbox_id == item.id);
+                    let delivery = wanted.and_then(|w| w.delivery);
                     let finished = self
-                        .process(&tenant_row, conversation, item, usage, slot, &owner)
+                        .process(
+                            &tenant_row,
+                            conversation,
+                            item,
+                            usage,
+                            slot,
+                            (&owner, delivery),
+                        )
                         .await?;
                     // The turn's last transaction gave the lease back: nothing was pending.
                     released = finished.released;
-                    if want == Some(id) {
+                    if wanted.is_some() {
                         mine = Some(finished);
                     }
                     if released {
@@ -560,11 +686,14 @@ impl Agent {
         result.map(|()| (true, mine))
     }
 
-    /// One message's turn, in short transactions: (1) store the message and handle an
-    /// emergency — page on-call before any model call; (2) the model loop, each batch of
-    /// tool calls committed with the state and a journal of the steps so far (no
-    /// transaction is open while a model runs); (3) the reply, the state and the inbox
-    /// row. A crash between steps resumes from the journal; nothing runs twice.
+    /// One message's turn, in three steps: (1) store the message and handle an emergency —
+    /// its page is committed before any remote model call; (2) the model loop, a batch of
+    /// tool calls that wrote committed with the state and a journal of the steps so far;
+    /// (3) the reply, the state, the inbox row and, when the waiting request asked,
+    /// who delivers the reply (`lease`: the conversation's lease and that delivery). The
+    /// steps share one transaction until something waits outside the process (`TurnTx`):
+    /// no transaction is open while a remote model runs. A crash between commits resumes
+    /// from the journal; nothing runs twice.
     #[tracing::instrument(name = "turn", skip_all, fields(tenant_id = tenant.id.0, conversation_id = conversation.0, inbox_id = item.id, channel, outcome))]
     async fn process(
         &self,
@@ -573,7 +702,7 @@ impl Agent {
         item: InboxItem,
         usage: &mut Usage,
         slot: &mut GateSlot,
-        lease: &str,
+        (lease, delivery): (&str, Option<Delivery>),
     ) -> Result<Finished, AgentError> {
         let now = self.clock.now();
         let started = tokio::time::Instant::now();
@@ -583,12 +712,51 @@ impl Agent {
         let understanding = builtin::understand(&item.text, &context);
         let spanish = understanding.language == builtin::Lang::Es;
         let emergency = understanding.has(builtin::Intent::Emergency);
+        let first_run = !item.started;
+        // What the model reads of the conversation, read before the turn takes the writer;
+        // this message joins it in the turn's transaction below.
+        let mut history = self
+            .store
+            .recent_messages(tenant.id, conversation, HISTORY_MESSAGES)
+            .await?;
+        if first_run {
+            if history.len() as i64 >= HISTORY_MESSAGES {
+                history.remove(0);
+            }
+            history.push(crate::store::Message {
+                id: crate::domain::MessageId(0),
+                direction: Direction::Inbound,
+                author: "customer".into(),
+                text: item.text.clone(),
+                external_id: Some(item.external_id.clone()),
+                media: item.media.clone(),
+                at: now,
+            });
+        }
+        let mut turn = TurnTx {
+            store: &self.store,
+            tenant: tenant.id,
+            conversation,
+            inbox_id: item.id,
+            open: None,
+            owner: String::new(),
+            unmarked: false,
+        };
+        // The first step's transaction stays open to the turn's last step (`TurnTx`) unless
+        // the model runs elsewhere; the last step then saves the conversation and finishes
+        // the inbox row, so this step need not.
+        let in_process = self.model.in_process();
 
         // (1) The message joins the conversation; an emergency is handled at once.
         let mut tx = self.store.begin().await?;
         let locked = tx
             .lock_conversation_for_turn(tenant.id, conversation)
             .await?;
+        // Only under the conversation's lease: a lease taken with the message may have run
+        // out before its holder got here (and someone else runs the conversation now).
+        if locked.lease_owner.as_deref() != Some(lease) {
+            return Err(AgentError::Busy);
+        }
         let conv_now = locked.conversation;
         let conv = &conv_now;
         let mut state: AgentState = serde_json::from_value(locked.state).unwrap_or_default();
@@ -597,7 +765,6 @@ impl Agent {
             customer: conv_now.customer_id,
             property: conv_now.property_id,
         };
-        let first_run = !item.started;
         let mut carry = Carry::default();
         let mut early_reply: Option<String> = None;
         // What a short answer to a notice means, for the model ("R" → a reschedule request).
@@ -687,22 +854,27 @@ impl Agent {
                     tools::emergency_while_queued(&mut ctx).await?
                 });
             }
-            tx.mark_inbox_started(tenant.id, item.id).await?;
             let owner = if carry.escalated.is_some() {
                 "queue"
             } else {
                 conv_now.owner.as_str()
             };
-            save_conversation(
-                &mut tx,
-                tenant.id,
-                conversation,
-                &identity,
-                owner,
-                &state,
-                now,
-            )
-            .await?;
+            turn.owner = owner.to_string();
+            if in_process && rewritten.is_none() && conv_now.owner == "agent" {
+                turn.unmarked = true;
+            } else {
+                tx.mark_inbox_started(tenant.id, item.id).await?;
+                save_conversation(
+                    &mut tx,
+                    tenant.id,
+                    conversation,
+                    &identity,
+                    owner,
+                    &state,
+                    now,
+                )
+                .await?;
+            }
             if let Some(text) = &early_reply {
                 tx.stage_inbox_reply(
                     tenant.id,
@@ -713,7 +885,15 @@ impl Agent {
                 .await?;
             }
         }
-        tx.commit().await?;
+        if !first_run {
+            turn.owner = conv_now.owner.clone();
+        }
+        // An answered notice may have changed visits the model's tools read (a reminder
+        // confirmed, a visit cancelled); a remote model must not find the writer held.
+        turn.open = Some(tx);
+        if rewritten.is_some() || !in_process {
+            turn.commit().await?;
+        }
         // A turn cut short after a step that made its reply certain resumes with that reply
         // (an escalation's acknowledgement, safety guidance, an answer to a notice).
         let staged = if first_run { None } else { item.reply.clone() };
@@ -721,19 +901,25 @@ impl Agent {
 
         if early_reply.is_none() && staged.is_none() && conv_now.owner != "agent" {
             // A human owns the conversation: the agent stays silent.
-            let mut tx = self.store.begin().await?;
-            tx.lock_conversation(tenant.id, conversation).await?;
-            tx.finish_inbox(tenant.id, item.id, None, false, self.clock.now())
-                .await?;
+            let tx = turn.tx().await?;
+            tx.finish_inbox(
+                tenant.id,
+                item.id,
+                (None, false),
+                self.clock.now(),
+                delivery,
+            )
+            .await?;
             let released = tx
                 .release_lease_if_idle(tenant.id, conversation, lease)
                 .await?;
-            tx.commit().await?;
+            turn.finish().await?;
             record::turn(conv.channel.as_str(), "silent", started.elapsed());
             return Ok(Finished {
                 reply: None,
                 escalated: false,
                 released,
+                delivery,
             });
         }
 
@@ -746,9 +932,9 @@ impl Agent {
             Some(text) => Some(text),
             None => {
                 self.model_loop(
-                    tenant,
-                    conv,
-                    &item,
+                    &mut turn,
+                    (tenant, conv, &item),
+                    history,
                     &understanding,
                     rewritten.as_deref(),
                     &mut identity,
@@ -763,8 +949,8 @@ impl Agent {
         };
 
         // (3) The reply.
-        let mut tx = self.store.begin().await?;
-        let current_owner = tx.lock_conversation(tenant.id, conversation).await?.owner;
+        let current_owner = turn.owner().await?;
+        let tx = turn.tx().await?;
         let escalated = carry.escalated.take();
         let confirm = carry.confirm_text.take();
         let mut text = match &escalated {
@@ -823,19 +1009,16 @@ impl Agent {
                 now,
             )
             .await?;
-        save_conversation(
-            &mut tx,
+        save_conversation(tx, tenant.id, conversation, &identity, &owner, &state, now).await?;
+        let escalated_now = escalated.is_some() || raised || resumed_escalated;
+        tx.finish_inbox(
             tenant.id,
-            conversation,
-            &identity,
-            &owner,
-            &state,
+            item.id,
+            (Some(&text), escalated_now),
             now,
+            delivery,
         )
         .await?;
-        let escalated_now = escalated.is_some() || raised || resumed_escalated;
-        tx.finish_inbox(tenant.id, item.id, Some(&text), escalated_now, now)
-            .await?;
         let released = tx
             .release_lease_if_idle(tenant.id, conversation, lease)
             .await?;
@@ -847,7 +1030,7 @@ impl Agent {
             now,
         )
         .await?;
-        tx.commit().await?;
+        turn.finish().await?;
         let outcome = if escalated_now {
             "escalated"
         } else {
@@ -858,17 +1041,19 @@ impl Agent {
             reply: Some(text),
             escalated: escalated_now,
             released,
+            delivery,
         })
     }
 
-    /// Model steps until a reply, an escalation or the step bound. Each batch of tool calls
-    /// runs in its own transaction, saved with the state and the steps taken so far.
+    /// Model steps until a reply, an escalation or the step bound. A batch of tool calls
+    /// that wrote, or one before a remote model's step, is committed with the state and the
+    /// steps taken so far (`TurnTx`); `history`: the conversation with this message.
     #[allow(clippy::too_many_arguments)]
     async fn model_loop(
         &self,
-        tenant: &Tenant,
-        conv: &Conversation,
-        item: &InboxItem,
+        turn: &mut TurnTx<'_>,
+        (tenant, conv, item): (&Tenant, &Conversation, &InboxItem),
+        history: Vec<crate::store::Message>,
         understanding: &builtin::Understanding,
         means: Option<&str>,
         identity: &mut Identity,
@@ -882,10 +1067,7 @@ impl Agent {
         let conversation = conv.id;
         let affirmed = understanding.yes_no == Some(true);
         let spanish = understanding.language == builtin::Lang::Es;
-        let history = self
-            .store
-            .recent_messages(tenant.id, conversation, HISTORY_MESSAGES)
-            .await?;
+        let in_process = self.model.in_process();
         let mut messages = history_messages(&history);
         // A short answer to a notice ("R") is read as what it means ("I need to reschedule
         // my appointment"); the transcript keeps what the customer wrote.
@@ -967,6 +1149,9 @@ impl Agent {
             steps += 1;
             request.facts.identity_level = identity.level.as_str().into();
             request.facts.state = facts_state(state, &portal_activity);
+            if !in_process {
+                turn.commit().await?;
+            }
             let step = self
                 .step(&request, deadline, &mut on_fallback, slot)
                 .await?;
@@ -981,10 +1166,9 @@ impl Agent {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "model and fallback failed");
-                    self.escalate_in_own_tx(
-                        tenant,
-                        conv,
-                        item,
+                    self.escalate_for_failure(
+                        turn,
+                        (tenant, conv, item),
                         identity,
                         state,
                         carry,
@@ -1011,10 +1195,9 @@ impl Agent {
             request.messages.push(assistant.clone());
             journal.push(assistant);
 
-            let mut tx = self.store.begin().await?;
-            tx.lock_conversation(tenant.id, conversation).await?;
+            let tx = turn.tx().await?;
             let mut ctx = self.tool_ctx(
-                &mut tx,
+                tx,
                 (tenant, conv, item),
                 &mut *identity,
                 &mut *state,
@@ -1037,40 +1220,36 @@ impl Agent {
             }
             *carry = Carry::from_tools(&mut ctx);
             drop(ctx);
-            let owner = if carry.escalated.is_some() {
-                "queue"
-            } else {
-                "agent"
-            };
-            save_conversation(
-                &mut tx,
-                tenant.id,
-                conversation,
-                identity,
-                owner,
-                state,
-                now,
-            )
-            .await?;
-            tx.save_inbox_journal(
-                tenant.id,
-                item.id,
-                &serde_json::to_value(&journal).unwrap_or_default(),
-            )
-            .await?;
-            if let Some(e) = &carry.escalated {
-                tx.stage_inbox_reply(tenant.id, item.id, &e.acknowledgement, true)
-                    .await?;
+            // What a batch wrote is committed before the next step reads records outside
+            // the transaction; a batch that only read is carried to the reply's commit.
+            let wrote =
+                carry.escalated.is_some() || calls.iter().any(|c| !tools::reads_only(&c.name));
+            if wrote || !in_process {
+                let owner = if carry.escalated.is_some() {
+                    "queue"
+                } else {
+                    "agent"
+                };
+                save_conversation(tx, tenant.id, conversation, identity, owner, state, now).await?;
+                tx.save_inbox_journal(
+                    tenant.id,
+                    item.id,
+                    &serde_json::to_value(&journal).unwrap_or_default(),
+                )
+                .await?;
+                if let Some(e) = &carry.escalated {
+                    tx.stage_inbox_reply(tenant.id, item.id, &e.acknowledgement, true)
+                        .await?;
+                }
+                turn.commit().await?;
             }
-            tx.commit().await?;
             if carry.escalated.is_some() {
                 return Ok(None);
             }
         }
-        self.escalate_in_own_tx(
-            tenant,
-            conv,
-            item,
+        self.escalate_for_failure(
+            turn,
+            (tenant, conv, item),
             identity,
             state,
             carry,
@@ -1085,12 +1264,13 @@ impl Agent {
         Ok(None)
     }
 
+    /// Hand the customer to a person when the model failed, committed at once with the
+    /// acknowledgement staged (a turn cut short after it resumes with that reply).
     #[allow(clippy::too_many_arguments)]
-    async fn escalate_in_own_tx(
+    async fn escalate_for_failure(
         &self,
-        tenant: &Tenant,
-        conv: &Conversation,
-        item: &InboxItem,
+        turn: &mut TurnTx<'_>,
+        (tenant, conv, item): (&Tenant, &Conversation, &InboxItem),
         identity: &mut Identity,
         state: &mut AgentState,
         carry: &mut Carry,
@@ -1098,14 +1278,13 @@ impl Agent {
         req: EscalationRequest,
     ) -> Result<(), AgentError> {
         let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
-        tx.lock_conversation(tenant.id, conv.id).await?;
+        let tx = turn.tx().await?;
         let actions = Carry {
             actions: std::mem::take(&mut carry.actions),
             ..Carry::default()
         };
         let mut ctx = self.tool_ctx(
-            &mut tx,
+            tx,
             (tenant, conv, item),
             &mut *identity,
             &mut *state,
@@ -1116,10 +1295,10 @@ impl Agent {
         let e = tools::open_escalation(&mut ctx, req).await?;
         carry.actions = std::mem::take(&mut ctx.actions);
         drop(ctx);
-        save_conversation(&mut tx, tenant.id, conv.id, identity, "queue", state, now).await?;
+        save_conversation(tx, tenant.id, conv.id, identity, "queue", state, now).await?;
         tx.stage_inbox_reply(tenant.id, item.id, &e.acknowledgement, true)
             .await?;
-        tx.commit().await?;
+        turn.commit().await?;
         carry.escalated = Some(e);
         Ok(())
     }
@@ -1184,9 +1363,15 @@ impl Agent {
             tracing::debug!(model = %self.model.name(), "the model keeps failing; using the fallback");
             "breaker_open"
         } else {
-            let answer = slot
-                .while_waiting(complete_recorded(&*self.model, request, Some(left)))
-                .await?;
+            let call = complete_recorded(&*self.model, request, Some(left));
+            // A step computed here keeps the turn's place (and its open transaction,
+            // `TurnTx`): handing the place back to queue for it again while holding SQLite's
+            // writer would wait on turns that wait for the writer.
+            let answer = if self.model.in_process() {
+                call.await
+            } else {
+                slot.while_waiting(call).await?
+            };
             match answer {
                 Ok(r) => {
                     self.breaker.success();
@@ -1300,6 +1485,7 @@ fn outcome_of(item: &InboxItem, duplicate: bool) -> TurnOutcome {
         escalated: item.escalated,
         duplicate,
         usage: Usage::default(),
+        delivery: None,
     }
 }
 

@@ -252,6 +252,16 @@ pub async fn run(
     Ok(outcome)
 }
 
+/// Whether a tool only reads (its one write is its own audit row): a batch of such calls
+/// needs no commit of its own before the model's next step (`agent::runtime::TurnTx`).
+/// A tool missing here counts as writing.
+pub fn reads_only(name: &str) -> bool {
+    matches!(
+        name,
+        "find_open_windows" | "get_balance" | "list_appointments" | "list_services" | "quote_price"
+    )
+}
+
 async fn dispatch(
     ctx: &mut ToolCtx<'_>,
     name: &str,

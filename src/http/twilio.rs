@@ -146,7 +146,7 @@ async fn turn_within_budget(
     };
     let budget = state.settings.twilio.reply_budget;
     let deadline = tokio::time::Instant::now() + budget;
-    let (inbox_id, conversation, duplicate) = match state.agent.accept(&inbound).await {
+    let pending = match state.agent.accept_to_run(&inbound).await {
         Ok(Accepted::Done(out)) => {
             let item = state
                 .store
@@ -162,26 +162,20 @@ async fn turn_within_budget(
                     .filter(|_| !withhold),
             });
         }
-        Ok(Accepted::Pending {
-            inbox_id,
-            conversation,
-            duplicate,
-        }) => (inbox_id, conversation, duplicate),
+        Ok(Accepted::Pending(pending)) => pending,
         Err(AgentError::Store(e)) => return Err(e),
         Err(e) => {
             tracing::warn!(error = %e, "inbound message refused");
             return Ok(None);
         }
     };
+    let inbox_id = pending.inbox_id;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task_state = state.clone();
     let (tenant, customer) = (inbound.tenant, inbound.participant.clone());
     // The turn runs to completion whatever happens to this request.
     tokio::spawn(async move {
-        let result = task_state
-            .agent
-            .wait_for(tenant, conversation, inbox_id, duplicate)
-            .await;
+        let result = task_state.agent.wait_for(tenant, pending, Some(how)).await;
         // The turn may have queued a page to the on-call number: send now.
         task_state.outbox.notify_one();
         // Nobody waits any more: the reply goes out by REST (unless already delivered).
@@ -196,12 +190,14 @@ async fn turn_within_budget(
                 }
                 return;
             }
+            // A turn that recorded its reply as answered inline hands it to the outbox as
+            // unconfirmed: sent unless Twilio's message list has it.
+            let from = match out.delivery {
+                Some(Delivery::Inline) => crate::store::Handover::Unconfirmed,
+                _ => crate::store::Handover::Undelivered,
+            };
             match task_state.store.inbox_by_id(tenant, out.inbox_id).await {
-                Ok(item) => match task_state
-                    .agent
-                    .queue_reply(&item, &customer, crate::store::Handover::Undelivered)
-                    .await
-                {
+                Ok(item) => match task_state.agent.queue_reply(&item, &customer, from).await {
                     Ok(Some(_)) => task_state.outbox.notify_one(),
                     Ok(None) => {}
                     Err(e) => tracing::error!(error = %e, "could not queue a late reply"),
@@ -212,19 +208,28 @@ async fn turn_within_budget(
     });
     match tokio::time::timeout_at(deadline, rx).await {
         Ok(Ok(Ok(out))) => {
-            let claimed = state
-                .store
-                .claim_delivery(inbound.tenant, out.inbox_id, how)
-                .await?;
+            // Claimed with the turn when this request's task ran it.
+            let claimed = match out.delivery {
+                Some(d) => d == how,
+                None => {
+                    state
+                        .store
+                        .claim_delivery(inbound.tenant, out.inbox_id, how)
+                        .await?
+                }
+            };
             Ok(claimed.then_some(out).filter(|_| !withhold))
         }
-        Ok(Ok(Err(e))) => {
-            tracing::error!(error = %e, "turn failed");
-            Ok(None)
-        }
-        Ok(Err(_)) => Ok(None),
-        Err(_) => {
-            tracing::info!("turn slower than the reply budget; the reply goes out by REST");
+        other => {
+            match other {
+                Ok(Ok(Err(e))) => tracing::error!(error = %e, "turn failed"),
+                Err(_) => {
+                    tracing::info!("turn slower than the reply budget; the reply goes out by REST")
+                }
+                _ => {}
+            }
+            // Answered without its turn: the message must be on disk first.
+            state.store.flush_accepted(inbound.tenant, inbox_id).await?;
             Ok(None)
         }
     }

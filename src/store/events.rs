@@ -145,39 +145,77 @@ impl EventHub {
     }
 }
 
+/// An event recorded in a transaction, written when it commits.
+#[derive(Debug)]
+pub(crate) struct PendingEvent {
+    tenant: i64,
+    kind: EventKind,
+    payload: String,
+    at: i64,
+}
+
 impl Tx {
-    /// Store an event in this transaction; streams hear of it once the transaction commits
-    /// (and never if it rolls back). Call it late in a transaction: it serialises the
-    /// tenant's event writers until commit.
+    /// Record an event in this transaction; it is written as the transaction commits (and
+    /// never if it rolls back), and streams hear of it after. Written last because writing
+    /// events serialises the tenant's event writers until commit (ids in commit order).
     pub async fn emit_event(
         &mut self,
         tenant: TenantId,
         kind: EventKind,
         payload: Value,
         now: DateTime<Utc>,
-    ) -> StoreResult<i64> {
-        // PostgreSQL: the tenant's lock and the notification (delivered at commit) once per
-        // transaction and tenant, in one statement before the first insert.
-        let first = !self.event_tenants.contains(&tenant.0);
-        let lock = self.is_postgres() && first;
-        let id: i64 = with_conn!(self, c => {
-            if lock {
-                sqlx::query("SELECT pg_advisory_xact_lock($1), pg_notify($2, $3)")
-                    .bind(EVENT_LOCK_BASE + tenant.0)
-                    .bind(EVENTS_CHANNEL).bind(tenant.0.to_string())
-                    .execute(&mut *c).await?;
-            }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO events (tenant_id, kind, payload, at) VALUES ($1, $2, $3, $4) RETURNING id")
-                .bind(tenant.0).bind(kind.as_str()).bind(to_json(&payload)).bind(now.timestamp())
-                .fetch_one(&mut *c).await?;
-            id
+    ) -> StoreResult<()> {
+        self.events.push(PendingEvent {
+            tenant: tenant.0,
+            kind,
+            payload: to_json(&payload),
+            at: now.timestamp(),
         });
-        if first {
-            self.event_tenants.push(tenant.0);
+        Ok(())
+    }
+
+    /// Write the recorded events in one statement, after (PostgreSQL) taking each tenant's
+    /// event lock and sending its notification (delivered at commit).
+    pub(crate) async fn write_events(&mut self) -> StoreResult<()> {
+        let events = std::mem::take(&mut self.events);
+        if events.is_empty() {
+            return Ok(());
         }
-        self.emitted = true;
-        Ok(id)
+        let mut tenants: Vec<i64> = events.iter().map(|e| e.tenant).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        let values: Vec<String> = (0..events.len())
+            .map(|i| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * i + 1,
+                    4 * i + 2,
+                    4 * i + 3,
+                    4 * i + 4
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO events (tenant_id, kind, payload, at) VALUES {}",
+            values.join(", ")
+        );
+        let postgres = self.is_postgres();
+        with_conn!(self, c => {
+            if postgres {
+                for tenant in &tenants {
+                    sqlx::query("SELECT pg_advisory_xact_lock($1), pg_notify($2, $3)")
+                        .bind(EVENT_LOCK_BASE + tenant)
+                        .bind(EVENTS_CHANNEL).bind(tenant.to_string())
+                        .execute(&mut *c).await?;
+                }
+            }
+            let mut q = sqlx::query(&sql);
+            for e in &events {
+                q = q.bind(e.tenant).bind(e.kind.as_str()).bind(&e.payload).bind(e.at);
+            }
+            q.execute(&mut *c).await?;
+        });
+        Ok(())
     }
 }
 
@@ -197,7 +235,7 @@ impl Store {
         kind: EventKind,
         payload: Value,
         now: DateTime<Utc>,
-    ) -> StoreResult<i64> {
+    ) -> StoreResult<()> {
         in_tx!(self, tx => tx.emit_event(tenant, kind, payload, now))
     }
 

@@ -239,14 +239,12 @@ pub(crate) use in_tx;
 pub struct Tx {
     pub(crate) inner: TxInner,
     pub(crate) hub: Arc<EventHub>,
-    /// Whether `emit_event` wrote in this transaction (streams are woken on commit).
-    pub(crate) emitted: bool,
+    /// Events `emit_event` recorded, written when the transaction commits (streams are woken
+    /// after it).
+    pub(crate) events: Vec<events::PendingEvent>,
     /// Whether this transaction changed rows the process keeps copies of (`store::cache`):
     /// they are dropped on commit.
     pub(crate) changed_static: bool,
-    /// Tenants this transaction emitted events for (PostgreSQL: their lock is held and their
-    /// notification sent).
-    pub(crate) event_tenants: Vec<i64>,
     /// SQLite's writer, held until commit or rollback.
     pub(crate) _writer: Option<WriterTurn>,
 }
@@ -274,7 +272,9 @@ macro_rules! with_conn {
 pub(crate) use with_conn;
 
 impl Tx {
-    pub async fn commit(self) -> StoreResult<()> {
+    pub async fn commit(mut self) -> StoreResult<()> {
+        let emitted = !self.events.is_empty();
+        self.write_events().await?;
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Postgres(t) => t.commit().await?,
@@ -282,7 +282,7 @@ impl Tx {
         if self.changed_static {
             self.hub.cache.invalidate();
         }
-        if self.emitted {
+        if emitted {
             self.hub.wake();
         }
         Ok(())
@@ -346,6 +346,22 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
 pub(crate) fn parse_col<T: FromStr>(raw: &str, what: &str) -> StoreResult<T> {
     raw.parse()
         .map_err(|_| StoreError::Corrupt(format!("{what}: `{raw}`")))
+}
+
+/// PostgreSQL's own counters, for a benchmark of a server using the database at `url`:
+/// transactions committed in that database (reads outside a transaction count too) and the
+/// write-ahead log's syncs to disk (the whole PostgreSQL server), so far.
+pub async fn pg_commits_and_syncs(url: &str) -> StoreResult<(i64, i64)> {
+    use sqlx::Connection as _;
+    let mut c = sqlx::PgConnection::connect_with(&PgConnectOptions::from_str(url)?).await?;
+    let counts = sqlx::query_as(
+        "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()), \
+         (SELECT wal_sync FROM pg_stat_wal)",
+    )
+    .fetch_one(&mut c)
+    .await?;
+    c.close().await?;
+    Ok(counts)
 }
 
 impl Store {
@@ -435,9 +451,8 @@ impl Store {
             _writer: writer,
             inner,
             hub: self.hub.clone(),
-            emitted: false,
+            events: Vec::new(),
             changed_static: false,
-            event_tenants: Vec::new(),
         })
     }
 

@@ -23,6 +23,8 @@ pub enum Enqueued {
     New {
         inbox_id: i64,
         conversation_id: ConversationId,
+        /// The conversation's lease was taken with the message (`Store::enqueue_inbound`).
+        leased: bool,
     },
     /// This external id was seen before from the same sender on the same channel.
     Duplicate {
@@ -174,6 +176,8 @@ pub struct TurnConversation {
     pub state: serde_json::Value,
     /// A notice the customer may be answering (`notices`), not yet cleared.
     pub notice: Option<serde_json::Value>,
+    /// Who holds the conversation's lease (`Store::take_lease`).
+    pub lease_owner: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -182,6 +186,7 @@ struct TurnConversationRow {
     conversation: super::conversations::ConversationRow,
     state: String,
     notice: Option<String>,
+    lease_owner: Option<String>,
 }
 
 /// Seconds on the wall clock (leases and recovery never use a pinned demo clock).
@@ -263,6 +268,12 @@ fn outbound(r: OutboundRow) -> Outbound {
 
 const OUTBOX_COLS: &str = "id, tenant_id, conversation_id, channel, to_addr, from_addr, body, purpose, status, provider_id, error, CAST(attempts AS BIGINT) AS attempts, created_at, subject, lease_until";
 
+/// Take or renew a conversation's lease: `$1` holder, `$2` until, `$3` tenant, `$4`
+/// conversation, `$5` the wall clock now (an expired lease is taken over).
+const TAKE_LEASE: &str =
+    "UPDATE conversations SET lease_owner = $1, lease_until = $2 WHERE tenant_id = $3 AND id = $4 \
+     AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $5)";
+
 impl Store {
     /// The open conversation of this participant on this channel, opened if there is none (or
     /// the last one went idle). Safe against two first messages racing: one open conversation
@@ -305,44 +316,52 @@ impl Store {
     }
 
     /// Record an inbound message before its turn runs (committed at once: nothing slow
-    /// happens before it). A repeated external id from the same scope is reported as a
-    /// duplicate, with whether its turn already finished and whether the text matches.
+    /// happens before it), and with `lease` (holder, until) take the conversation's lease in
+    /// the same write when nobody holds it (as [`Store::take_lease`] would). A repeated
+    /// external id from the same scope is reported as a duplicate, with whether its turn
+    /// already finished and whether the text matches.
     pub async fn enqueue_inbound(
         &self,
         tenant: TenantId,
         m: &NewInbound<'_>,
         now: DateTime<Utc>,
+        lease: Option<(&str, i64)>,
     ) -> StoreResult<Enqueued> {
         // Messages of one conversation are recorded one at a time (the conversation row is
         // locked; SQLite has one writer anyway), so their ids are committed in id order and
         // whoever drains the conversation never sees a later message before an earlier one.
-        // On SQLite one statement under the writer is all of that (it commits on its own).
         const INSERT: &str = "INSERT INTO inbox (tenant_id, conversation_id, scope, external_id, text, media, caller, reply_from, received_at, accepted_wall, status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending') ON CONFLICT (tenant_id, scope, external_id) DO NOTHING RETURNING id";
         let (media, caller) = (to_json(&m.media), to_json(m.caller));
-        let inserted: Option<i64> = match &self.db {
-            Backend::Sqlite(_) => with_writer!(self, pool => sqlx::query_scalar(INSERT)
+        let mut tx = self.begin().await?;
+        let (inserted, leased) = with_conn!(tx, c => {
+            if matches!(self.db, Backend::Postgres(_)) {
+                // PostgreSQL need not flush this commit before going on: the turn's own
+                // commit, synchronous, flushes it before the message is answered, and a
+                // request answered without its turn (past the reply budget) is answered
+                // seconds later, long after the WAL writer flushed it (within
+                // 3 × `wal_writer_delay`, 0.6 s by default).
+                sqlx::query("SELECT set_config('synchronous_commit', 'off', true) FROM conversations WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+                    .bind(tenant.0).bind(m.conversation.0).fetch_optional(&mut *c).await?;
+            }
+            let inserted: Option<i64> = sqlx::query_scalar(INSERT)
                 .bind(tenant.0).bind(m.conversation.0).bind(m.scope).bind(m.external_id).bind(m.text).bind(&media)
                 .bind(&caller).bind(m.reply_from).bind(now.timestamp()).bind(wall_now())
-                .fetch_optional(pool).await?),
-            Backend::Postgres(_) => {
-                let mut tx = self.begin().await?;
-                let inserted = with_conn!(tx, c => {
-                    sqlx::query("SELECT id FROM conversations WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
-                        .bind(tenant.0).bind(m.conversation.0).fetch_optional(&mut *c).await?;
-                    sqlx::query_scalar(INSERT)
-                        .bind(tenant.0).bind(m.conversation.0).bind(m.scope).bind(m.external_id).bind(m.text).bind(&media)
-                        .bind(&caller).bind(m.reply_from).bind(now.timestamp()).bind(wall_now())
-                        .fetch_optional(&mut *c).await?
-                });
-                tx.commit().await?;
-                inserted
-            }
-        };
+                .fetch_optional(&mut *c).await?;
+            let leased = match (inserted, lease) {
+                (Some(_), Some((owner, until))) => sqlx::query(TAKE_LEASE)
+                    .bind(owner).bind(until).bind(tenant.0).bind(m.conversation.0).bind(wall_now())
+                    .execute(&mut *c).await?.rows_affected() == 1,
+                _ => false,
+            };
+            (inserted, leased)
+        });
+        tx.commit().await?;
         if let Some(inbox_id) = inserted {
             return Ok(Enqueued::New {
                 inbox_id,
                 conversation_id: m.conversation,
+                leased,
             });
         }
         let sql = format!(
@@ -356,6 +375,22 @@ impl Store {
             done: item.done,
             same_text: item.text == m.text,
         })
+    }
+
+    /// Make sure an accepted message is on disk before its request is answered without its
+    /// turn (see `enqueue_inbound`): on PostgreSQL a synchronous commit that touches its
+    /// row flushes the write-ahead log past the message; SQLite's commits need nothing more.
+    pub async fn flush_accepted(&self, tenant: TenantId, inbox_id: i64) -> StoreResult<()> {
+        if let Backend::Postgres(pool) = &self.db {
+            sqlx::query(
+                "UPDATE inbox SET accepted_wall = accepted_wall WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant.0)
+            .bind(inbox_id)
+            .execute(pool)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Inbound messages of a conversation still waiting for their turn, in arrival order.
@@ -378,9 +413,7 @@ impl Store {
         owner: &str,
         until: i64,
     ) -> StoreResult<bool> {
-        let n = with_writer!(self, pool => sqlx::query(
-            "UPDATE conversations SET lease_owner = $1, lease_until = $2 WHERE tenant_id = $3 AND id = $4 \
-             AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $5)")
+        let n = with_writer!(self, pool => sqlx::query(TAKE_LEASE)
             .bind(owner).bind(until).bind(tenant.0).bind(conversation.0).bind(wall_now())
             .execute(pool).await?.rows_affected());
         Ok(n == 1)
@@ -446,10 +479,17 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// The inline answer carrying this reply has been handed to the connection.
+    /// The inline answer carrying this reply has been handed to the connection. PostgreSQL
+    /// need not flush this commit at once (`synchronous_commit` off for this statement's
+    /// transaction): only a crash of PostgreSQL itself could lose it, and then the reply
+    /// counts as unconfirmed, which recovery checks against Twilio's message list.
     pub async fn confirm_inline(&self, tenant: TenantId, inbox_id: i64) -> StoreResult<()> {
-        with_writer!(self, pool => sqlx::query(
-            "UPDATE inbox SET delivery_wall = NULL WHERE tenant_id = $1 AND id = $2 AND delivery = 'inline'")
+        let lazily = match self.db {
+            Backend::Sqlite(_) => "",
+            Backend::Postgres(_) => " AND set_config('synchronous_commit', 'off', true) = 'off'",
+        };
+        let sql = format!("UPDATE inbox SET delivery_wall = NULL WHERE tenant_id = $1 AND id = $2 AND delivery = 'inline'{lazily}");
+        with_writer!(self, pool => sqlx::query(&sql)
             .bind(tenant.0).bind(inbox_id).execute(pool).await?.rows_affected());
         Ok(())
     }
@@ -685,7 +725,7 @@ impl Tx {
         id: ConversationId,
     ) -> StoreResult<TurnConversation> {
         let sql = format!(
-            "SELECT {CONVERSATION_COLS}, state, notice FROM conversations WHERE tenant_id = $1 AND id = $2{}",
+            "SELECT {CONVERSATION_COLS}, state, notice, lease_owner FROM conversations WHERE tenant_id = $1 AND id = $2{}",
             self.for_update()
         );
         let row: Option<TurnConversationRow> = with_conn!(self, c => sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await?);
@@ -696,6 +736,7 @@ impl Tx {
             conversation: row.conversation.into_conversation()?,
             state,
             notice,
+            lease_owner: row.lease_owner,
         })
     }
 
@@ -812,16 +853,23 @@ impl Tx {
         Ok(id.unwrap_or(0))
     }
 
+    /// The turn of inbox row `id` is done with its reply (none: silent) and whether it
+    /// escalated; `delivery`: who delivers the reply, claimed here for the request that waits
+    /// for it (as [`Store::claim_delivery`] would, without a write of its own).
     pub async fn finish_inbox(
         &mut self,
         tenant: TenantId,
         id: i64,
-        reply: Option<&str>,
-        escalated: bool,
+        (reply, escalated): (Option<&str>, bool),
         now: DateTime<Utc>,
+        delivery: Option<Delivery>,
     ) -> StoreResult<()> {
-        with_conn!(self, c => sqlx::query("UPDATE inbox SET status = 'done', reply = $1, escalated = $2, processed_at = $3, processed_wall = $4 WHERE tenant_id = $5 AND id = $6")
-            .bind(reply).bind(escalated).bind(now.timestamp()).bind(wall_now()).bind(tenant.0).bind(id)
+        let wall = wall_now();
+        let delivery_wall = (delivery == Some(Delivery::Inline)).then_some(wall);
+        with_conn!(self, c => sqlx::query("UPDATE inbox SET status = 'done', reply = $1, escalated = $2, processed_at = $3, processed_wall = $4, \
+                                           delivery = $7, delivery_wall = $8 WHERE tenant_id = $5 AND id = $6")
+            .bind(reply).bind(escalated).bind(now.timestamp()).bind(wall).bind(tenant.0).bind(id)
+            .bind(delivery.map(Delivery::as_str)).bind(delivery_wall)
             .execute(&mut *c).await?.rows_affected());
         Ok(())
     }

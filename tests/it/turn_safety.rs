@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use frontdesk::agent::openai::fake::{FakeChatServer, FakeResponse};
-use frontdesk::agent::runtime::Accepted;
+use frontdesk::agent::runtime::{Accepted, Pending};
 use frontdesk::agent::{Caller, Inbound};
 use frontdesk::domain::Channel;
-use frontdesk::store::{NewOutbound, Outbound};
+use frontdesk::store::{Delivery, NewOutbound, Outbound};
 use serde_json::json;
 
 use crate::common::agent::*;
@@ -37,12 +37,18 @@ fn sms(app: &TestApp, from: &str, text: &str, external_id: &str) -> Inbound {
 /// Store a message without running its turn (as a process that dies right after would).
 async fn accept_only(app: &TestApp, inbound: &Inbound) -> (i64, frontdesk::domain::ConversationId) {
     match app.state.agent.accept(inbound).await.expect("accepted") {
-        Accepted::Pending {
-            inbox_id,
-            conversation,
-            ..
-        } => (inbox_id, conversation),
+        Accepted::Pending(p) => (p.inbox_id, p.conversation),
         Accepted::Done(out) => panic!("a new message was already answered: {out:?}"),
+    }
+}
+
+/// A message accepted by `accept_only`, as `Agent::wait_for` takes it.
+fn pending(inbox_id: i64, conversation: frontdesk::domain::ConversationId) -> Pending {
+    Pending {
+        inbox_id,
+        conversation,
+        duplicate: false,
+        lease: None,
     }
 }
 
@@ -159,11 +165,11 @@ store_test!(
         let (ask_id, conv) = accept_only(&app, &ask).await;
         let (yes_id, _) = accept_only(&app, &yes).await;
         let asked = agent
-            .wait_for(app.demo.demo, conv, ask_id, false)
+            .wait_for(app.demo.demo, pending(ask_id, conv), None)
             .await
             .expect("turn");
         let answered = agent
-            .wait_for(app.demo.demo, conv, yes_id, false)
+            .wait_for(app.demo.demo, pending(yes_id, conv), None)
             .await
             .expect("turn");
         assert_says_all(asked.reply.as_deref().unwrap_or_default(), &["YES"]);
@@ -393,6 +399,56 @@ store_test!(
             .await
             .expect("unconfirmed");
         assert!(unconfirmed.is_empty(), "{unconfirmed:?}");
+        app.stop().await;
+    }
+);
+
+store_test!(
+    fn a_message_taken_to_run_holds_the_lease_and_its_turn_claims_the_delivery(db: &TestDb) {
+        let app = TestApp::spawn(db).await;
+        let (agent, store, tenant) = (&app.state.agent, &app.state.store, app.demo.demo);
+        let to_pending = |a: Accepted| match a {
+            Accepted::Pending(p) => p,
+            Accepted::Done(out) => panic!("a new message was already answered: {out:?}"),
+        };
+        let first = sms(&app, RACHEL, "what are your hours?", "lease-1");
+        let first = to_pending(agent.accept_to_run(&first).await.expect("accepted"));
+        assert!(first.lease.is_some(), "the lease was free: {first:?}");
+        // The conversation's lease is held: a second message waits for its holder.
+        let second = sms(&app, RACHEL, "do you treat for ants", "lease-2");
+        let second = to_pending(agent.accept_to_run(&second).await.expect("accepted"));
+        assert_eq!(second.conversation, first.conversation);
+        assert!(second.lease.is_none(), "{second:?}");
+        let (first_id, second_id) = (first.inbox_id, second.inbox_id);
+        // The holder runs both; the first turn records its inline delivery itself.
+        let out = agent
+            .wait_for(tenant, first, Some(Delivery::Inline))
+            .await
+            .expect("turn");
+        assert_eq!(out.delivery, Some(Delivery::Inline));
+        let row = store.inbox_by_id(tenant, first_id).await.expect("row");
+        assert_eq!(row.delivery, Some(Delivery::Inline));
+        assert!(
+            !store
+                .claim_delivery(tenant, first_id, Delivery::Inline)
+                .await
+                .expect("claim"),
+            "claimed twice"
+        );
+        // Until the answer has left, it is unconfirmed (recovery would check it).
+        let unconfirmed = store.unconfirmed_inline_replies(-3600).await.expect("list");
+        assert!(
+            unconfirmed.iter().any(|(i, _)| i.id == first_id),
+            "{unconfirmed:?}"
+        );
+        let row = store.inbox_by_id(tenant, second_id).await.expect("row");
+        assert!(row.done && row.delivery.is_none(), "{row:?}");
+        let out = agent
+            .wait_for(tenant, second, Some(Delivery::Inline))
+            .await
+            .expect("turn");
+        assert_eq!(out.delivery, None, "another call ran its turn");
+        assert!(out.reply.is_some());
         app.stop().await;
     }
 );
