@@ -772,7 +772,7 @@ impl Agent {
         // An emergency raised an escalation a person already owned.
         let mut raised = false;
         if first_run {
-            // (The conversation is saved below in this transaction.)
+            // (The conversation is saved in this transaction: below, or by the last step.)
             insert_customer_message(
                 &mut tx,
                 tenant.id,

@@ -53,19 +53,18 @@ store_test!(
     }
 );
 
+/// Speak `text` into a call's media stream, then silence, and wait (bounded) for the call
+/// update that answers it. Prints how long the update took after the end of speech (the
+/// figure in `BENCHMARKS.md`; no bound is asserted: it depends on the machine).
 #[cfg(feature = "whisper")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn spoken_request_is_answered_by_updating_the_call() {
+async fn answer_spoken(text: &str) {
     use crate::common::voice::{model_path, scratch_dir, speak, MULAW_SILENCE};
     use crate::common::TestDb;
 
     let db = TestDb::sqlite().await;
     db.bounded(async {
         let dir = scratch_dir();
-        let speech = speak(
-            "Hi, this is Rachel Kim, I need to move my appointment to next Tuesday afternoon.",
-            &dir,
-        );
+        let speech = speak(text, &dir);
         let fake = FakeTwilio::spawn().await;
         let model = model_path();
         let app = TestApp::spawn_with(&db, |raw| {
@@ -83,7 +82,6 @@ async fn spoken_request_is_answered_by_updating_the_call() {
         client.play(&[MULAW_SILENCE; 8000], 1.0).await; // half a second of line before speech
         client.play(&speech.raw_mulaw, 1.0).await;
         let speech_ended = std::time::Instant::now();
-        // Silence until the reply comes (the detector needs 0.8 s of it).
         let silence = vec![MULAW_SILENCE; 8000 * 3];
         let playing = tokio::spawn(async move {
             client.play(&silence, 1.0).await;
@@ -93,7 +91,8 @@ async fn spoken_request_is_answered_by_updating_the_call() {
             .wait_for(&format!("/Calls/{CALL}.json"), Duration::from_secs(120))
             .await;
         let latency = update.at.duration_since(speech_ended);
-        println!("end of speech → call update: {latency:?}");
+        let spoken = speech.raw_mulaw.len() as f64 / 8000.0;
+        println!("{spoken:.1} s of speech; end of speech → call update: {latency:?}");
         let client = playing.await.expect("client");
         client.stop(CALL).await;
 
@@ -107,9 +106,6 @@ async fn spoken_request_is_answered_by_updating_the_call() {
             twiml.contains(r#"<Parameter name="n" value="2"/>"#),
             "{twiml}"
         );
-        // A guard against hangs, not the benchmark (docs/voice-benchmarks.md): 0.8 s of
-        // end-of-turn silence, transcription and the turn, on a busy debug build.
-        assert!(latency < Duration::from_secs(20), "{latency:?}");
 
         let item = app
             .state
@@ -126,4 +122,20 @@ async fn spoken_request_is_answered_by_updating_the_call() {
     })
     .await;
     db.finish().await;
+}
+
+#[cfg(feature = "whisper")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spoken_request_is_answered_by_updating_the_call() {
+    answer_spoken(
+        "Hi, this is Rachel Kim, I need to move my appointment to next Tuesday afternoon.",
+    )
+    .await;
+}
+
+/// About three seconds of speech (the length the latency target is stated for).
+#[cfg(feature = "whisper")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_short_spoken_request_is_answered_by_updating_the_call() {
+    answer_spoken("I need to move my appointment to Tuesday.").await;
 }
