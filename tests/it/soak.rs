@@ -59,11 +59,14 @@ async fn one_instance_on_sqlite_loses_and_doubles_nothing_under_kills() {
 }
 
 /// The built-in model (the default): a turn whose tools only read is one transaction.
+/// Its turns are fast: enough conversations that the run outlasts the first kill several
+/// times over (400 took 4.4 s on SQLite on an idle machine).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn turns_of_the_built_in_model_lose_and_double_nothing_under_kills() {
     let admin = std::env::var(PG_URL_ENV).unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
     for postgres in [None, Some(admin)] {
-        let mut opts = short(postgres, 400, 1);
+        let mut opts = short(postgres, 1_500, 1);
+        opts.kill_every = Some(Duration::from_secs(2));
         opts.model = ModelBehaviour::Builtin;
         check(&run(opts).await.expect("soak"), 1);
     }
