@@ -213,3 +213,28 @@ fn modules_depend_one_way() {
         bad.join("\n")
     );
 }
+
+/// A tool listed as only reading (`tools::reads_only`: its batch is not committed before the
+/// model's next step) writes nothing through the turn's transaction; its one write, the audit
+/// row, is made by `tools::run`. A tool that starts writing must leave that list.
+#[test]
+fn read_only_tools_do_not_write_through_the_transaction() {
+    let text = std::fs::read_to_string("src/agent/tools.rs").expect("src/agent/tools.rs");
+    let read_only: Vec<String> = frontdesk::agent::tools::specs()
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|n| frontdesk::agent::tools::reads_only(n))
+        .collect();
+    assert!(read_only.len() >= 3, "{read_only:?}");
+    for name in &read_only {
+        let start = text
+            .find(&format!("async fn {name}("))
+            .unwrap_or_else(|| panic!("no `async fn {name}(` in src/agent/tools.rs"));
+        let body = &text[start..];
+        let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+        assert!(
+            !body.contains(".tx"),
+            "`{name}` is listed in tools::reads_only but uses the turn's transaction"
+        );
+    }
+}
